@@ -1,0 +1,84 @@
+"""The stage commands: `evstation build-dataset`, `evstation validate`, ...
+
+Each reads params.yaml from the working directory (or `--params`) and exits non-zero with one
+clear line on a user's mistake. Heavy libraries are imported inside the commands so that
+`--help` and config errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_CHECK_FAILED = 1
+log = logging.getLogger("evstation")
+
+
+def _build_dataset(args: argparse.Namespace) -> int:
+    from .config import SPLITS, load_settings
+    from .dataset import write_all_splits
+
+    settings = load_settings(args.params)
+    splits = args.split or list(SPLITS)
+    summary = write_all_splits(settings, Path(args.data_dir), splits, Path(args.summary))
+    for split in splits:
+        figures = summary[split]
+        log.info("%s: PV %.0f kWh/kWp (PR %.3f), mall %.2f GWh, EV %.0f kWh/day, %d sessions, %.1f %% turned away",
+                 split, figures["pv_yield_kwh_per_kwp"], figures["performance_ratio"], figures["mall_gwh"],
+                 figures["ev_energy_kwh_per_day"], figures["sessions"], figures["turned_away_pct"])
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .validate import run_validation
+
+    settings = load_settings(args.params)
+    report = run_validation(settings, Path(args.data_dir), Path(args.output))
+    failed = [check for check in report["checks"] if not check["passed"]]
+    for check in failed:
+        print(f"validation failed: {check['name']}: value {check['value']}, limit {check['limit']}", file=sys.stderr)
+    log.info("%d checks, %d failed; report in %s", len(report["checks"]), len(failed), args.output)
+    return EXIT_CHECK_FAILED if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evstation", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build-dataset", help="write the CityLearn dataset of each split")
+    build.add_argument("--data-dir", default="data/citylearn")
+    build.add_argument("--summary", default="results/dataset/summary.json")
+    build.add_argument("--split", action="append", choices=["train", "eval"], help="only this split (repeatable)")
+    build.set_defaults(run=_build_dataset)
+
+    validate = commands.add_parser("validate", help="check the datasets physically; write results/validation.json")
+    validate.add_argument("--data-dir", default="data/citylearn")
+    validate.add_argument("--output", default="results/validation.json")
+    validate.set_defaults(run=_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"evstation: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("evstation: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

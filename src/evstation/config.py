@@ -1,0 +1,373 @@
+"""The station's settings: params.yaml loaded into frozen, typed, validated dataclasses.
+
+Every number the pipeline uses lives in params.yaml; this module only says what shape and range
+each one must have. Units are in the key names (`_kw`, `_kwh`, `_pct`, `_deg`, ...). Fractions
+that CityLearn wants in 0..1 are kept in percent here and converted where they are written.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping
+
+import yaml
+
+from .errors import ConfigError
+from .schema import as_plain, bounded, build
+
+SPLITS = ("train", "eval")
+VEHICLE_KINDS = ("moto", "mototaxi")
+REWARD_COMPONENTS = ("co2", "solar", "cost", "ev_satisfaction", "grid_stability")
+WEIGHT_SUM_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Site:
+    latitude_deg: float = bounded(ge=-90, le=90)
+    longitude_deg: float = bounded(ge=-180, le=180)
+    altitude_m: float = bounded(ge=-500, le=9000)
+    utc_offset_h: float = bounded(ge=-12, le=14)
+
+
+@dataclass(frozen=True)
+class Split:
+    year: int = bounded(ge=1950, le=2100)
+    seed: int = bounded(ge=0)
+
+    def check(self, path: str) -> None:
+        if calendar.isleap(self.year):
+            raise ConfigError(f"{path}.year: {self.year} is a leap year; a simulated year must have 8,760 hours")
+
+
+@dataclass(frozen=True)
+class Weather:
+    source: Literal["synthetic", "tmy_file"]
+    tmy_file: str | None
+    annual_ghi_kwh_m2: float = bounded(gt=0, le=3000)
+    cloud_daily_mean_clearness: float = bounded(gt=0, le=1)
+    cloud_daily_concentration: float = bounded(gt=0)
+    cloud_hourly_sigma: float = bounded(ge=0, le=1)
+    cloud_hourly_autocorrelation: float = bounded(ge=0, lt=1)
+    air_temperature_mean_c: float = bounded(ge=-50, le=50)
+    air_temperature_diurnal_amplitude_c: float = bounded(ge=0, le=30)
+    air_temperature_noise_c: float = bounded(ge=0, le=10)
+    relative_humidity_pct: float = bounded(ge=0, le=100)
+    wind_speed_m_s: float = bounded(ge=0, le=60)
+
+    def check(self, path: str) -> None:
+        if self.source == "tmy_file" and not self.tmy_file:
+            raise ConfigError(f"{path}.tmy_file: required when {path}.source is tmy_file")
+
+
+@dataclass(frozen=True)
+class PV:
+    dc_capacity_kwp: float = bounded(ge=0)
+    tilt_deg: float = bounded(ge=0, le=90)
+    azimuth_deg: float = bounded(ge=0, lt=360)
+    albedo: float = bounded(ge=0, le=1)
+    system_losses_pct: float = bounded(ge=0, lt=100)
+    temperature_coefficient_pct_per_c: float = bounded(ge=-2, le=0)
+    cell_temperature_model: Literal[
+        "open_rack_glass_glass", "close_mount_glass_glass",
+        "open_rack_glass_polymer", "insulated_back_glass_polymer"]
+    inverter_ac_limit_kw: float = bounded(gt=0)
+    inverter_nominal_efficiency_pct: float = bounded(gt=0, le=100)
+
+
+@dataclass(frozen=True)
+class Battery:
+    capacity_kwh: float = bounded(gt=0)
+    power_kw: float = bounded(gt=0)
+    round_trip_efficiency_pct: float = bounded(gt=0, le=100)
+    min_soc_pct: float = bounded(ge=0, lt=100)
+    initial_soc_pct: float = bounded(ge=0, le=100)
+    standby_loss_pct_per_step: float = bounded(ge=0, lt=100)
+    capacity_fade_pct_per_cycle: float = bounded(ge=0, lt=100)
+
+    def check(self, path: str) -> None:
+        if self.initial_soc_pct < self.min_soc_pct:
+            raise ConfigError(f"{path}.initial_soc_pct: {self.initial_soc_pct} is below min_soc_pct {self.min_soc_pct}")
+
+
+@dataclass(frozen=True)
+class SocketGroup:
+    count: int = bounded(ge=0, le=10000)
+    power_kw: float = bounded(gt=0)
+
+
+@dataclass(frozen=True)
+class Sockets:
+    moto: SocketGroup
+    mototaxi: SocketGroup
+    efficiency_pct: float = bounded(gt=0, le=100)
+
+    def group(self, kind: str) -> SocketGroup:
+        return getattr(self, kind)
+
+    @property
+    def total(self) -> int:
+        return self.moto.count + self.mototaxi.count
+
+    def check(self, path: str) -> None:
+        if self.total == 0:
+            raise ConfigError(f"{path}: at least one socket is needed")
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    battery_kwh: float = bounded(gt=0)
+    arrival_soc_pct: float = bounded(ge=0, lt=100)
+    arrival_soc_spread_pct: float = bounded(ge=0, le=50)
+    required_soc_pct: float = bounded(gt=0, le=100)
+
+    def check(self, path: str) -> None:
+        lowest, highest = self.arrival_soc_pct - self.arrival_soc_spread_pct, self.arrival_soc_pct + self.arrival_soc_spread_pct
+        if lowest < 0:
+            raise ConfigError(f"{path}.arrival_soc_spread_pct: arrival SOC could fall below 0 %")
+        if highest >= self.required_soc_pct:
+            raise ConfigError(f"{path}.required_soc_pct: must exceed the highest arrival SOC ({highest} %)")
+
+
+@dataclass(frozen=True)
+class Vehicles:
+    moto: Vehicle
+    mototaxi: Vehicle
+
+    def kind(self, kind: str) -> Vehicle:
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    open_hour: int = bounded(ge=0, le=23)
+    close_hour: int = bounded(ge=1, le=24)
+    evening_peak_start_hour: int = bounded(ge=0, le=23)
+    evening_peak_end_hour: int = bounded(ge=1, le=24)
+
+    def check(self, path: str) -> None:
+        if self.close_hour <= self.open_hour:
+            raise ConfigError(f"{path}.close_hour: must be after open_hour ({self.open_hour})")
+        if not (self.open_hour <= self.evening_peak_start_hour < self.evening_peak_end_hour <= self.close_hour):
+            raise ConfigError(f"{path}.evening_peak_start_hour: the evening peak must lie inside opening hours")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    daily_arrivals: Mapping[str, float]
+    evening_peak_share_pct: float = bounded(ge=0, le=100)
+    daily_volume_spread_pct: float = bounded(ge=0, le=100)
+    sunday_volume_factor: float = bounded(ge=0, le=5)
+    stay_slack_steps_min: int = bounded(ge=0, le=24)
+    stay_slack_steps_max: int = bounded(ge=0, le=24)
+
+    def check(self, path: str) -> None:
+        if set(self.daily_arrivals) != set(VEHICLE_KINDS):
+            raise ConfigError(f"{path}.daily_arrivals: needs exactly the kinds {', '.join(VEHICLE_KINDS)}")
+        for kind, count in self.daily_arrivals.items():
+            if count < 0:
+                raise ConfigError(f"{path}.daily_arrivals.{kind}: must be >= 0, got {count}")
+        if self.stay_slack_steps_max < self.stay_slack_steps_min:
+            raise ConfigError(f"{path}.stay_slack_steps_max: must be >= stay_slack_steps_min")
+
+
+@dataclass(frozen=True)
+class Mall:
+    load_file: str | None
+    annual_energy_mwh: float = bounded(ge=0)
+    weekday_profile_kw: tuple[float, ...] = bounded(ge=0)
+    sunday_factor: float = bounded(ge=0, le=2)
+    seasonal_amplitude_pct: float = bounded(ge=0, lt=100)
+    noise_pct: float = bounded(ge=0, lt=50)
+
+    def check(self, path: str) -> None:
+        if len(self.weekday_profile_kw) != 24:
+            raise ConfigError(f"{path}.weekday_profile_kw: needs 24 hourly values, got {len(self.weekday_profile_kw)}")
+        if sum(self.weekday_profile_kw) <= 0:
+            raise ConfigError(f"{path}.weekday_profile_kw: all values are zero")
+
+
+@dataclass(frozen=True)
+class Tariff:
+    peak_pen_per_kwh: float = bounded(ge=0)
+    offpeak_pen_per_kwh: float = bounded(ge=0)
+    peak_start_hour: int = bounded(ge=0, le=23)
+    peak_end_hour: int = bounded(ge=1, le=24)
+    export_enabled: bool
+    export_pen_per_kwh: float = bounded(ge=0)
+
+    def check(self, path: str) -> None:
+        if self.peak_end_hour <= self.peak_start_hour:
+            raise ConfigError(f"{path}.peak_end_hour: must be after peak_start_hour")
+
+
+@dataclass(frozen=True)
+class Emissions:
+    grid_kg_per_kwh: float = bounded(ge=0, le=2)
+    ev_km_per_kwh: float = bounded(gt=0)
+    gasoline_km_per_gal: float = bounded(gt=0)
+    gasoline_kg_per_gal: float = bounded(gt=0)
+
+    @property
+    def gasoline_avoided_kg_per_kwh(self) -> float:
+        """CO2 of the gasoline an EV's kWh replaces (gross: grid emissions are counted elsewhere)."""
+        return self.ev_km_per_kwh / self.gasoline_km_per_gal * self.gasoline_kg_per_gal
+
+
+@dataclass(frozen=True)
+class Validation:
+    pv_yield_kwh_per_kwp: tuple[float, float] = bounded(ge=0)
+    performance_ratio: tuple[float, float] = bounded(ge=0)
+    mall_energy_tolerance_pct: float = bounded(ge=0)
+    soc_tolerance_pct: float = bounded(ge=0)
+    energy_balance_tolerance_kwh: float = bounded(gt=0)
+    rollout_steps: int = bounded(ge=2)
+
+
+@dataclass(frozen=True)
+class Reward:
+    weights: Mapping[str, float]
+
+    def check(self, path: str) -> None:
+        if set(self.weights) != set(REWARD_COMPONENTS):
+            missing = sorted(set(REWARD_COMPONENTS) - set(self.weights))
+            extra = sorted(set(self.weights) - set(REWARD_COMPONENTS))
+            detail = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}"
+            raise ConfigError(f"{path}.weights: {detail} (components: {', '.join(REWARD_COMPONENTS)})")
+        for name, weight in self.weights.items():
+            if weight < 0:
+                raise ConfigError(f"{path}.weights.{name}: must be >= 0, got {weight}")
+        total = math.fsum(self.weights.values())
+        if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
+            raise ConfigError(f"{path}.weights: must sum to 1, they sum to {total:.6g}")
+
+
+@dataclass(frozen=True)
+class A2C:
+    total_timesteps: int = bounded(ge=1)
+    n_envs: int = bounded(ge=1)
+    n_steps: int = bounded(ge=1)
+    learning_rate: float = bounded(gt=0)
+    learning_rate_schedule: Literal["constant", "linear"]
+    ent_coef_start: float = bounded(ge=0)
+    ent_coef_end: float = bounded(ge=0)
+    gamma: float = bounded(gt=0, le=1)
+    reward_scale: float = bounded(gt=0)
+    value_loss: Literal["mse", "huber"]
+    net_arch: tuple[int, ...] = bounded(ge=1)
+
+
+@dataclass(frozen=True)
+class SAC:
+    episodes: int = bounded(ge=1)
+    batch_size: int = bounded(ge=1)
+    buffer_size: int = bounded(ge=1)
+    learning_rate: float = bounded(gt=0)
+    ent_coef_init: float = bounded(gt=0)
+    learning_starts: int = bounded(ge=0)
+    max_grad_norm: float = bounded(gt=0)
+    net_arch: tuple[int, ...] = bounded(ge=1)
+
+
+@dataclass(frozen=True)
+class PPO:
+    total_timesteps: int = bounded(ge=1)
+    n_envs: int = bounded(ge=1)
+    n_steps: int = bounded(ge=1)
+    learning_rate: float = bounded(gt=0)
+    learning_rate_schedule: Literal["constant", "linear"]
+    ent_coef_start: float = bounded(ge=0)
+    ent_coef_end: float = bounded(ge=0)
+    target_kl: float = bounded(gt=0)
+    clip_range: float = bounded(gt=0, lt=1)
+    use_sde: bool
+    net_arch: tuple[int, ...] = bounded(ge=1)
+
+
+@dataclass(frozen=True)
+class Training:
+    seeds: tuple[int, ...] = bounded(ge=0)
+    checkpoint_every_steps: int = bounded(ge=1)
+    keep_checkpoints: int = bounded(ge=1)
+    device: Literal["auto", "cpu", "cuda"]
+    cpu_threads: int = bounded(ge=1)
+
+
+@dataclass(frozen=True)
+class Agents:
+    a2c: A2C
+    sac: SAC
+    ppo: PPO
+
+
+@dataclass(frozen=True)
+class Settings:
+    scenario: Literal["mall", "station_only"]
+    site: Site
+    splits: Mapping[str, Split]
+    weather: Weather
+    pv: PV
+    battery: Battery
+    sockets: Sockets
+    vehicles: Vehicles
+    opening_hours: OpeningHours
+    fleet: Fleet
+    mall: Mall
+    tariff: Tariff
+    emissions: Emissions
+    reward: Reward
+    validation: Validation
+    training: Training
+    agents: Agents
+
+    def check(self, path: str) -> None:
+        if tuple(self.splits) != SPLITS:
+            raise ConfigError(f"splits: needs exactly {', '.join(SPLITS)} in that order, got {', '.join(self.splits)}")
+        if self.splits["train"].seed == self.splits["eval"].seed:
+            raise ConfigError("splits.eval.seed: must differ from splits.train.seed (the evaluation year is held out)")
+        for kind in VEHICLE_KINDS:
+            self._check_session_fits(kind)
+
+    def _check_session_fits(self, kind: str) -> None:
+        """A vehicle must be able to reach its required SOC within one opening day at rated power."""
+        vehicle, sockets = self.vehicles.kind(kind), self.sockets.group(kind)
+        needed_kwh = (vehicle.required_soc_pct - vehicle.arrival_soc_pct + vehicle.arrival_soc_spread_pct) / 100 * vehicle.battery_kwh
+        per_step_kwh = sockets.power_kw * self.sockets.efficiency_pct / 100
+        open_steps = self.opening_hours.close_hour - self.opening_hours.open_hour
+        if needed_kwh > per_step_kwh * open_steps:
+            raise ConfigError(f"vehicles.{kind}: needs {needed_kwh:.2f} kWh, more than a socket delivers in opening hours")
+
+    def as_dict(self) -> dict:
+        return as_plain(self)
+
+
+def load_settings(path: str | Path = "params.yaml") -> Settings:
+    """Read and validate params.yaml; raise ConfigError with one line naming the key on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameters file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return build(Settings, data)
+
+
+def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:
+    """Settings with dotted keys replaced (`sockets.moto.count: 4`), validated like params.yaml."""
+    data = settings.as_dict()
+    for dotted, value in overrides.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            if not isinstance(node.get(key), dict):
+                raise ConfigError(f"{dotted}: unknown key")
+            node = node[key]
+        if leaf not in node:
+            raise ConfigError(f"{dotted}: unknown key")
+        node[leaf] = value
+    return build(Settings, data)

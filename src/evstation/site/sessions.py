@@ -1,0 +1,124 @@
+"""EV charging sessions for the station's sockets over one year.
+
+Each day, each vehicle kind gets a volume of arrivals (params `fleet`: the design fleet, varied
+day to day and lower on Sundays), spread over opening hours with a larger share in the evening
+peak and drawn hour by hour from a Poisson law. An arrival takes the socket of its kind that has
+been free longest; when every socket of its kind is busy it is turned away and counted.
+
+A session lasts the whole steps its energy needs at the socket's rated power, plus a random
+slack (the room a controller can use to shift charging), ending at closing time at the latest but
+never shorter than what it needs: every session is feasible by construction, and `validate`
+checks it again on the written dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config import VEHICLE_KINDS, Settings
+
+SESSION_COLUMNS = [
+    "session_id", "kind", "socket", "charger_id", "arrival_step", "departure_step", "stay_steps",
+    "battery_kwh", "arrival_soc_pct", "required_soc_pct", "energy_required_kwh", "min_steps",
+]
+
+
+@dataclass(frozen=True)
+class SessionYear:
+    sessions: pd.DataFrame          # one row per served session, SESSION_COLUMNS
+    turned_away: pd.DataFrame       # arrivals per day and kind that found no free socket
+    arrivals: pd.DataFrame          # all arrivals per day and kind
+
+
+def charger_ids(settings: Settings) -> list[str]:
+    """Socket names in action order: every moto socket, then every mototaxi socket."""
+    return [f"{kind}_{index:03d}" for kind in VEHICLE_KINDS for index in range(settings.sockets.group(kind).count)]
+
+
+def socket_kinds(settings: Settings) -> list[str]:
+    return [kind for kind in VEHICLE_KINDS for _ in range(settings.sockets.group(kind).count)]
+
+
+def hourly_arrival_weights(settings: Settings) -> np.ndarray:
+    """Share of a day's arrivals in each hour: opening hours only, the evening peak weighted."""
+    hours = settings.opening_hours
+    weights = np.zeros(24)
+    open_hours = np.arange(hours.open_hour, hours.close_hour)
+    peak = (open_hours >= hours.evening_peak_start_hour) & (open_hours < hours.evening_peak_end_hour)
+    share = settings.fleet.evening_peak_share_pct / 100
+    if peak.all() or not peak.any():
+        weights[open_hours] = 1 / len(open_hours)
+        return weights
+    weights[open_hours[peak]] = share / peak.sum()
+    weights[open_hours[~peak]] = (1 - share) / (~peak).sum()
+    return weights
+
+
+def _daily_volumes(days: pd.DatetimeIndex, settings: Settings, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    fleet = settings.fleet
+    sunday = np.where(days.dayofweek == 6, fleet.sunday_volume_factor, 1.0)
+    volumes = {}
+    for kind in VEHICLE_KINDS:
+        spread = np.clip(rng.normal(1.0, fleet.daily_volume_spread_pct / 100, size=len(days)), 0.0, None)
+        volumes[kind] = fleet.daily_arrivals[kind] * sunday * spread
+    return volumes
+
+
+def generate_sessions(hours: pd.DatetimeIndex, settings: Settings, seed: int) -> SessionYear:
+    """The year's sessions, socket by socket, with turned-away arrivals counted per day."""
+    rng = np.random.default_rng(seed)
+    days = hours[::24]
+    weights = hourly_arrival_weights(settings)
+    volumes = _daily_volumes(days, settings, rng)
+    kinds = socket_kinds(settings)
+    ids = charger_ids(settings)
+    sockets_of = {kind: np.array([i for i, k in enumerate(kinds) if k == kind], dtype=int) for kind in VEHICLE_KINDS}
+    free_from_step = np.zeros(len(kinds), dtype=int)
+    rows, turned, arrived = [], [], []
+    close_hour = settings.opening_hours.close_hour
+    for day_index in range(len(days)):
+        day_start = day_index * 24
+        counts = {kind: rng.poisson(volumes[kind][day_index] * weights) for kind in VEHICLE_KINDS}
+        refused = dict.fromkeys(VEHICLE_KINDS, 0)
+        for hour in np.flatnonzero(weights):
+            step = day_start + int(hour)
+            for kind in VEHICLE_KINDS:
+                for _ in range(int(counts[kind][hour])):
+                    candidates = sockets_of[kind]
+                    if len(candidates) == 0:
+                        refused[kind] += 1
+                        continue
+                    socket = int(candidates[np.argmin(free_from_step[candidates])])
+                    if free_from_step[socket] > step:
+                        refused[kind] += 1
+                        continue
+                    row = _new_session(kind, socket, ids[socket], step, day_start + close_hour, settings, rng)
+                    free_from_step[socket] = row["departure_step"]
+                    rows.append(row)
+        turned.append({"day": day_index, **refused})
+        arrived.append({"day": day_index, **{kind: int(counts[kind].sum()) for kind in VEHICLE_KINDS}})
+    sessions = pd.DataFrame(rows, columns=SESSION_COLUMNS[1:])
+    sessions.insert(0, "session_id", np.arange(len(sessions)))
+    sessions = sessions[sessions["departure_step"] <= len(hours)].reset_index(drop=True)
+    return SessionYear(sessions, pd.DataFrame(turned), pd.DataFrame(arrived))
+
+
+def _new_session(kind: str, socket: int, charger: str, step: int, closing_step: int,
+                 settings: Settings, rng: np.random.Generator) -> dict:
+    vehicle, group = settings.vehicles.kind(kind), settings.sockets.group(kind)
+    arrival_soc = vehicle.arrival_soc_pct + rng.uniform(-1, 1) * vehicle.arrival_soc_spread_pct
+    energy_kwh = (vehicle.required_soc_pct - arrival_soc) / 100 * vehicle.battery_kwh
+    delivered_per_step_kwh = group.power_kw * settings.sockets.efficiency_pct / 100
+    min_steps = max(1, math.ceil(energy_kwh / delivered_per_step_kwh - 1e-9))
+    slack = int(rng.integers(settings.fleet.stay_slack_steps_min, settings.fleet.stay_slack_steps_max + 1))
+    stay = max(min_steps, min(min_steps + slack, closing_step - step))
+    return {
+        "kind": kind, "socket": socket, "charger_id": charger, "arrival_step": step,
+        "departure_step": step + stay, "stay_steps": stay, "battery_kwh": vehicle.battery_kwh,
+        "arrival_soc_pct": arrival_soc, "required_soc_pct": vehicle.required_soc_pct,
+        "energy_required_kwh": energy_kwh, "min_steps": min_steps,
+    }
