@@ -40,7 +40,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.params)
     report = run_validation(settings, Path(args.data_dir), Path(args.output))
-    failed = [check for check in report["checks"] if not check["passed"]]
+    failed = [check for check in report["checks"] if check["verdict"] != "pass"]
     for check in failed:
         print(f"validation failed: {check['name']}: value {check['value']}, limit {check['limit']}", file=sys.stderr)
     log.info("%d checks, %d failed; report in %s", len(report["checks"]), len(failed), args.output)

@@ -25,9 +25,10 @@ HOTTEST_DAY_OF_YEAR = 15     # Iquitos is warmest around the turn of the year: t
 def modelled_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int) -> np.ndarray:
     """Hourly mall energy (kWh per one-hour step) for the year of `hours`."""
     rng = np.random.default_rng(seed)
-    profile = np.asarray(mall.weekday_profile_kw)[hours.hour]
-    day_factor = np.where(hours.dayofweek == SUNDAY, mall.sunday_factor, 1.0)
-    season = 1 + mall.seasonal_amplitude_pct / 100 * np.cos(2 * np.pi * (hours.dayofyear - HOTTEST_DAY_OF_YEAR) / 365)
+    profile = np.asarray(mall.weekday_profile_kw)[hours.hour.to_numpy()]
+    day_factor = np.where(hours.dayofweek.to_numpy() == SUNDAY, mall.sunday_factor, 1.0)
+    day_of_year = hours.dayofyear.to_numpy()
+    season = 1 + mall.seasonal_amplitude_pct / 100 * np.cos(2 * np.pi * (day_of_year - HOTTEST_DAY_OF_YEAR) / 365)
     noise = np.clip(rng.normal(1.0, mall.noise_pct / 100, size=len(hours)), 0.0, None)
     shaped = profile * day_factor * season * noise
     return shaped * (mall.annual_energy_mwh * KWH_PER_MWH / shaped.sum())

@@ -1,0 +1,338 @@
+"""Writing the station's year as a CityLearn 3.0.2 dataset, and reading it back.
+
+One split = one folder: `schema.json` with the CSVs CityLearn reads (`building.csv`,
+`weather.csv`, `pricing.csv`, `carbon_intensity.csv`, one `charger_<id>.csv` per socket), plus
+the project's own plain tables (`profiles.csv`, `sessions.csv`, `arrivals.csv`) and `summary.json`.
+
+CityLearn facts this relies on (checked against its source):
+- `solar_generation` is W of AC per kW of PV; output = nominal_power * value / 1000.
+- every battery attribute left out (efficiency and capacity-power curves, standby and capacity
+  losses) is drawn at random, so all are written; a flat `power_efficiency_curve` keeps the
+  round-trip efficiency constant, a flat `capacity_power_curve` keeps full power at any SOC.
+- a charger's `max_discharging_power` defaults to 50 kW: written as 0 (no vehicle-to-grid).
+- charger rows: state 1 plugged in, 2 incoming, 3 none; departure time counts the steps left
+  including the current one; SOCs are fractions; the SOC at plug-in is `electric_vehicle_current_soc`.
+- with `terminal_observation_padding` and the end step at the row count, all 8,760 hours are controlled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import SPLITS, VEHICLE_KINDS, Settings
+from .errors import DataError
+from .site.calendar import HOURS_PER_YEAR
+from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
+from .site.solar import W_PER_KW, pv_year_summary
+from .site.year import StationYear, build_station_year
+
+BUILDING_NAME = "station"
+STATE_PLUGGED, STATE_INCOMING, STATE_NONE = 1, 2, 3
+FORECAST_STEPS = (1, 2, 3)
+INDOOR_TEMPERATURE_C = 24.0          # CityLearn requires the column; no thermal model is used
+SECONDS_PER_STEP = 3600
+BUILDING_OBSERVATIONS = [
+    "month", "day_type", "hour", "non_shiftable_load", "solar_generation", "net_electricity_consumption",
+    "electrical_storage_soc", "electricity_pricing", "electricity_pricing_predicted_1",
+    "electricity_pricing_predicted_2", "electricity_pricing_predicted_3", "carbon_intensity",
+]
+CHARGER_OBSERVATIONS = [
+    "electric_vehicle_charger_connected_state", "connected_electric_vehicle_at_charger_departure_time",
+    "connected_electric_vehicle_at_charger_required_soc_departure", "connected_electric_vehicle_at_charger_soc",
+    "connected_electric_vehicle_at_charger_battery_capacity", "electric_vehicle_charger_incoming_state",
+    "incoming_electric_vehicle_at_charger_estimated_arrival_time",
+    "incoming_electric_vehicle_at_charger_estimated_soc_arrival",
+]
+SCHEMA_FILE, PROFILES_FILE, SESSIONS_FILE, ARRIVALS_FILE, SUMMARY_FILE = (
+    "schema.json", "profiles.csv", "sessions.csv", "arrivals.csv", "summary.json")
+
+
+def vehicle_id(charger: str) -> str:
+    """The one vehicle entry that stands for every visitor of a socket (its SOC resets at each plug-in)."""
+    return f"ev_{charger}"
+
+
+def session_label(session_id: int) -> str:
+    """A session id CityLearn reads as text: it tells back-to-back visitors of a socket apart only
+    when the id is a string (a bare number is read as a float and the new arrival goes unnoticed)."""
+    return f"s{int(session_id)}"
+
+
+def charger_file(charger: str) -> str:
+    return f"charger_{charger}.csv"
+
+
+def _flat_curve(value: float) -> list[list[float]]:
+    return [[0.0, value], [1.0, value]]
+
+
+# ---------------------------------------------------------------- time series CSVs
+
+def _forecasts(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """The value and its perfect forecasts 1..3 steps ahead (wrapping at the year's end)."""
+    columns = {name: values}
+    for ahead in FORECAST_STEPS:
+        columns[f"{name}_predicted_{ahead}"] = np.roll(values, -ahead)
+    return columns
+
+
+def building_table(year: StationYear, settings: Settings) -> pd.DataFrame:
+    hours = year.hours
+    per_kw = (year.pv["pv_ac_kw"].to_numpy() / settings.pv.dc_capacity_kwp * W_PER_KW
+              if settings.pv.dc_capacity_kwp > 0 else np.zeros(len(hours)))
+    return pd.DataFrame({
+        "month": hours.month, "hour": hours.hour + 1, "day_type": hours.dayofweek + 1,
+        "daylight_savings_status": 0, "indoor_dry_bulb_temperature": INDOOR_TEMPERATURE_C,
+        "average_unmet_cooling_setpoint_difference": 0.0, "indoor_relative_humidity": 50.0,
+        "non_shiftable_load": year.mall_kwh, "dhw_demand": 0.0, "cooling_demand": 0.0, "heating_demand": 0.0,
+        "solar_generation": per_kw,
+    })
+
+
+def weather_table(year: StationYear) -> pd.DataFrame:
+    weather = year.weather
+    columns = {}
+    for name, source in (("outdoor_dry_bulb_temperature", "air_temperature_c"),
+                         ("outdoor_relative_humidity", "relative_humidity_pct"),
+                         ("diffuse_solar_irradiance", "dhi_w_m2"), ("direct_solar_irradiance", "dni_w_m2")):
+        columns.update(_forecasts(name, weather[source].to_numpy()))
+    return pd.DataFrame(columns)
+
+
+def charger_table(sessions: pd.DataFrame, charger: str, steps: int) -> pd.DataFrame:
+    """One socket's rows: idle (3), incoming the step before an arrival (2), plugged in (1)."""
+    state = np.full(steps, STATE_NONE, dtype=int)
+    ev = np.full(steps, "", dtype=object)
+    session_id = np.full(steps, "", dtype=object)
+    departure = np.full(steps, np.nan)
+    required = np.full(steps, np.nan)
+    arrival_in = np.full(steps, np.nan)
+    arrival_soc = np.full(steps, np.nan)
+    current_soc = np.full(steps, np.nan)
+    for row in sessions.itertuples(index=False):
+        start, end = int(row.arrival_step), int(row.departure_step)
+        state[start:end] = STATE_PLUGGED
+        ev[start:end] = vehicle_id(charger)
+        session_id[start:end] = session_label(row.session_id)
+        departure[start:end] = np.arange(end - start, 0, -1)
+        required[start:end] = row.required_soc_pct / 100
+        arrival_soc[start:end] = row.arrival_soc_pct / 100
+        current_soc[start] = row.arrival_soc_pct / 100
+        if start > 0 and state[start - 1] == STATE_NONE:
+            state[start - 1], ev[start - 1] = STATE_INCOMING, vehicle_id(charger)
+            arrival_in[start - 1], arrival_soc[start - 1] = 1, row.arrival_soc_pct / 100
+    return pd.DataFrame({
+        "electric_vehicle_charger_state": state, "electric_vehicle_id": ev,
+        "electric_vehicle_departure_time": departure, "electric_vehicle_required_soc_departure": required,
+        "electric_vehicle_estimated_arrival_time": arrival_in, "electric_vehicle_estimated_soc_arrival": arrival_soc,
+        "electric_vehicle_session_id": session_id, "electric_vehicle_current_soc": current_soc,
+    })
+
+
+def profiles_table(year: StationYear) -> pd.DataFrame:
+    """The hourly profiles in the project's own units (kWh per one-hour step), for checks and the oracle."""
+    return pd.DataFrame({
+        "timestamp": year.hours.strftime("%Y-%m-%d %H:%M%z"),
+        "ghi_w_m2": year.weather["ghi_w_m2"].to_numpy(), "poa_w_m2": year.pv["poa_w_m2"].to_numpy(),
+        "air_temperature_c": year.weather["air_temperature_c"].to_numpy(),
+        "cell_temperature_c": year.pv["cell_temperature_c"].to_numpy(),
+        "pv_kwh": year.pv["pv_ac_kw"].to_numpy(), "mall_kwh": year.mall_kwh,
+        "tariff_pen_per_kwh": year.tariff_pen_per_kwh, "emission_factor_kg_per_kwh": year.emission_factor_kg_per_kwh,
+    })
+
+
+# ---------------------------------------------------------------- schema
+
+def _battery_attributes(settings: Settings) -> dict:
+    battery = settings.battery
+    efficiency = battery.round_trip_efficiency_pct / 100
+    return {
+        "capacity": battery.capacity_kwh, "nominal_power": battery.power_kw, "efficiency": efficiency,
+        "depth_of_discharge": 1 - battery.min_soc_pct / 100, "initial_soc": battery.initial_soc_pct / 100,
+        "loss_coefficient": battery.standby_loss_pct_per_step / 100,
+        "capacity_loss_coefficient": battery.capacity_fade_pct_per_cycle / 100,
+        "power_efficiency_curve": _flat_curve(efficiency), "capacity_power_curve": _flat_curve(1.0),
+    }
+
+
+def _vehicle_definition(kind: str, settings: Settings) -> dict:
+    """A vehicle's battery with every attribute explicit: lossless (the charger carries the loss)."""
+    vehicle, group = settings.vehicles.kind(kind), settings.sockets.group(kind)
+    return {"include": True, "battery": {"attributes": {
+        "capacity": vehicle.battery_kwh, "nominal_power": group.power_kw,
+        "initial_soc": vehicle.arrival_soc_pct / 100, "depth_of_discharge": 1.0, "efficiency": 1.0,
+        "loss_coefficient": 0.0, "capacity_loss_coefficient": 0.0,
+        "power_efficiency_curve": _flat_curve(1.0), "capacity_power_curve": _flat_curve(1.0),
+    }}}
+
+
+def _charger_definition(charger: str, kind: str, settings: Settings) -> dict:
+    return {
+        "type": "citylearn.electric_vehicle_charger.Charger", "charger_simulation": charger_file(charger),
+        "noise_std": 0.0,
+        "attributes": {
+            "efficiency": settings.sockets.efficiency_pct / 100,
+            "max_charging_power": settings.sockets.group(kind).power_kw, "min_charging_power": 0.0,
+            "max_discharging_power": 0.0, "min_discharging_power": 0.0,
+            "charge_efficiency_curve": None, "discharge_efficiency_curve": None,
+        },
+    }
+
+
+def build_schema(settings: Settings, seed: int) -> dict:
+    ids, kinds = charger_ids(settings), socket_kinds(settings)
+    observations = {name: {"active": True, "shared_in_central_agent": True} for name in BUILDING_OBSERVATIONS}
+    observations.update({name: {"active": True, "shared_in_central_agent": False} for name in CHARGER_OBSERVATIONS})
+    return {
+        "random_seed": seed, "root_directory": None, "central_agent": True,
+        "simulation_start_time_step": 0, "simulation_end_time_step": HOURS_PER_YEAR,
+        "episode_time_steps": None, "rolling_episode_split": False, "random_episode_split": False,
+        "seconds_per_time_step": SECONDS_PER_STEP, "terminal_observation_padding": True,
+        "observations": observations,
+        "actions": {"electrical_storage": {"active": True}, "electric_vehicle_storage": {"active": True}},
+        "electric_vehicles_def": {vehicle_id(c): _vehicle_definition(k, settings) for c, k in zip(ids, kinds)},
+        "reward_function": {"type": "citylearn.reward_function.RewardFunction", "attributes": {}},
+        "buildings": {BUILDING_NAME: {
+            "include": True, "energy_simulation": "building.csv", "weather": "weather.csv",
+            "pricing": "pricing.csv", "carbon_intensity": "carbon_intensity.csv", "noise_std": 0.0,
+            "pv": {"type": "citylearn.energy_model.PV", "autosize": False,
+                   "attributes": {"nominal_power": settings.pv.dc_capacity_kwp, "generation_mode": "per_kw"}},
+            "electrical_storage": {"type": "citylearn.energy_model.Battery", "autosize": False,
+                                   "attributes": _battery_attributes(settings)},
+            "chargers": {c: _charger_definition(c, k, settings) for c, k in zip(ids, kinds)},
+        }},
+    }
+
+
+# ---------------------------------------------------------------- summary
+
+def year_summary(year: StationYear, settings: Settings) -> dict:
+    sessions, arrivals, turned = year.fleet.sessions, year.fleet.arrivals, year.fleet.turned_away
+    days = len(year.hours) / 24
+    figures = pv_year_summary(year.pv, settings.pv)
+    total_arrivals = int(arrivals[list(VEHICLE_KINDS)].to_numpy().sum())
+    total_turned = int(turned[list(VEHICLE_KINDS)].to_numpy().sum())
+    figures.update({
+        "ghi_kwh_m2": float(year.weather["ghi_w_m2"].sum() / W_PER_KW),
+        "mall_kwh": float(year.mall_kwh.sum()), "mall_gwh": float(year.mall_kwh.sum() / 1e6),
+        "mall_peak_kw": float(year.mall_kwh.max()),
+        "sessions": int(len(sessions)),
+        "ev_energy_kwh_per_day": float(sessions["energy_required_kwh"].sum() / days),
+        "arrivals": total_arrivals, "turned_away": total_turned,
+        "turned_away_pct": 100 * total_turned / total_arrivals if total_arrivals else 0.0,
+    })
+    for kind in VEHICLE_KINDS:
+        of_kind = sessions[sessions["kind"] == kind]
+        figures[f"sessions_per_day_{kind}"] = float(len(of_kind) / days)
+        figures[f"ev_energy_kwh_per_day_{kind}"] = float(of_kind["energy_required_kwh"].sum() / days)
+        figures[f"turned_away_{kind}"] = int(turned[kind].sum())
+    return figures
+
+
+# ---------------------------------------------------------------- writing and reading
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(data, stream, indent=2, sort_keys=False)
+        stream.write("\n")
+    os.replace(temporary, path)
+
+
+def write_split(settings: Settings, split: str, folder: Path) -> dict:
+    """Build one split's year and write it as a dataset folder; return its summary."""
+    year = build_station_year(settings, split)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        steps = len(year.hours)
+        building_table(year, settings).to_csv(staging / "building.csv", index=False)
+        weather_table(year).to_csv(staging / "weather.csv", index=False)
+        pd.DataFrame(_forecasts("electricity_pricing", year.tariff_pen_per_kwh)).to_csv(staging / "pricing.csv", index=False)
+        pd.DataFrame({"carbon_intensity": year.emission_factor_kg_per_kwh}).to_csv(staging / "carbon_intensity.csv", index=False)
+        by_socket = dict(tuple(year.fleet.sessions.groupby("charger_id")))
+        for charger in charger_ids(settings):
+            table = charger_table(by_socket.get(charger, year.fleet.sessions.iloc[0:0]), charger, steps)
+            table.to_csv(staging / charger_file(charger), index=False)
+        profiles_table(year).to_csv(staging / PROFILES_FILE, index=False)
+        year.fleet.sessions.to_csv(staging / SESSIONS_FILE, index=False)
+        arrivals = year.fleet.arrivals.merge(year.fleet.turned_away, on="day", suffixes=("_arrivals", "_turned_away"))
+        arrivals.to_csv(staging / ARRIVALS_FILE, index=False)
+        summary = {"split": split, **year_summary(year, settings)}
+        _write_json(staging / SUMMARY_FILE, summary)
+        _write_json(staging / SCHEMA_FILE, build_schema(settings, settings.splits[split].seed))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return summary
+
+
+def write_all_splits(settings: Settings, data_dir: Path, splits: list[str], summary_path: Path) -> dict:
+    summaries = {split: write_split(settings, split, data_dir / split) for split in splits}
+    if set(splits) == set(SPLITS):
+        _write_json(summary_path, summaries)
+    return summaries
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A split's dataset as read back from disk."""
+    folder: Path
+    schema: dict
+    profiles: pd.DataFrame
+    sessions: pd.DataFrame
+    arrivals: pd.DataFrame
+    summary: dict
+
+    @property
+    def schema_path(self) -> Path:
+        return self.folder / SCHEMA_FILE
+
+    @property
+    def chargers(self) -> list[str]:
+        return list(self.schema["buildings"][BUILDING_NAME]["chargers"])
+
+    def charger_table(self, charger: str) -> pd.DataFrame:
+        return _read_csv(self.folder / charger_file(charger))
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a readable CSV ({str(error).splitlines()[0]})") from None
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON (line {error.lineno})") from None
+
+
+def read_dataset(folder: Path) -> Dataset:
+    """Read a split folder back; raises DataError naming the first missing or broken file."""
+    schema = _read_json(folder / SCHEMA_FILE)
+    sessions = _read_csv(folder / SESSIONS_FILE)
+    missing = [column for column in SESSION_COLUMNS if column not in sessions.columns]
+    if missing:
+        raise DataError(f"{folder / SESSIONS_FILE}: missing columns {', '.join(missing)}")
+    return Dataset(folder, schema, _read_csv(folder / PROFILES_FILE), sessions,
+                   _read_csv(folder / ARRIVALS_FILE), _read_json(folder / SUMMARY_FILE))
