@@ -33,6 +33,15 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Simulation:
+    horizon_hours: int = bounded(ge=24, le=8760)
+
+    def check(self, path: str) -> None:
+        if self.horizon_hours % 24:
+            raise ConfigError(f"{path}.horizon_hours: must be whole days (a multiple of 24), got {self.horizon_hours}")
+
+
+@dataclass(frozen=True)
 class Split:
     year: int = bounded(ge=1950, le=2100)
     seed: int = bounded(ge=0)
@@ -305,6 +314,7 @@ class Agents:
 @dataclass(frozen=True)
 class Settings:
     scenario: Literal["mall", "station_only"]
+    simulation: Simulation
     site: Site
     splits: Mapping[str, Split]
     weather: Weather

@@ -29,7 +29,6 @@ import pandas as pd
 
 from .config import SPLITS, VEHICLE_KINDS, Settings
 from .errors import DataError
-from .site.calendar import HOURS_PER_YEAR
 from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
 from .site.solar import W_PER_KW, pv_year_summary
 from .site.year import StationYear, build_station_year
@@ -193,7 +192,7 @@ def build_schema(settings: Settings, seed: int) -> dict:
     observations.update({name: {"active": True, "shared_in_central_agent": False} for name in CHARGER_OBSERVATIONS})
     return {
         "random_seed": seed, "root_directory": None, "central_agent": True,
-        "simulation_start_time_step": 0, "simulation_end_time_step": HOURS_PER_YEAR,
+        "simulation_start_time_step": 0, "simulation_end_time_step": settings.simulation.horizon_hours,
         "episode_time_steps": None, "rolling_episode_split": False, "random_episode_split": False,
         "seconds_per_time_step": SECONDS_PER_STEP, "terminal_observation_padding": True,
         "observations": observations,

@@ -39,7 +39,7 @@ def build_station_year(settings: Settings, split: str) -> StationYear:
         weather = solar.tmy_weather(hours, settings.site, settings.weather.tmy_file)
     else:
         weather = solar.synthetic_weather(hours, settings.site, settings.weather, _stream(seed, STREAM_WEATHER))
-    return StationYear(
+    full_year = StationYear(
         hours=hours,
         weather=weather,
         pv=solar.pv_output(weather, settings.site, settings.pv),
@@ -47,4 +47,23 @@ def build_station_year(settings: Settings, split: str) -> StationYear:
         tariff_pen_per_kwh=grid.tariff_pen_per_kwh(hours, settings.tariff),
         emission_factor_kg_per_kwh=grid.emission_factor_kg_per_kwh(hours, settings.emissions),
         fleet=sessions.generate_sessions(hours, settings, _stream(seed, STREAM_SESSIONS)),
+    )
+    return first_hours(full_year, settings.simulation.horizon_hours)
+
+
+def first_hours(year: StationYear, count: int) -> StationYear:
+    """The year cut to its first `count` hours (whole days), sessions that end inside it kept.
+
+    The year is always generated whole, so the weather's calibration and the mall's annual scaling
+    are those of the full year whatever the horizon."""
+    if count == len(year.hours):
+        return year
+    days = count // 24
+    fleet = year.fleet
+    kept = fleet.sessions[fleet.sessions["departure_step"] <= count].reset_index(drop=True)
+    return StationYear(
+        hours=year.hours[:count], weather=year.weather.iloc[:count], pv=year.pv.iloc[:count],
+        mall_kwh=year.mall_kwh[:count], tariff_pen_per_kwh=year.tariff_pen_per_kwh[:count],
+        emission_factor_kg_per_kwh=year.emission_factor_kg_per_kwh[:count],
+        fleet=sessions.SessionYear(kept, fleet.turned_away.iloc[:days], fleet.arrivals.iloc[:days]),
     )

@@ -1,0 +1,11 @@
+# The pipeline for Snakemake: the same stages, commands, inputs, outputs and parameters as dvc.yaml.
+# Run: snakemake --cores all   (a test checks that the two front ends agree stage by stage)
+configfile: "params.yaml"
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/dataset.smk"
+
+
+rule all:
+    input:
+        "results/validation.json",
