@@ -4,8 +4,10 @@ configfile: "params.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/baselines.smk"
 
 
 rule all:
     input:
         "results/validation.json",
+        expand("results/metrics/{name}.json", name=BASELINES),

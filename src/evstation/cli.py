@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import UserError
+from .errors import BalanceError, UserError
 
 EXIT_USER_ERROR = 2
 EXIT_CHECK_FAILED = 1
@@ -47,6 +47,24 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if failed else 0
 
 
+def _baseline(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .controllers import make_baseline
+    from .evaluation import run_controller
+
+    settings = load_settings(args.params)
+    record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
+                            data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
+                            without_solar=args.name == "without_solar")
+    for split in ("train", "eval"):
+        metrics = record[split]
+        log.info("%s/%s: import %.0f MWh, grid CO2 %.0f t, cost %.0f kPEN, solar used %.1f %%, EV satisfied %.1f %%, "
+                 "largest balance error %.2g kWh", args.name, split, metrics["import_kwh"] / 1e3,
+                 metrics["co2_grid_kg"] / 1e3, metrics["cost_pen"] / 1e3, metrics["solar_utilization_pct"],
+                 metrics["ev_satisfaction_pct"], metrics["max_energy_balance_error_kwh"])
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evstation", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
@@ -63,18 +81,27 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--data-dir", default="data/citylearn")
     validate.add_argument("--output", default="results/validation.json")
     validate.set_defaults(run=_validate)
+
+    baseline = commands.add_parser("baseline", help="simulate a baseline controller on both years")
+    baseline.add_argument("name", choices=["without_solar", "uncontrolled", "rule_based"])
+    baseline.add_argument("--data-dir", default="data/citylearn")
+    baseline.add_argument("--results-dir", default="results")
+    baseline.set_defaults(run=_baseline)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         return args.run(args)
     except UserError as error:
         print(f"evstation: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BalanceError as error:
+        print(f"evstation: energy check failed: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     except KeyboardInterrupt:
         print("evstation: interrupted", file=sys.stderr)
         return 130

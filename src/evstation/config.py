@@ -236,8 +236,18 @@ class Validation:
 
 
 @dataclass(frozen=True)
+class RewardScales:
+    co2_kg: float = bounded(gt=0)
+    solar_surplus_kwh: float = bounded(gt=0)
+    cost_pen: float = bounded(gt=0)
+    ev_unmet_kwh: float = bounded(gt=0)
+    ramp_kwh: float = bounded(gt=0)
+
+
+@dataclass(frozen=True)
 class Reward:
     weights: Mapping[str, float]
+    scales: RewardScales
 
     def check(self, path: str) -> None:
         if set(self.weights) != set(REWARD_COMPONENTS):

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .config import SPLITS, VEHICLE_KINDS, Settings
 from .errors import DataError
+from .files import write_json_atomically
 from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
 from .site.solar import W_PER_KW, pv_year_summary
 from .site.year import StationYear, build_station_year
@@ -238,16 +239,6 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
 
 # ---------------------------------------------------------------- writing and reading
 
-def _write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically: a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(data, stream, indent=2, sort_keys=False)
-        stream.write("\n")
-    os.replace(temporary, path)
-
-
 def write_split(settings: Settings, split: str, folder: Path) -> dict:
     """Build one split's year and write it as a dataset folder; return its summary."""
     year = build_station_year(settings, split)
@@ -268,8 +259,8 @@ def write_split(settings: Settings, split: str, folder: Path) -> dict:
         arrivals = year.fleet.arrivals.merge(year.fleet.turned_away, on="day", suffixes=("_arrivals", "_turned_away"))
         arrivals.to_csv(staging / ARRIVALS_FILE, index=False)
         summary = {"split": split, **year_summary(year, settings)}
-        _write_json(staging / SUMMARY_FILE, summary)
-        _write_json(staging / SCHEMA_FILE, build_schema(settings, settings.splits[split].seed))
+        write_json_atomically(staging / SUMMARY_FILE, summary)
+        write_json_atomically(staging / SCHEMA_FILE, build_schema(settings, settings.splits[split].seed))
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
@@ -282,7 +273,7 @@ def write_split(settings: Settings, split: str, folder: Path) -> dict:
 def write_all_splits(settings: Settings, data_dir: Path, splits: list[str], summary_path: Path) -> dict:
     summaries = {split: write_split(settings, split, data_dir / split) for split in splits}
     if set(splits) == set(SPLITS):
-        _write_json(summary_path, summaries)
+        write_json_atomically(summary_path, summaries)
     return summaries
 
 

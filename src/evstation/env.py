@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -17,16 +18,43 @@ os.environ.setdefault("CITYLEARN_OFFLINE", "1")
 log = logging.getLogger(__name__)
 
 
-def make_citylearn_env(schema_path: Path, **overrides):
-    """A central-agent CityLearn environment for a local schema; never touches the network."""
+def make_station_env(settings, folder: Path, *, without_solar: bool = False):
+    """The split's CityLearn environment with the station's reward; `without_solar` sets the PV to 0 kWp.
+
+    The schema is read from the dataset folder and handed to CityLearn as a mapping, so the
+    without-solar variant is its own simulation of the same dataset, never an edit after the run."""
+    from .dataset import BUILDING_NAME, SCHEMA_FILE
+    from .reward import StationReward
+
+    folder = Path(folder)
+    schema_path = folder / SCHEMA_FILE
+    if not schema_path.is_file():
+        raise DataError(f"{schema_path}: schema not found (run `evstation build-dataset`)")
+    try:
+        schema = json.loads(schema_path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{schema_path}: not valid JSON (line {error.lineno})") from None
+    schema["root_directory"] = str(folder.resolve())
+    if without_solar:
+        schema["buildings"][BUILDING_NAME]["pv"]["attributes"]["nominal_power"] = 0.0
+    return _citylearn(schema, reward_function=StationReward,
+                      reward_function_kwargs=StationReward.kwargs_from(settings.reward))
+
+
+def _citylearn(schema, **overrides):
     from citylearn.citylearn import CityLearnEnv
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        return CityLearnEnv(schema, central_agent=True, offline=True, **overrides)
+
+
+def make_citylearn_env(schema_path: Path, **overrides):
+    """A central-agent CityLearn environment for a local schema as written; never touches the network."""
     schema_path = Path(schema_path)
     if not schema_path.is_file():
         raise DataError(f"{schema_path}: schema not found (run `evstation build-dataset`)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        return CityLearnEnv(str(schema_path), central_agent=True, offline=True, **overrides)
+    return _citylearn(str(schema_path), **overrides)
 
 
 @dataclass(frozen=True)

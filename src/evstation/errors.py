@@ -11,3 +11,7 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """An input or intermediate file is missing, broken, or physically impossible."""
+
+
+class BalanceError(Exception):
+    """A run whose energy does not close: its numbers must not be reported."""

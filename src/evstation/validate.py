@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .config import SPLITS, Settings
-from .dataset import BUILDING_NAME, Dataset, _write_json, read_dataset, vehicle_id
+from .dataset import BUILDING_NAME, Dataset, read_dataset, vehicle_id
+from .files import write_json_atomically
 from .env import connected_vehicle_socs, make_citylearn_env, read_step
 from .errors import DataError
 from .site.calendar import HOURS_PER_YEAR as FULL_YEAR_HOURS
@@ -270,5 +271,5 @@ def run_validation(settings: Settings, data_dir: Path, output: Path) -> dict:
     for split in SPLITS:
         checks += validate_split(settings, data_dir / split, split)
     report = {"passed": all(check["verdict"] == "pass" for check in checks), "checks": checks}
-    _write_json(output, json.loads(json.dumps(report, default=float)))
+    write_json_atomically(output, json.loads(json.dumps(report, default=float)))
     return report

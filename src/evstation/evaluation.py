@@ -1,0 +1,64 @@
+"""Running a controller on every split and writing its record: metrics JSON and timeseries CSVs.
+
+Convention, the same for every controller (baselines, oracle, agents):
+- `results/metrics/<controller>.json`: `{"controller", "scenario", "train": {...}, "eval": {...}}`
+- `results/timeseries/<controller>_<split>.csv`: the per-step timeseries of `simulate`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .config import SPLITS, Settings
+from .controllers import Controller
+from .files import write_csv_atomically, write_json_atomically
+from .kpis import compute_kpis
+from .simulate import simulate
+
+log = logging.getLogger(__name__)
+
+
+def split_kpis(settings: Settings, timeseries: pd.DataFrame, label: str) -> dict:
+    return compute_kpis(
+        timeseries,
+        gasoline_kg_per_kwh=settings.emissions.gasoline_avoided_kg_per_kwh,
+        tolerance_kwh=settings.validation.energy_balance_tolerance_kwh,
+        round_trip_efficiency=settings.battery.round_trip_efficiency_pct / 100,
+        battery_capacity_kwh=settings.battery.capacity_kwh,
+        label=label,
+    )
+
+
+def _clean(value):
+    """JSON has no NaN or infinity: such a metric is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def run_controller(settings: Settings, name: str, make_controller: Callable[[str], Controller], *,
+                   data_dir: Path, results_dir: Path, without_solar: bool = False,
+                   splits: tuple[str, ...] = SPLITS) -> dict:
+    """Simulate the controller on each split, check its energy, and write its metrics and timeseries.
+
+    Nothing is written unless every split's run closes its energy balance."""
+    record = {"controller": name, "scenario": settings.scenario}
+    series = {}
+    for split in splits:
+        started = time.perf_counter()
+        timeseries = simulate(settings, data_dir / split, make_controller(split), without_solar=without_solar,
+                              label=f"{name}/{split}")
+        metrics = split_kpis(settings, timeseries, f"{name}/{split}")
+        log.info("%s/%s: simulated and measured in %.1f s", name, split, time.perf_counter() - started)
+        record[split] = {key: _clean(value) for key, value in metrics.items()}
+        series[split] = timeseries
+    for split, timeseries in series.items():
+        write_csv_atomically(results_dir / "timeseries" / f"{name}_{split}.csv", timeseries)
+    write_json_atomically(results_dir / "metrics" / f"{name}.json", record)
+    return record

@@ -1,0 +1,31 @@
+"""Writing outputs atomically: a reader (or a crashed run) never leaves a half-written file that looks valid."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def _temporary_beside(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    return temporary
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    temporary = _temporary_beside(path)
+    with open(temporary, "w") as stream:
+        json.dump(data, stream, indent=2)
+        stream.write("\n")
+    os.replace(temporary, path)
+
+
+def write_csv_atomically(path: Path, table: pd.DataFrame) -> None:
+    temporary = _temporary_beside(path)
+    table.to_csv(temporary, index=False)
+    os.replace(temporary, path)

@@ -1,0 +1,101 @@
+"""The multi-objective reward: five weighted components, each a documented per-step penalty.
+
+Every component is a penalty in [-1, 0] computed from what CityLearn measured at the meter in the
+step just taken (kWh over the step), divided by a scale in params `reward.scales` chosen from
+the site's real magnitudes (the mall draws megawatts, so a scale of a few hundred kWh would pin
+every step at -1 and teach nothing):
+
+- co2:             -(import_kwh * emission_factor) / co2_kg
+- solar:           -surplus_kwh / solar_surplus_kwh          (PV neither used on site nor stored)
+- cost:            -(import_kwh * tariff) / cost_pen
+- ev_satisfaction: -unmet_kwh / ev_unmet_kwh, unmet_kwh = energy still missing, at their required
+                   SOC, from the vehicles that leave after this step
+- grid_stability:  -|import_kwh - previous import_kwh| / ramp_kwh
+
+Each is clipped at -1 (saturation is tested to be rare on the uncontrolled year); the reward is
+the weighted sum with the weights of params `reward.weights`, which sum to 1. The last step's
+components are kept in `last_components` so the simulation runner can record them.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from citylearn.reward_function import RewardFunction
+
+from .config import REWARD_COMPONENTS, Reward
+from .schema import as_plain
+
+REQUIRED_OBSERVATIONS = ["net_electricity_consumption", "solar_generation", "carbon_intensity",
+                         "electricity_pricing", "electric_vehicles_chargers_dict"]
+
+
+def penalty(amount: float, scale: float) -> float:
+    """A non-negative amount as a penalty in [-1, 0]."""
+    return -min(max(amount, 0.0) / scale, 1.0)
+
+
+def unmet_departure_kwh(chargers: Mapping[str, dict]) -> float:
+    """Energy missing from vehicles whose session ends with this step (one hour or less left)."""
+    unmet = 0.0
+    for state in chargers.values():
+        if not state.get("connected"):
+            continue
+        hours_left = state.get("hours_until_departure")
+        if hours_left is not None and 0 < hours_left <= 1:
+            missing_soc = state["required_soc"] - state["battery_soc"]
+            unmet += max(missing_soc, 0.0) * state["battery_capacity"]
+    return unmet
+
+
+def reward_components(import_kwh: float, surplus_kwh: float, emission_factor: float, tariff: float,
+                      unmet_kwh: float, previous_import_kwh: float, scales: Mapping[str, float]) -> dict[str, float]:
+    """The five components for one step (pure, so it can be tested and reused on a timeseries)."""
+    return {
+        "co2": penalty(import_kwh * emission_factor, scales["co2_kg"]),
+        "solar": penalty(surplus_kwh, scales["solar_surplus_kwh"]),
+        "cost": penalty(import_kwh * tariff, scales["cost_pen"]),
+        "ev_satisfaction": penalty(unmet_kwh, scales["ev_unmet_kwh"]),
+        "grid_stability": penalty(abs(import_kwh - previous_import_kwh), scales["ramp_kwh"]),
+    }
+
+
+def weighted(components: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    return sum(weights[name] * components[name] for name in REWARD_COMPONENTS)
+
+
+class StationReward(RewardFunction):
+    """CityLearn reward function of the station (central agent: one value per step)."""
+
+    def __init__(self, env_metadata, weights: Mapping[str, float] = None, scales: Mapping[str, float] = None, **kwargs):
+        super().__init__(env_metadata, **kwargs)
+        if weights is None or scales is None:
+            raise ValueError("StationReward needs the weights and scales of params.yaml `reward`")
+        self.weights = dict(weights)
+        self.scales = dict(scales)
+        self.reset()
+
+    @classmethod
+    def kwargs_from(cls, reward: Reward) -> dict:
+        return {"weights": dict(reward.weights), "scales": as_plain(reward.scales)}
+
+    def reset(self):
+        self.previous_import_kwh = None     # no ramp is charged on the first step of an episode
+        self.last_components = dict.fromkeys(REWARD_COMPONENTS, 0.0)
+        self.last_unmet_kwh = 0.0
+
+    def get_required_observation_names(self):
+        return REQUIRED_OBSERVATIONS
+
+    def calculate(self, observations):
+        station = observations[0]
+        net_kwh = float(station["net_electricity_consumption"])
+        import_kwh, surplus_kwh = max(net_kwh, 0.0), max(-net_kwh, 0.0)
+        unmet_kwh = unmet_departure_kwh(station.get("electric_vehicles_chargers_dict") or {})
+        previous = import_kwh if self.previous_import_kwh is None else self.previous_import_kwh
+        components = reward_components(import_kwh, surplus_kwh, float(station["carbon_intensity"]),
+                                       float(station["electricity_pricing"]), unmet_kwh, previous, self.scales)
+        self.previous_import_kwh = import_kwh
+        self.last_components = components
+        self.last_unmet_kwh = unmet_kwh
+        return [weighted(components, self.weights)]
