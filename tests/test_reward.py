@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from evstation.config import REWARD_COMPONENTS, apply_overrides, load_settings

@@ -39,6 +39,7 @@ def _validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
 
     settings = load_settings(args.params)
+    Path(args.output).unlink(missing_ok=True)      # a failed run must not leave an earlier passing report
     report = run_validation(settings, Path(args.data_dir), Path(args.output))
     failed = [check for check in report["checks"] if check["verdict"] != "pass"]
     for check in failed:
@@ -65,6 +66,39 @@ def _baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(args: argparse.Namespace, settings) -> list[int]:
+    return [args.seed] if args.seed is not None else list(settings.training.seeds)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .evaluation import evaluate_policy
+    from .training import train_agent
+
+    settings = load_settings(args.params)
+    for seed in _seeds(args, settings):
+        if not args.eval_only:
+            train_agent(settings, args.agent, seed, data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
+                        resume=args.resume)
+        if args.eval_only:
+            evaluate_policy(settings, args.agent, seed, data_dir=Path(args.data_dir),
+                            results_dir=Path(args.results_dir), checkpoint=args.checkpoint)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .evaluation import aggregate_seeds, evaluate_policy
+
+    settings = load_settings(args.params)
+    seeds = _seeds(args, settings)
+    for seed in seeds:
+        evaluate_policy(settings, args.agent, seed, data_dir=Path(args.data_dir), results_dir=Path(args.results_dir))
+    if args.seed is None:
+        aggregate_seeds(settings, args.agent, tuple(seeds), Path(args.results_dir))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evstation", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
@@ -87,6 +121,24 @@ def _parser() -> argparse.ArgumentParser:
     baseline.add_argument("--data-dir", default="data/citylearn")
     baseline.add_argument("--results-dir", default="results")
     baseline.set_defaults(run=_baseline)
+
+    train = commands.add_parser("train", help="train an agent on the training year (every seed of params, or --seed)")
+    train.add_argument("agent", choices=["a2c", "sac", "ppo"])
+    train.add_argument("--seed", type=int, help="only this training seed")
+    train.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
+    train.add_argument("--eval-only", action="store_true", help="evaluate the saved model without training")
+    train.add_argument("--checkpoint", choices=["final", "newest"], default="final",
+                       help="with --eval-only: the final model (default) or the newest periodic checkpoint")
+    train.add_argument("--data-dir", default="data/citylearn")
+    train.add_argument("--results-dir", default="results")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="replay each seed's trained policy on both years")
+    evaluate.add_argument("agent", choices=["a2c", "sac", "ppo"])
+    evaluate.add_argument("--seed", type=int, help="only this training seed (no aggregate written)")
+    evaluate.add_argument("--data-dir", default="data/citylearn")
+    evaluate.add_argument("--results-dir", default="results")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

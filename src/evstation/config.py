@@ -234,6 +234,12 @@ class Validation:
     energy_balance_tolerance_kwh: float = bounded(gt=0)
     rollout_steps: int = bounded(ge=2)
 
+    def check(self, path: str) -> None:
+        for name in ("pv_yield_kwh_per_kwp", "performance_ratio"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ConfigError(f"{path}.{name}: the lower limit {low} is above the upper limit {high}")
+
 
 @dataclass(frozen=True)
 class RewardScales:

@@ -296,10 +296,10 @@ class Dataset:
         return list(self.schema["buildings"][BUILDING_NAME]["chargers"])
 
     def charger_table(self, charger: str) -> pd.DataFrame:
-        return _read_csv(self.folder / charger_file(charger))
+        return read_csv(self.folder / charger_file(charger))
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
     try:
@@ -320,9 +320,9 @@ def _read_json(path: Path) -> dict:
 def read_dataset(folder: Path) -> Dataset:
     """Read a split folder back; raises DataError naming the first missing or broken file."""
     schema = _read_json(folder / SCHEMA_FILE)
-    sessions = _read_csv(folder / SESSIONS_FILE)
+    sessions = read_csv(folder / SESSIONS_FILE)
     missing = [column for column in SESSION_COLUMNS if column not in sessions.columns]
     if missing:
         raise DataError(f"{folder / SESSIONS_FILE}: missing columns {', '.join(missing)}")
-    return Dataset(folder, schema, _read_csv(folder / PROFILES_FILE), sessions,
-                   _read_csv(folder / ARRIVALS_FILE), _read_json(folder / SUMMARY_FILE))
+    return Dataset(folder, schema, read_csv(folder / PROFILES_FILE), sessions,
+                   read_csv(folder / ARRIVALS_FILE), _read_json(folder / SUMMARY_FILE))

@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 
 from .errors import DataError
@@ -91,3 +92,39 @@ def connected_vehicle_socs(env, step: int) -> list[float | None]:
         vehicle = charger.past_connected_evs[step]
         socs.append(None if vehicle is None else float(vehicle.battery.soc[step]))
     return socs
+
+
+class CentralAgentEnv(gymnasium.Env):
+    """The station's CityLearn environment as a plain gymnasium environment for stable-baselines3:
+    flat float32 observations in CityLearn's order, one Box action, the reward times `reward_scale`,
+    and each reward component in `info` so learning curves can show them."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, citylearn_env, reward_scale: float = 1.0):
+        self.env = citylearn_env
+        self.reward_scale = reward_scale
+        self.observation_space = gymnasium.spaces.Box(
+            low=citylearn_env.observation_space[0].low, high=citylearn_env.observation_space[0].high, dtype=np.float32)
+        self.action_space = citylearn_env.action_space[0]
+        self.observation_names = list(citylearn_env.observation_names[0])
+
+    def reset(self, *, seed: int | None = None, options=None):
+        observations, _ = self.env.reset()
+        return np.asarray(observations[0], dtype=np.float32), {}
+
+    def step(self, action):
+        observations, reward, terminated, truncated, _ = self.env.step([np.asarray(action, dtype=float).tolist()])
+        info = {"reward_unscaled": float(reward[0]), "reward_components": dict(self.env.reward_function.last_components)}
+        return (np.asarray(observations[0], dtype=np.float32), float(reward[0]) * self.reward_scale,
+                bool(terminated), bool(truncated), info)
+
+
+
+def make_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0) -> CentralAgentEnv:
+    """Build a training environment from plain data (so a subprocess can build its own copy)."""
+    from .config import Settings
+    from .schema import build
+
+    settings = build(Settings, settings_data)
+    return CentralAgentEnv(make_station_env(settings, Path(folder)), reward_scale)

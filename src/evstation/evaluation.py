@@ -7,16 +7,19 @@ Convention, the same for every controller (baselines, oracle, agents):
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from .config import SPLITS, Settings
 from .controllers import Controller
+from .errors import DataError
 from .files import write_csv_atomically, write_json_atomically
 from .kpis import compute_kpis
 from .simulate import simulate
@@ -62,3 +65,40 @@ def run_controller(settings: Settings, name: str, make_controller: Callable[[str
         write_csv_atomically(results_dir / "timeseries" / f"{name}_{split}.csv", timeseries)
     write_json_atomically(results_dir / "metrics" / f"{name}.json", record)
     return record
+
+
+def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
+                    checkpoint: str = "final") -> dict:
+    """Replay a trained policy, deterministic, through CityLearn on both years: `<agent>_seed<k>` records."""
+    from .checkpoints import CheckpointStore
+    from .training import PolicyController, run_folder
+
+    store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
+    chosen = store.final() if checkpoint == "final" else store.newest()
+    if chosen is None:
+        raise DataError(f"{run_folder(results_dir, agent, seed)}: no intact {checkpoint} model "
+                        f"(run `evstation train {agent} --seed {seed}`)")
+    log.info("%s seed %d: evaluating %s (step %d)", agent, seed, chosen.folder, chosen.num_timesteps)
+    record = run_controller(settings, f"{agent}_seed{seed}",
+                            lambda split: PolicyController(agent, chosen.model, chosen.normalization),
+                            data_dir=data_dir, results_dir=results_dir)
+    record["model_steps"] = chosen.num_timesteps
+    write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)
+    return record
+
+
+def aggregate_seeds(settings: Settings, agent: str, seeds: tuple[int, ...], results_dir: Path) -> dict:
+    """`<agent>.json`: each metric's mean over the seeds (the per-seed records stay beside it)."""
+    records = []
+    for seed in seeds:
+        path = results_dir / "metrics" / f"{agent}_seed{seed}.json"
+        if not path.is_file():
+            raise DataError(f"{path}: missing (run `evstation evaluate {agent}`)")
+        records.append(json.loads(path.read_text()))
+    aggregate = {"controller": agent, "scenario": settings.scenario, "seeds": list(seeds)}
+    for split in SPLITS:
+        keys = records[0][split].keys()
+        aggregate[split] = {key: _clean(float(np.mean([r[split][key] for r in records if r[split][key] is not None])))
+                            for key in keys}
+    write_json_atomically(results_dir / "metrics" / f"{agent}.json", aggregate)
+    return aggregate

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .config import SPLITS, Settings
-from .dataset import BUILDING_NAME, Dataset, read_dataset, vehicle_id
+from .dataset import BUILDING_NAME, Dataset, read_csv, read_dataset, vehicle_id
 from .files import write_json_atomically
 from .env import connected_vehicle_socs, make_citylearn_env, read_step
 from .errors import DataError
@@ -47,10 +47,10 @@ def _round(value: float, digits: int = 6) -> float:
 def check_files(dataset: Dataset, split: str, horizon: int) -> list[dict]:
     bad = {}
     for name in CSV_FILES:
-        table = pd.read_csv(dataset.folder / name)
+        table = read_csv(dataset.folder / name)
         numeric = table.apply(pd.to_numeric, errors="coerce")
         bad[name] = int(numeric.isna().to_numpy().sum())
-    building = pd.read_csv(dataset.folder / "building.csv")
+    building = read_csv(dataset.folder / "building.csv")
     negative = int((building[["non_shiftable_load", "solar_generation"]] < 0).to_numpy().sum())
     return [
         _check(f"{split}.rows_per_csv", int(len(building)), horizon, len(building) == horizon),
@@ -61,7 +61,9 @@ def check_files(dataset: Dataset, split: str, horizon: int) -> list[dict]:
 
 
 def check_pv(dataset: Dataset, split: str, settings: Settings) -> list[dict]:
-    building = pd.read_csv(dataset.folder / "building.csv")
+    building = read_csv(dataset.folder / "building.csv")
+    if len(building) != len(dataset.profiles):
+        return [_check(f"{split}.pv_rows_match_profiles", int(len(building)), int(len(dataset.profiles)), False)]
     per_kw = building["solar_generation"].to_numpy()
     nominal = dataset.schema["buildings"][BUILDING_NAME]["pv"]["attributes"]["nominal_power"]
     pv_kwh = nominal * per_kw / 1000
@@ -85,7 +87,7 @@ def check_pv(dataset: Dataset, split: str, settings: Settings) -> list[dict]:
 
 
 def check_mall(dataset: Dataset, split: str, settings: Settings) -> list[dict]:
-    building = pd.read_csv(dataset.folder / "building.csv")
+    building = read_csv(dataset.folder / "building.csv")
     total_mwh = building["non_shiftable_load"].sum() / 1000
     if settings.scenario == "station_only":
         return [_check(f"{split}.mall_energy_mwh", _round(total_mwh, 3), 0.0, total_mwh == 0.0)]
@@ -251,13 +253,13 @@ def check_rollout(dataset: Dataset, split: str, settings: Settings) -> list[dict
 def validate_split(settings: Settings, folder: Path, split: str) -> list[dict]:
     try:
         dataset = read_dataset(folder)
+        checks = check_files(dataset, split, settings.simulation.horizon_hours)
+        checks += check_pv(dataset, split, settings)
+        checks += check_mall(dataset, split, settings)
+        checks += check_sessions(dataset, split, settings)
+        checks += check_explicit_physics(dataset, split, settings)
     except DataError as error:
         return [_check(f"{split}.dataset_readable", str(error), "readable", False)]
-    checks = check_files(dataset, split, settings.simulation.horizon_hours)
-    checks += check_pv(dataset, split, settings)
-    checks += check_mall(dataset, split, settings)
-    checks += check_sessions(dataset, split, settings)
-    checks += check_explicit_physics(dataset, split, settings)
     if all(check["verdict"] == "pass" for check in checks):
         checks += check_rollout(dataset, split, settings)
     else:

@@ -42,7 +42,7 @@ def load_file_kwh(path: str | Path) -> np.ndarray:
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not a readable CSV ({error})") from None
+        raise DataError(f"{path}: not a readable CSV ({str(error).splitlines()[0]})") from None
     if LOAD_FILE_COLUMN not in table.columns:
         raise DataError(f"{path}: needs a column named {LOAD_FILE_COLUMN}")
     values = pd.to_numeric(table[LOAD_FILE_COLUMN], errors="coerce").to_numpy(dtype=float)

@@ -1,0 +1,169 @@
+"""The three stable-baselines3 agents with the production settings of params.yaml `agents`.
+
+Every setting is applied; where stable-baselines3 has no option for one, it is implemented here:
+- A2C's Huber value loss: `HuberA2C` replaces the mean-squared value loss by smooth L1 (Huber, delta 1).
+- entropy coefficients decaying linearly (A2C, PPO): `EntropySchedule`, a callback that sets the
+  coefficient from the training progress before every rollout, so a resumed run follows the same
+  schedule as an uninterrupted one (progress is counted on the model's total step counter).
+- SAC's gradient clipping: `ClippedSAC` clips the gradient norm of actor, critic and entropy
+  coefficient before each optimiser step.
+- A2C's reward scale: applied by the training environment (`env.make_training_env`).
+Settings that do not apply: A2C in stable-baselines3 takes the whole rollout (n_steps x n_envs)
+as one batch, so it has no batch size; SAC's `episodes` is turned into its step budget.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch as th
+from gymnasium import spaces
+from stable_baselines3 import A2C, PPO, SAC
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import explained_variance
+from torch.nn import functional as F
+
+from .config import Settings
+
+AGENTS = ("a2c", "sac", "ppo")
+OFF_POLICY = ("sac",)
+
+
+def linear_schedule(start: float, end: float = 0.0) -> Callable[[float], float]:
+    """A value going linearly from `start` (progress_remaining 1) to `end` (progress_remaining 0)."""
+    def value(progress_remaining: float) -> float:
+        return end + (start - end) * progress_remaining
+    return value
+
+
+def learning_rate(value: float, schedule: str) -> Callable[[float], float] | float:
+    return linear_schedule(value) if schedule == "linear" else value
+
+
+class HuberA2C(A2C):
+    """A2C whose value loss is Huber (smooth L1) instead of mean squared error; otherwise
+    stable-baselines3's own `A2C.train` step for step (one gradient step over the rollout)."""
+
+    def train(self) -> None:
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        for rollout_data in self.rollout_buffer.get(batch_size=None):
+            actions = rollout_data.actions
+            if isinstance(self.action_space, spaces.Discrete):
+                actions = actions.long().flatten()
+            values, log_prob, entropy = self.policy.evaluate_actions(rollout_data.observations, actions)
+            values = values.flatten()
+            advantages = rollout_data.advantages
+            if self.normalize_advantage:
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            policy_loss = -(advantages * log_prob).mean()
+            value_loss = F.smooth_l1_loss(rollout_data.returns, values)
+            entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
+            loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+        explained_var = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
+        self._n_updates += 1
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/explained_variance", explained_var)
+        self.logger.record("train/entropy_loss", entropy_loss.item())
+        self.logger.record("train/policy_loss", policy_loss.item())
+        self.logger.record("train/value_loss", value_loss.item())
+        self.logger.record("train/ent_coef", float(self.ent_coef))
+
+
+class ClippedSAC(SAC):
+    """SAC with the gradient norm of every network clipped to `max_grad_norm` before each step."""
+
+    def __init__(self, *args, max_grad_norm: float | None = None, **kwargs):
+        # None only while stable-baselines3's `load` rebuilds the model: it restores the saved value
+        self.max_grad_norm = max_grad_norm
+        super().__init__(*args, **kwargs)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self._clip_before_step(self.actor.optimizer, self.actor.parameters)
+        self._clip_before_step(self.critic.optimizer, self.critic.parameters)
+        if self.ent_coef_optimizer is not None:
+            self._clip_before_step(self.ent_coef_optimizer, lambda: [self.log_ent_coef])
+
+    def _clip_before_step(self, optimizer: th.optim.Optimizer, parameters: Callable) -> None:
+        step = optimizer.step
+
+        def clipped_step(*args, **kwargs):
+            th.nn.utils.clip_grad_norm_(list(parameters()), self.max_grad_norm)
+            return step(*args, **kwargs)
+
+        optimizer.step = clipped_step
+
+
+class EntropySchedule(BaseCallback):
+    """Sets the entropy coefficient from the progress before every rollout: start -> end linearly."""
+
+    def __init__(self, start: float, end: float):
+        super().__init__()
+        self.schedule = linear_schedule(start, end)
+
+    def _apply(self) -> None:
+        self.model.ent_coef = float(self.schedule(self.model._current_progress_remaining))
+        self.logger.record("train/ent_coef", self.model.ent_coef)
+
+    def _on_training_start(self) -> None:
+        self._apply()
+
+    def _on_rollout_start(self) -> None:
+        self._apply()
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def total_timesteps(agent: str, settings: Settings, episode_steps: int) -> int:
+    """The step budget: A2C and PPO give it directly, SAC as a number of whole episodes."""
+    config = getattr(settings.agents, agent)
+    return config.episodes * episode_steps if agent in OFF_POLICY else config.total_timesteps
+
+
+def build_model(agent: str, settings: Settings, env, seed: int, device: str):
+    """A fresh model with every production setting of params `agents.<agent>` applied."""
+    config = getattr(settings.agents, agent)
+    if agent == "a2c":
+        return HuberA2C(
+            "MlpPolicy", env, n_steps=config.n_steps, gamma=config.gamma, ent_coef=config.ent_coef_start,
+            learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
+            policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
+    if agent == "ppo":
+        return PPO(
+            "MlpPolicy", env, n_steps=config.n_steps, ent_coef=config.ent_coef_start, target_kl=config.target_kl,
+            clip_range=config.clip_range, use_sde=config.use_sde,
+            learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
+            policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)}},
+            seed=seed, device=device, verbose=0)
+    if agent == "sac":
+        return ClippedSAC(
+            "MlpPolicy", env, batch_size=config.batch_size, buffer_size=config.buffer_size,
+            learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
+            learning_starts=config.learning_starts, max_grad_norm=config.max_grad_norm,
+            policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
+    raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
+
+
+def model_class(agent: str):
+    return {"a2c": HuberA2C, "ppo": PPO, "sac": ClippedSAC}[agent]
+
+
+def schedule_callbacks(agent: str, settings: Settings) -> list[BaseCallback]:
+    config = getattr(settings.agents, agent)
+    if agent in ("a2c", "ppo"):
+        return [EntropySchedule(config.ent_coef_start, config.ent_coef_end)]
+    return []
+
+
+def n_envs(agent: str, settings: Settings) -> int:
+    return 1 if agent in OFF_POLICY else getattr(settings.agents, agent).n_envs
+
+
+def reward_scale(agent: str, settings: Settings) -> float:
+    return getattr(getattr(settings.agents, agent), "reward_scale", 1.0)

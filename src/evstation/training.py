@@ -1,0 +1,244 @@
+"""Training an agent on the training year: vectorised environments, observation normalisation,
+checkpoints, resume after a kill, a progress bar, and the learning curve.
+
+Checkpoints are taken at the start of a rollout (after the previous update) once `checkpoint_every_steps`
+have passed since the last one: at that moment every collected step has been trained on, so a run
+resumed from it neither repeats nor loses a step. SAC collects one step per rollout, so it is
+checkpointed exactly every N steps; A2C and PPO at the first rollout boundary after each N steps
+(n_steps x n_envs apart). A resumed run calls `learn` for the remaining steps without resetting the
+step counter, so the learning-rate and entropy schedules continue where they stopped. The
+environments themselves restart their year at the resume point (CityLearn cannot be restored
+mid-episode); the step count, schedules, networks, optimisers, normalisation statistics and (SAC)
+replay buffer continue.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import logging
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+from tqdm import tqdm
+
+from . import agents
+from .checkpoints import CheckpointStore
+from .config import REWARD_COMPONENTS, Settings
+from .env import make_training_env
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+CURVE_LOSSES = ("train/value_loss", "train/policy_loss", "train/policy_gradient_loss", "train/entropy_loss", "train/actor_loss",
+                "train/critic_loss", "train/ent_coef", "train/approx_kl", "train/learning_rate")
+CURVE_COLUMNS = ["timesteps", "episodes", "reward_mean", *(f"reward_{c}_mean" for c in REWARD_COMPONENTS),
+                 "episode_reward_last", *(name.split("/")[1] for name in CURVE_LOSSES)]
+CLIP_OBSERVATION = 10.0
+
+
+def choose_device(preference: str) -> str:
+    if preference == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise UserError("training.device: cuda asked for, but no GPU is available")
+    return preference
+
+
+def run_folder(results_dir: Path, agent: str, seed: int) -> Path:
+    return results_dir / "checkpoints" / agent / f"seed{seed}"
+
+
+def curve_path(results_dir: Path, agent: str, seed: int) -> Path:
+    return results_dir / "curves" / f"{agent}_seed{seed}.csv"
+
+
+def make_vec_env(settings: Settings, agent: str, folder: Path):
+    """n_envs copies of the training environment; in subprocesses when more than one, so cores work in parallel."""
+    count = agents.n_envs(agent, settings)
+    build = functools.partial(make_training_env, settings.as_dict(), str(folder), agents.reward_scale(agent, settings))
+    if count == 1:
+        return DummyVecEnv([build])
+    return SubprocVecEnv([build] * count, start_method="spawn")
+
+
+class Checkpointing(BaseCallback):
+    """Saves a checkpoint at a rollout start once `every` steps have passed since the last one."""
+
+    def __init__(self, store: CheckpointStore, normalization: VecNormalize, every: int, with_replay_buffer: bool):
+        super().__init__()
+        self.store, self.normalization, self.every = store, normalization, every
+        self.with_replay_buffer = with_replay_buffer
+        self.last_saved = None
+
+    def _on_training_start(self) -> None:
+        self.last_saved = self.model.num_timesteps
+
+    def _on_rollout_start(self) -> None:
+        if self.model.num_timesteps - self.last_saved >= self.every:
+            self.store.save(self.model, self.normalization, with_replay_buffer=self.with_replay_buffer)
+            self.last_saved = self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class LearningCurve(BaseCallback):
+    """Per-step rewards and components averaged over each logging interval, episode totals, losses."""
+
+    def __init__(self, path: Path, every: int, resumed_at: int):
+        super().__init__()
+        self.path, self.every = path, every
+        self._truncate_after(resumed_at)
+        self._reset_window()
+        self.episode_rewards = None
+        self.episodes = 0
+        self.last_episode_reward = float("nan")
+        self.last_row = resumed_at
+
+    def _truncate_after(self, timesteps: int) -> None:
+        """A resumed run rewrites the curve from its checkpoint on: rows logged after it are dropped."""
+        rows = []
+        if timesteps and self.path.is_file():
+            with open(self.path) as stream:
+                rows = [row for row in csv.DictReader(stream) if int(float(row["timesteps"])) <= timesteps]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "w", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=CURVE_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def _reset_window(self) -> None:
+        self.steps = 0
+        self.sums = dict.fromkeys(["reward", *REWARD_COMPONENTS], 0.0)
+
+    def _on_step(self) -> bool:
+        infos, dones = self.locals["infos"], self.locals["dones"]
+        if self.episode_rewards is None:
+            self.episode_rewards = np.zeros(len(infos))
+        for index, info in enumerate(infos):
+            self.steps += 1
+            self.sums["reward"] += info["reward_unscaled"]
+            for name, value in info["reward_components"].items():
+                self.sums[name] += value
+            self.episode_rewards[index] += info["reward_unscaled"]
+            if dones[index]:
+                self.episodes += 1
+                self.last_episode_reward = float(self.episode_rewards[index])
+                self.episode_rewards[index] = 0.0
+        if self.model.num_timesteps - self.last_row >= self.every:
+            self._write_row()
+        return True
+
+    def _write_row(self) -> None:
+        losses = self.model.logger.name_to_value
+        row = {"timesteps": self.model.num_timesteps, "episodes": self.episodes,
+               "reward_mean": self.sums["reward"] / max(self.steps, 1),
+               **{f"reward_{c}_mean": self.sums[c] / max(self.steps, 1) for c in REWARD_COMPONENTS},
+               "episode_reward_last": self.last_episode_reward,
+               **{name.split("/")[1]: losses.get(name, float("nan")) for name in CURVE_LOSSES}}
+        with open(self.path, "a", newline="") as stream:
+            csv.DictWriter(stream, fieldnames=CURVE_COLUMNS).writerow(row)
+        self.last_row = self.model.num_timesteps
+        self._reset_window()
+
+    def _on_training_end(self) -> None:
+        if self.steps:
+            self._write_row()
+
+
+class ProgressBar(BaseCallback):
+    """Steps per second and time left, on the whole budget (a resumed run starts part-way)."""
+
+    def __init__(self, total: int, label: str):
+        super().__init__()
+        self.total, self.label = total, label
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, desc=self.label, unit="step",
+                        mininterval=2.0, smoothing=0.05)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+def _load_normalization(path: Path, venv) -> VecNormalize:
+    normalization = VecNormalize.load(str(path), venv)
+    normalization.training = True
+    return normalization
+
+
+def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
+                resume: bool = False) -> dict:
+    """Train one agent with one seed on the training year; returns where its final model lies."""
+    device = choose_device(settings.training.device)
+    torch.set_num_threads(settings.training.cpu_threads)
+    folder = data_dir / "train"
+    store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
+    venv = make_vec_env(settings, agent, folder)
+    episode_steps = settings.simulation.horizon_hours
+    budget = agents.total_timesteps(agent, settings, episode_steps)
+    checkpoint = store.newest() if resume else None
+    if resume and checkpoint is None:
+        log.warning("%s seed %d: no intact checkpoint to resume from: training from the start", agent, seed)
+    if checkpoint is None:
+        store.clear()
+        normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
+        model = agents.build_model(agent, settings, normalization, seed, device)
+    else:
+        normalization = _load_normalization(checkpoint.normalization, venv)
+        model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device)
+        if checkpoint.replay_buffer is not None:
+            model.load_replay_buffer(checkpoint.replay_buffer)
+        elif agent in agents.OFF_POLICY:
+            log.warning("%s seed %d: the checkpoint has no replay buffer: it refills from here", agent, seed)
+        log.info("%s seed %d: resuming from %s at step %d", agent, seed, checkpoint.folder.name, checkpoint.num_timesteps)
+    log.info("%s seed %d: training on %s (%d CPU threads, %d environments), %d of %d steps to go",
+             agent, seed, device, settings.training.cpu_threads, venv.num_envs, budget - model.num_timesteps, budget)
+    every = settings.training.checkpoint_every_steps
+    callbacks = CallbackList([
+        *agents.schedule_callbacks(agent, settings),
+        Checkpointing(store, normalization, every, with_replay_buffer=agent in agents.OFF_POLICY),
+        LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps),
+        ProgressBar(budget, f"{agent}/seed{seed}"),
+    ])
+    started, first_step = time.perf_counter(), model.num_timesteps
+    if budget > model.num_timesteps:
+        model.learn(total_timesteps=budget - model.num_timesteps, callback=callbacks,
+                    reset_num_timesteps=checkpoint is None)
+    elapsed = time.perf_counter() - started
+    final = store.save(model, normalization, with_replay_buffer=False, final=True)
+    venv.close()
+    trained = model.num_timesteps - first_step
+    log.info("%s seed %d: %d steps in %.0f s (%.1f steps/s); final model in %s", agent, seed, trained, elapsed,
+             trained / elapsed if elapsed else float("nan"), final.folder)
+    return {"agent": agent, "seed": seed, "num_timesteps": int(model.num_timesteps), "device": device,
+            "final": str(final.folder)}
+
+
+class PolicyController:
+    """A trained policy as a controller: CityLearn's observation, normalised with the statistics
+    saved beside the model, and the deterministic action."""
+
+    def __init__(self, agent: str, model_path: Path, normalization_path: Path, device: str = "cpu"):
+        self.name = agent
+        self.model = agents.model_class(agent).load(model_path, device=device)
+        with open(normalization_path, "rb") as stream:
+            self.normalization = pickle.load(stream)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, observation, step: int) -> np.ndarray:
+        values = np.fromiter(observation.values(), dtype=np.float32, count=len(observation))
+        normalized = self.normalization.normalize_obs(values[None, :])
+        action, _ = self.model.predict(normalized, deterministic=True)
+        return np.asarray(action[0], dtype=float)
