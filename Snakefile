@@ -5,9 +5,11 @@ configfile: "params.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/agents.smk"
 
 
 rule all:
     input:
         "results/validation.json",
         expand("results/metrics/{name}.json", name=BASELINES),
+        expand("results/metrics/{agent}_seed{seed}.json", agent=AGENTS, seed=config["training"]["seeds"]),

@@ -57,11 +57,15 @@ class Checkpoint:
         return path if path.is_file() else None
 
 
-def verify(folder: Path) -> Checkpoint | None:
-    """The checkpoint in `folder` if it is complete and intact, else None (with the reason logged)."""
+def verify(folder: Path, fingerprint: str | None = None) -> Checkpoint | None:
+    """The checkpoint in `folder` if it is complete, intact and (when given) of the same settings,
+    else None with the reason logged."""
     meta_path = folder / META_FILE
     try:
         meta = json.loads(meta_path.read_text())
+        if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+            log.warning("checkpoint %s was trained with other settings or data: not resumed from", folder)
+            return None
         for name, expected in meta["files"].items():
             path = folder / name
             if not path.is_file() or path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
@@ -73,11 +77,15 @@ def verify(folder: Path) -> Checkpoint | None:
 
 
 class CheckpointStore:
-    """The checkpoints of one training run (one agent, one seed)."""
+    """The checkpoints of one training run (one agent, one seed).
 
-    def __init__(self, root: Path, keep: int):
+    `fingerprint` identifies the settings and data the run was trained with: a checkpoint written
+    under another fingerprint (params changed since) is never resumed from."""
+
+    def __init__(self, root: Path, keep: int, fingerprint: str = ""):
         self.root = Path(root)
         self.keep = keep
+        self.fingerprint = fingerprint
 
     def _step_folders(self) -> list[Path]:
         if not self.root.is_dir():
@@ -94,7 +102,8 @@ class CheckpointStore:
             if with_replay_buffer:
                 model.save_replay_buffer(staging / REPLAY_FILE)
             files = {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())}
-            (staging / META_FILE).write_text(json.dumps({"num_timesteps": int(model.num_timesteps), "files": files}, indent=2))
+            meta = {"num_timesteps": int(model.num_timesteps), "fingerprint": self.fingerprint, "files": files}
+            (staging / META_FILE).write_text(json.dumps(meta, indent=2))
             target = self.root / name
             if target.exists():
                 shutil.rmtree(target)
@@ -121,7 +130,7 @@ class CheckpointStore:
     def newest(self) -> Checkpoint | None:
         """The newest intact periodic checkpoint, falling back past corrupt ones."""
         for folder in reversed(self._step_folders()):
-            checkpoint = verify(folder)
+            checkpoint = verify(folder, self.fingerprint)
             if checkpoint is not None:
                 return checkpoint
         return None

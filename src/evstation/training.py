@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
+import json
 import logging
 import pickle
 import time
@@ -31,7 +33,7 @@ from . import agents
 from .checkpoints import CheckpointStore
 from .config import REWARD_COMPONENTS, Settings
 from .env import make_training_env
-from .errors import UserError
+from .errors import DataError, UserError
 
 log = logging.getLogger(__name__)
 CURVE_LOSSES = ("train/value_loss", "train/policy_loss", "train/policy_gradient_loss", "train/entropy_loss", "train/actor_loss",
@@ -55,6 +57,25 @@ def run_folder(results_dir: Path, agent: str, seed: int) -> Path:
 
 def curve_path(results_dir: Path, agent: str, seed: int) -> Path:
     return results_dir / "curves" / f"{agent}_seed{seed}.csv"
+
+
+# Settings that change how fast or where a run trains, not what it learns: a resume may change them.
+RUNTIME_ONLY = ("device", "cpu_threads", "seeds", "keep_checkpoints")
+
+
+def run_fingerprint(settings: Settings, agent: str, seed: int, folder: Path) -> str:
+    """A hash of everything the trained policy depends on: settings, agent, seed and the training data."""
+    plain = settings.as_dict()
+    for key in RUNTIME_ONLY:
+        plain["training"].pop(key)
+    digest = hashlib.sha256(json.dumps([plain, agent, seed], sort_keys=True).encode())
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(str(path.stat().st_size).encode())
+    for name in ("schema.json", "summary.json"):        # the summary changes with any profile
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def make_vec_env(settings: Settings, agent: str, folder: Path):
@@ -182,7 +203,10 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     device = choose_device(settings.training.device)
     torch.set_num_threads(settings.training.cpu_threads)
     folder = data_dir / "train"
-    store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
+    if not (folder / "schema.json").is_file():
+        raise DataError(f"{folder / 'schema.json'}: training data not found (run `evstation build-dataset`)")
+    store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints,
+                            run_fingerprint(settings, agent, seed, folder))
     venv = make_vec_env(settings, agent, folder)
     episode_steps = settings.simulation.horizon_hours
     budget = agents.total_timesteps(agent, settings, episode_steps)
