@@ -99,6 +99,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .report import write_report
+
+    settings = load_settings(args.params)
+    table = write_report(settings, Path(args.results_dir), Path(args.results_dir) / "report")
+    log.info("compared %d controllers; report in %s", table["controller"].nunique(), Path(args.results_dir) / "report")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evstation", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
@@ -139,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", default="data/citylearn")
     evaluate.add_argument("--results-dir", default="results")
     evaluate.set_defaults(run=_evaluate)
+
+    compare = commands.add_parser("compare", help="compare every controller: tables and figures in results/report")
+    compare.add_argument("--results-dir", default="results")
+    compare.set_defaults(run=_compare)
     return parser
 
 

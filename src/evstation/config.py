@@ -321,6 +321,14 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Report:
+    bootstrap_samples: int = bounded(ge=100)
+    confidence_pct: float = bounded(gt=0, lt=100)
+    bootstrap_seed: int = bounded(ge=0)
+    representative_week_start_day: int = bounded(ge=0, le=358)
+
+
+@dataclass(frozen=True)
 class Agents:
     a2c: A2C
     sac: SAC
@@ -347,6 +355,7 @@ class Settings:
     validation: Validation
     training: Training
     agents: Agents
+    report: Report
 
     def check(self, path: str) -> None:
         if tuple(self.splits) != SPLITS:

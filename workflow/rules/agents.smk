@@ -1,19 +1,15 @@
-# train AGENT --seed K and evaluate AGENT: each (agent, seed) a job of its own, run in parallel.
-
-AGENTS = ["a2c", "sac", "ppo"]
-TRAINING_CODE = SIMULATION_CODE + ["agents.py", "checkpoints.py", "training.py"]
-TRAIN_PARAMS = ["simulation", "battery", "sockets", "tariff", "emissions", "reward", "validation", "training"]
+# train AGENT --seed K and evaluate AGENT --seed K: each (agent, seed) a job of its own, in parallel.
 
 
 rule train:
     input:
-        package_files(*TRAINING_CODE),
+        code_files("train"),
         "data/citylearn",
     output:
         directory("results/checkpoints/{agent}/seed{seed}"),
         "results/curves/{agent}_seed{seed}.csv",
     params:
-        values=lambda wildcards: {**param_values(*TRAIN_PARAMS), "agent": config["agents"][wildcards.agent]},
+        values=lambda wildcards: param_values("train", wildcards.agent),
     wildcard_constraints:
         agent="|".join(AGENTS),
         seed=r"\d+",
@@ -23,7 +19,7 @@ rule train:
 
 rule evaluate:
     input:
-        package_files(*TRAINING_CODE),
+        code_files("evaluate"),
         "data/citylearn",
         "results/checkpoints/{agent}/seed{seed}",
     output:
@@ -31,7 +27,7 @@ rule evaluate:
         "results/timeseries/{agent}_seed{seed}_train.csv",
         "results/timeseries/{agent}_seed{seed}_eval.csv",
     params:
-        values=lambda wildcards: {**param_values(*TRAIN_PARAMS), "agent": config["agents"][wildcards.agent]},
+        values=lambda wildcards: param_values("evaluate", wildcards.agent),
     wildcard_constraints:
         agent="|".join(AGENTS),
         seed=r"\d+",

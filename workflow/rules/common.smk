@@ -1,14 +1,13 @@
-# Helpers shared by the rules: the parameter values a stage reads, so Snakemake reruns it when
-# any of them changes (dvc.yaml lists the same keys under `params:`).
+# Helpers shared by the rules. What each stage reads is declared once, in workflow/stages.py.
+import sys
 
-PACKAGE = "src/evstation"
-
-
-def param_values(*keys):
-    """The values of top-level params.yaml sections, as one dict Snakemake can compare between runs."""
-    return {key: config[key] for key in keys}
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+from stages import AGENTS, BASELINES, STAGE_PARAMS, code_files  # noqa: E402
 
 
-def package_files(*names):
-    """Source files of the package a stage runs: editing one reruns the stage."""
-    return [f"{PACKAGE}/{name}" for name in names]
+def param_values(stage, agent=None):
+    """The values of the params.yaml sections a stage reads, so Snakemake reruns it when one changes."""
+    values = {key: config[key] for key in STAGE_PARAMS[stage]}
+    if agent is not None:
+        values[f"agents.{agent}"] = config["agents"][agent]
+    return values
