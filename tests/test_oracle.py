@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,13 @@ from evstation.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracl
 from conftest import run_cli, write_params
 
 OPTIONS = Oracle(objective="grid_co2", tiebreak_weight=1e-4, throughput_tiebreak_per_kwh=1e-5,
-                 unmet_penalty_per_kwh=1000.0, solver="choose", threads=1)
+                 unmet_penalty_per_kwh=1000.0, solver="simplex", threads=1)
 EF_KG_PER_KWH = 0.45
 OFFPEAK_PEN, PEAK_PEN = 0.28, 0.45
 CHARGER_EFFICIENCY = 0.95
 LP_TOLERANCE_KWH = 1e-6
 BASELINES = ("without_solar", "uncontrolled", "rule_based")
-# Measured LP-vs-replay gap on the small station: ~1e-6 % of grid CO2 (float32 rounding only).
+# Measured LP-vs-replay gap on the small station: ~3e-6 % of grid CO2 (float32 rounding only).
 # The bound leaves room for other seeds and sizes while still catching a replay that misfollows
 # the plan (a session charged one hour late or a battery action off by a step moves it by >1 %).
 REPLAY_GAP_LIMIT_PCT = 0.01
@@ -109,7 +110,7 @@ def test_a_session_that_cannot_be_met_is_reported_as_shortfall_not_infeasible():
 
 
 def test_a_penalty_cheaper_than_buying_energy_is_refused():
-    options = Oracle(**{**OPTIONS.__dict__, "unmet_penalty_per_kwh": 0.1})
+    options = replace(OPTIONS, unmet_penalty_per_kwh=0.1)
     with pytest.raises(ConfigError, match="unmet_penalty_per_kwh"):
         solve_inputs(_inputs(load=[1.0], pv=[0.0], battery=_battery()), options)
 
@@ -149,14 +150,8 @@ def test_oracle_emits_no_more_than_any_baseline(scenario_runs):
         assert oracle[split]["ev_satisfaction_pct"] == 100.0
         for name, record in baselines.items():
             assert oracle[split]["co2_grid_kg"] <= record[split]["co2_grid_kg"], f"{scenario}/{split}: {name}"
-
-
-def test_oracle_beats_full_power_charging_where_the_pv_surplus_can_be_shifted(scenario_runs):
-    scenario, _, oracle, baselines = scenario_runs
-    if scenario != "station_only":
-        pytest.skip("with the mall almost all PV is used on site: the gain there is small by design")
-    for split in ("train", "eval"):
-        assert oracle[split]["co2_grid_kg"] < baselines["rule_based"][split]["co2_grid_kg"]
+        if scenario == "station_only":      # PV far exceeds demand: shifting it must show a strict gain
+            assert oracle[split]["co2_grid_kg"] < baselines["rule_based"][split]["co2_grid_kg"]
 
 
 def test_replay_follows_the_plan_and_the_report_is_written(scenario_runs):

@@ -455,7 +455,8 @@ def replay_gap(report: dict, metrics: dict) -> dict:
 def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options: Oracle | None = None,
                splits: tuple[str, ...] = SPLITS) -> dict:
     """Solve each split's LP, replay it in CityLearn through the common runner (metrics and timeseries
-    as every controller), and write `results/oracle/<split>_lp.json`. Returns the runner's record."""
+    as every controller), and write `results/oracle/<split>_lp.json`. Returns the runner's record,
+    with each split's LP report (size, solve time, memory, LP figures, replay gap) under "lp"."""
     from .evaluation import run_controller
 
     options = options or oracle_options(settings)

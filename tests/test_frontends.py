@@ -1,0 +1,163 @@
+"""Snakemake and DVC drive one pipeline: same stages, and each finds nothing stale after the other ran.
+
+The smoke test runs the whole pipeline (small station, one week, tiny training budgets) in a
+temporary git copy of the repository: Snakemake runs it all, DVC then finds it current, two DVC
+experiments rerun only what depends on the changed key, `dvc metrics diff` compares them, and
+Snakemake is brought in line by `snakemake --touch`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, write_params
+
+sys.path.insert(0, str(ROOT / "workflow"))
+from stages import STAGE_PARAMS  # noqa: E402
+
+BIN = Path(sys.executable).parent
+SMOKE = {
+    "agents.a2c.total_timesteps": 128, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
+    "agents.ppo.total_timesteps": 128, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1, "agents.ppo.net_arch": [32, 32],
+    "agents.sac.episodes": 1, "agents.sac.learning_starts": 32, "agents.sac.batch_size": 32,
+    "agents.sac.buffer_size": 1000, "agents.sac.net_arch": [32, 32],
+    "training.checkpoint_every_steps": 64, "training.seeds": [0], "validation.rollout_steps": 24,
+}
+
+
+def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_SITE_CACHE_DIR": str(cwd / ".dvc-site"),
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org"}
+    result = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def copy_repository(target: Path) -> Path:
+    """The repository's tracked files (what a clone has), as a fresh git repository of its own."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, files.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    (target / "dvc.lock").unlink(missing_ok=True)
+    return target
+
+
+def git_commit(folder: Path, message: str) -> None:
+    if not (folder / ".git").exists():
+        run("git", "init", "-q", cwd=folder)
+    run("git", "add", "-A", cwd=folder)
+    run("git", "commit", "-q", "-m", message, cwd=folder)
+
+
+# ---------------------------------------------------------------- the two front ends agree
+
+def dvc_stages(folder: Path) -> dict[str, dict]:
+    from dvc.repo import Repo
+
+    stages = {}
+    with Repo(str(folder)) as repo:
+        for stage in repo.index.stages:
+            params = [key for dep in stage.deps if type(dep).__name__ == "ParamsDependency" for key in dep.params]
+            stages[stage.cmd] = {"name": stage.addressing, "params": params,
+                                 "deps": [dep.def_path for dep in stage.deps if type(dep).__name__ != "ParamsDependency"],
+                                 "outs": sorted(out.def_path for out in stage.outs)}
+    return stages
+
+
+def snakemake_jobs(folder: Path) -> dict[str, dict]:
+    """Every job of a forced dry run: its command, inputs and outputs (as Snakemake resolves them now)."""
+    text = run("snakemake", "-n", "-F", "-p", "--cores", "1", cwd=folder).stdout
+    jobs = {}
+    for block in re.split(r"\n(?=\[.*\]\nrule |rule )", text):
+        match = re.search(r"rule (\w+):\n(.*?)\n\n(.*?)\n", block, re.S)
+        if not match or match.group(1) == "all":
+            continue
+        fields = dict(re.findall(r"^\s+(\w+): (.*)$", match.group(2), re.M))
+        command = match.group(3).strip()
+        jobs[command] = {"rule": match.group(1), "inputs": fields.get("input", "").split(", "),
+                         "outputs": sorted(fields.get("output", "").split(", "))}
+    return jobs
+
+
+def covered(path: str, by: list[str]) -> bool:
+    return any(path == other or path.startswith(other.rstrip("/") + "/") for other in by)
+
+
+@pytest.fixture(scope="module")
+def full_size_copy(tmp_path_factory) -> Path:
+    return copy_repository(tmp_path_factory.mktemp("repository"))
+
+
+def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
+    stages, jobs = dvc_stages(full_size_copy), snakemake_jobs(full_size_copy)
+    assert sorted(stages) == sorted(jobs), "the two front ends run different commands"
+    params = yaml.safe_load((full_size_copy / "params.yaml").read_text())
+    for command, stage in stages.items():
+        job = jobs[command]
+        assert stage["outs"] == job["outputs"], f"{command}: outputs differ"
+        for path in job["inputs"]:
+            assert covered(path, stage["deps"]), f"{command}: Snakemake input {path} is not a DVC dependency"
+        for path in stage["deps"]:
+            assert any(covered(inp, [path]) for inp in job["inputs"]), f"{command}: DVC dependency {path} not in Snakemake"
+        kind = stage["name"].split("@")[0]
+        agent_keys = [key for key in stage["params"] if key.startswith("agents.")]
+        assert [key for key in stage["params"] if key not in agent_keys] == STAGE_PARAMS[kind]
+        if kind in ("train", "evaluate"):
+            assert agent_keys == [f"agents.{stage['name'].split('@')[1].split('-')[0]}"]
+        for key in stage["params"]:          # every declared key exists, so both read a real value
+            node = params
+            for part in key.split("."):
+                node = node[part]
+
+
+def test_slurm_profile_is_valid(full_size_copy):
+    result = run("snakemake", "-n", "-F", "--profile", "workflow/profiles/slurm", cwd=full_size_copy)
+    assert "This was a dry-run" in result.stdout
+    assert "train" in result.stdout
+
+
+# ---------------------------------------------------------------- the whole pipeline at smoke size
+
+def test_smoke_pipeline_through_both_front_ends(tmp_path):
+    project = copy_repository(tmp_path / "smoke")
+    write_params(project, SMOKE)
+    git_commit(project, "smoke configuration")
+
+    run("snakemake", "--cores", "2", cwd=project)
+    report = project / "results" / "report"
+    for name in ("comparison.md", "comparison.csv", "comparison.json", "kpi_bars.png", "power_flows_week.png",
+                 "battery_soc_week.png", "learning_curves.png"):
+        assert (report / name).is_file(), name
+    rows = json.loads((report / "comparison.json").read_text())["rows"]
+    assert {row["controller"] for row in rows} >= {"without_solar", "uncontrolled", "rule_based", "a2c", "sac", "ppo"}
+    assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
+    assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
+    git_commit(project, "smoke results")
+
+    first = run("dvc", "exp", "run", "-n", "exp-a", "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
+    ran = set(re.findall(r"Running stage '([^']+)'", first))
+    assert {"train@ppo-0", "evaluate@ppo-0"} <= ran
+    assert not any(name.startswith(("build_dataset", "baseline", "train@a2c", "train@sac")) for name in ran)
+    run("dvc", "exp", "run", "-n", "exp-b", "-S", "agents.ppo.learning_rate=0.001", cwd=project)
+    diff = run("dvc", "metrics", "diff", "exp-a", "exp-b", "--json", cwd=project).stdout
+    changes = json.loads(diff)
+    assert any(path.endswith("ppo_seed0.json") for path in changes)
+    assert not any(path.endswith("uncontrolled.json") for path in changes)
+
+    run("snakemake", "--touch", "--cores", "1", cwd=project)
+    assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
+    assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
