@@ -24,7 +24,7 @@ import yaml
 
 from evstation.config import apply_overrides, load_settings
 from evstation.dataset import read_dataset
-from evstation.oracle import inputs_from_dataset, oracle_options, peak_rss_mb, solve_inputs
+from evstation.oracle import inputs_from_dataset, peak_rss_mb, solve_inputs
 
 BENCH_SPLIT = "train"
 BYTES_PER_MB = 1024 * 1024
@@ -54,7 +54,6 @@ def _build_in(folder: Path, settings) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--oracle-params", help="yaml file with the oracle: section (default: --params)")
     parser.add_argument("--data-dir", default=f"data/citylearn/{BENCH_SPLIT}")
     parser.add_argument("--hours", type=int, help="horizon_hours (builds a dataset in a temporary folder)")
     parser.add_argument("--moto", type=int, help="moto socket count (builds a dataset)")
@@ -64,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings(args.params)
-    options = oracle_options(settings, args.oracle_params or args.params)
-    options = replace(options, **{k: v for k, v in (("solver", args.solver), ("threads", args.threads)) if v is not None})
+    options = replace(settings.oracle, **{k: v for k, v in (("solver", args.solver), ("threads", args.threads)) if v is not None})
     overrides = _size_overrides(args)
     with tempfile.TemporaryDirectory(prefix="bench_oracle.") as scratch:
         if overrides or not Path(args.data_dir).is_dir():

@@ -17,6 +17,7 @@ STAGE_PARAMS = {
                       "vehicles", "opening_hours", "fleet", "mall", "tariff", "emissions"],
     "validate": ["scenario", "simulation", "mall", "sockets", "battery", "validation"],
     "baseline": SIMULATION_PARAMS,
+    "oracle": SIMULATION_PARAMS + ["oracle"],
     "train": SIMULATION_PARAMS + ["simulation", "training"],          # + agents.<agent>
     "evaluate": SIMULATION_PARAMS + ["simulation", "training"],       # + agents.<agent>
     "compare": ["scenario", "emissions", "battery", "training", "report"],
@@ -25,6 +26,7 @@ STAGE_CODE = {
     "build_dataset": DATASET_CODE,
     "validate": VALIDATE_CODE,
     "baseline": SIMULATION_CODE,
+    "oracle": SIMULATION_CODE + ["oracle.py"],
     "train": TRAINING_CODE,
     "evaluate": TRAINING_CODE,
     "compare": REPORT_CODE,

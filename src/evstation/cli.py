@@ -54,9 +54,14 @@ def _baseline(args: argparse.Namespace) -> int:
     from .evaluation import run_controller
 
     settings = load_settings(args.params)
-    record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
-                            data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
-                            without_solar=args.name == "without_solar")
+    if args.name == "oracle":
+        from .oracle import run_oracle
+
+        record = run_oracle(settings, Path(args.data_dir), Path(args.results_dir))
+    else:
+        record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
+                                data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
+                                without_solar=args.name == "without_solar")
     for split in ("train", "eval"):
         metrics = record[split]
         log.info("%s/%s: import %.0f MWh, grid CO2 %.0f t, cost %.0f kPEN, solar used %.1f %%, EV satisfied %.1f %%, "
@@ -127,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     baseline = commands.add_parser("baseline", help="simulate a baseline controller on both years")
-    baseline.add_argument("name", choices=["without_solar", "uncontrolled", "rule_based"])
+    baseline.add_argument("name", choices=["without_solar", "uncontrolled", "rule_based", "oracle"])
     baseline.add_argument("--data-dir", default="data/citylearn")
     baseline.add_argument("--results-dir", default="results")
     baseline.set_defaults(run=_baseline)

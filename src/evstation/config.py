@@ -321,6 +321,16 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Oracle:
+    objective: Literal["grid_co2", "cost"]            # what the LP minimises first
+    tiebreak_weight: float = bounded(ge=0, lt=1)      # weight of the other metric (cost when objective is grid_co2)
+    throughput_tiebreak_per_kwh: float = bounded(ge=0)  # price of each kWh through the battery, objective units
+    unmet_penalty_per_kwh: float = bounded(gt=0)      # price of each kWh an EV leaves without, objective units
+    solver: Literal["choose", "simplex", "ipm"]       # HiGHS method; see scripts/bench_oracle.py for timings
+    threads: int = bounded(ge=1)
+
+
+@dataclass(frozen=True)
 class Report:
     bootstrap_samples: int = bounded(ge=100)
     confidence_pct: float = bounded(gt=0, lt=100)
@@ -355,6 +365,7 @@ class Settings:
     validation: Validation
     training: Training
     agents: Agents
+    oracle: Oracle
     report: Report
 
     def check(self, path: str) -> None:

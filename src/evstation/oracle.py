@@ -37,17 +37,15 @@ import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import yaml
 
-from .config import SPLITS, Settings
+from .config import SPLITS, Oracle, Settings
 from .errors import ConfigError, DataError
 from .files import write_json_atomically
-from .schema import bounded, build
 from .site.sessions import charger_ids, socket_kinds
 
 log = logging.getLogger(__name__)
@@ -56,32 +54,6 @@ CONTROLLER_NAME = "oracle"
 REPORT_DIR = "oracle"
 KB_PER_MB = 1024                    # resource.getrusage reports ru_maxrss in KiB on Linux
 PERCENT = 100.0
-
-
-# ---------------------------------------------------------------- settings
-
-@dataclass(frozen=True)
-class Oracle:
-    """The `oracle:` section of params.yaml (add it to config.Settings as `oracle: Oracle`)."""
-    objective: Literal["grid_co2", "cost"]            # what the LP minimises first
-    tiebreak_weight: float = bounded(ge=0, lt=1)      # weight of the other metric (cost when objective is grid_co2)
-    throughput_tiebreak_per_kwh: float = bounded(ge=0)  # price of each kWh through the battery, objective units
-    unmet_penalty_per_kwh: float = bounded(gt=0)      # price of each kWh an EV leaves without, objective units
-    solver: Literal["choose", "simplex", "ipm"]       # HiGHS method; see scripts/bench_oracle.py for timings
-    threads: int = bounded(ge=1)
-
-
-def oracle_options(settings: Settings, params_path: str | Path = "params.yaml") -> Oracle:
-    """The oracle's settings: `settings.oracle` once config.Settings carries it, else params.yaml's `oracle:` section."""
-    options = getattr(settings, "oracle", None)
-    if options is not None:
-        return options
-    path = Path(params_path)
-    data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    if not isinstance(data, dict) or "oracle" not in data:
-        raise ConfigError(f"{path}: oracle: missing section (objective, tiebreak_weight, "
-                          "throughput_tiebreak_per_kwh, unmet_penalty_per_kwh, solver, threads)")
-    return build(Oracle, data["oracle"], "oracle")
 
 
 # ---------------------------------------------------------------- LP inputs from plain arrays
@@ -459,7 +431,7 @@ def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options
     with each split's LP report (size, solve time, memory, LP figures, replay gap) under "lp"."""
     from .evaluation import run_controller
 
-    options = options or oracle_options(settings)
+    options = options or settings.oracle
     data_dir, results_dir = Path(data_dir), Path(results_dir)
     reports = {}
 

@@ -15,3 +15,19 @@ rule baseline:
         name="|".join(BASELINES),
     shell:
         "evstation baseline {wildcards.name}"
+
+
+rule oracle:
+    input:
+        code_files("oracle"),
+        "data/citylearn",
+    output:
+        "results/metrics/oracle.json",
+        "results/timeseries/oracle_train.csv",
+        "results/timeseries/oracle_eval.csv",
+        "results/oracle/train_lp.json",
+        "results/oracle/eval_lp.json",
+    params:
+        values=param_values("oracle"),
+    shell:
+        "evstation baseline oracle"
