@@ -72,7 +72,7 @@ def dvc_stages(folder: Path) -> dict[str, dict]:
     with Repo(str(folder)) as repo:
         for stage in repo.index.stages:
             params = [key for dep in stage.deps if type(dep).__name__ == "ParamsDependency" for key in dep.params]
-            stages[stage.cmd] = {"name": stage.addressing, "params": params,
+            stages[stage.cmd] = {"name": stage.name, "params": params,
                                  "deps": [dep.def_path for dep in stage.deps if type(dep).__name__ != "ParamsDependency"],
                                  "outs": sorted(out.def_path for out in stage.outs)}
     return stages
@@ -82,14 +82,12 @@ def snakemake_jobs(folder: Path) -> dict[str, dict]:
     """Every job of a forced dry run: its command, inputs and outputs (as Snakemake resolves them now)."""
     text = run("snakemake", "-n", "-F", "-p", "--cores", "1", cwd=folder).stdout
     jobs = {}
-    for block in re.split(r"\n(?=\[.*\]\nrule |rule )", text):
-        match = re.search(r"rule (\w+):\n(.*?)\n\n(.*?)\n", block, re.S)
-        if not match or match.group(1) == "all":
+    for rule, body, command in re.findall(r"rule (\w+):\n((?:    .*\n)+)Shell command: (.*)", text):
+        if rule == "all":
             continue
-        fields = dict(re.findall(r"^\s+(\w+): (.*)$", match.group(2), re.M))
-        command = match.group(3).strip()
-        jobs[command] = {"rule": match.group(1), "inputs": fields.get("input", "").split(", "),
-                         "outputs": sorted(fields.get("output", "").split(", "))}
+        fields = dict(re.findall(r"^\s+(\w+): (.*)$", body, re.M))
+        jobs[command.strip()] = {"rule": rule, "inputs": fields.get("input", "").split(", "),
+                                 "outputs": sorted(fields.get("output", "").split(", "))}
     return jobs
 
 
@@ -99,7 +97,9 @@ def covered(path: str, by: list[str]) -> bool:
 
 @pytest.fixture(scope="module")
 def full_size_copy(tmp_path_factory) -> Path:
-    return copy_repository(tmp_path_factory.mktemp("repository"))
+    folder = copy_repository(tmp_path_factory.mktemp("repository"))
+    git_commit(folder, "copy")
+    return folder
 
 
 def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
