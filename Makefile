@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup pipeline test clean-env
+.PHONY: setup pipeline test sync clean-env
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ pipeline: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+# After `dvc repro` or `dvc exp run`, tell Snakemake its outputs are current (Snakemake itself records
+# its runs in dvc.lock when it finishes, so the other direction needs nothing).
+sync: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --touch --cores 1 --quiet
 
 clean-env:
 	rm -rf $(VENV)
