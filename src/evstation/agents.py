@@ -126,8 +126,12 @@ def total_timesteps(agent: str, settings: Settings, episode_steps: int) -> int:
     return config.episodes * episode_steps if agent in OFF_POLICY else config.total_timesteps
 
 
-def build_model(agent: str, settings: Settings, env, seed: int, device: str):
-    """A fresh model with every production setting of params `agents.<agent>` applied."""
+def build_model(agent: str, settings: Settings, env, seed: int, device: str, budget: int):
+    """A fresh model with every production setting of params `agents.<agent>` applied.
+
+    SAC's replay buffer is allocated whole up front and saved whole: it is sized to the smaller of
+    `buffer_size` and the step budget, which keeps every transition exactly as the larger buffer
+    would (it never fills) without allocating or saving memory that can never be used."""
     config = getattr(settings.agents, agent)
     if agent == "a2c":
         return HuberA2C(
@@ -143,7 +147,7 @@ def build_model(agent: str, settings: Settings, env, seed: int, device: str):
             seed=seed, device=device, verbose=0)
     if agent == "sac":
         return ClippedSAC(
-            "MlpPolicy", env, batch_size=config.batch_size, buffer_size=config.buffer_size,
+            "MlpPolicy", env, batch_size=config.batch_size, buffer_size=min(config.buffer_size, budget),
             learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
             learning_starts=config.learning_starts, max_grad_norm=config.max_grad_norm,
             policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)

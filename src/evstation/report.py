@@ -173,8 +173,9 @@ def kpi_bars(table: pd.DataFrame, path: Path) -> None:
         axis.set_title(label)
         axis.tick_params(axis="x", rotation=45)
         if kpi.endswith("_kg") or kpi.endswith("_pen"):
-            floor = values.min() * 0.95
-            axis.set_ylim(bottom=max(floor, 0))
+            # the differences between controllers are a few percent: the axis starts near the smallest bar
+            axis.set_ylim(bottom=max(values.min() * 0.95, 0))
+            axis.set_title(f"{label}, axis not from 0")
     figure.suptitle("Evaluation year: KPIs per controller (agents: mean over seeds, 95 % interval)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -207,7 +208,8 @@ def power_flows(results_dir: Path, settings: Settings, controllers: list[str], p
         axis.set_ylabel(f"{controller}\nkW")
         axis.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", ncol=5, fontsize=8)
-    axes[-1, 0].set_xlabel(f"hour of the representative week (evaluation year, from day {settings.report.representative_week_start_day})")
+    first_day = next(iter(weeks.values())).index[0] // 24 if weeks else 0
+    axes[-1, 0].set_xlabel(f"hour of the representative week (evaluation year, from day {first_day})")
     figure.suptitle("Power flows over one week, per controller")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

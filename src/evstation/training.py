@@ -216,7 +216,7 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     if checkpoint is None:
         store.clear()
         normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
-        model = agents.build_model(agent, settings, normalization, seed, device)
+        model = agents.build_model(agent, settings, normalization, seed, device, budget)
     else:
         normalization = _load_normalization(checkpoint.normalization, venv)
         model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device)
