@@ -148,3 +148,20 @@ def test_reward_does_not_saturate_on_the_uncontrolled_year(tmp_path):
         saturated = (timeseries[f"reward_{component}"] <= -1.0).mean()
         assert saturated < 0.01, f"{component} saturated on {100 * saturated:.1f} % of the year"
     assert timeseries["reward_co2"].std() > 0.05       # it varies: it can teach something
+
+
+def test_battery_check_accounts_for_standby_loss(tmp_path):
+    """With a standby loss the battery's SOC decays between steps: the check expects exactly that."""
+    from evstation.errors import BalanceError
+    from evstation.kpis import check_energy
+
+    write_params(tmp_path, {"battery.standby_loss_pct_per_step": 0.5})
+    run_cli("build-dataset", "--split", "train", cwd=tmp_path)
+    settings = load_settings(tmp_path / "params.yaml")
+    timeseries = simulate(settings, tmp_path / "data" / "citylearn" / "train", make_baseline("rule_based", settings),
+                          progress=False)
+    metrics = split_kpis(settings, timeseries, "lossy")
+    assert metrics["max_battery_soc_error_kwh"] < 0.02
+    with pytest.raises(BalanceError, match="battery stored energy"):
+        check_energy(timeseries, tolerance_kwh=1e-6, round_trip_efficiency=0.9, battery_capacity_kwh=4520.0,
+                     standby_loss_fraction=0.0)

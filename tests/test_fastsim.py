@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,7 +95,6 @@ def test_random_run_exercises_what_is_compared(traces, small):
 
 
 def test_back_to_back_sessions_are_in_the_small_dataset(small):
-    _, folder = small
     fast = make_fast_env(*small)
     sessions = fast.data.sessions
     back_to_back = sessions.new_session[1:] & sessions.connected[:-1]

@@ -8,7 +8,8 @@ PACKAGE = "src/evstation"
 DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "dataset.py", "site"]
 VALIDATE_CODE = DATASET_CODE + ["env.py", "reward.py", "validate.py"]
 SIMULATION_CODE = DATASET_CODE + ["env.py", "reward.py", "controllers.py", "simulate.py", "kpis.py", "evaluation.py"]
-TRAINING_CODE = SIMULATION_CODE + ["agents.py", "checkpoints.py", "training.py"]
+TRAINING_CODE = SIMULATION_CODE + ["agents.py", "checkpoints.py", "training.py", "fastsim.py", "fastsim_data.py",
+                                   "fastsim_physics.py"]
 REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "report.py"]
 
 SIMULATION_PARAMS = ["scenario", "battery", "sockets", "tariff", "emissions", "reward", "validation"]

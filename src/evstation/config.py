@@ -318,6 +318,7 @@ class Training:
     keep_checkpoints: int = bounded(ge=1)
     device: Literal["auto", "cpu", "cuda"]
     cpu_threads: int = bounded(ge=1)
+    backend: Literal["fast", "citylearn"]
 
 
 @dataclass(frozen=True)

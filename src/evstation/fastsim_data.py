@@ -15,7 +15,7 @@ Source references are to citylearn 3.0.2 (`data.py`, `internal/loading.py`, `int
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -172,13 +172,30 @@ def _countdown(values) -> np.ndarray:
     return np.where(np.isnan(raw), NO_TIME, raw).astype(np.int32)
 
 
-def _charger_state(values) -> np.ndarray:
+def _charger_state(values: pd.Series) -> np.ndarray:
     """CityLearn parses the state as text digits (data.py): a float-read '1.0' is no state at all."""
+    if pd.api.types.is_integer_dtype(values):
+        numbers = values.to_numpy()
+        return np.where(numbers >= 0, numbers, np.nan).astype(np.float32)
     return np.array([int(str(v)) if str(v).isdigit() else np.nan for v in values], dtype=np.float32)
 
 
 def _is_label(value) -> bool:
     return isinstance(value, str) and value.strip() not in ("", "nan")
+
+
+def _labels(values: np.ndarray) -> np.ndarray:
+    """Which entries CityLearn takes for an id (a non-blank text)."""
+    return np.fromiter((_is_label(v) for v in values), dtype=bool, count=len(values))
+
+
+def _valid_soc(values: np.ndarray) -> np.ndarray:
+    return (values >= 0.0) & (values <= 1.0)
+
+
+def _previous(values: np.ndarray, first) -> np.ndarray:
+    """values shifted one row later (row t holds row t - 1), `first` on row 0."""
+    return np.concatenate([[first], values[:-1]])
 
 
 # ---------------------------------------------------------------- equipment
@@ -243,86 +260,89 @@ class ChargerColumns:
     """One charger CSV parsed as CityLearn's ChargerSimulation holds it."""
     state: np.ndarray
     vehicle: np.ndarray
+    vehicle_labelled: np.ndarray
     session: np.ndarray
+    session_labelled: np.ndarray
     departure_steps: np.ndarray
     required_soc: np.ndarray
     arrival_in_steps: np.ndarray
     estimated_soc_arrival: np.ndarray
-    current_soc: np.ndarray | None
+    current_soc: np.ndarray
 
 
 def charger_columns(frame: pd.DataFrame) -> ChargerColumns:
+    rows = len(frame)
+    vehicle = frame["electric_vehicle_id"].to_numpy(dtype=object)
     session = frame["electric_vehicle_session_id"].to_numpy(dtype=object) if "electric_vehicle_session_id" in frame else \
-        np.full(len(frame), "", dtype=object)
+        np.full(rows, "", dtype=object)
+    current = _soc_series(frame["electric_vehicle_current_soc"]) if "electric_vehicle_current_soc" in frame else \
+        np.full(rows, NO_SOC, dtype=np.float32)
     return ChargerColumns(
         state=_charger_state(frame["electric_vehicle_charger_state"]),
-        vehicle=frame["electric_vehicle_id"].to_numpy(dtype=object), session=session,
+        vehicle=vehicle, vehicle_labelled=_labels(vehicle), session=session, session_labelled=_labels(session),
         departure_steps=_countdown(frame["electric_vehicle_departure_time"]),
         required_soc=_soc_series(frame["electric_vehicle_required_soc_departure"]),
         arrival_in_steps=_countdown(frame["electric_vehicle_estimated_arrival_time"]),
         estimated_soc_arrival=_soc_series(frame["electric_vehicle_estimated_soc_arrival"]),
-        current_soc=_soc_series(frame["electric_vehicle_current_soc"]) if "electric_vehicle_current_soc" in frame else None,
+        current_soc=current,
     )
 
 
-def _session_changed(columns: ChargerColumns, row: int) -> bool:
-    """A back-to-back arrival: a new session id, or (without ids) a countdown that restarts after 1
-    (runtime.py associate_chargers_to_electric_vehicles)."""
-    current, previous = columns.session[row], columns.session[row - 1]
-    if _is_label(current):
-        return _is_label(previous) and current != previous
-    before, now = columns.departure_steps[row - 1], columns.departure_steps[row]
-    return bool(before <= 1 and now > before)
+def _session_changed(columns: ChargerColumns) -> np.ndarray:
+    """Rows where a back-to-back arrival begins: a new session id, or (rows without an id) a
+    countdown that restarts after 1 (runtime.py associate_chargers_to_electric_vehicles)."""
+    labelled, session, countdown = columns.session_labelled, columns.session, columns.departure_steps
+    new_id = labelled & _previous(labelled, False) & np.concatenate([[False], session[1:] != session[:-1]])
+    restarted = ~labelled & np.concatenate([[False], (countdown[:-1] <= 1) & (countdown[1:] > countdown[:-1])])
+    return new_id | restarted
 
 
-def _arrival_soc(columns: ChargerColumns, row: int) -> float | None:
-    """The SOC a new session starts from (runtime.py _resolve_arrival_soc)."""
-    if columns.current_soc is not None and 0.0 <= columns.current_soc[row] <= 1.0:
-        return float(columns.current_soc[row])
-    previous_state = columns.state[row - 1] if row > 0 else np.nan
-    index = row - 1 if row > 0 and previous_state in (2, 3) else row
-    candidate = columns.estimated_soc_arrival[index]
-    return float(candidate) if 0.0 <= candidate <= 1.0 else None
+def _arrival_socs(columns: ChargerColumns) -> np.ndarray:
+    """The SOC a session starting on each row starts from, NaN where there is none
+    (runtime.py _resolve_arrival_soc: current SOC, else the estimated arrival SOC of the
+    previous row when it had no vehicle plugged in, else of this row)."""
+    rows = np.arange(len(columns.state))
+    after_idle = (rows > 0) & np.isin(_previous(columns.state, np.nan), (STATE_INCOMING, 3))
+    candidate = columns.estimated_soc_arrival[np.where(after_idle, rows - 1, rows)]
+    current = columns.current_soc
+    return np.where(_valid_soc(current), current, np.where(_valid_soc(candidate), candidate, np.nan)).astype(np.float32)
 
 
-def _soc_before_arrival(columns: ChargerColumns, row: int, initial_soc: np.float32) -> float | None:
-    """The vehicle's SOC on the row before a session that follows no session: CityLearn sets it
-    from the estimated arrival SOC (runtime.py simulate_unconnected_ev_soc), or leaves the
-    vehicle's initial SOC on row 0. None where CityLearn would show its random drift instead."""
-    before = row - 1
-    if before == 0:
-        return float(initial_soc)
-    incoming = columns.state[before] == STATE_INCOMING and columns.vehicle[before] == columns.vehicle[row]
-    value = columns.estimated_soc_arrival[before if incoming else row]
-    return float(value) if 0.0 <= value <= 1.0 else None
+def _socs_before_arrival(columns: ChargerColumns, own: np.ndarray, initial_soc: np.float32) -> np.ndarray:
+    """The vehicle's SOC on the row before each row, when that row had no session: the estimated
+    arrival SOC CityLearn sets there (runtime.py simulate_unconnected_ev_soc: of that row if it
+    announced this vehicle, else of the arrival row), the vehicle's initial SOC on row 0; NaN
+    where CityLearn would show its random drift instead."""
+    rows = np.arange(len(columns.state))
+    announced = _previous(own & (columns.state == STATE_INCOMING), False)
+    value = columns.estimated_soc_arrival[np.where(announced, rows - 1, rows)]
+    value = np.where(_valid_soc(value) & (_previous(columns.state, np.nan) != STATE_PLUGGED), value, np.nan)
+    value[0] = np.nan
+    if len(value) > 1:
+        value[1] = initial_soc
+    return value.astype(np.float32)
 
 
 def socket_sessions(columns: ChargerColumns, vehicle: str, initial_soc: np.float32, where: str) -> dict[str, np.ndarray]:
-    rows = len(columns.state)
-    known = np.array([_is_label(v) and v == vehicle for v in columns.vehicle])
-    stranger = np.array([_is_label(v) and v != vehicle for v in columns.vehicle]) & np.isin(columns.state, (1, 2))
+    own = columns.vehicle_labelled & (columns.vehicle == vehicle)
+    stranger = columns.vehicle_labelled & ~own & np.isin(columns.state, (STATE_PLUGGED, STATE_INCOMING))
     if stranger.any():
         raise NotImplementedError(f"{where}: vehicles shared between sockets are not simulated (row {int(np.argmax(stranger))})")
-    connected = known & (columns.state == STATE_PLUGGED)
-    new_session = np.zeros(rows, dtype=bool)
-    arrival = np.full(rows, np.nan, dtype=np.float32)
-    first_observed = np.full(rows, np.nan, dtype=np.float32)
-    for row in np.flatnonzero(connected):
-        follows_session = row > 0 and connected[row - 1]
-        if follows_session and not _session_changed(columns, row):
-            continue
-        soc = _arrival_soc(columns, row)
-        if soc is None:
-            raise NotImplementedError(f"{where}: row {row} opens a session without a valid arrival SOC")
-        new_session[row], arrival[row] = True, soc
-        if row == 0:
-            first_observed[row] = soc            # reset plugs it in: CityLearn observes the reset SOC
-        elif not follows_session:
-            before = _soc_before_arrival(columns, row, initial_soc)
-            if before is None:
-                raise NotImplementedError(f"{where}: row {row - 1} has no valid estimated arrival SOC")
-            first_observed[row] = before
-    leaving = connected & (np.maximum(columns.departure_steps, 0) > 0) & (np.maximum(columns.departure_steps, 0) <= 1)
+    connected = own & (columns.state == STATE_PLUGGED)
+    follows = _previous(connected, False)
+    new_session = connected & (~follows | _session_changed(columns))
+    arrival = np.where(new_session, _arrival_socs(columns), np.nan).astype(np.float32)
+    if np.isnan(arrival[new_session]).any():
+        row = int(np.flatnonzero(new_session & np.isnan(arrival))[0])
+        raise NotImplementedError(f"{where}: row {row} opens a session without a valid arrival SOC")
+    after_idle = new_session & ~follows
+    first_observed = np.where(after_idle, _socs_before_arrival(columns, own, initial_soc), np.nan).astype(np.float32)
+    first_observed[0] = arrival[0]       # plugged in at reset: CityLearn observes the reset SOC
+    if np.isnan(first_observed[after_idle]).any():
+        row = int(np.flatnonzero(after_idle & np.isnan(first_observed))[0])
+        raise NotImplementedError(f"{where}: row {row - 1} has no valid estimated arrival SOC")
+    countdown = np.maximum(columns.departure_steps, 0)
+    leaving = connected & (countdown > 0) & (countdown <= 1)
     return {"connected": connected, "new_session": new_session, "arrival_soc": arrival,
             "first_observed_soc": first_observed, "leaving": leaving,
             "required_soc": columns.required_soc, "departure_steps": columns.departure_steps}
@@ -363,7 +383,7 @@ def _charger_observation(helper: str, columns: ChargerColumns, sessions: dict, c
                          time_high: dict[str, float]) -> tuple[np.ndarray, float, float]:
     """One socket's observation column for every row, and its bounds (building_ops.py update_ev_charger_observations)."""
     connected = sessions["connected"]
-    incoming = np.array([_is_label(v) for v in columns.vehicle]) & (columns.state == STATE_INCOMING)
+    incoming = columns.vehicle_labelled & (columns.state == STATE_INCOMING)
     if helper.endswith("connected_state"):
         return connected.astype(np.float32), 0.0, 1.0
     if helper.endswith("departure_time"):
@@ -442,7 +462,7 @@ def load_station(folder: Path) -> StationData:
 
 
 def _socket_vehicle(table: ChargerColumns, charger_id: str, vehicles: dict) -> str:
-    names = {v for v in table.vehicle if _is_label(v)}
+    names = set(table.vehicle[table.vehicle_labelled])
     if len(names) > 1:
         raise NotImplementedError(f"charger {charger_id}: several vehicle entries at one socket are not simulated")
     if names and names <= set(vehicles):
@@ -460,39 +480,62 @@ def _initial_vehicle_soc(vehicle: dict) -> np.float32:
     return np.float32(max(float(attributes["initial_soc"]), minimum))
 
 
-def _assemble(schema, series, rows, charger_ids, tables, per_socket, battery, sockets, hours) -> StationData:
-    names, columns, lows, highs = [], [], [], []
-    net_column = soc_column = None
+@dataclass
+class _Columns:
+    """Observation columns being collected: names, values per row, bounds."""
+    names: list = field(default_factory=list)
+    values: list = field(default_factory=list)
+    lows: list = field(default_factory=list)
+    highs: list = field(default_factory=list)
+
+    def add(self, name: str, values: np.ndarray, low: float, high: float) -> int:
+        self.names.append(name), self.values.append(values), self.lows.append(low), self.highs.append(high)
+        return len(self.names) - 1
+
+
+def _building_observations(columns: _Columns, schema: dict, series: dict, battery: BatterySpec, rows: int, hours: float) -> dict:
+    """The building's observations (schema order); returns the columns filled per step."""
+    dynamic = {}
     for name in _building_observation_names(schema):
         if name == "net_electricity_consumption":
-            net_column, (low, high), values = len(names), _net_bounds(series["non_shiftable_load"], series["solar_generation"], battery, hours), np.zeros(rows, np.float32)
+            low, high = _net_bounds(series["non_shiftable_load"], series["solar_generation"], battery, hours)
+            dynamic["net"] = columns.add(name, np.zeros(rows, np.float32), low, high)
         elif name == "electrical_storage_soc":
-            soc_column, (low, high), values = len(names), (0.0, 1.0), np.zeros(rows, np.float32)
+            dynamic["battery_soc"] = columns.add(name, np.zeros(rows, np.float32), 0.0, 1.0)
         elif name in series:
-            values = series[name].astype(np.float32)
-            low, high = _series_bounds(series[name])
+            columns.add(name, series[name].astype(np.float32), *_series_bounds(series[name]))
         else:
             raise NotImplementedError(f"observation {name!r} is not simulated")
-        names.append(name), columns.append(values), lows.append(low), highs.append(high)
+    return dynamic
+
+
+def _charger_observations(columns: _Columns, schema: dict, charger_ids, tables, per_socket, sockets: SocketSpec, rows: int) -> list[int]:
+    """Each socket's observations in CityLearn's order; returns the vehicle SOC columns."""
     active = {name for name, spec in schema["observations"].items() if spec.get("active", False)}
     time_high = {"departure": _time_high(tables, "departure_steps", rows), "arrival": _time_high(tables, "arrival_in_steps", rows)}
-    vehicle_soc_columns = []
+    vehicle_soc = []
     for socket, (charger_id, table, sessions) in enumerate(zip(charger_ids, tables, per_socket)):
         for helper, pattern in CHARGER_HELPERS:
-            if helper not in active:
-                continue
-            if helper.endswith("at_charger_soc"):
-                vehicle_soc_columns.append(len(names))
-            values, low, high = _charger_observation(helper, table, sessions, sockets.vehicle_capacity_kwh[socket], time_high)
-            names.append(pattern.format(id=charger_id)), columns.append(values), lows.append(low), highs.append(high)
-    action_high = np.ones(1 + len(charger_ids), dtype=np.float32)
-    action_low = np.concatenate([[-1.0], np.zeros(len(charger_ids))]).astype(np.float32)
+            if helper in active:
+                values, low, high = _charger_observation(helper, table, sessions, sockets.vehicle_capacity_kwh[socket], time_high)
+                column = columns.add(pattern.format(id=charger_id), values, low, high)
+                if helper.endswith("at_charger_soc"):
+                    vehicle_soc.append(column)
+    return vehicle_soc
+
+
+def _assemble(schema, series, rows, charger_ids, tables, per_socket, battery, sockets, hours) -> StationData:
+    columns = _Columns()
+    dynamic = _building_observations(columns, schema, series, battery, rows, hours)
+    vehicle_soc = _charger_observations(columns, schema, charger_ids, tables, per_socket, sockets, rows)
     return StationData(
-        rows=rows, hours_per_step=hours, charger_ids=charger_ids, observation_names=tuple(names),
-        observation_low=np.array(lows, dtype=np.float32), observation_high=np.array(highs, dtype=np.float32),
-        action_low=action_low, action_high=action_high,
-        observations=np.stack(columns, axis=1).astype(np.float32), net_column=net_column, battery_soc_column=soc_column,
-        vehicle_soc_columns=np.array(vehicle_soc_columns, dtype=int) if vehicle_soc_columns else None,
+        rows=rows, hours_per_step=hours, charger_ids=charger_ids, observation_names=tuple(columns.names),
+        observation_low=np.array(columns.lows, dtype=np.float32), observation_high=np.array(columns.highs, dtype=np.float32),
+        action_low=np.concatenate([[-1.0], np.zeros(len(charger_ids))]).astype(np.float32),   # no V2G: sockets from 0
+        action_high=np.ones(1 + len(charger_ids), dtype=np.float32),
+        observations=np.stack(columns.values, axis=1).astype(np.float32),
+        net_column=dynamic.get("net"), battery_soc_column=dynamic.get("battery_soc"),
+        vehicle_soc_columns=np.array(vehicle_soc, dtype=int) if vehicle_soc else None,
         load_kwh=series["non_shiftable_load"], pv_kwh=series["solar_generation"], pricing=series["electricity_pricing"],
         carbon_intensity=series["carbon_intensity"], battery=battery, sockets=sockets, sessions=session_table(per_socket),
     )

@@ -11,6 +11,8 @@ electric_vehicle_charger.py (update_connected_electric_vehicle_soc), building.py
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from .fastsim_data import ZERO_DIVISION_PLACEHOLDER, BatterySpec, SocketSpec
@@ -18,11 +20,21 @@ from .fastsim_data import ZERO_DIVISION_PLACEHOLDER, BatterySpec, SocketSpec
 LIMIT_ITERATIONS = 2     # CityLearn recomputes efficiency and the limits twice per charge
 
 
-def curve_value(curve: np.ndarray, x: float) -> float:
-    """CityLearn's piecewise-linear curve lookup (the end segments extrapolate)."""
-    xs, ys = curve
-    index = min(len(xs) - 2, max(0, int(np.searchsorted(xs, x, side="left")) - 1))
-    return ys[index] + (x - xs[index]) * (ys[index + 1] - ys[index]) / (xs[index + 1] - xs[index])
+def clip(value: float, low: float, high: float) -> float:
+    """np.clip for one float, without its call overhead (same result, NaN included)."""
+    return min(max(value, low), high)
+
+
+class Curve:
+    """CityLearn's piecewise-linear curve lookup (searchsorted 'left'; the end segments extrapolate)."""
+
+    def __init__(self, curve: np.ndarray):
+        self.xs, self.ys = [float(x) for x in curve[0]], [float(y) for y in curve[1]]
+
+    def __call__(self, x: float) -> float:
+        xs, ys = self.xs, self.ys
+        index = min(len(xs) - 2, max(0, bisect.bisect_left(xs, x) - 1))
+        return ys[index] + (x - xs[index]) * (ys[index + 1] - ys[index]) / (xs[index + 1] - xs[index])
 
 
 class StationBattery:
@@ -31,7 +43,8 @@ class StationBattery:
 
     def __init__(self, spec: BatterySpec, hours_per_step: float = 1.0):
         self.spec, self.hours = spec, hours_per_step
-        self.min_soc = float(np.clip(1.0 - spec.depth_of_discharge, 0.0, 1.0))
+        self.min_soc = clip(1.0 - spec.depth_of_discharge, 0.0, 1.0)
+        self.power_factor, self.efficiency = Curve(spec.capacity_power_curve), Curve(spec.efficiency_curve)
         self.reset()
 
     def reset(self) -> None:
@@ -41,12 +54,12 @@ class StationBattery:
 
     def _max_energy_kwh(self, energy_init_kwh: float) -> float:
         soc = energy_init_kwh / max(self.spec.capacity_kwh, ZERO_DIVISION_PLACEHOLDER)
-        power_kw = self.spec.nominal_power_kw * curve_value(self.spec.capacity_power_curve, soc)
+        power_kw = self.spec.nominal_power_kw * self.power_factor(soc)
         return max(float(power_kw), 0.0) * self.hours
 
     def _efficiency(self, energy_kwh: float) -> float:
-        normalized = min(max(abs(float(energy_kwh / self.hours)) / max(self.spec.nominal_power_kw, ZERO_DIVISION_PLACEHOLDER), 0.0), 1.0)
-        return curve_value(self.spec.efficiency_curve, normalized)
+        normalized = clip(abs(float(energy_kwh / self.hours)) / max(self.spec.nominal_power_kw, ZERO_DIVISION_PLACEHOLDER), 0.0, 1.0)
+        return self.efficiency(normalized)
 
     def _limited_charge_kwh(self, requested_kwh: float, energy_init_kwh: float) -> tuple[float, float]:
         """Accepted grid-side energy (signed) and the round-trip efficiency it was accepted at."""
@@ -70,8 +83,8 @@ class StationBattery:
     def charge(self, action: float) -> None:
         """One step's action in [-1, 1] (fraction of nominal power, + charges)."""
         capacity = self.spec.capacity_kwh
-        requested_kwh = float(np.clip(action, -1.0, 1.0)) * float(self.spec.nominal_power_kw) * self.hours
-        energy_init = max(self.min_soc * capacity, self.soc * capacity)
+        requested_kwh = clip(float(action), -1.0, 1.0) * float(self.spec.nominal_power_kw) * self.hours
+        energy_init = max(self.min_soc * capacity, float(self.soc) * capacity)
         energy, root = self._limited_charge_kwh(requested_kwh, energy_init)
         final = min(energy_init + energy * root, capacity) if energy >= 0 else max(self.min_soc * capacity, energy_init + energy / root)
         self.soc = np.float32(final / max(capacity, ZERO_DIVISION_PLACEHOLDER))
@@ -82,24 +95,25 @@ class StationBattery:
     def _degrade(self) -> None:
         if not self.spec.capacity_loss_coefficient:
             return
-        fade = (self.spec.capacity_loss_coefficient * self.spec.capacity_kwh * np.abs(self.energy_kwh)
+        fade = (self.spec.capacity_loss_coefficient * self.spec.capacity_kwh * abs(float(self.energy_kwh))
                 / (2 * max(self.degraded_capacity_kwh, ZERO_DIVISION_PLACEHOLDER)))
         self.degraded_capacity_kwh = max(self.degraded_capacity_kwh - fade, 0.0)
 
     def next_step(self) -> None:
         """Standby loss between steps (StorageDevice.next_time_step)."""
         loss = self.spec.loss_per_step * self.hours
-        self.soc = np.float32(float(np.clip(self.soc * (1.0 - loss), self.min_soc, 1.0)))
+        self.soc = np.float32(clip(float(self.soc) * (1.0 - loss), self.min_soc, 1.0))
 
 
 def socket_energy_kwh(actions: np.ndarray, spec: SocketSpec, hours: float) -> np.ndarray:
     """Energy each charger commands over the step (kWh, before its efficiency): the action in
     [0, 1] times the rated power, nothing below the minimum power; negative actions charge nothing
     (no V2G)."""
-    action = np.clip(actions, -1.0, 1.0)
+    action = np.minimum(np.maximum(actions, -1.0), 1.0)
     requested_kw = np.where(action > 0.0, action * spec.max_power_kw, 0.0)
-    power_kw = np.where(requested_kw < np.minimum(spec.min_power_kw, spec.max_power_kw), 0.0,
-                        np.minimum(requested_kw, spec.max_power_kw))
+    power_kw = np.minimum(requested_kw, spec.max_power_kw)
+    if spec.min_power_kw.any():
+        power_kw = np.where(requested_kw < np.minimum(spec.min_power_kw, spec.max_power_kw), 0.0, power_kw)
     normalized = power_kw / np.maximum(spec.max_power_kw, ZERO_DIVISION_PLACEHOLDER)
     return normalized * spec.max_power_kw * hours
 

@@ -47,15 +47,22 @@ def citylearn_net_excess_kwh(ts: pd.DataFrame) -> pd.Series:
     return deviation - FLOAT32_TOLERANCE_ULPS * FLOAT32_RELATIVE_RESOLUTION * scale
 
 
-def battery_soc_error_kwh(ts: pd.DataFrame, round_trip_efficiency: float) -> pd.Series:
-    """Measured change of stored energy against what the flows and efficiency say it must be."""
+def battery_soc_error_kwh(ts: pd.DataFrame, round_trip_efficiency: float, standby_loss_fraction: float = 0.0,
+                          capacity_kwh: float = 0.0, min_soc_fraction: float = 0.0) -> pd.Series:
+    """Measured change of stored energy against what the flows, efficiency and standby loss say it
+    must be. CityLearn decays the SOC by the standby loss between steps (not before the first),
+    never below the SOC floor."""
     root = math.sqrt(round_trip_efficiency)
-    expected = ts["bess_in_kwh"] * root - ts["bess_out_kwh"] / root
+    before_kwh = ts["bess_soc_pct"] / 100 * capacity_kwh - ts["bess_stored_kwh"]
+    decayed_kwh = np.maximum(before_kwh * (1 - standby_loss_fraction), min_soc_fraction * capacity_kwh)
+    standby_kwh = (before_kwh - np.minimum(decayed_kwh, before_kwh)).where(ts.index > ts.index[0], 0.0)
+    expected = ts["bess_in_kwh"] * root - ts["bess_out_kwh"] / root - standby_kwh
     return ts["bess_stored_kwh"] - expected
 
 
 def check_energy(ts: pd.DataFrame, *, tolerance_kwh: float, round_trip_efficiency: float,
-                 battery_capacity_kwh: float, label: str = "run") -> dict:
+                 battery_capacity_kwh: float, standby_loss_fraction: float = 0.0, min_soc_fraction: float = 0.0,
+                 label: str = "run") -> dict:
     """Fail the run (BalanceError) if the meter balance, CityLearn's net or the battery do not close."""
     balance = float(energy_balance_error_kwh(ts).abs().max()) if len(ts) else 0.0
     if not balance <= tolerance_kwh:
@@ -65,7 +72,8 @@ def check_energy(ts: pd.DataFrame, *, tolerance_kwh: float, round_trip_efficienc
     if excess > 0:
         raise BalanceError(f"{label}: CityLearn's net consumption departs from its device flows by "
                            f"{excess:.3g} kWh beyond float32 resolution")
-    soc_error = float(battery_soc_error_kwh(ts, round_trip_efficiency).abs().max()) if len(ts) else 0.0
+    soc_error = float(battery_soc_error_kwh(ts, round_trip_efficiency, standby_loss_fraction, battery_capacity_kwh,
+                                            min_soc_fraction).abs().max()) if len(ts) else 0.0
     soc_limit = FLOAT32_TOLERANCE_ULPS * FLOAT32_RELATIVE_RESOLUTION * battery_capacity_kwh * 8
     if soc_error > soc_limit:
         raise BalanceError(f"{label}: battery stored energy departs from its flows by {soc_error:.3g} kWh "
@@ -124,11 +132,13 @@ def reward_metrics(ts: pd.DataFrame) -> dict:
 
 
 def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh: float,
-                 round_trip_efficiency: float, battery_capacity_kwh: float, label: str = "run") -> dict:
+                 round_trip_efficiency: float, battery_capacity_kwh: float, standby_loss_fraction: float = 0.0,
+                 min_soc_fraction: float = 0.0, label: str = "run") -> dict:
     """Every metric of a run; raises BalanceError first if its energy does not close."""
     metrics = {"steps": int(len(ts))}
     metrics.update(check_energy(ts, tolerance_kwh=tolerance_kwh, round_trip_efficiency=round_trip_efficiency,
-                                battery_capacity_kwh=battery_capacity_kwh, label=label))
+                                battery_capacity_kwh=battery_capacity_kwh, standby_loss_fraction=standby_loss_fraction,
+                                min_soc_fraction=min_soc_fraction, label=label))
     totals = energy_totals(ts)
     metrics.update(totals)
     metrics["solar_utilization_pct"] = 100 * totals["pv_used_kwh"] / totals["pv_kwh"] if totals["pv_kwh"] > 0 else 0.0
