@@ -146,6 +146,10 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
     assert {row["controller"] for row in rows} >= {"without_solar", "uncontrolled", "rule_based", "a2c", "sac", "ppo"}
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
+    run("dvc", "plots", "show", "-o", "plots_html", cwd=project)
+    page = (project / "plots_html" / "index.html").read_text()
+    assert page.count("<img") >= 4          # the project's figures show without any script from the network
+    shutil.rmtree(project / "plots_html")
     git_commit(project, "smoke results")
 
     first = run("dvc", "exp", "run", "-n", "exp-a", "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
