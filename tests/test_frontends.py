@@ -132,6 +132,22 @@ def test_slurm_profile_is_valid(full_size_copy):
 
 # ---------------------------------------------------------------- the whole pipeline at smoke size
 
+def assert_fleet_change_reruns_dataset_stages(project: Path) -> None:
+    """Changing a fleet parameter makes both front ends rebuild and revalidate the dataset."""
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["fleet"]["daily_arrivals"]["moto"] += 1
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        planned = run("snakemake", "-n", cwd=project).stdout
+        assert re.search(r"rule build_dataset:", planned) and re.search(r"rule validate:", planned)
+        status = run("dvc", "status", "--json", cwd=project).stdout
+        stale = json.loads(status)
+        assert "build_dataset" in stale and any("params.yaml" in str(change) for change in stale["build_dataset"])
+    finally:
+        (project / "params.yaml").write_text(original)
+
+
 def test_smoke_pipeline_through_both_front_ends(tmp_path):
     project = copy_repository(tmp_path / "smoke")
     write_params(project, SMOKE)
@@ -152,11 +168,18 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
     shutil.rmtree(project / "plots_html")
     git_commit(project, "smoke results")
 
-    first = run("dvc", "exp", "run", "-n", "exp-a", "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
+    assert_fleet_change_reruns_dataset_stages(project)
+
+    # a training setting: DVC retrains and re-evaluates all three agents, and nothing upstream
+    first = run("dvc", "exp", "run", "-n", "exp-a", "-S", "training.checkpoint_every_steps=32", cwd=project).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", first))
+    assert {f"{stage}@{agent}-0" for stage in ("train", "evaluate") for agent in ("a2c", "sac", "ppo")} <= ran
+    assert not any(name.startswith(("build_dataset", "validate", "baseline", "oracle")) for name in ran)
+    # one agent's hyperparameter: only that agent's stages (and the comparison) rerun
+    second = run("dvc", "exp", "run", "-n", "exp-b", "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
+    ran = set(re.findall(r"Running stage '([^']+)'", second))
     assert {"train@ppo-0", "evaluate@ppo-0"} <= ran
     assert not any(name.startswith(("build_dataset", "baseline", "train@a2c", "train@sac")) for name in ran)
-    run("dvc", "exp", "run", "-n", "exp-b", "-S", "agents.ppo.learning_rate=0.001", cwd=project)
     diff = run("dvc", "metrics", "diff", "exp-a", "exp-b", "--json", cwd=project).stdout
     changes = json.loads(diff)
     assert any(path.endswith("ppo_seed0.json") for path in changes)
