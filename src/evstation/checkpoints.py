@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .files import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,8 @@ class CheckpointStore:
 
     def save(self, model, normalization, *, with_replay_buffer: bool, final: bool = False) -> Checkpoint:
         name = FINAL if final else f"{STEP_PREFIX}{model.num_timesteps:09d}"
-        self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{name}."))
-        try:
+        target = self.root / name
+        with staged_folder(target) as staging:
             model.save(staging / MODEL_FILE)
             normalization.save(str(staging / NORMALIZATION_FILE))
             if with_replay_buffer:
@@ -104,13 +103,6 @@ class CheckpointStore:
             files = {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())}
             meta = {"num_timesteps": int(model.num_timesteps), "fingerprint": self.fingerprint, "files": files}
             (staging / META_FILE).write_text(json.dumps(meta, indent=2))
-            target = self.root / name
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         if not final:
             self._rotate(keep_buffer_in=target)
         return Checkpoint(target, int(model.num_timesteps))

@@ -18,9 +18,6 @@ CityLearn facts this relies on (checked against its source):
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +26,7 @@ import pandas as pd
 
 from .config import SPLITS, VEHICLE_KINDS, Settings
 from .errors import DataError
-from .files import write_json_atomically
+from .files import staged_folder, write_json_atomically
 from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
 from .site.solar import W_PER_KW, pv_year_summary
 from .site.year import StationYear, build_station_year
@@ -242,9 +239,7 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
 def write_split(settings: Settings, split: str, folder: Path) -> dict:
     """Build one split's year and write it as a dataset folder; return its summary."""
     year = build_station_year(settings, split)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    with staged_folder(folder) as staging:
         steps = len(year.hours)
         building_table(year, settings).to_csv(staging / "building.csv", index=False)
         weather_table(year).to_csv(staging / "weather.csv", index=False)
@@ -261,12 +256,6 @@ def write_split(settings: Settings, split: str, folder: Path) -> dict:
         summary = {"split": split, **year_summary(year, settings)}
         write_json_atomically(staging / SUMMARY_FILE, summary)
         write_json_atomically(staging / SCHEMA_FILE, build_schema(settings, settings.splits[split].seed))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return summary
 
 
@@ -308,7 +297,7 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV ({str(error).splitlines()[0]})") from None
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     if not path.is_file():
         raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
     try:
@@ -319,10 +308,10 @@ def _read_json(path: Path) -> dict:
 
 def read_dataset(folder: Path) -> Dataset:
     """Read a split folder back; raises DataError naming the first missing or broken file."""
-    schema = _read_json(folder / SCHEMA_FILE)
+    schema = read_json(folder / SCHEMA_FILE)
     sessions = read_csv(folder / SESSIONS_FILE)
     missing = [column for column in SESSION_COLUMNS if column not in sessions.columns]
     if missing:
         raise DataError(f"{folder / SESSIONS_FILE}: missing columns {', '.join(missing)}")
     return Dataset(folder, schema, read_csv(folder / PROFILES_FILE), sessions,
-                   read_csv(folder / ARRIVALS_FILE), _read_json(folder / SUMMARY_FILE))
+                   read_csv(folder / ARRIVALS_FILE), read_json(folder / SUMMARY_FILE))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -24,17 +23,11 @@ def make_station_env(settings, folder: Path, *, without_solar: bool = False):
 
     The schema is read from the dataset folder and handed to CityLearn as a mapping, so the
     without-solar variant is its own simulation of the same dataset, never an edit after the run."""
-    from .dataset import BUILDING_NAME, SCHEMA_FILE
+    from .dataset import BUILDING_NAME, SCHEMA_FILE, read_json
     from .reward import StationReward
 
     folder = Path(folder)
-    schema_path = folder / SCHEMA_FILE
-    if not schema_path.is_file():
-        raise DataError(f"{schema_path}: schema not found (run `evstation build-dataset`)")
-    try:
-        schema = json.loads(schema_path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{schema_path}: not valid JSON (line {error.lineno})") from None
+    schema = read_json(folder / SCHEMA_FILE)
     schema["root_directory"] = str(folder.resolve())
     if without_solar:
         schema["buildings"][BUILDING_NAME]["pv"]["attributes"]["nominal_power"] = 0.0

@@ -14,13 +14,13 @@ Source references are to citylearn 3.0.2 (`data.py`, `internal/loading.py`, `int
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .dataset import read_json
 from .errors import DataError
 
 SECONDS_PER_HOUR = 3600.0
@@ -113,15 +113,6 @@ class StationData:
 
 
 # ---------------------------------------------------------------- reading
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise DataError(f"{path}: schema not found (run `evstation build-dataset`)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: not valid JSON (line {error.lineno})") from None
-
 
 def _read_table(path: Path, schema: dict) -> pd.DataFrame:
     """The simulation window of a CSV, with CityLearn's padded terminal row (loading.py 1070-1149)."""
@@ -443,7 +434,7 @@ def _check_schema(schema: dict, building: dict) -> None:
 def load_station(folder: Path) -> StationData:
     """Read a dataset folder written by `evstation build-dataset`."""
     folder = Path(folder)
-    schema = _read_json(folder / "schema.json")
+    schema = read_json(folder / "schema.json")
     (building,) = list(schema["buildings"].values())
     _check_schema(schema, building)
     hours = float(schema["seconds_per_time_step"]) / SECONDS_PER_HOUR
