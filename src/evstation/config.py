@@ -337,6 +337,7 @@ class Report:
     confidence_pct: float = bounded(gt=0, lt=100)
     bootstrap_seed: int = bounded(ge=0)
     representative_week_start_day: int = bounded(ge=0, le=358)
+    ev_service_tolerance_pct: float = bounded(ge=0, le=100)
 
 
 @dataclass(frozen=True)
