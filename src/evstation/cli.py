@@ -93,14 +93,11 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from .config import load_settings
-    from .evaluation import aggregate_seeds, evaluate_policy
+    from .evaluation import evaluate_policy
 
     settings = load_settings(args.params)
-    seeds = _seeds(args, settings)
-    for seed in seeds:
+    for seed in _seeds(args, settings):     # the seeds are aggregated by `compare`, never here
         evaluate_policy(settings, args.agent, seed, data_dir=Path(args.data_dir), results_dir=Path(args.results_dir))
-    if args.seed is None:
-        aggregate_seeds(settings, args.agent, tuple(seeds), Path(args.results_dir))
     return 0
 
 
@@ -150,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="replay each seed's trained policy on both years")
     evaluate.add_argument("agent", choices=["a2c", "sac", "ppo"])
-    evaluate.add_argument("--seed", type=int, help="only this training seed (no aggregate written)")
+    evaluate.add_argument("--seed", type=int, help="only this training seed")
     evaluate.add_argument("--data-dir", default="data/citylearn")
     evaluate.add_argument("--results-dir", default="results")
     evaluate.set_defaults(run=_evaluate)

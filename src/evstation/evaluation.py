@@ -7,14 +7,12 @@ Convention, the same for every controller (baselines, oracle, agents):
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from .config import SPLITS, Settings
@@ -88,19 +86,3 @@ def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path
     write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)
     return record
 
-
-def aggregate_seeds(settings: Settings, agent: str, seeds: tuple[int, ...], results_dir: Path) -> dict:
-    """`<agent>.json`: each metric's mean over the seeds (the per-seed records stay beside it)."""
-    records = []
-    for seed in seeds:
-        path = results_dir / "metrics" / f"{agent}_seed{seed}.json"
-        if not path.is_file():
-            raise DataError(f"{path}: missing (run `evstation evaluate {agent}`)")
-        records.append(json.loads(path.read_text()))
-    aggregate = {"controller": agent, "scenario": settings.scenario, "seeds": list(seeds)}
-    for split in SPLITS:
-        keys = records[0][split].keys()
-        aggregate[split] = {key: _clean(float(np.mean([r[split][key] for r in records if r[split][key] is not None])))
-                            for key in keys}
-    write_json_atomically(results_dir / "metrics" / f"{agent}.json", aggregate)
-    return aggregate
