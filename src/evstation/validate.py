@@ -20,11 +20,11 @@ import pandas as pd
 from .config import SPLITS, Settings
 from .dataset import BUILDING_NAME, Dataset, read_csv, read_dataset, vehicle_id
 from .files import write_json_atomically
+from .kpis import FLOAT32_RELATIVE_RESOLUTION, FLOAT32_TOLERANCE_ULPS
 from .env import connected_vehicle_socs, make_citylearn_env, read_step
 from .errors import DataError
 from .site.calendar import HOURS_PER_YEAR as FULL_YEAR_HOURS
 
-FLOAT32_RELATIVE_RESOLUTION = 2.0 ** -23
 SOC_STEP_TOLERANCE = 1e-5          # CityLearn keeps SOC in float32
 BATTERY_ATTRIBUTES = ("capacity", "nominal_power", "efficiency", "depth_of_discharge", "initial_soc",
                       "loss_coefficient", "capacity_loss_coefficient", "power_efficiency_curve", "capacity_power_curve")
@@ -208,7 +208,7 @@ def check_rollout(dataset: Dataset, split: str, settings: Settings) -> list[dict
         parts = flows.load_kwh + flows.ev_kwh + flows.battery_kwh - flows.pv_kwh
         error = abs(flows.net_kwh_reported - parts)
         scale = max(abs(flows.load_kwh), abs(flows.pv_kwh), abs(flows.battery_kwh), 1.0)
-        limit = settings.validation.energy_balance_tolerance_kwh + 4 * FLOAT32_RELATIVE_RESOLUTION * scale
+        limit = settings.validation.energy_balance_tolerance_kwh + FLOAT32_TOLERANCE_ULPS * FLOAT32_RELATIVE_RESOLUTION * scale
         balance_error = max(balance_error, error)
         balance_limit_excess = max(balance_limit_excess, error - limit)
         stored = flows.battery_kwh * root_efficiency if flows.battery_kwh >= 0 else flows.battery_kwh / root_efficiency
