@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from stable_baselines3.common.vec_env import VecNormalize
 
 from evstation import agents
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sac-steps", type=int, default=500, help="SAC steps timed after its warm-up")
     args = parser.parse_args(argv)
     settings = load_settings(args.params)
+    torch.set_num_threads(settings.training.cpu_threads)     # as training does: params' thread count
     folder = Path(args.data_dir) / "train"
     print(f"dataset {folder}: {settings.sockets.total} sockets, {settings.simulation.horizon_hours} h; "
           f"torch threads {settings.training.cpu_threads}")
