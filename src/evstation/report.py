@@ -239,22 +239,33 @@ def battery_soc(results_dir: Path, settings: Settings, controllers: list[str], p
     plt.close(figure)
 
 
+CURVE_PANELS = {"reward_mean": "mean reward per step", "reward_co2_mean": "CO2 component",
+                "reward_ev_satisfaction_mean": "EV satisfaction component"}
+
+
 def learning_curves(results_dir: Path, settings: Settings, path: Path) -> None:
-    curves = {(agent, seed): pd.read_csv(p) for agent in AGENT_ORDER for seed in settings.training.seeds
-              if (p := results_dir / "curves" / f"{agent}_seed{seed}.csv").is_file()}
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4))
+    """One row per agent, each on its own step axis: SAC's budget is a twentieth of the others'."""
+    curves = {agent: {seed: pd.read_csv(p) for seed in settings.training.seeds
+                      if (p := results_dir / "curves" / f"{agent}_seed{seed}.csv").is_file()}
+              for agent in AGENT_ORDER}
+    curves = {agent: runs for agent, runs in curves.items() if runs}
+    rows = max(len(curves), 1)
+    figure, axes = plt.subplots(rows, len(CURVE_PANELS), figsize=(13, 2.8 * rows), squeeze=False)
     if not curves:
-        axes[0].text(0.5, 0.5, "no agent has been trained yet", ha="center", va="center")
-    for (agent, seed), curve in curves.items():
-        if len(curve):
-            axes[0].plot(curve["timesteps"], curve["reward_mean"], label=f"{agent} seed {seed}")
-            axes[1].plot(curve["timesteps"], curve["reward_co2_mean"], label=f"{agent} seed {seed}")
-    axes[0].set_title("mean reward per step")
-    axes[1].set_title("CO2 component per step")
-    for axis in axes:
-        axis.set_xlabel("training steps")
+        axes[0, 0].text(0.5, 0.5, "no agent has been trained yet", ha="center", va="center")
+    for row, (agent, runs) in zip(axes, curves.items()):
+        for seed, curve in runs.items():
+            for axis, column in zip(row, CURVE_PANELS):
+                axis.plot(curve["timesteps"], curve[column], label=f"seed {seed}")
+        row[0].set_ylabel(agent)
+        row[0].legend(fontsize=7)
+    for axis, title in zip(axes[0], CURVE_PANELS.values()):
+        axis.set_title(title)
+    for axis in axes.flat:
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    for axis in axes[-1]:
+        axis.set_xlabel("training steps")
+    figure.suptitle("Learning curves on the training year (per-step reward components, 0 is best)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
