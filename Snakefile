@@ -15,8 +15,9 @@ rule all:
         rules.compare.output,
 
 
-# After a successful run, record its outputs in dvc.lock so `dvc repro` finds nothing stale. A run
-# of only some targets leaves other stages without outputs: DVC then records nothing and says so.
+# After a successful run, record its outputs in dvc.lock so `dvc repro` finds nothing stale, keeping
+# the files' times so Snakemake does not either (workflow/dvc_record.py). A run of only some targets
+# leaves other stages without outputs: DVC then records nothing and says so.
 onsuccess:
-    shell("if command -v dvc >/dev/null && [ -d .dvc ]; then "
-          "dvc commit --force --quiet || echo 'dvc.lock not updated: run the whole pipeline, or dvc commit STAGE'; fi")
+    from dvc_record import commit_keeping_times
+    commit_keeping_times()
