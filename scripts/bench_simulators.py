@@ -3,8 +3,8 @@
 1. Steps per second of both simulators with random actions, at 8 and at 128 sockets (one-year
    datasets; built in a temporary folder with `evstation build-dataset` where none is given).
 2. stable-baselines3 training throughput on the fast simulator at 128 sockets with the agents'
-   production settings (A2C and PPO with 1 and 2 environments, SubprocVecEnv for 2; SAC with its
-   warm-up and its training phase timed apart), and the projected wall time of each production
+   production settings (A2C and PPO with 1 and 2 environments, built as training builds them; SAC
+   with its warm-up and its training phase timed apart), and the projected wall time of each production
    budget. CityLearn's projection adds its measured step time to the learner's own time per step
    (one environment: the learner and the simulator take turns).
 
@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
-import inspect
 import json
 import subprocess
 import sys
@@ -26,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecNormalize
 
 from evstation import agents
 from evstation.config import Settings, apply_overrides, load_settings
 from evstation.env import CentralAgentEnv, make_station_env
-from evstation.fastsim import make_fast_env, make_fast_training_env
-from evstation.training import CLIP_OBSERVATION
+from evstation.fastsim import make_fast_env
+from evstation.training import CLIP_OBSERVATION, make_vec_env
 
 SOCKET_COUNTS = {8: (6, 2), 128: (112, 16)}       # sockets -> (moto, mototaxi), as the tests and params
 CITYLEARN_STEPS = {8: 8760, 128: 1000}            # CityLearn is timed on part of the year at full size
@@ -97,18 +95,15 @@ def time_simulators(sockets: int, settings: Settings, folder: Path) -> dict:
 
 # ---------------------------------------------------------------- training throughput
 
-def fast_vec_env(settings: Settings, agent: str, folder: Path, count: int):
-    build = functools.partial(make_fast_training_env, settings.as_dict(), str(folder), agents.reward_scale(agent, settings))
-    venv = DummyVecEnv([build]) if count == 1 else SubprocVecEnv([build] * count, start_method="spawn")
+def fast_vec_env(settings: Settings, agent: str, folder: Path):
+    """The training environments of `agent` on the fast simulator, exactly as `evstation train` builds them."""
+    venv = make_vec_env(apply_overrides(settings, {"training.backend": "fast"}), agent, folder)
     return VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
 
 
 def build_model(agent: str, settings: Settings, venv):
-    """agents.build_model with the production budget where its signature asks for it (SAC sizes
-    its replay buffer to the budget)."""
     budget = agents.total_timesteps(agent, settings, settings.simulation.horizon_hours)
-    extra = {"budget": budget} if "budget" in inspect.signature(agents.build_model).parameters else {}
-    return agents.build_model(agent, settings, venv, SEED, "cpu", **extra)
+    return agents.build_model(agent, settings, venv, SEED, "cpu", budget)
 
 
 def _learn_seconds(model, steps: int, agent: str, settings: Settings, first: bool) -> float:
@@ -119,7 +114,7 @@ def _learn_seconds(model, steps: int, agent: str, settings: Settings, first: boo
 
 def on_policy_rate(settings: Settings, agent: str, folder: Path, count: int) -> float:
     sized = apply_overrides(settings, {f"agents.{agent}.n_envs": count})
-    venv = fast_vec_env(sized, agent, folder, count)
+    venv = fast_vec_env(sized, agent, folder)
     model = build_model(agent, sized, venv)
     steps = ROLLOUTS_TIMED * getattr(sized.agents, agent).n_steps * count
     rate = steps / _learn_seconds(model, steps, agent, sized, first=True)
@@ -129,7 +124,7 @@ def on_policy_rate(settings: Settings, agent: str, folder: Path, count: int) -> 
 
 def sac_rates(settings: Settings, folder: Path) -> tuple[float, float]:
     """Steps per second during SAC's warm-up (random actions, no updates) and after it."""
-    venv = fast_vec_env(settings, "sac", folder, 1)
+    venv = fast_vec_env(settings, "sac", folder)
     model = build_model("sac", settings, venv)
     warmup = settings.agents.sac.learning_starts
     warm_rate = warmup / _learn_seconds(model, warmup, "sac", settings, first=True) if warmup else float("inf")
@@ -138,7 +133,7 @@ def sac_rates(settings: Settings, folder: Path) -> tuple[float, float]:
     return warm_rate, train_rate
 
 
-def training_projection(settings: Settings, folder: Path, citylearn_rate: float) -> list[dict]:
+def training_projection(settings: Settings, folder: Path, simulators: dict) -> list[dict]:
     episode_steps = settings.simulation.horizon_hours
     rows = []
     for agent in ("a2c", "ppo"):
@@ -155,22 +150,12 @@ def training_projection(settings: Settings, folder: Path, citylearn_rate: float)
     rows.append({"agent": "sac", "n_envs": 1, "budget": budget, "fast_steps_per_s": budget / seconds,
                  "fast_hours": seconds / SECONDS_PER_HOUR, "warmup_steps_per_s": warm_rate, "training_steps_per_s": train_rate})
     print(f"  sac: warm-up {warm_rate:.0f} steps/s, training {train_rate:.0f} steps/s", flush=True)
-    fast_step_s = 1.0 / _fast_env_rate(settings, folder)
+    fast_step_s, citylearn_step_s = 1.0 / simulators["fast_steps_per_s"], 1.0 / simulators["citylearn_steps_per_s"]
     for row in rows:
         if row["n_envs"] == 1:       # learner time per step + CityLearn's step time instead of the fast one
             learner_s = max(row["fast_hours"] * SECONDS_PER_HOUR / row["budget"] - fast_step_s, 0.0)
-            row["citylearn_hours"] = row["budget"] * (learner_s + 1.0 / citylearn_rate) / SECONDS_PER_HOUR
+            row["citylearn_hours"] = row["budget"] * (learner_s + citylearn_step_s) / SECONDS_PER_HOUR
     return rows
-
-
-@functools.lru_cache(maxsize=None)
-def _fast_env_rate_cached(folder: str, settings_json: str) -> float:
-    from evstation.schema import build
-    return steps_per_second(make_fast_env(build(Settings, json.loads(settings_json)), folder), 8760)
-
-
-def _fast_env_rate(settings: Settings, folder: Path) -> float:
-    return _fast_env_rate_cached(str(folder), json.dumps(settings.as_dict()))
 
 
 # ---------------------------------------------------------------- report
@@ -209,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"fast {simulators[-1]['fast_steps_per_s']:.0f} steps/s", flush=True)
         if not args.skip_training:
             folder, sized = folders[128]
-            training = training_projection(sized, folder, simulators[-1]["citylearn_steps_per_s"])
+            training = training_projection(sized, folder, simulators[-1])
     print_report(simulators, training)
     return 0
 
