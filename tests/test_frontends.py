@@ -22,6 +22,7 @@ import yaml
 from conftest import ROOT, write_params
 
 sys.path.insert(0, str(ROOT / "workflow"))
+from dvc_record import commit_keeping_times  # noqa: E402
 from stages import STAGE_PARAMS  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -195,9 +196,6 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
 def test_recording_in_dvc_keeps_the_times_snakemake_judges_by(tmp_path, monkeypatch):
     """`dvc commit` rewrites a cached file under a fresh time (Snakemake would rerun its readers);
     the pipeline's commit puts the times back and still leaves DVC with nothing stale."""
-    sys.path.insert(0, str(ROOT / "workflow"))
-    from dvc_record import commit_keeping_times
-
     project = tmp_path / "record"
     (project / "results").mkdir(parents=True)
     (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"write": {
