@@ -24,7 +24,7 @@ import yaml
 
 from evstation.config import apply_overrides, load_settings
 from evstation.dataset import read_dataset
-from evstation.oracle import inputs_from_dataset, peak_rss_mb, solve_inputs
+from evstation.control.oracle import inputs_from_dataset, peak_rss_mb, solve_inputs
 
 BENCH_SPLIT = "train"
 BYTES_PER_MB = 1024 * 1024

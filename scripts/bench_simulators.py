@@ -26,11 +26,11 @@ import torch
 import yaml
 from stable_baselines3.common.vec_env import VecNormalize
 
-from evstation import agents
+from evstation.learning import agents
 from evstation.config import Settings, apply_overrides, load_settings
-from evstation.env import CentralAgentEnv, make_station_env
-from evstation.fastsim import make_fast_env
-from evstation.training import CLIP_OBSERVATION, make_vec_env
+from evstation.simulation.citylearn_env import CentralAgentEnv, make_station_env
+from evstation.simulation.fast_env import make_fast_env
+from evstation.learning.training import CLIP_OBSERVATION, make_vec_env
 
 SOCKET_COUNTS = {8: (6, 2), 128: (112, 16)}       # sockets -> (moto, mototaxi), as the tests and params
 CITYLEARN_STEPS = {8: 8760, 128: 1000}            # CityLearn is timed on part of the year at full size

@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 from stable_baselines3.common.vec_env import VecNormalize
 
-from evstation import agents
-from evstation.checkpoints import CheckpointStore
+from evstation.learning import agents
+from evstation.learning.checkpoints import CheckpointStore
 from evstation.config import apply_overrides, load_settings
-from evstation.training import CLIP_OBSERVATION, choose_device, make_vec_env
+from evstation.learning.training import CLIP_OBSERVATION, choose_device, make_vec_env
 
 BYTES_PER_MB = 1024 * 1024
 

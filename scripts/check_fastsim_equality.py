@@ -1,7 +1,7 @@
 """Full-size equality check of the fast simulator against CityLearn 3.0.2.
 
 Runs one episode of each control mode (seeded random actions, uncontrolled full-power charging,
-the rule-based controller) through CityLearn and through `evstation.fastsim.FastStationEnv` on a
+the rule-based controller) through CityLearn and through `evstation.simulation.fast_env.FastStationEnv` on a
 dataset folder, prints the largest difference of every per-step quantity and of every KPI, and
 exits non-zero if any exceeds its tolerance.
 
@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from evstation.config import load_settings
-from evstation.fastsim import make_fast_env
-from evstation.fastsim_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis
+from evstation.simulation.fast_env import make_fast_env
+from evstation.simulation.fast_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis
 
 STEP_TOLERANCE = 1e-6        # relative (absolute below 1): per-step flows, SOCs, observations, rewards
 KPI_TOLERANCE_PCT = 0.01     # relative, in percent

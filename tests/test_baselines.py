@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from evstation.config import REWARD_COMPONENTS, load_settings
-from evstation.controllers import make_baseline
+from evstation.control.rules import make_baseline
 from evstation.evaluation import split_kpis
-from evstation.simulate import simulate
+from evstation.simulation.runner import simulate
 
 from conftest import run_cli, write_params
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import PARAMS, SMALL, run_cli, write_params
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.dataset import BUILDING_NAME, read_dataset
-from evstation.env import connected_vehicle_socs, make_citylearn_env
+from evstation.simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env
 
 BATTERY_ATTRIBUTES = ("capacity", "nominal_power", "efficiency", "depth_of_discharge", "initial_soc",
                       "loss_coefficient", "capacity_loss_coefficient", "power_efficiency_curve", "capacity_power_curve")

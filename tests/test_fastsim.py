@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from evstation.config import load_settings
-from evstation.controllers import make_baseline
-from evstation.env import CentralAgentEnv, make_station_env
-from evstation.fastsim import FastStationEnv, make_fast_env, make_fast_training_env
-from evstation.fastsim_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis, trace_timeseries
-from evstation.simulate import simulate
+from evstation.control.rules import make_baseline
+from evstation.simulation.citylearn_env import CentralAgentEnv, make_station_env
+from evstation.simulation.fast_env import FastStationEnv, make_fast_env, make_fast_training_env
+from evstation.simulation.fast_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis, trace_timeseries
+from evstation.simulation.runner import simulate
 
 from conftest import run_cli, write_params
 

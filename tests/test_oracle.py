@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from evstation.config import load_settings
-from evstation.controllers import make_baseline
+from evstation.control.rules import make_baseline
 from evstation.errors import ConfigError
 from evstation.evaluation import run_controller
-from evstation.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, run_oracle, solve_inputs
+from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, run_oracle, solve_inputs
 
 from conftest import run_cli, write_params
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from evstation.config import REWARD_COMPONENTS, apply_overrides, load_settings
-from evstation.env import make_station_env
+from evstation.simulation.citylearn_env import make_station_env
 from evstation.errors import ConfigError
-from evstation.reward import penalty, reward_components, unmet_departure_kwh, weighted
+from evstation.control.reward import penalty, reward_components, unmet_departure_kwh, weighted
 
 from conftest import PARAMS
 

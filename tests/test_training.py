@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evstation.agents import model_class
+from evstation.learning.agents import model_class
 
 from conftest import run_cli, write_params
 
@@ -144,7 +144,7 @@ def test_changed_settings_are_never_resumed_from(built_small, tmp_path):
 
 
 def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path):
-    from evstation.training import PolicyController
+    from evstation.learning.training import PolicyController
 
     project = project_with(built_small, tmp_path)
     run_cli("train", "ppo", cwd=project)

@@ -50,12 +50,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _baseline(args: argparse.Namespace) -> int:
     from .config import load_settings
-    from .controllers import make_baseline
+    from .control.rules import make_baseline
     from .evaluation import run_controller
 
     settings = load_settings(args.params)
     if args.name == "oracle":
-        from .oracle import run_oracle
+        from .control.oracle import run_oracle
 
         record = run_oracle(settings, Path(args.data_dir), Path(args.results_dir))
     else:
@@ -78,7 +78,7 @@ def _seeds(args: argparse.Namespace, settings) -> list[int]:
 def _train(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .evaluation import evaluate_policy
-    from .training import train_agent
+    from .learning.training import train_agent
 
     settings = load_settings(args.params)
     for seed in _seeds(args, settings):

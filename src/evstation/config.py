@@ -322,6 +322,33 @@ class Training:
 
 
 @dataclass(frozen=True)
+class LearningScales:
+    energy_kwh: float = bounded(gt=0)          # marginal import/curtailment that makes a term -1 (+1)
+    ev_behind_kwh: float = bounded(gt=0)       # energy connected vehicles are behind the least-laxity trajectory
+    ramp_kwh: float = bounded(gt=0)            # change of the station's marginal import between hours
+
+
+@dataclass(frozen=True)
+class ModelSelection:
+    every_steps: int = bounded(ge=1)           # score the policy on the validation period every N steps
+    validation_days: int = bounded(ge=0)       # last days of the training year, never trained on; 0 = off
+
+
+@dataclass(frozen=True)
+class Control:
+    """How the control problem is posed to a learner; each switch is an ablation (dvc exp run -S)."""
+    action_interface: Literal["symmetric", "citylearn"]   # [-1, 1] on every dimension | CityLearn's raw box
+    feasibility_floor: bool                              # least-laxity floor and battery cut before the simulator
+    action_space: Literal["aggregated", "per_socket"]    # battery + one EV power per socket group | one per socket
+    learning_reward: Literal["marginal", "station"]      # the station's marginal effect | the reported reward
+    observation: Literal["compact", "citylearn"]         # scaled station features | CityLearn's raw observation
+    forecast_hours: int = bounded(ge=0, le=48)           # hours of PV and load forecast in the compact observation
+    forecast_noise_pct: float = bounded(ge=0, le=100)    # relative Gaussian noise on those forecasts
+    learning_scales: LearningScales
+    model_selection: ModelSelection
+
+
+@dataclass(frozen=True)
 class Oracle:
     objective: Literal["grid_co2", "cost"]            # what the LP minimises first
     tiebreak_weight: float = bounded(ge=0, lt=1)      # weight of the other metric (cost when objective is grid_co2)
@@ -367,6 +394,7 @@ class Settings:
     validation: Validation
     training: Training
     agents: Agents
+    control: Control
     oracle: Oracle
     report: Report
 

@@ -16,11 +16,11 @@ from typing import Callable
 import pandas as pd
 
 from .config import SPLITS, Settings
-from .controllers import Controller
+from .control.rules import Controller
 from .errors import DataError
 from .files import write_csv_atomically, write_json_atomically
 from .kpis import compute_kpis
-from .simulate import simulate
+from .simulation.runner import simulate
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ def run_controller(settings: Settings, name: str, make_controller: Callable[[str
 def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
                     checkpoint: str = "final") -> dict:
     """Replay a trained policy, deterministic, through CityLearn on both years: `<agent>_seed<k>` records."""
-    from .checkpoints import CheckpointStore
-    from .training import PolicyController, run_folder
+    from .learning.checkpoints import CheckpointStore
+    from .learning.training import PolicyController, run_folder
 
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
     chosen = store.final() if checkpoint == "final" else store.newest()

@@ -21,7 +21,7 @@ from .config import SPLITS, Settings
 from .dataset import BUILDING_NAME, Dataset, read_csv, read_dataset, vehicle_id
 from .files import write_json_atomically
 from .kpis import FLOAT32_RELATIVE_RESOLUTION, FLOAT32_TOLERANCE_ULPS
-from .env import connected_vehicle_socs, make_citylearn_env, read_step
+from .simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env, read_step
 from .errors import DataError
 from .site.calendar import HOURS_PER_YEAR as FULL_YEAR_HOURS
 

@@ -43,10 +43,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .config import SPLITS, Oracle, Settings
-from .errors import ConfigError, DataError
-from .files import write_json_atomically
-from .site.sessions import charger_ids, socket_kinds
+from ..config import SPLITS, Oracle, Settings
+from ..errors import ConfigError, DataError
+from ..files import write_json_atomically
+from ..site.sessions import charger_ids, socket_kinds
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +406,7 @@ class OracleSchedule:
 
 
 def solve_split(settings: Settings, folder: Path, options: Oracle) -> SolvedSplit:
-    from .dataset import read_dataset
+    from ..dataset import read_dataset
 
     dataset = read_dataset(Path(folder))
     return solve_inputs(inputs_from_dataset(settings, dataset.profiles, dataset.sessions), options)
@@ -429,7 +429,7 @@ def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options
     """Solve each split's LP, replay it in CityLearn through the common runner (metrics and timeseries
     as every controller), and write `results/oracle/<split>_lp.json`. Returns the runner's record,
     with each split's LP report (size, solve time, memory, LP figures, replay gap) under "lp"."""
-    from .evaluation import run_controller
+    from ..evaluation import run_controller
 
     options = options or settings.oracle
     data_dir, results_dir = Path(data_dir), Path(results_dir)

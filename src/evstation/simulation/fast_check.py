@@ -19,13 +19,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import REWARD_COMPONENTS, Settings
-from .controllers import make_baseline
-from .dataset import read_dataset
-from .env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
-from .evaluation import split_kpis
-from .fastsim import FastStationEnv, make_fast_env
-from .simulate import departures_by_step
+from ..config import REWARD_COMPONENTS, Settings
+from ..control.rules import make_baseline
+from ..dataset import read_dataset
+from .citylearn_env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
+from ..evaluation import split_kpis
+from .fast_env import FastStationEnv, make_fast_env
+from .runner import departures_by_step
 
 MODES = ("random", "uncontrolled", "rule_based")
 Policy = Callable[[np.ndarray, int], np.ndarray]

@@ -15,7 +15,7 @@ import bisect
 
 import numpy as np
 
-from .fastsim_data import ZERO_DIVISION_PLACEHOLDER, BatterySpec, SocketSpec
+from .fast_data import ZERO_DIVISION_PLACEHOLDER, BatterySpec, SocketSpec
 
 LIMIT_ITERATIONS = 2     # CityLearn recomputes efficiency and the limits twice per charge
 

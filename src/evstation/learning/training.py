@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from . import agents
 from .checkpoints import CheckpointStore
-from .config import REWARD_COMPONENTS, Settings
-from .env import make_training_env
-from .fastsim import make_fast_training_env
-from .errors import DataError, UserError
+from ..config import REWARD_COMPONENTS, Settings
+from ..simulation.citylearn_env import make_training_env
+from ..simulation.fast_env import make_fast_training_env
+from ..errors import DataError, UserError
 
 log = logging.getLogger(__name__)
 CURVE_LOSSES = ("train/value_loss", "train/policy_loss", "train/policy_gradient_loss", "train/entropy_loss", "train/actor_loss",

@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import staged_folder
+from ..files import staged_folder
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .config import REWARD_COMPONENTS, Settings
-from .controllers import Controller
-from .dataset import read_dataset
-from .env import make_station_env, read_step
+from ..config import REWARD_COMPONENTS, Settings
+from ..control.rules import Controller
+from ..dataset import read_dataset
+from .citylearn_env import make_station_env, read_step
 
 log = logging.getLogger(__name__)
 PROGRESS_MIN_STEPS = 500          # short runs (tests) print no bar

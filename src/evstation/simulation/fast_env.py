@@ -2,14 +2,14 @@
 
 CityLearn steps the 128-socket station at 50-75 steps/s, almost all of it pure-Python per-charger
 bookkeeping; the physics is a few vector operations per hour. `FastStationEnv` is a drop-in for
-`evstation.env.CentralAgentEnv` (same observation and action spaces, observation order and values,
+`evstation.simulation.citylearn_env.CentralAgentEnv` (same observation and action spaces, observation order and values,
 reward, info, episode length) built from the same dataset folder, with numpy over sockets:
 
-- what does not depend on the controller is worked out once (`fastsim_data`): exogenous series,
+- what does not depend on the controller is worked out once (`fast_data`): exogenous series,
   each socket's session state for every step, the observation matrix's static columns;
-- each step applies CityLearn's battery and charger physics (`fastsim_physics`) in its order and
+- each step applies CityLearn's battery and charger physics (`fast_physics`) in its order and
   with its float32 storage, sums the bus as `Building.update_variables` does, and scores the step
-  with the project's own reward functions (`evstation.reward`), as `StationReward` does in CityLearn.
+  with the project's own reward functions (`evstation.control.reward`), as `StationReward` does in CityLearn.
 
 CityLearn behaviours reproduced on purpose (they are what the agents were trained against):
 - observations of the battery SOC, the vehicles' SOC and net consumption show the previous step's
@@ -45,11 +45,11 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
-from .config import Reward, Settings
-from .fastsim_data import NO_SOC, StationData, load_station
-from .fastsim_physics import StationBattery, charge_vehicles
-from .reward import reward_components, weighted
-from .schema import as_plain
+from ..config import Reward, Settings
+from .fast_data import NO_SOC, StationData, load_station
+from .fast_physics import StationBattery, charge_vehicles
+from ..control.reward import reward_components, weighted
+from ..schema import as_plain
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,6 @@ def make_fast_env(settings: Settings, folder: str | Path, reward_scale: float = 
 def make_fast_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0) -> FastStationEnv:
     """Build a fast training environment from plain data (so a subprocess can build its own copy),
     as `env.make_training_env` does for CityLearn."""
-    from .schema import build
+    from ..schema import build
 
     return make_fast_env(build(Settings, settings_data), folder, reward_scale)

@@ -23,8 +23,8 @@ from typing import Mapping
 
 from citylearn.reward_function import RewardFunction
 
-from .config import REWARD_COMPONENTS, Reward
-from .schema import as_plain
+from ..config import REWARD_COMPONENTS, Reward
+from ..schema import as_plain
 
 REQUIRED_OBSERVATIONS = ["net_electricity_consumption", "solar_generation", "carbon_intensity",
                          "electricity_pricing", "electric_vehicles_chargers_dict"]

@@ -23,7 +23,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
-from .config import Settings
+from ..config import Settings
 
 AGENTS = ("a2c", "sac", "ppo")
 OFF_POLICY = ("sac",)

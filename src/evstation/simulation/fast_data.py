@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dataset import read_json
-from .errors import DataError
+from ..dataset import read_json
+from ..errors import DataError
 
 SECONDS_PER_HOUR = 3600.0
 W_PER_KW = 1000.0

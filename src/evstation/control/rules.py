@@ -12,8 +12,8 @@ from typing import Mapping, Protocol
 
 import numpy as np
 
-from .config import Settings
-from .site.sessions import charger_ids, socket_kinds
+from ..config import Settings
+from ..site.sessions import charger_ids, socket_kinds
 
 BASELINES = ("without_solar", "uncontrolled", "rule_based")
 

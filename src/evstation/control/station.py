@@ -1,0 +1,48 @@
+"""What a controller knows of the station at the start of a step: plain arrays, no simulator keys.
+
+Every controller that needs more than CityLearn's observation (the rules that read each vehicle's
+need, the feasibility floor, the agents' features) reads a `StationState`. It is built the same way
+from either simulator (the fast twin in training, CityLearn in evaluation), so a policy sees and
+is corrected identically in both. A vehicle's SOC comes from its session, not from CityLearn's
+per-socket SOC observation, which shows the previous visitor's SOC in the first hour of a
+back-to-back session (see the project's notes on CityLearn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StationState:
+    """The station before step `step` is taken. Energies are kWh over the step; per-socket arrays
+    have one entry per socket in CityLearn's charger order."""
+    step: int
+    hour: int                              # local hour of the step, 0-23
+    weekday: int                           # 0 Monday ... 6 Sunday
+    load_kwh: float                        # the mall's load this step (0 in station_only)
+    pv_kwh: float                          # PV generation this step
+    tariff_pen_per_kwh: float
+    emission_factor_kg_per_kwh: float
+    load_forecast_kwh: np.ndarray          # the next `control.forecast_hours` steps' load
+    pv_forecast_kwh: np.ndarray            # the next `control.forecast_hours` steps' PV
+    battery_soc: float                     # fraction of capacity, before the step
+    battery_capacity_kwh: float
+    battery_power_kw: float
+    battery_min_soc: float                 # 1 - depth of discharge
+    battery_root_efficiency: float         # one-way efficiency (sqrt of round trip)
+    # per socket
+    socket_group: np.ndarray               # int: index into VEHICLE_KINDS (0 moto, 1 mototaxi)
+    connected: np.ndarray                  # bool: a vehicle is plugged in this step
+    vehicle_soc: np.ndarray                # its SOC at the start of the step (arrival SOC on its first); 0 where none
+    required_soc: np.ndarray               # the SOC it must leave with; 0 where none
+    vehicle_capacity_kwh: np.ndarray
+    steps_left: np.ndarray                 # int: steps it stays plugged in, this one included; 0 where none
+    socket_power_kw: np.ndarray            # rated power of the socket
+    kwh_per_step_at_full_power: np.ndarray  # energy into the vehicle's battery in one step at rated power
+
+    @property
+    def sockets(self) -> int:
+        return len(self.connected)
