@@ -1,0 +1,146 @@
+"""The `StationState` of any step, built the same way from either simulator.
+
+`StationObserver` reads a dataset folder once (the exogenous series and each socket's session
+table, as `simulation.fast_data.load_station` reads them for the fast simulator) and turns the
+only two things a controller cannot know in advance - the station battery's SOC and each vehicle's
+SOC after the previous step - into a `StationState`. `state_from_fast_env` and
+`state_from_citylearn` read those two things from the simulator at hand; everything else comes from
+the dataset, so a controller sees the same state in training (fast twin) and in evaluation
+(CityLearn). A vehicle's SOC on a session's first step is its arrival SOC from the session table,
+never CityLearn's per-socket SOC observation, which lags by one visitor on back-to-back sessions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import VEHICLE_KINDS, Settings
+from ..dataset import PROFILES_FILE, read_csv
+from ..errors import DataError
+from ..simulation.fast_data import StationData, load_station
+from ..simulation.fast_physics import Curve
+from .station import StationState
+
+# The forecast noise must be identical in both simulators and on every run, not random across runs:
+# each step draws from a generator seeded by (this value, step). Any fixed value serves.
+FORECAST_NOISE_SEED = 20_250_101
+
+
+def socket_groups(charger_ids: tuple[str, ...]) -> np.ndarray:
+    """Each socket's index into VEHICLE_KINDS, read from its charger id (`<kind>_<index>`)."""
+    groups = []
+    for charger in charger_ids:
+        kind = charger.rsplit("_", 1)[0]
+        if kind not in VEHICLE_KINDS:
+            raise DataError(f"charger {charger}: its name names no vehicle kind ({', '.join(VEHICLE_KINDS)})")
+        groups.append(VEHICLE_KINDS.index(kind))
+    return np.array(groups, dtype=int)
+
+
+def calendar(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local hour (0-23) and weekday (0 Monday) of every row, from the dataset's profile timestamps
+    (CityLearn's padded terminal row, past the profiles, continues the clock)."""
+    stamps = pd.to_datetime(read_csv(Path(folder) / PROFILES_FILE)["timestamp"], format="%Y-%m-%d %H:%M%z")
+    if len(stamps) == 0:
+        raise DataError(f"{folder / PROFILES_FILE}: no rows")
+    if len(stamps) < rows:
+        extra = pd.date_range(stamps.iloc[-1], periods=rows - len(stamps) + 1, freq="h")[1:]
+        stamps = pd.concat([stamps, pd.Series(extra)], ignore_index=True)
+    stamps = pd.DatetimeIndex(stamps.iloc[:rows])
+    return stamps.hour.to_numpy(dtype=int), stamps.dayofweek.to_numpy(dtype=int)
+
+
+def energy_at_full_power_kwh(data: StationData) -> np.ndarray:
+    """Energy one step at the socket's rated power puts into its vehicle's battery, as CityLearn
+    charges it: the charger's efficiency, the vehicle's power limit, then its one-way efficiency."""
+    sockets, hours = data.sockets, data.hours_per_step
+    offered_kwh = np.minimum(sockets.max_power_kw * sockets.charger_efficiency * hours, sockets.vehicle_max_power_kw * hours)
+    return offered_kwh * sockets.vehicle_root_efficiency
+
+
+class StationObserver:
+    """The station's static part, read once from a dataset folder; `state` adds the dynamic part."""
+
+    def __init__(self, settings: Settings, folder: str | Path, data: StationData | None = None,
+                 noise_seed: int = FORECAST_NOISE_SEED):
+        self.folder = Path(folder)
+        self.data = data if data is not None else load_station(self.folder)
+        self.forecast_hours = settings.control.forecast_hours
+        self.noise_fraction = settings.control.forecast_noise_pct / 100
+        self.noise_seed = noise_seed
+        self.hour, self.weekday = calendar(self.folder, self.data.rows)
+        self.socket_group = socket_groups(self.data.charger_ids)
+        self.kwh_per_step_at_full_power = energy_at_full_power_kwh(self.data)
+        battery = self.data.battery
+        self.battery_min_soc = float(np.clip(1.0 - battery.depth_of_discharge, 0.0, 1.0))
+        # the least efficiency on the curve: a battery limit worked out from it is never too generous
+        self.battery_root_efficiency = float(np.min(battery.efficiency_curve[1])) ** 0.5
+        self.battery_power_factor = Curve(battery.capacity_power_curve)
+
+    @property
+    def steps(self) -> int:
+        """Steps in an episode (CityLearn's rows less its terminal one)."""
+        return self.data.rows - 1
+
+    def forecast_kwh(self, series: np.ndarray, step: int, stream: int) -> np.ndarray:
+        """The next `forecast_hours` rows after `step` (the last row repeated past the end), with
+        the relative noise of params, drawn statelessly from (seed, step, stream)."""
+        rows = np.minimum(np.arange(step + 1, step + 1 + self.forecast_hours), len(series) - 1)
+        values = series[rows].astype(float)
+        if self.noise_fraction and self.forecast_hours:
+            rng = np.random.default_rng([self.noise_seed, step, stream])
+            values = np.maximum(values * (1.0 + self.noise_fraction * rng.standard_normal(len(values))), 0.0)
+        return values
+
+    def state(self, step: int, battery_soc: float, vehicle_soc_after_previous_step: np.ndarray) -> StationState:
+        """The station before `step`: the battery's SOC now, and each vehicle's SOC after the
+        previous step (ignored where a session starts now: the vehicle arrives with its own)."""
+        if not 0 <= step < self.steps:
+            raise DataError(f"step {step}: outside the episode's {self.steps} steps")
+        data, sessions = self.data, self.data.sessions
+        connected = sessions.connected[step]
+        soc = np.where(sessions.new_session[step], sessions.arrival_soc[step],
+                       np.asarray(vehicle_soc_after_previous_step, dtype=np.float32))
+        battery = data.battery
+        return StationState(
+            step=step, hour=int(self.hour[step]), weekday=int(self.weekday[step]),
+            load_kwh=float(data.load_kwh[step]), pv_kwh=float(data.pv_kwh[step]),
+            tariff_pen_per_kwh=float(data.pricing[step]), emission_factor_kg_per_kwh=float(data.carbon_intensity[step]),
+            load_forecast_kwh=self.forecast_kwh(data.load_kwh, step, 0),
+            pv_forecast_kwh=self.forecast_kwh(data.pv_kwh, step, 1),
+            battery_soc=float(battery_soc), battery_capacity_kwh=float(battery.capacity_kwh),
+            battery_power_kw=float(battery.nominal_power_kw) * max(self.battery_power_factor(float(battery_soc)), 0.0),
+            battery_min_soc=self.battery_min_soc, battery_root_efficiency=self.battery_root_efficiency,
+            socket_group=self.socket_group, connected=connected.copy(),
+            vehicle_soc=np.where(connected, soc, 0.0).astype(float),
+            required_soc=np.where(connected, sessions.required_soc[step], 0.0).astype(float),
+            vehicle_capacity_kwh=data.sockets.vehicle_capacity_kwh,
+            steps_left=np.where(connected, np.maximum(sessions.departure_steps[step], 0), 0).astype(int),
+            socket_power_kw=data.sockets.max_power_kw,
+            kwh_per_step_at_full_power=self.kwh_per_step_at_full_power,
+        )
+
+
+def state_from_fast_env(observer: StationObserver, env) -> StationState:
+    """The state of a `FastStationEnv` before its next step."""
+    return observer.state(env.time_step, float(env.battery.soc), env.vehicle_soc)
+
+
+def state_from_citylearn(observer: StationObserver, citylearn_env, step: int) -> StationState:
+    """The state of CityLearn's environment before step `step`: the battery's SOC as it will charge
+    from, and each vehicle's true SOC after the previous step (not the lagging SOC observation)."""
+    from ..simulation.citylearn_env import connected_vehicle_socs
+
+    if citylearn_env.time_step != step:
+        raise ValueError(f"CityLearn is before step {citylearn_env.time_step}, not {step}")
+    building = citylearn_env.buildings[0]
+    # CityLearn writes the SOC a step starts from (after standby loss) into its row at the step change
+    battery_soc = float(building.electrical_storage.soc[step])
+    vehicles = np.zeros(observer.data.sessions.connected.shape[1], dtype=np.float32)
+    if step > 0:
+        previous = connected_vehicle_socs(citylearn_env, step - 1)
+        vehicles = np.array([0.0 if soc is None else soc for soc in previous], dtype=np.float32)
+    return observer.state(step, battery_soc, vehicles)
