@@ -21,7 +21,6 @@ from ..config import VEHICLE_KINDS, Settings
 from ..dataset import PROFILES_FILE, read_csv
 from ..errors import DataError
 from ..simulation.fast_data import StationData, load_station
-from ..simulation.fast_physics import Curve
 from .station import StationState
 
 # The forecast noise must be identical in both simulators and on every run, not random across runs:
@@ -55,9 +54,18 @@ def calendar(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 def energy_at_full_power_kwh(data: StationData) -> np.ndarray:
     """Energy one step at the socket's rated power puts into its vehicle's battery, as CityLearn
-    charges it: the charger's efficiency, the vehicle's power limit, then its one-way efficiency."""
+    charges it: the charger's efficiency, then the vehicle's one-way efficiency.
+
+    The control layer takes a socket's action as linear in that energy (a fraction `a` of rated
+    power puts `a` times this into the battery, until it is full). That holds while the vehicle
+    accepts all the charger offers and no minimum power cuts small actions to 0, as in every
+    dataset this project writes; anything else is refused rather than controlled wrongly."""
     sockets, hours = data.sockets, data.hours_per_step
-    offered_kwh = np.minimum(sockets.max_power_kw * sockets.charger_efficiency * hours, sockets.vehicle_max_power_kw * hours)
+    offered_kwh = sockets.max_power_kw * sockets.charger_efficiency * hours
+    if (sockets.vehicle_max_power_kw * hours < offered_kwh).any():
+        raise NotImplementedError("a vehicle accepting less power than its charger offers is not controlled")
+    if sockets.min_power_kw.any():
+        raise NotImplementedError("chargers with a minimum charging power are not controlled")
     return offered_kwh * sockets.vehicle_root_efficiency
 
 
@@ -78,7 +86,6 @@ class StationObserver:
         self.battery_min_soc = float(np.clip(1.0 - battery.depth_of_discharge, 0.0, 1.0))
         # the least efficiency on the curve: a battery limit worked out from it is never too generous
         self.battery_root_efficiency = float(np.min(battery.efficiency_curve[1])) ** 0.5
-        self.battery_power_factor = Curve(battery.capacity_power_curve)
 
     @property
     def steps(self) -> int:
@@ -112,7 +119,7 @@ class StationObserver:
             load_forecast_kwh=self.forecast_kwh(data.load_kwh, step, 0),
             pv_forecast_kwh=self.forecast_kwh(data.pv_kwh, step, 1),
             battery_soc=float(battery_soc), battery_capacity_kwh=float(battery.capacity_kwh),
-            battery_power_kw=float(battery.nominal_power_kw) * max(self.battery_power_factor(float(battery_soc)), 0.0),
+            battery_power_kw=float(battery.nominal_power_kw),
             battery_min_soc=self.battery_min_soc, battery_root_efficiency=self.battery_root_efficiency,
             socket_group=self.socket_group, connected=connected.copy(),
             vehicle_soc=np.where(connected, soc, 0.0).astype(float),

@@ -1,0 +1,105 @@
+"""From a policy's action to CityLearn's: the affine map, the aggregated decode, the feasibility layer.
+
+`control` in params.yaml chooses each piece (each an ablation):
+- `action_interface`: `symmetric` - the policy acts in [-1, 1] on every dimension (what Gaussian
+  policies start centred on) and an affine map sends -1/+1 to the bounds of CityLearn's box;
+  `citylearn` - the policy acts in CityLearn's box itself (battery [-1, 1], sockets [0, 1]).
+- `action_space`: `aggregated` - battery power plus, per socket group present (moto, mototaxi),
+  the fraction of the EV power available above the floor, handed out least-laxity-first inside
+  the group; `per_socket` - one action per socket, in CityLearn's charger order.
+- `feasibility_floor`: each connected vehicle gets at least its floor (control.floor) and the
+  battery's action is cut to its SOC window and power.
+
+`LayerStats` says what the layer changed, so every run can record how often and by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium
+import numpy as np
+
+from ..config import VEHICLE_KINDS, Settings
+from ..site.sessions import socket_kinds
+from .allocation import headroom_kwh_by_group, least_laxity_first
+from .floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
+from .station import StationState
+
+RAISE_TOLERANCE = 1e-9       # float noise: a socket counts as raised only above it
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """What the feasibility layer changed in one step's action."""
+    sockets_raised: int          # sockets the floor gave more than the policy asked
+    floor_added_kwh: float       # bus energy the floor added to what the policy asked (what vehicles can take)
+    battery_cut: bool            # the battery's action was cut to its SOC window and power
+
+
+def affine(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """[-1, 1] onto [low, high] (clipped first: a Gaussian policy's sample can fall outside)."""
+    return low + (np.clip(action, -1.0, 1.0) + 1.0) / 2.0 * (high - low)
+
+
+class ActionPipeline:
+    """A policy's action turned into CityLearn's 1 + sockets actions for a given station state."""
+
+    def __init__(self, settings: Settings):
+        control = settings.control
+        self.symmetric = control.action_interface == "symmetric"
+        self.aggregated = control.action_space == "aggregated"
+        self.floor_on = control.feasibility_floor
+        self.socket_group = np.array([VEHICLE_KINDS.index(kind) for kind in socket_kinds(settings)], dtype=int)
+        self.groups = tuple(sorted(set(self.socket_group.tolist())))     # groups present, VEHICLE_KINDS order
+        ev_dimensions = len(self.groups) if self.aggregated else len(self.socket_group)
+        # CityLearn's box: battery [-1, 1] (+ charges), each EV dimension [0, 1] (no V2G)
+        self.citylearn_low = np.concatenate([[-1.0], np.zeros(ev_dimensions)])
+        self.citylearn_high = np.ones(1 + ev_dimensions)
+
+    @property
+    def policy_action_space(self) -> gymnasium.spaces.Box:
+        if self.symmetric:
+            size = len(self.citylearn_low)
+            return gymnasium.spaces.Box(-np.ones(size, np.float32), np.ones(size, np.float32), dtype=np.float32)
+        return gymnasium.spaces.Box(self.citylearn_low.astype(np.float32), self.citylearn_high.astype(np.float32), dtype=np.float32)
+
+    def in_citylearn_box(self, policy_action) -> np.ndarray:
+        """The policy's action in CityLearn's units (battery [-1, 1], EV dimensions [0, 1])."""
+        action = np.asarray(policy_action, dtype=float).reshape(-1)
+        if action.shape != self.citylearn_low.shape:
+            raise ValueError(f"policy action has {action.size} values, the pipeline expects {self.citylearn_low.size}")
+        if self.symmetric:
+            return affine(action, self.citylearn_low, self.citylearn_high)
+        return np.clip(action, self.citylearn_low, self.citylearn_high)
+
+    def socket_actions(self, ev_action: np.ndarray, state: StationState, floor: np.ndarray) -> np.ndarray:
+        """Per-socket fractions of rated power for the EV part of the action, above `floor`."""
+        if not self.aggregated:
+            return np.maximum(ev_action, floor)
+        extra_kwh = np.zeros(len(VEHICLE_KINDS))
+        extra_kwh[list(self.groups)] = ev_action * headroom_kwh_by_group(state, floor)[list(self.groups)]
+        return least_laxity_first(state, floor, extra_kwh)
+
+    def to_citylearn(self, policy_action, state: StationState) -> tuple[np.ndarray, LayerStats]:
+        """CityLearn's action (battery, then each socket in charger order) and what the layer changed."""
+        if not np.array_equal(state.socket_group, self.socket_group):
+            raise ValueError("the station state's sockets are not those of the settings the pipeline was built for")
+        action = self.in_citylearn_box(policy_action)
+        battery, ev_action = float(action[0]), action[1:]
+        asked = self.socket_actions(ev_action, state, np.zeros(state.sockets))
+        if not self.floor_on:
+            return np.concatenate([[battery], asked]), LayerStats(0, 0.0, False)
+        sockets = self.socket_actions(ev_action, state, floor_fraction(state))
+        low, high = battery_limits(state)
+        cut = min(max(battery, low), high)
+        return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
+
+    @staticmethod
+    def _stats(asked: np.ndarray, sockets: np.ndarray, state: StationState, battery_cut: bool) -> LayerStats:
+        """Compare what vehicles would take under the policy's ask and under the layer's action."""
+        takes = room_fraction(state)
+        added = np.minimum(sockets, takes) - np.minimum(asked, takes)
+        return LayerStats(sockets_raised=int((added > RAISE_TOLERANCE).sum()),
+                          floor_added_kwh=float((added * socket_kwh_per_step(state)).sum()),
+                          battery_cut=bool(battery_cut))
