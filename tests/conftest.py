@@ -23,6 +23,7 @@ SMALL = {
     "fleet.daily_arrivals": {"moto": 60, "mototaxi": 20},
     "validation.rollout_steps": 48,
     "validation.pv_yield_kwh_per_kwp": [900.0, 1700.0],   # one January week, annualised
+    "control.model_selection.validation_days": 2,         # the week's last 2 days: 120 training steps
 }
 
 

@@ -405,6 +405,10 @@ class Settings:
             raise ConfigError("splits.eval.seed: must differ from splits.train.seed (the evaluation year is held out)")
         for kind in VEHICLE_KINDS:
             self._check_session_fits(kind)
+        validation_hours = self.control.model_selection.validation_days * 24
+        if validation_hours >= self.simulation.horizon_hours:
+            raise ConfigError(f"control.model_selection.validation_days: {self.control.model_selection.validation_days} days "
+                              f"leave no training steps in a {self.simulation.horizon_hours}-hour year (0 turns selection off)")
 
     def _check_session_fits(self, kind: str) -> None:
         """A vehicle must be able to reach its required SOC within one opening day at rated power."""

@@ -71,7 +71,8 @@ def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path
                     checkpoint: str = "final") -> dict:
     """Replay a trained policy, deterministic, through CityLearn on both years: `<agent>_seed<k>` records."""
     from .learning.checkpoints import CheckpointStore
-    from .learning.training import PolicyController, run_folder
+    from .learning.station_env import PolicyController
+    from .learning.training import run_folder
 
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
     chosen = store.final() if checkpoint == "final" else store.newest()
@@ -80,7 +81,7 @@ def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path
                         f"(run `evstation train {agent} --seed {seed}`)")
     log.info("%s seed %d: evaluating %s (step %d)", agent, seed, chosen.folder, chosen.num_timesteps)
     record = run_controller(settings, f"{agent}_seed{seed}",
-                            lambda split: PolicyController(agent, chosen.model, chosen.normalization),
+                            lambda split: PolicyController(agent, chosen.model, chosen.normalization, settings),
                             data_dir=data_dir, results_dir=results_dir)
     record["model_steps"] = chosen.num_timesteps
     write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)

@@ -127,8 +127,16 @@ def peak_metrics(ts: pd.DataFrame, step_hours: float = 1.0) -> dict:
 
 
 def reward_metrics(ts: pd.DataFrame) -> dict:
+    """Mean of the reported reward and each component; the learning reward's mean and what the
+    feasibility layer added (socket-steps it raised, kWh), where the timeseries records them."""
     columns = [column for column in ts.columns if column.startswith("reward")]
-    return {f"{column}_mean": float(ts[column].mean()) for column in columns}
+    metrics = {f"{column}_mean": float(ts[column].mean()) for column in columns}
+    if "learning_reward" in ts.columns:
+        metrics["learning_reward_mean"] = float(ts["learning_reward"].mean())
+    if "floor_raised_sockets" in ts.columns:
+        metrics["floor_raised_steps"] = int(ts["floor_raised_sockets"].sum())
+        metrics["floor_raised_kwh"] = float(ts["floor_kwh"].sum())
+    return metrics
 
 
 def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh: float,

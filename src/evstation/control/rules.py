@@ -46,7 +46,7 @@ class Controller(Protocol):
 
     def reset(self) -> None: ...
 
-    def act(self, observation: Mapping[str, float], step: int) -> np.ndarray: ...
+    def act(self, observation: Mapping[str, float], step: int, state=None) -> np.ndarray: ...
 
 
 class FullPowerCharging:
@@ -59,7 +59,7 @@ class FullPowerCharging:
     def reset(self) -> None:
         pass
 
-    def act(self, observation: Mapping[str, float], step: int) -> np.ndarray:
+    def act(self, observation: Mapping[str, float], step: int, state=None) -> np.ndarray:
         return np.concatenate([[0.0], np.ones(len(self.spec.chargers))])
 
 
@@ -81,8 +81,8 @@ class RuleBased(FullPowerCharging):
     evening tariff peak. CityLearn keeps it within its SOC window and power."""
     name = "rule_based"
 
-    def act(self, observation: Mapping[str, float], step: int) -> np.ndarray:
-        actions = super().act(observation, step)
+    def act(self, observation: Mapping[str, float], step: int, state=None) -> np.ndarray:
+        actions = super().act(observation, step, state)
         demand_kwh = observation["non_shiftable_load"] + expected_ev_draw_kwh(observation, self.spec)
         surplus_kwh = observation["solar_generation"] - demand_kwh
         local_hour = int(observation["hour"]) - 1          # CityLearn's hour 1 is 00:00-00:59

@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import logging
-import pickle
 import time
 from pathlib import Path
 
@@ -32,15 +31,16 @@ from tqdm import tqdm
 from . import agents
 from .checkpoints import CheckpointStore
 from ..config import REWARD_COMPONENTS, Settings
-from ..simulation.citylearn_env import make_training_env
-from ..simulation.fast_env import make_fast_training_env
 from ..errors import DataError, UserError
+from .selection import ModelSelection
+from .station_env import make_learner_env, make_training_env, validation_start_step
 
 log = logging.getLogger(__name__)
 CURVE_LOSSES = ("train/value_loss", "train/policy_loss", "train/policy_gradient_loss", "train/entropy_loss", "train/actor_loss",
                 "train/critic_loss", "train/ent_coef", "train/approx_kl", "train/learning_rate")
 CURVE_COLUMNS = ["timesteps", "episodes", "reward_mean", *(f"reward_{c}_mean" for c in REWARD_COMPONENTS),
-                 "episode_reward_last", *(name.split("/")[1] for name in CURVE_LOSSES)]
+                 "reward_station_mean", "episode_reward_last", "validation_score",
+                 *(name.split("/")[1] for name in CURVE_LOSSES)]
 CLIP_OBSERVATION = 10.0
 
 
@@ -62,7 +62,6 @@ def curve_path(results_dir: Path, agent: str, seed: int) -> Path:
 
 # Settings that change how fast or where a run trains, not what it learns: a resume may change them.
 RUNTIME_ONLY = ("device", "cpu_threads", "seeds", "keep_checkpoints", "backend")   # both backends: the same physics
-TRAINING_ENV_FACTORIES = {"fast": make_fast_training_env, "citylearn": make_training_env}
 
 
 def run_fingerprint(settings: Settings, agent: str, seed: int, folder: Path) -> str:
@@ -85,8 +84,8 @@ def make_vec_env(settings: Settings, agent: str, folder: Path):
     cores work; the fast simulator's stay in-process, where a step (~0.1 ms at 128 sockets) costs
     less than sending it to another process."""
     count = agents.n_envs(agent, settings)
-    factory = TRAINING_ENV_FACTORIES[settings.training.backend]
-    build = functools.partial(factory, settings.as_dict(), str(folder), agents.reward_scale(agent, settings))
+    build = functools.partial(make_training_env, settings.as_dict(), str(folder), agents.reward_scale(agent, settings),
+                              settings.training.backend)
     if count == 1 or settings.training.backend == "fast":
         return DummyVecEnv([build] * count)
     return SubprocVecEnv([build] * count, start_method="spawn")
@@ -116,9 +115,9 @@ class Checkpointing(BaseCallback):
 class LearningCurve(BaseCallback):
     """Per-step rewards and components averaged over each logging interval, episode totals, losses."""
 
-    def __init__(self, path: Path, every: int, resumed_at: int):
+    def __init__(self, path: Path, every: int, resumed_at: int, selection: ModelSelection | None = None):
         super().__init__()
-        self.path, self.every = path, every
+        self.path, self.every, self.selection = path, every, selection
         self._truncate_after(resumed_at)
         self._reset_window()
         self.episode_rewards = None
@@ -140,7 +139,7 @@ class LearningCurve(BaseCallback):
 
     def _reset_window(self) -> None:
         self.steps = 0
-        self.sums = dict.fromkeys(["reward", *REWARD_COMPONENTS], 0.0)
+        self.sums = dict.fromkeys(["reward", "reward_station", *REWARD_COMPONENTS], 0.0)
 
     def _on_step(self) -> bool:
         infos, dones = self.locals["infos"], self.locals["dones"]
@@ -149,6 +148,7 @@ class LearningCurve(BaseCallback):
         for index, info in enumerate(infos):
             self.steps += 1
             self.sums["reward"] += info["reward_unscaled"]
+            self.sums["reward_station"] += info.get("reward_station", info["reward_unscaled"])
             for name, value in info["reward_components"].items():
                 self.sums[name] += value
             self.episode_rewards[index] += info["reward_unscaled"]
@@ -165,7 +165,9 @@ class LearningCurve(BaseCallback):
         row = {"timesteps": self.model.num_timesteps, "episodes": self.episodes,
                "reward_mean": self.sums["reward"] / max(self.steps, 1),
                **{f"reward_{c}_mean": self.sums[c] / max(self.steps, 1) for c in REWARD_COMPONENTS},
+               "reward_station_mean": self.sums["reward_station"] / max(self.steps, 1),
                "episode_reward_last": self.last_episode_reward,
+               "validation_score": self.selection.take_score() if self.selection is not None else float("nan"),
                **{name.split("/")[1]: losses.get(name, float("nan")) for name in CURVE_LOSSES}}
         with open(self.path, "a", newline="") as stream:
             csv.DictWriter(stream, fieldnames=CURVE_COLUMNS).writerow(row)
@@ -213,7 +215,7 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints,
                             run_fingerprint(settings, agent, seed, folder))
     venv = make_vec_env(settings, agent, folder)
-    episode_steps = settings.simulation.horizon_hours
+    episode_steps = validation_start_step(settings, settings.simulation.horizon_hours)   # the training window
     budget = agents.total_timesteps(agent, settings, episode_steps)
     checkpoint = store.newest() if resume else None
     if resume and checkpoint is None:
@@ -234,10 +236,15 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
              agent, seed, device, settings.training.cpu_threads, venv.num_envs, settings.training.backend,
              budget - model.num_timesteps, budget)
     every = settings.training.checkpoint_every_steps
+    selection = None
+    if settings.control.model_selection.validation_days:
+        validation_env = make_learner_env(settings, folder, window="validation")
+        selection = ModelSelection(validation_env, normalization, store, settings.control.model_selection.every_steps)
     callbacks = CallbackList([
         *agents.schedule_callbacks(agent, settings),
         Checkpointing(store, normalization, every, with_replay_buffer=agent in agents.OFF_POLICY),
-        LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps),
+        *([selection] if selection is not None else []),
+        LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps, selection),
         ProgressBar(budget, f"{agent}/seed{seed}"),
     ])
     started, first_step = time.perf_counter(), model.num_timesteps
@@ -245,30 +252,16 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
         model.learn(total_timesteps=budget - model.num_timesteps, callback=callbacks,
                     reset_num_timesteps=checkpoint is None)
     elapsed = time.perf_counter() - started
-    final = store.save(model, normalization, with_replay_buffer=False, final=True)
+    if selection is None:
+        final = store.save(model, normalization, with_replay_buffer=False, final=True)
+    else:                                  # the best-scoring model on the validation window is final
+        if store.final() is None:
+            selection.init_callback(model)
+            selection.score_now()
+        final = store.final()
     venv.close()
     trained = model.num_timesteps - first_step
     log.info("%s seed %d: %d steps in %.0f s (%.1f steps/s); final model in %s", agent, seed, trained, elapsed,
              trained / elapsed if elapsed else float("nan"), final.folder)
     return {"agent": agent, "seed": seed, "num_timesteps": int(model.num_timesteps), "device": device,
             "final": str(final.folder)}
-
-
-class PolicyController:
-    """A trained policy as a controller: CityLearn's observation, normalised with the statistics
-    saved beside the model, and the deterministic action."""
-
-    def __init__(self, agent: str, model_path: Path, normalization_path: Path, device: str = "cpu"):
-        self.name = agent
-        self.model = agents.model_class(agent).load(model_path, device=device)
-        with open(normalization_path, "rb") as stream:
-            self.normalization = pickle.load(stream)
-
-    def reset(self) -> None:
-        pass
-
-    def act(self, observation, step: int) -> np.ndarray:
-        values = np.fromiter(observation.values(), dtype=np.float32, count=len(observation))
-        normalized = self.normalization.normalize_obs(values[None, :])
-        action, _ = self.model.predict(normalized, deterministic=True)
-        return np.asarray(action[0], dtype=float)

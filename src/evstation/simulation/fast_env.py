@@ -103,7 +103,13 @@ class FastStationEnv(gymnasium.Env):
     # ------------------------------------------------------------ gymnasium interface
 
     def reset(self, *, seed: int | None = None, options=None):
-        self._reset_state()
+        """A new episode from step 0, or from `options["start_step"]` (a window of the year, e.g. a
+        validation period: the battery starts at its initial SOC, as on 1 January; start it where no
+        vehicle is plugged in, say at midnight, or the vehicles already there start empty)."""
+        start = int((options or {}).get("start_step", 0))
+        if not 0 <= start < self.steps_per_episode:
+            raise ValueError(f"start_step {start}: outside the episode's {self.steps_per_episode} steps")
+        self._reset_state(start)
         return self._observation.copy(), {}
 
     def step(self, action):
@@ -122,14 +128,14 @@ class FastStationEnv(gymnasium.Env):
 
     # ------------------------------------------------------------ one step
 
-    def _reset_state(self) -> None:
+    def _reset_state(self, start: int = 0) -> None:
         data = self.data
-        self.time_step = 0
+        self.time_step = start
         self.battery.reset()
         self.vehicle_soc = np.zeros(len(data.charger_ids), dtype=np.float32)
         self.previous_import_kwh = None
-        reset_net = bus_net_kwh(data.load_kwh[0], np.float32(0.0), data.pv_kwh[0], np.float32(0.0))
-        self._observation = self._fill(0, reset_net, self.battery.soc, self.vehicle_soc)
+        reset_net = bus_net_kwh(data.load_kwh[start], np.float32(0.0), data.pv_kwh[start], np.float32(0.0))
+        self._observation = self._fill(start, reset_net, self.battery.soc, self.vehicle_soc)
 
     def _simulate(self, step: int, action: np.ndarray) -> FastStepFlows:
         data, sessions = self.data, self.data.sessions

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..config import REWARD_COMPONENTS, Settings
 from ..control.rules import Controller
 from ..dataset import read_dataset
-from .citylearn_env import make_station_env, read_step
+from .citylearn_env import connected_vehicle_socs, make_station_env, read_step
 
 log = logging.getLogger(__name__)
 PROGRESS_MIN_STEPS = 500          # short runs (tests) print no bar
@@ -64,6 +64,12 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
     efficiency = settings.sockets.efficiency_pct / 100
     capacity = settings.battery.capacity_kwh
     tolerance = settings.validation.soc_tolerance_pct
+    from ..control.learning_reward import LearningReferences, MarginalReward
+    from ..control.observer import StationObserver, state_from_citylearn
+
+    observer = StationObserver(settings, folder)
+    learning_reward = MarginalReward(LearningReferences.from_settings(settings))   # recorded for every controller
+    marginal = settings.control.learning_reward == "marginal"
     observations, _ = env.reset()
     controller.reset()
     steps = env.time_steps - 1
@@ -73,10 +79,14 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
                disable=not progress or steps < PROGRESS_MIN_STEPS)
     started = time.perf_counter()
     for step in range(steps):
-        actions = controller.act(dict(zip(names, observations[0])), step)
+        state = state_from_citylearn(observer, env, step)
+        actions = controller.act(dict(zip(names, observations[0])), step, state)
         observations, reward, terminated, _, _ = env.step([np.asarray(actions, dtype=float).tolist()])
         flows = read_step(env, step)
         net_kwh = flows.load_kwh + flows.ev_kwh + flows.battery_kwh - flows.pv_kwh
+        socs_after = np.array([np.nan if soc is None else soc for soc in connected_vehicle_socs(env, step)])
+        learning = learning_reward(state, net_kwh, socs_after)[0] if marginal else float(reward[0])
+        layer = getattr(controller, "last_stats", None)
         row = {
             "step": step,
             "load_kwh": flows.load_kwh, "pv_kwh": flows.pv_kwh, "ev_kwh": flows.ev_kwh,
@@ -91,6 +101,9 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
             "reward": float(reward[0]),
             **{f"reward_{name}": env.reward_function.last_components[name] for name in REWARD_COMPONENTS},
             **_departure_record(env, step, leaving_at.get(step, []), charger_index, tolerance),
+            "learning_reward": learning,
+            "floor_raised_sockets": layer.sockets_raised if layer is not None else 0,
+            "floor_kwh": layer.floor_added_kwh if layer is not None else 0.0,
         }
         previous_soc = flows.battery_soc
         rows.append(row)

@@ -1,0 +1,92 @@
+"""Model selection: score the policy on a validation window during training and keep the best.
+
+The final policy of a noisy run is rarely its best (rl-zoo's `EvalCallback` does the same). Every
+`control.model_selection.every_steps`, and once more when training ends, the deterministic policy
+drives a separate fast simulator through the validation window - the training year's last
+`validation_days`, which the training episodes stop before, never the held-out year - and its
+score is the mean learning reward per step there. The best-scoring model so far is written as the
+run's `final/` checkpoint; `selection.json` beside it keeps every score, so a resumed run goes on
+comparing against the best of the interrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from ..files import write_json_atomically
+from .checkpoints import CheckpointStore
+
+log = logging.getLogger(__name__)
+SELECTION_FILE = "selection.json"
+
+
+def validation_score(model, normalization, env) -> float:
+    """Mean learning reward per step of the deterministic policy through `env`'s episode (a
+    `LearnerEnv` on the validation window); observations normalised with the training statistics,
+    which this does not update."""
+    observation, _ = env.reset()
+    total, steps, done = 0.0, 0, False
+    while not done:
+        action, _ = model.predict(normalization.normalize_obs(observation[None, :]), deterministic=True)
+        observation, _, terminated, truncated, info = env.step(np.asarray(action[0]))
+        total += info["reward_unscaled"]
+        steps += 1
+        done = terminated or truncated
+    return total / steps
+
+
+class ModelSelection(BaseCallback):
+    """Scores the policy every `every` steps (at a rollout start: every collected step trained on)
+    and at the end of training; saves the best as `final/`."""
+
+    def __init__(self, env, normalization, store: CheckpointStore, every: int):
+        super().__init__()
+        self.env, self.normalization, self.store, self.every = env, normalization, store, every
+        self.path = Path(store.root) / SELECTION_FILE
+        self.record = {"best_score": None, "best_timesteps": None, "scores": []}
+        self.last_scored = 0
+        self.pending_score = math.nan          # the latest score, for the learning curve's next row
+
+    def _on_training_start(self) -> None:
+        if self.path.is_file() and self.model.num_timesteps > 0:      # a resumed run: keep its history
+            record = json.loads(self.path.read_text())
+            record["scores"] = [row for row in record["scores"] if row["timesteps"] <= self.model.num_timesteps]
+            self.record = record
+        self.last_scored = self.model.num_timesteps
+
+    def take_score(self) -> float:
+        score, self.pending_score = self.pending_score, math.nan
+        return score
+
+    def score_now(self) -> float:
+        score = validation_score(self.model, self.normalization, self.env)
+        steps = int(self.model.num_timesteps)
+        self.record["scores"].append({"timesteps": steps, "score": score})
+        best = self.record["best_score"]
+        if best is None or score > best or self.store.final() is None:
+            self.store.save(self.model, self.normalization, with_replay_buffer=False, final=True)
+            self.record["best_score"], self.record["best_timesteps"] = score, steps
+            log.info("validation score %.5f at step %d: the best so far, kept as final", score, steps)
+        else:
+            log.info("validation score %.5f at step %d (best %.5f at step %d)", score, steps, best,
+                     self.record["best_timesteps"])
+        write_json_atomically(self.path, self.record)
+        self.last_scored, self.pending_score = steps, score
+        return score
+
+    def _on_rollout_start(self) -> None:
+        if self.model.num_timesteps - self.last_scored >= self.every:
+            self.score_now()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.model.num_timesteps != self.last_scored or self.store.final() is None:
+            self.score_now()
