@@ -28,6 +28,7 @@ TINY = {
 }
 BUDGET = {"a2c": 256, "ppo": 256, "sac": 120}          # SAC: one training episode: the week less its 2 validation days
 ROLLOUT = {"a2c": 32, "ppo": 64, "sac": 1}
+TRAINING_WINDOW = 120                                  # the one-week station less its 2 validation days
 
 
 def project_with(built_small: Path, folder: Path, overrides: dict | None = None) -> Path:
@@ -109,7 +110,7 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(built_small, tmp_pa
     whole = project_with(built_small, tmp_path / "whole", overrides)
     run_cli("train", agent, cwd=whole)
 
-    budget = overrides.get(f"agents.{agent}.total_timesteps", 168 * overrides.get("agents.sac.episodes", 1))
+    budget = overrides.get(f"agents.{agent}.total_timesteps", TRAINING_WINDOW * overrides.get("agents.sac.episodes", 1))
     models = {}
     for name, project in (("resumed", killed), ("whole", whole)):
         final = run_dir(project, agent) / "final"

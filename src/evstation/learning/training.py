@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -160,12 +161,15 @@ class LearningCurve(BaseCallback):
             self._write_row()
         return True
 
+    def _mean(self, name: str) -> float:
+        return self.sums[name] / self.steps if self.steps else float("nan")
+
     def _write_row(self) -> None:
         losses = self.model.logger.name_to_value
         row = {"timesteps": self.model.num_timesteps, "episodes": self.episodes,
-               "reward_mean": self.sums["reward"] / max(self.steps, 1),
-               **{f"reward_{c}_mean": self.sums[c] / max(self.steps, 1) for c in REWARD_COMPONENTS},
-               "reward_station_mean": self.sums["reward_station"] / max(self.steps, 1),
+               "reward_mean": self._mean("reward"),
+               **{f"reward_{c}_mean": self._mean(c) for c in REWARD_COMPONENTS},
+               "reward_station_mean": self._mean("reward_station"),
                "episode_reward_last": self.last_episode_reward,
                "validation_score": self.selection.take_score() if self.selection is not None else float("nan"),
                **{name.split("/")[1]: losses.get(name, float("nan")) for name in CURVE_LOSSES}}
@@ -175,7 +179,8 @@ class LearningCurve(BaseCallback):
         self._reset_window()
 
     def _on_training_end(self) -> None:
-        if self.steps:
+        final_score = self.selection is not None and not math.isnan(self.selection.pending_score)
+        if self.steps or final_score:          # the score of the last model comes after the last row
             self._write_row()
 
 

@@ -1,0 +1,130 @@
+"""The learner's view of the station: compact features, the wrapper around either simulator, and
+model selection on the validation window."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evstation.config import VEHICLE_KINDS, apply_overrides, load_settings
+from evstation.control.features import feature_names, features, observation_size
+from evstation.errors import ConfigError
+from evstation.learning.station_env import make_learner_env, validation_start_step
+
+from conftest import run_cli, write_params
+
+TRAIN = ("data", "citylearn", "train")
+
+
+@pytest.fixture(scope="module")
+def small(built_small):
+    return load_settings(built_small / "params.yaml"), built_small.joinpath(*TRAIN)
+
+
+def run_episode(env, action) -> tuple[np.ndarray, list[dict]]:
+    observation, _ = env.reset()
+    observations, infos, done = [observation], [], False
+    while not done:
+        observation, _, terminated, truncated, info = env.step(action(env))
+        observations.append(observation)
+        infos.append(info)
+        done = terminated or truncated
+    return np.array(observations), infos
+
+
+@pytest.mark.parametrize("action_space", ["aggregated", "per_socket"])
+def test_features_have_the_documented_size_and_range(small, action_space):
+    settings, folder = small
+    settings = apply_overrides(settings, {"control.action_space": action_space})
+    groups = len(VEHICLE_KINDS) if action_space == "aggregated" else 0
+    assert observation_size(settings) == 4 * 8 + 9 + 2 * settings.control.forecast_hours + 4 * groups
+    assert len(feature_names(settings)) == observation_size(settings)
+    env = make_learner_env(settings, folder, window="year")
+    rng = np.random.default_rng(0)
+    observations, _ = run_episode(env, lambda env: rng.uniform(-1, 1, env.action_space.shape))
+    assert observations.shape == (settings.simulation.horizon_hours + 1, observation_size(settings))
+    assert observations.dtype == np.float32 and np.isfinite(observations).all()
+    # scaled to about [0, 1] (sine and cosine of the clock in [-1, 1]; the mall's noise may pass its modelled peak)
+    assert observations.min() >= -1.0 and observations.max() <= 1.3
+    names = feature_names(settings)
+    connected = observations[:, [i for i, name in enumerate(names) if name.endswith("_connected") and name.startswith("socket")]]
+    assert set(np.unique(connected)) == {0.0, 1.0}
+
+
+def test_training_stops_before_the_validation_window_which_starts_at_midnight(small):
+    settings, folder = small
+    steps = settings.simulation.horizon_hours
+    start = validation_start_step(settings, steps)
+    assert start == steps - 2 * 24
+    train = make_learner_env(settings, folder)
+    _, infos = run_episode(train, lambda env: np.zeros(env.action_space.shape))
+    assert len(infos) == start
+    validation = make_learner_env(settings, folder, window="validation")
+    _, infos = run_episode(validation, lambda env: np.zeros(env.action_space.shape))
+    assert len(infos) == steps - start and validation.unwrapped.time_step == steps - 1
+    assert validation.observer.hour[start] == 0
+    with pytest.raises(ConfigError, match="validation_days"):
+        apply_overrides(settings, {"control.model_selection.validation_days": 7})
+
+
+def test_info_keeps_learning_and_station_rewards_and_the_layers_work(small):
+    settings, folder = small
+    env = make_learner_env(settings, folder, reward_scale=0.1, window="year")
+    env.reset()
+    lowest = -np.ones(env.action_space.shape)      # the policy asks for nothing: the floor must act
+    infos, rewards = [], []
+    done = False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(lowest)
+        infos.append(info)
+        rewards.append(reward)
+        done = terminated or truncated
+    assert np.allclose(rewards, [0.1 * info["reward_unscaled"] for info in infos])
+    assert sum(info["layer"]["sockets_raised"] for info in infos) > 0
+    assert all(info["reward_components"]["ev_satisfaction"] > -1e-6 for info in infos)   # nobody falls behind
+    station = [info["reward_station"] for info in infos]
+    assert not np.allclose(station, [info["reward_unscaled"] for info in infos])
+    same = make_learner_env(apply_overrides(settings, {"control.learning_reward": "station"}), folder, window="year")
+    _, station_infos = run_episode(same, lambda env: lowest)
+    assert [info["reward_unscaled"] for info in station_infos] == station
+
+
+def test_the_wrapper_poses_the_same_problem_on_citylearn(small):
+    settings, folder = small
+    fast = make_learner_env(settings, folder, window="year")
+    slow = make_learner_env(settings, folder, backend="citylearn", window="year")
+    rng = np.random.default_rng(3)
+    actions = rng.uniform(-1, 1, (24, fast.action_space.shape[0]))
+    observations = []
+    for env in (fast, slow):
+        first, _ = env.reset()
+        rows = [first]
+        for action in actions:
+            observation, reward, *_ , info = env.step(action)
+            rows.append(np.append(observation, [reward, info["reward_station"]]))
+        observations.append(rows)
+    for fast_row, slow_row in zip(*observations):
+        assert np.allclose(fast_row, slow_row, rtol=1e-5, atol=1e-5)
+
+
+def test_model_selection_writes_the_validation_score_and_keeps_the_best(built_small, tmp_path):
+    project = tmp_path
+    shutil.copytree(built_small / "data", project / "data")
+    write_params(project, {"agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 32, "agents.ppo.n_envs": 1,
+                           "agents.ppo.net_arch": [16, 16], "agents.ppo.learning_rate": 0.01,
+                           "control.model_selection.every_steps": 64, "training.checkpoint_every_steps": 32})
+    run_cli("train", "ppo", cwd=project)
+    run = project / "results" / "checkpoints" / "ppo" / "seed0"
+    record = json.loads((run / "selection.json").read_text())
+    scores = record["scores"]
+    assert [row["timesteps"] for row in scores] == [64, 128, 192, 256]
+    best = max(scores, key=lambda row: row["score"])
+    assert (record["best_score"], record["best_timesteps"]) == (best["score"], best["timesteps"])
+    assert json.loads((run / "final" / "meta.json").read_text())["num_timesteps"] == best["timesteps"]
+    curve = pd.read_csv(project / "results" / "curves" / "ppo_seed0.csv")
+    logged = curve["validation_score"].dropna().tolist()
+    assert logged == pytest.approx([row["score"] for row in scores])
