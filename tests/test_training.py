@@ -150,7 +150,8 @@ def test_changed_settings_are_never_resumed_from(built_small, tmp_path):
 
 
 def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path):
-    from evstation.learning.training import PolicyController
+    from evstation.config import load_settings
+    from evstation.learning.station_env import PolicyController
 
     project = project_with(built_small, tmp_path)
     run_cli("train", "ppo", cwd=project)
@@ -159,7 +160,8 @@ def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path):
         saved = pickle.load(stream)
     assert saved.obs_rms.count >= BUDGET["ppo"]
     assert np.abs(saved.obs_rms.mean).max() > 0
-    controller = PolicyController("ppo", final / "model.zip", final / "normalization.pkl")
+    controller = PolicyController("ppo", final / "model.zip", final / "normalization.pkl",
+                                  load_settings(project / "params.yaml"))
     np.testing.assert_array_equal(controller.normalization.obs_rms.mean, saved.obs_rms.mean)
     raw = np.linspace(0, 1, saved.obs_rms.mean.shape[0]).astype(np.float32)
     expected = np.clip((raw - saved.obs_rms.mean) / np.sqrt(saved.obs_rms.var + saved.epsilon), -10, 10)
