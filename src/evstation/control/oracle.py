@@ -399,7 +399,7 @@ class OracleSchedule:
     def reset(self) -> None:
         pass
 
-    def act(self, observation: Mapping[str, float], step: int) -> np.ndarray:
+    def act(self, observation: Mapping[str, float], step: int, state=None) -> np.ndarray:
         if not 0 <= step < len(self.actions):
             raise DataError(f"oracle: no planned action for step {step} (the plan has {len(self.actions)} steps)")
         return self.actions[step].copy()

@@ -267,7 +267,7 @@ class PolicyController:
     def reset(self) -> None:
         pass
 
-    def act(self, observation, step: int) -> np.ndarray:
+    def act(self, observation, step: int, state=None) -> np.ndarray:
         values = np.fromiter(observation.values(), dtype=np.float32, count=len(observation))
         normalized = self.normalization.normalize_obs(values[None, :])
         action, _ = self.model.predict(normalized, deterministic=True)

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..config import REWARD_COMPONENTS, Settings
+from ..control.observer import StationObserver, state_from_citylearn
 from ..control.rules import Controller
 from ..dataset import read_dataset
 from .citylearn_env import make_station_env, read_step
@@ -57,6 +58,7 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
     """Run `controller` through the dataset in `folder` and return the per-step timeseries."""
     dataset = read_dataset(Path(folder))
     env = make_station_env(settings, folder, without_solar=without_solar)
+    observer = StationObserver(settings, folder, without_solar=without_solar)
     building = env.buildings[0]
     names = env.observation_names[0]
     charger_index = {charger.charger_id: index for index, charger in enumerate(building.electric_vehicle_chargers)}
@@ -73,7 +75,8 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
                disable=not progress or steps < PROGRESS_MIN_STEPS)
     started = time.perf_counter()
     for step in range(steps):
-        actions = controller.act(dict(zip(names, observations[0])), step)
+        state = state_from_citylearn(observer, env, step)
+        actions = controller.act(dict(zip(names, observations[0])), step, state)
         observations, reward, terminated, _, _ = env.step([np.asarray(actions, dtype=float).tolist()])
         flows = read_step(env, step)
         net_kwh = flows.load_kwh + flows.ev_kwh + flows.battery_kwh - flows.pv_kwh
