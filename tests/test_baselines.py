@@ -107,7 +107,7 @@ class RandomActions:
     def reset(self):
         self.rng = np.random.default_rng(self.seed)
 
-    def act(self, observation, step):
+    def act(self, observation, step, state=None):
         return np.concatenate([self.rng.uniform(-1, 1, 1), self.rng.uniform(0, 1, self.n_actions - 1)])
 
 
