@@ -8,7 +8,6 @@ import pytest
 from evstation.config import apply_overrides, load_settings
 from evstation.control.actions import ActionPipeline, LayerStats
 from evstation.control.floor import battery_limits, floor_fraction, room_fraction
-from evstation.control.observer import StationObserver
 
 from conftest import PARAMS, SMALL
 from test_floor import station_state
