@@ -8,7 +8,6 @@ import pytest
 from evstation.config import apply_overrides, load_settings
 from evstation.control.actions import ActionPipeline, LayerStats
 from evstation.control.floor import battery_limits, floor_fraction, room_fraction
-from evstation.control.observer import StationObserver
 
 from conftest import PARAMS, SMALL
 from test_floor import station_state
@@ -110,7 +109,7 @@ def test_a_wrong_action_size_or_station_is_refused():
 
 def test_full_size_gives_citylearn_129_actions():
     """At the full station's 128 sockets (per-socket and aggregated alike) CityLearn gets 1 + 128 actions."""
-    settings = apply_overrides(load_settings(PARAMS), {"simulation.horizon_hours": 24})
+    settings = apply_overrides(load_settings(PARAMS), {"simulation.horizon_hours": 24, "control.model_selection.validation_days": 0})
     sockets = settings.sockets.total
     assert sockets == 128
     groups = np.array([0] * 112 + [1] * 16)

@@ -32,7 +32,7 @@ STAGE_CODE = {
     "evaluate": TRAINING_CODE,
     "compare": REPORT_CODE,
 }
-BASELINES = ["without_solar", "uncontrolled", "rule_based"]
+BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity"]
 AGENTS = ["a2c", "sac", "ppo"]
 
 

@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     baseline = commands.add_parser("baseline", help="simulate a baseline controller on both years")
-    baseline.add_argument("name", choices=["without_solar", "uncontrolled", "rule_based", "oracle"])
+    baseline.add_argument("name", choices=["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "oracle"])
     baseline.add_argument("--data-dir", default="data/citylearn")
     baseline.add_argument("--results-dir", default="results")
     baseline.set_defaults(run=_baseline)

@@ -26,7 +26,7 @@ from .errors import DataError  # noqa: E402
 from .files import write_csv_atomically, write_json_atomically  # noqa: E402
 
 log = logging.getLogger(__name__)
-BASELINE_ORDER = ("without_solar", "uncontrolled", "rule_based", "oracle")
+BASELINE_ORDER = ("without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "oracle")
 AGENT_ORDER = ("a2c", "sac", "ppo")
 KPIS = ("co2_grid_kg", "co2_net_kg", "co2_emitted_kg", "co2_indirect_avoided_kg", "co2_direct_avoided_kg",
         "import_kwh", "cost_pen", "solar_utilization_pct", "surplus_kwh", "ev_satisfaction_pct",

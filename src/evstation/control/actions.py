@@ -56,9 +56,10 @@ class ActionPipeline:
         # CityLearn's box: battery [-1, 1] (+ charges), each EV dimension [0, 1] (no V2G)
         self.citylearn_low = np.concatenate([[-1.0], np.zeros(ev_dimensions)])
         self.citylearn_high = np.ones(1 + ev_dimensions)
+        self.policy_action_space = self._policy_space()
 
-    @property
-    def policy_action_space(self) -> gymnasium.spaces.Box:
+    def _policy_space(self) -> gymnasium.spaces.Box:
+        """[-1, 1] on every dimension (symmetric), else CityLearn's box."""
         if self.symmetric:
             size = len(self.citylearn_low)
             return gymnasium.spaces.Box(-np.ones(size, np.float32), np.ones(size, np.float32), dtype=np.float32)

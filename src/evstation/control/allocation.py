@@ -21,9 +21,11 @@ def least_laxity_order(state: StationState) -> np.ndarray:
     return connected[np.lexsort((connected, steps_left, laxity))]
 
 
-def headroom_kwh(state: StationState, floor_fraction: np.ndarray) -> np.ndarray:
-    """Per socket, the bus energy it can still take above its floor this step (0 at empty sockets)."""
-    ceiling = np.where(state.connected, np.maximum(room_fraction(state), floor_fraction), 0.0)
+def headroom_kwh(state: StationState, floor_fraction: np.ndarray, ceiling_fraction: np.ndarray | None = None) -> np.ndarray:
+    """Per socket, the bus energy it can still take above its floor this step, up to
+    `ceiling_fraction` of rated power (default: what fills its vehicle); 0 at empty sockets."""
+    ceiling = room_fraction(state) if ceiling_fraction is None else np.minimum(ceiling_fraction, room_fraction(state))
+    ceiling = np.where(state.connected, np.maximum(ceiling, floor_fraction), 0.0)
     return np.maximum(ceiling - floor_fraction, 0.0) * socket_kwh_per_step(state)
 
 
@@ -32,12 +34,14 @@ def headroom_kwh_by_group(state: StationState, floor_fraction: np.ndarray) -> np
     return np.bincount(state.socket_group, weights=headroom_kwh(state, floor_fraction), minlength=len(VEHICLE_KINDS))
 
 
-def least_laxity_first(state: StationState, floor_fraction: np.ndarray, extra_kwh_by_group) -> np.ndarray:
+def least_laxity_first(state: StationState, floor_fraction: np.ndarray, extra_kwh_by_group,
+                       ceiling_fraction: np.ndarray | None = None) -> np.ndarray:
     """Per-socket action fractions: the floor, plus each group's `extra_kwh_by_group[g]` (kWh from
-    the bus; what exceeds the group's headroom is not handed out) given least laxity first."""
+    the bus; what exceeds the group's headroom is not handed out) given least laxity first, each
+    socket up to `ceiling_fraction` (default: what fills its vehicle)."""
     floor_fraction = np.asarray(floor_fraction, dtype=float)
     extra = np.maximum(np.asarray(extra_kwh_by_group, dtype=float), 0.0)
-    headroom = headroom_kwh(state, floor_fraction)
+    headroom = headroom_kwh(state, floor_fraction, ceiling_fraction)
     given_kwh = np.zeros(state.sockets)
     order = least_laxity_order(state)
     for group in range(len(extra)):

@@ -55,6 +55,16 @@ def room_fraction(state: StationState) -> np.ndarray:
     return np.minimum(room_kwh(state) / state.kwh_per_step_at_full_power, 1.0)
 
 
+def need_fraction(state: StationState) -> np.ndarray:
+    """Per socket, the fraction of rated power that brings its vehicle to its required SOC this step (at most 1)."""
+    return np.minimum(energy_needed_kwh(state) / state.kwh_per_step_at_full_power, 1.0)
+
+
+def ev_draw_kwh(state: StationState, socket_fraction: np.ndarray) -> float:
+    """Bus energy the sockets draw this step under these fractions (a vehicle takes no more than fills it)."""
+    return float((np.minimum(socket_fraction, room_fraction(state)) * socket_kwh_per_step(state)).sum())
+
+
 def socket_kwh_per_step(state: StationState) -> np.ndarray:
     """Energy a socket draws from the bus in one step at rated power."""
     return state.socket_power_kw * HOURS_PER_STEP

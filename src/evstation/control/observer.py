@@ -12,6 +12,7 @@ never CityLearn's per-socket SOC observation, which lags by one visitor on back-
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +73,12 @@ def energy_at_full_power_kwh(data: StationData) -> np.ndarray:
 class StationObserver:
     """The station's static part, read once from a dataset folder; `state` adds the dynamic part."""
 
-    def __init__(self, settings: Settings, folder: str | Path, data: StationData | None = None,
-                 noise_seed: int = FORECAST_NOISE_SEED):
+    def __init__(self, settings: Settings, folder: str | Path, data: StationData | None = None, *,
+                 without_solar: bool = False, noise_seed: int = FORECAST_NOISE_SEED):
         self.folder = Path(folder)
         self.data = data if data is not None else load_station(self.folder)
+        if without_solar:       # the without-solar run sets the PV to 0 kWp in CityLearn: its state says so too
+            self.data = replace(self.data, pv_kwh=np.zeros_like(self.data.pv_kwh))
         self.forecast_hours = settings.control.forecast_hours
         self.noise_fraction = settings.control.forecast_noise_pct / 100
         self.noise_seed = noise_seed

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..config import REWARD_COMPONENTS, Settings
+from ..control.observer import StationObserver, state_from_citylearn
 from ..control.rules import Controller
 from ..dataset import read_dataset
 from .citylearn_env import connected_vehicle_socs, make_station_env, read_step
@@ -57,6 +58,7 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
     """Run `controller` through the dataset in `folder` and return the per-step timeseries."""
     dataset = read_dataset(Path(folder))
     env = make_station_env(settings, folder, without_solar=without_solar)
+    observer = StationObserver(settings, folder, without_solar=without_solar)
     building = env.buildings[0]
     names = env.observation_names[0]
     charger_index = {charger.charger_id: index for index, charger in enumerate(building.electric_vehicle_chargers)}
@@ -65,9 +67,7 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
     capacity = settings.battery.capacity_kwh
     tolerance = settings.validation.soc_tolerance_pct
     from ..control.learning_reward import LearningReferences, MarginalReward
-    from ..control.observer import StationObserver, state_from_citylearn
 
-    observer = StationObserver(settings, folder)
     learning_reward = MarginalReward(LearningReferences.from_settings(settings))   # recorded for every controller
     marginal = settings.control.learning_reward == "marginal"
     observations, _ = env.reset()

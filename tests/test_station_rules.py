@@ -1,0 +1,100 @@
+"""The rules that read the station state (`self_consumption`, `least_laxity`), run for real in CityLearn."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evstation.control.rules import LeastLaxity, SelfConsumption
+
+from conftest import run_cli
+from test_floor import station_state
+
+RULES = ("self_consumption", "least_laxity")
+
+
+def _metrics(folder: Path, name: str) -> dict:
+    return json.loads((folder / "results" / "metrics" / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def ran(built_small, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("station_rules")
+    shutil.copytree(built_small, folder, dirs_exist_ok=True)
+    for name in ("uncontrolled", *RULES):
+        run_cli("baseline", name, cwd=folder)
+    return folder
+
+
+def test_both_rules_serve_every_session_and_close_the_energy_balance(ran):
+    for name in RULES:
+        for split in ("train", "eval"):
+            metrics = _metrics(ran, name)[split]
+            assert metrics["sessions_departed"] > 0
+            assert metrics["ev_satisfaction_pct"] == 100.0, f"{name}/{split}"
+            assert metrics["max_energy_balance_error_kwh"] <= 1e-6
+
+
+def test_least_laxity_imports_no_more_than_uncontrolled(ran):
+    for split in ("train", "eval"):
+        assert _metrics(ran, "least_laxity")[split]["import_kwh"] <= _metrics(ran, "uncontrolled")[split]["import_kwh"]
+        assert _metrics(ran, "self_consumption")[split]["import_kwh"] <= _metrics(ran, "uncontrolled")[split]["import_kwh"]
+
+
+def test_self_consumption_never_discharges_while_pv_exceeds_demand(ran):
+    for split in ("train", "eval"):
+        timeseries = pd.read_csv(ran / "results" / "timeseries" / f"self_consumption_{split}.csv")
+        pv_exceeds = timeseries["pv_kwh"] > timeseries["load_kwh"] + timeseries["ev_kwh"]
+        assert pv_exceeds.any() and (timeseries["bess_out_kwh"] > 0).any()
+        assert (timeseries.loc[pv_exceeds, "bess_out_kwh"] == 0).all()
+
+
+def test_least_laxity_charges_to_the_requirement_not_to_full(ran):
+    """Full power fills every vehicle; least laxity stops at the required SOC (every session still served)."""
+    rule = pd.read_csv(ran / "results" / "timeseries" / "least_laxity_train.csv")
+    full = pd.read_csv(ran / "results" / "timeseries" / "uncontrolled_train.csv")
+    assert not np.allclose(rule["ev_kwh"], full["ev_kwh"])
+    assert rule["ev_kwh"].sum() < full["ev_kwh"].sum()
+    assert rule["departing_delivered_kwh"].sum() == pytest.approx(rule["departing_required_kwh"].sum(), rel=0.01)
+
+
+# ---------------------------------------------------------------- one step on hand-made states
+
+def test_self_consumption_battery_stores_surplus_and_covers_import():
+    rule = SelfConsumption()
+    charging = rule.act({}, 10, station_state(pv_kwh=1000.0, load_kwh=300.0, vehicle_soc=np.full(4, 0.2)))
+    ev_kwh = 3 * 2.0 + 3.0
+    assert np.all(charging[1:] == 1.0)
+    assert charging[0] == pytest.approx((1000.0 - 300.0 - ev_kwh) / 2712)
+    night = rule.act({}, 10, station_state(pv_kwh=0.0, load_kwh=300.0))
+    assert night[0] == pytest.approx(-(300.0 + ev_kwh) / 2712)
+    empty = rule.act({}, 10, station_state(pv_kwh=0.0, load_kwh=300.0, battery_soc=0.2))
+    assert empty[0] == 0.0                                       # at its minimum SOC: nothing to give
+
+
+def test_least_laxity_gives_the_floor_at_night_and_surplus_least_laxity_first():
+    rule = LeastLaxity()
+    state = station_state(pv_kwh=0.0, steps_left=np.array([1, 2, 5, 1]))
+    night = rule.act({}, 10, state)
+    sockets = night[1:]
+    assert sockets[1] == 0.0 and sockets[2] == 0.0              # time enough: wait
+    assert sockets[0] == pytest.approx(1.75 / 1.9)              # the last step: what it needs
+    assert sockets[3] == pytest.approx(2.7 / 2.85)
+    sunny = rule.act({}, 10, station_state(pv_kwh=303.0, load_kwh=300.0, steps_left=np.array([3, 2, 5, 3])))[1:]
+    # 3 kWh of surplus, one pool for both groups: moto 1 (laxity 1.08) gets its need (1.84 kWh from
+    # the bus), the mototaxi (laxity 2.05) the rest, moto 0 (2.08) and moto 2 (4.08) nothing
+    assert sunny[1] == pytest.approx(1.75 / 1.9)
+    assert sunny[3] == pytest.approx((3.0 - 2 * 1.75 / 1.9) / 3.0)
+    assert sunny[0] == 0.0 and sunny[2] == 0.0
+    surplus_left = rule.act({}, 10, station_state(pv_kwh=303.0, load_kwh=300.0, steps_left=np.array([3, 2, 5, 3])))[0]
+    assert surplus_left == 0.0                                  # nothing left over for the battery
+
+
+def test_rules_refuse_to_act_without_the_state():
+    with pytest.raises(ValueError, match="needs the station state"):
+        LeastLaxity().act({}, 0)
