@@ -63,7 +63,10 @@ def wrapper_chain(env) -> list:
 
 
 def _has_state(layer) -> bool:
-    return callable(getattr(layer, "snapshot", None)) and callable(getattr(layer, "restore", None))
+    """Whether the layer itself defines the protocol. Looked up on its class: gymnasium's wrappers
+    forward unknown attributes to the environment inside, which would then be saved twice."""
+    kind = type(layer)
+    return callable(getattr(kind, "snapshot", None)) and callable(getattr(kind, "restore", None))
 
 
 def base_vec_env(venv):
