@@ -6,12 +6,12 @@ have passed since the last one: at that moment every collected step has been tra
 resumed from it neither repeats nor loses a step. SAC collects one step per rollout, so it is
 checkpointed exactly every N steps; A2C and PPO at the first rollout boundary after each N steps
 (n_steps x n_envs apart). A resumed run calls `learn` for the remaining steps without resetting the
-step counter, so the learning-rate and entropy schedules continue where they stopped. The
-environments themselves restart their year at the resume point (CityLearn cannot be restored
-mid-episode); the step count, schedules, networks, optimisers, normalisation statistics and (SAC)
-replay buffer continue. On the fast simulator a checkpoint also carries the run's own state
-(`run_state`: environments, random generators, buffers, the curve's open window), and a resumed
-run ends byte for byte as an uninterrupted one.
+step counter, so the learning-rate and entropy schedules continue where they stopped; the networks,
+optimisers, normalisation statistics and (SAC) replay buffer continue. On the fast simulator a
+checkpoint also carries the run's own state (`run_state`: environments, random generators,
+buffers, the curve's open window), and a resumed run ends byte for byte as an uninterrupted one.
+On CityLearn, which cannot be captured mid-episode, the environments restart their year at the
+resume point.
 """
 
 from __future__ import annotations
