@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from ..files import staged_folder, write_text_atomically
 
 log = logging.getLogger(__name__)
@@ -125,11 +126,14 @@ def save_replay_buffer(model, path: Path) -> None:
 def load_replay_buffer(model, path: Path) -> None:
     """Fill the model's own (freshly built) replay buffer with a checkpoint's contents."""
     contents = pickle.loads(Path(path).read_bytes())
+    if not isinstance(contents, dict):                 # a checkpoint written whole by stable-baselines3
+        model.load_replay_buffer(path)
+        return
     buffer = model.replay_buffer
     for name, value in contents.items():
         current = getattr(buffer, name)
         if isinstance(current, np.ndarray) and (value.shape != current.shape or value.dtype != current.dtype):
-            raise ValueError(f"{path}: {name} is {value.shape} {value.dtype}, the model's buffer {current.shape} {current.dtype}")
+            raise DataError(f"{path}: {name} is {value.shape} {value.dtype}, the model's buffer {current.shape} {current.dtype}")
         setattr(buffer, name, value)
 
 
