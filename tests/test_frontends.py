@@ -149,6 +149,18 @@ def assert_fleet_change_reruns_dataset_stages(project: Path) -> None:
         (project / "params.yaml").write_text(original)
 
 
+def assert_recorded_dataset_is_what_the_stage_wrote(project: Path) -> None:
+    """Snakemake marks the finished dataset folder with an empty `.snakemake_timestamp`; recorded,
+    it made the dataset hash differently from the same files built by `dvc repro`."""
+    dataset = project / "data" / "citylearn"
+    assert (dataset / ".snakemake_timestamp").is_file()
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    recorded = next(out for out in lock["stages"]["build_dataset"]["outs"] if out["path"] == "data/citylearn")
+    written = [path for path in dataset.rglob("*") if path.is_file() and path.name != ".snakemake_timestamp"]
+    assert recorded["nfiles"] == len(written)
+    assert recorded["size"] == sum(path.stat().st_size for path in written)
+
+
 def test_smoke_pipeline_through_both_front_ends(tmp_path):
     project = copy_repository(tmp_path / "smoke")
     write_params(project, SMOKE)
@@ -163,6 +175,7 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
     assert {row["controller"] for row in rows} >= {"without_solar", "uncontrolled", "rule_based", "a2c", "sac", "ppo"}
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
+    assert_recorded_dataset_is_what_the_stage_wrote(project)
     run("dvc", "plots", "show", "-o", "plots_html", cwd=project)
     page = (project / "plots_html" / "index.html").read_text()
     assert page.count("<img") >= 4          # the project's figures show without any script from the network

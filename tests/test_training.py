@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import random
 import shutil
 import signal
 import subprocess
@@ -98,11 +99,11 @@ def _train_until_first_checkpoint_then_kill(project: Path, agent: str) -> None:
 
 
 @pytest.mark.parametrize("agent, overrides", [
-    # CityLearn's environments run in subprocesses: the kill must take them down and the resume rebuild them
+    # CityLearn's environments run in subprocesses: the kill must take them down and the resume rebuild
+    # them; they restart their year, so only the counters and schedules match an uninterrupted run
     ("a2c", {"agents.a2c.total_timesteps": 1024, "agents.a2c.n_envs": 2, "training.backend": "citylearn"}),
-    ("sac", {"agents.sac.episodes": 2}),
 ])
-def test_resume_after_sigkill_ends_like_an_uninterrupted_run(built_small, tmp_path, agent, overrides):
+def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, tmp_path, agent, overrides):
     killed = project_with(built_small, tmp_path / "killed", overrides)
     _train_until_first_checkpoint_then_kill(killed, agent)
     resumed = run_cli("train", agent, "--resume", cwd=killed)
@@ -125,6 +126,63 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(built_small, tmp_pa
         assert models["resumed"].ent_coef == pytest.approx(models["whole"].ent_coef)
     else:
         assert models["resumed"]._n_updates == budget - 32
+
+
+# On the fast simulator a resume is exact: two environments (so an episode ends mid-rollout),
+# PPO with its state-dependent exploration, SAC through its warm-up and past an episode's end.
+# Budgets leave several times the longest kill delay after the last kill point, on a fast machine too.
+EXACT = {
+    "a2c": {"agents.a2c.total_timesteps": 2048, "agents.a2c.n_envs": 2, "training.checkpoint_every_steps": 32},
+    "ppo": {"agents.ppo.total_timesteps": 2048, "agents.ppo.n_envs": 2, "agents.ppo.use_sde": True,
+            "training.checkpoint_every_steps": 32},
+    "sac": {"agents.sac.episodes": 3, "training.checkpoint_every_steps": 32},
+}
+KILLS_PER_RUN = 2
+LAST_KILL_ROW = 6          # the curve gets a row every 32 steps: killed at step 32 to 192 plus a delay
+MAX_KILL_DELAY_S = 0.2
+
+
+def _train_and_kill_at_random(project: Path, agent: str, rows: int, delay_s: float) -> None:
+    """Start `evstation train --resume` and SIGKILL it at a random moment: once the learning curve has
+    a chosen number of rows, after a further delay (mid-rollout, mid-save, anywhere)."""
+    curve = project / "results" / "curves" / f"{agent}_seed0.csv"
+    process = subprocess.Popen([sys.executable, "-m", "evstation.cli", "train", agent, "--resume"], cwd=project,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if curve.is_file() and len(curve.read_text().splitlines()) > rows:
+                time.sleep(delay_s)
+                break
+            time.sleep(0.02)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("agent", ["a2c", "ppo", "sac"])
+def test_a_run_killed_anywhere_and_resumed_ends_byte_identical(built_small, tmp_path, agent):
+    chooser = random.Random(f"kill-{agent}")
+    killed = project_with(built_small, tmp_path / "killed", EXACT[agent])
+    for rows in sorted(chooser.sample(range(1, LAST_KILL_ROW + 1), KILLS_PER_RUN)):
+        _train_and_kill_at_random(killed, agent, rows, chooser.uniform(0.0, MAX_KILL_DELAY_S))
+    assert not (run_dir(killed, agent) / "final").exists(), "the run finished before it was killed"
+    assert "resuming from step_" in run_cli("train", agent, "--resume", cwd=killed).stderr   # not from scratch
+    whole = project_with(built_small, tmp_path / "whole", EXACT[agent])
+    run_cli("train", agent, cwd=whole)
+
+    curve = Path("results") / "curves" / f"{agent}_seed0.csv"
+    assert (killed / curve).read_bytes() == (whole / curve).read_bytes()
+    resumed_run, whole_run = folder_bytes(run_dir(killed, agent)), folder_bytes(run_dir(whole, agent))
+    assert sorted(resumed_run) == sorted(whole_run)
+    assert "final/run_state.pkl" not in whole_run and any(name.endswith("run_state.pkl") for name in whole_run)
+    for name in whole_run:                      # model, normalisation, replay buffer, run state, meta
+        assert resumed_run[name] == whole_run[name], name
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_path):

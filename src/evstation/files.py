@@ -27,6 +27,13 @@ def write_json_atomically(path: Path, data: dict) -> None:
     os.replace(temporary, path)
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    temporary = _temporary_beside(path)
+    with open(temporary, "w", newline="") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
 def write_csv_atomically(path: Path, table: pd.DataFrame) -> None:
     temporary = _temporary_beside(path)
     table.to_csv(temporary, index=False)

@@ -10,6 +10,7 @@ by what its efficiency says, and the meter balance closes.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ from .kpis import FLOAT32_RELATIVE_RESOLUTION, FLOAT32_TOLERANCE_ULPS
 from .simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env, read_step
 from .errors import DataError
 from .site.calendar import HOURS_PER_YEAR as FULL_YEAR_HOURS
+
+log = logging.getLogger(__name__)
 
 SOC_STEP_TOLERANCE = 1e-5          # CityLearn keeps SOC in float32
 BATTERY_ATTRIBUTES = ("capacity", "nominal_power", "efficiency", "depth_of_discharge", "initial_soc",
@@ -177,14 +180,15 @@ def rollout_actions(step: int, n_chargers: int) -> np.ndarray:
 def check_rollout(dataset: Dataset, split: str, settings: Settings) -> list[dict]:
     started = time.perf_counter()
     env = make_citylearn_env(dataset.schema_path)
-    build_s = time.perf_counter() - started
+    # the load time goes to the log only: the report is a DVC metric and must be the same every run
+    log.info("%s: CityLearn loaded the dataset offline in %.2f s", split, time.perf_counter() - started)
     env.reset()
     n_actions = env.action_space[0].shape[0]
     n_chargers = len(dataset.chargers)
     steps_in_episode = env.time_steps - 1
     horizon = settings.simulation.horizon_hours
     checks = [
-        _check(f"{split}.citylearn_loads_offline_s", _round(build_s, 2), "loads", True),
+        _check(f"{split}.citylearn_loads_offline", True, True, True),
         _check(f"{split}.actions", int(n_actions), 1 + settings.sockets.total, n_actions == 1 + settings.sockets.total),
         _check(f"{split}.controlled_steps", int(steps_in_episode), horizon, steps_in_episode == horizon),
     ]

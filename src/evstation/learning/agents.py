@@ -154,6 +154,17 @@ def build_model(agent: str, settings: Settings, env, seed: int, device: str, bud
     raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
 
 
+def rebuilt_on_load(agent: str, settings: Settings) -> dict:
+    """The model's schedules as `build_model` makes them, to load a checkpoint with: the functions
+    pickled in it load back as equal functions that pickle to other bytes, and a resumed run would
+    then save a different-looking model than an uninterrupted one."""
+    config = getattr(settings.agents, agent)
+    rebuilt = {"learning_rate": learning_rate(config.learning_rate, getattr(config, "learning_rate_schedule", "constant"))}
+    if agent == "ppo":
+        rebuilt["clip_range"] = config.clip_range
+    return rebuilt
+
+
 def model_class(agent: str):
     return {"a2c": HuberA2C, "ppo": PPO, "sac": ClippedSAC}[agent]
 

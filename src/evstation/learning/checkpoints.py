@@ -10,24 +10,131 @@ hidden temporary folder and then renamed, so a half-written one never carries a 
 
 SAC's replay buffer is large (hundreds of MB at full size): it is kept only in the newest
 checkpoint, and removed from older ones once a newer checkpoint is complete.
+
+Equal content is equal bytes, so DVC takes a retrained but unchanged model for the same one:
+stable-baselines3's zip stamps each entry with the time of the save and adds `system_info.txt`
+(the host's OS and versions) and the run's start time; the saved data also spells out each
+pickled object's attributes with their memory addresses (descriptive only: loading reads the
+pickled form). `save_model` writes the same zip without those, entries in a fixed order at a
+fixed date; pickles use a fixed protocol.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+import pickle
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import staged_folder
+import numpy as np
+
+from ..errors import DataError
+from ..files import staged_folder, write_text_atomically
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE, NORMALIZATION_FILE, REPLAY_FILE, META_FILE = "model.zip", "normalization.pkl", "replay_buffer.pkl", "meta.json"
+RUN_STATE_FILE = "run_state.pkl"
 STEP_PREFIX, FINAL = "step_", "final"
 HASH_CHUNK_BYTES = 1 << 20
+PICKLE_PROTOCOL = 4
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)              # the earliest date a zip entry can carry
+ZIP_FILE_MODE = 0o644
+UNSAVED_MODEL_ATTRIBUTES = ("start_time", "_num_timesteps_at_start")   # when this process started learning
+UNSAVED_ZIP_ENTRIES = ("system_info.txt",)          # the host's OS and versions; loading never reads it
+SERIALIZED, TYPE = ":serialized:", ":type:"
+
+
+def canonical_model_data(text: bytes) -> bytes:
+    """stable-baselines3's `data` entry with only what loading reads of each pickled object."""
+    data = json.loads(text)
+    for key, value in data.items():
+        if isinstance(value, dict) and SERIALIZED in value:
+            data[key] = {TYPE: value.get(TYPE, ""), SERIALIZED: value[SERIALIZED]}
+    return json.dumps(data, indent=4).encode()
+
+
+def canonical_zip(content: bytes) -> bytes:
+    """The same archive with fixed dates, modes and order, without the host's system information."""
+    output = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(output, "w", zipfile.ZIP_STORED) as target:
+        for name in sorted(source.namelist()):
+            if name in UNSAVED_ZIP_ENTRIES:
+                continue
+            entry = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+            entry.create_system, entry.external_attr = 3, ZIP_FILE_MODE << 16
+            body = source.read(name)
+            target.writestr(entry, canonical_model_data(body) if name == "data" else body)
+    return output.getvalue()
+
+
+def save_model(model, path: Path) -> None:
+    """The model as stable-baselines3 saves it, in bytes that depend on its content only."""
+    buffer = io.BytesIO()
+    model.save(buffer, exclude=list(UNSAVED_MODEL_ATTRIBUTES))
+    Path(path).write_bytes(canonical_zip(buffer.getvalue()))
+
+
+class CanonicalPickler(pickle.Pickler):
+    """A pickler whose bytes do not depend on where the numpy data types came from.
+
+    numpy shares one data-type object per type (`np.dtype("f8")`), but an array read back from a
+    pickle (a resumed run's statistics and state) carries a private copy of its data type, which
+    pickle then writes out again in full where the shared one would be a back-reference: equal
+    arrays, other bytes. Every array and numpy scalar is written here with the shared data type."""
+
+    def reducer_override(self, value):
+        if isinstance(value, np.ndarray) and type(value) is np.ndarray:
+            function, arguments, state = value.__reduce__()
+            return function, arguments, (state[0], state[1], _shared_dtype(state[2]), *state[3:])
+        if isinstance(value, np.generic):
+            function, (dtype, data) = value.__reduce__()[:2]
+            return function, (_shared_dtype(dtype), data)
+        return NotImplemented
+
+
+def _shared_dtype(dtype: np.dtype) -> np.dtype:
+    return np.dtype(dtype.str) if dtype.fields is None and dtype.subdtype is None else dtype
+
+
+def canonical_pickle(value) -> bytes:
+    """`value` pickled with a fixed protocol and shared numpy data types: equal content, equal bytes."""
+    stream = io.BytesIO()
+    CanonicalPickler(stream, protocol=PICKLE_PROTOCOL).dump(value)
+    return stream.getvalue()
+
+
+def save_pickle(value, path: Path) -> None:
+    Path(path).write_bytes(canonical_pickle(value))
+
+
+# The replay buffer is saved as its contents only: the buffer object also holds the spaces and
+# shapes it was built with, whose pickled form depends on which objects they share.
+REPLAY_CONTENTS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts", "pos", "full")
+
+
+def save_replay_buffer(model, path: Path) -> None:
+    buffer = model.replay_buffer
+    save_pickle({name: getattr(buffer, name) for name in REPLAY_CONTENTS if hasattr(buffer, name)}, path)
+
+
+def load_replay_buffer(model, path: Path) -> None:
+    """Fill the model's own (freshly built) replay buffer with a checkpoint's contents."""
+    contents = pickle.loads(Path(path).read_bytes())
+    if not isinstance(contents, dict):                 # a checkpoint written whole by stable-baselines3
+        model.load_replay_buffer(path)
+        return
+    buffer = model.replay_buffer
+    for name, value in contents.items():
+        current = getattr(buffer, name)
+        if isinstance(current, np.ndarray) and (value.shape != current.shape or value.dtype != current.dtype):
+            raise DataError(f"{path}: {name} is {value.shape} {value.dtype}, the model's buffer {current.shape} {current.dtype}")
+        setattr(buffer, name, value)
 
 
 def _sha256(path: Path) -> str:
@@ -54,6 +161,12 @@ class Checkpoint:
     @property
     def replay_buffer(self) -> Path | None:
         path = self.folder / REPLAY_FILE
+        return path if path.is_file() else None
+
+    @property
+    def run_state(self) -> Path | None:
+        """The training run's own state at this point (fast simulator only; see run_state.py)."""
+        path = self.folder / RUN_STATE_FILE
         return path if path.is_file() else None
 
 
@@ -92,14 +205,17 @@ class CheckpointStore:
             return []
         return sorted(path for path in self.root.iterdir() if path.is_dir() and path.name.startswith(STEP_PREFIX))
 
-    def save(self, model, normalization, *, with_replay_buffer: bool, final: bool = False) -> Checkpoint:
+    def save(self, model, normalization, *, with_replay_buffer: bool, final: bool = False,
+             run_state: bytes | None = None) -> Checkpoint:
         name = FINAL if final else f"{STEP_PREFIX}{model.num_timesteps:09d}"
         target = self.root / name
         with staged_folder(target) as staging:
-            model.save(staging / MODEL_FILE)
-            normalization.save(str(staging / NORMALIZATION_FILE))
+            save_model(model, staging / MODEL_FILE)
+            save_pickle(normalization, staging / NORMALIZATION_FILE)
             if with_replay_buffer:
-                model.save_replay_buffer(staging / REPLAY_FILE)
+                save_replay_buffer(model, staging / REPLAY_FILE)
+            if run_state is not None:
+                (staging / RUN_STATE_FILE).write_bytes(run_state)
             files = {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())}
             meta = {"num_timesteps": int(model.num_timesteps), "fingerprint": self.fingerprint, "files": files}
             (staging / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -112,12 +228,16 @@ class CheckpointStore:
         for old in folders[: max(len(folders) - self.keep, 0)]:
             shutil.rmtree(old, ignore_errors=True)
         for folder in self._step_folders():
-            buffer = folder / REPLAY_FILE
-            if folder != keep_buffer_in and buffer.exists():
-                buffer.unlink()
-                meta = json.loads((folder / META_FILE).read_text())
-                meta["files"].pop(REPLAY_FILE, None)
-                (folder / META_FILE).write_text(json.dumps(meta, indent=2))
+            if folder == keep_buffer_in:
+                continue
+            (folder / REPLAY_FILE).unlink(missing_ok=True)
+            # the meta is rewritten even where the buffer is already gone: a kill between the two
+            # steps must not leave a checkpoint whose meta names a file it no longer has
+            meta_path = folder / META_FILE
+            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+            if meta is not None and REPLAY_FILE in meta["files"]:
+                meta["files"].pop(REPLAY_FILE)
+                write_text_atomically(meta_path, json.dumps(meta, indent=2))
 
     def newest(self) -> Checkpoint | None:
         """The newest intact periodic checkpoint, falling back past corrupt ones."""
@@ -130,6 +250,14 @@ class CheckpointStore:
     def final(self) -> Checkpoint | None:
         folder = self.root / FINAL
         return verify(folder) if folder.is_dir() else None
+
+    def discard_unfinished(self) -> None:
+        """Remove the hidden staging folders a killed run left behind: they are no checkpoint, and
+        inside the run's folder (a DVC output) they would make an identical run hash differently."""
+        if self.root.is_dir():
+            for path in self.root.iterdir():
+                if path.is_dir() and path.name.startswith("."):
+                    shutil.rmtree(path, ignore_errors=True)
 
     def clear(self) -> None:
         """Start afresh: remove every checkpoint of this run."""

@@ -6,17 +6,21 @@ have passed since the last one: at that moment every collected step has been tra
 resumed from it neither repeats nor loses a step. SAC collects one step per rollout, so it is
 checkpointed exactly every N steps; A2C and PPO at the first rollout boundary after each N steps
 (n_steps x n_envs apart). A resumed run calls `learn` for the remaining steps without resetting the
-step counter, so the learning-rate and entropy schedules continue where they stopped. The
-environments themselves restart their year at the resume point (CityLearn cannot be restored
-mid-episode); the step count, schedules, networks, optimisers, normalisation statistics and (SAC)
-replay buffer continue.
+step counter, so the learning-rate and entropy schedules continue where they stopped; the networks,
+optimisers, normalisation statistics and (SAC) replay buffer continue. On the fast simulator a
+checkpoint also carries the run's own state (`run_state`: environments, random generators,
+buffers, the curve's open window), and a resumed run ends byte for byte as an uninterrupted one.
+On CityLearn, which cannot be captured mid-episode, the environments restart their year at the
+resume point.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import functools
 import hashlib
+import io
 import json
 import logging
 import math
@@ -29,12 +33,13 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 from tqdm import tqdm
 
-from . import agents
-from .checkpoints import CheckpointStore
+from . import agents, run_state
+from .checkpoints import CheckpointStore, load_replay_buffer
 from ..config import REWARD_COMPONENTS, Settings
 from ..errors import DataError, UserError
 from .selection import ModelSelection
 from .station_env import make_learner_env, make_training_env, validation_start_step
+from ..files import write_text_atomically
 
 log = logging.getLogger(__name__)
 CURVE_LOSSES = ("train/value_loss", "train/policy_loss", "train/policy_gradient_loss", "train/entropy_loss", "train/actor_loss",
@@ -95,10 +100,12 @@ def make_vec_env(settings: Settings, agent: str, folder: Path):
 class Checkpointing(BaseCallback):
     """Saves a checkpoint at a rollout start once `every` steps have passed since the last one."""
 
-    def __init__(self, store: CheckpointStore, normalization: VecNormalize, every: int, with_replay_buffer: bool):
+    def __init__(self, store: CheckpointStore, normalization: VecNormalize, every: int, with_replay_buffer: bool,
+                 capture_run_state=None):
         super().__init__()
         self.store, self.normalization, self.every = store, normalization, every
         self.with_replay_buffer = with_replay_buffer
+        self.capture_run_state = capture_run_state      # model -> bytes, or None where it cannot be captured
         self.last_saved = None
 
     def _on_training_start(self) -> None:
@@ -106,7 +113,8 @@ class Checkpointing(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         if self.model.num_timesteps - self.last_saved >= self.every:
-            self.store.save(self.model, self.normalization, with_replay_buffer=self.with_replay_buffer)
+            state = self.capture_run_state(self.model) if self.capture_run_state else None
+            self.store.save(self.model, self.normalization, with_replay_buffer=self.with_replay_buffer, run_state=state)
             self.last_saved = self.model.num_timesteps
 
     def _on_step(self) -> bool:
@@ -132,11 +140,21 @@ class LearningCurve(BaseCallback):
         if timesteps and self.path.is_file():
             with open(self.path) as stream:
                 rows = [row for row in csv.DictReader(stream) if int(float(row["timesteps"])) <= timesteps]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=CURVE_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=CURVE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomically(self.path, text.getvalue())     # a kill here must not lose the kept rows
+
+    WINDOW = ("steps", "sums", "episode_rewards", "episodes", "last_episode_reward", "last_row")
+
+    def snapshot(self) -> dict:
+        """The open window and counters, so a resumed run writes the rows an uninterrupted one would."""
+        return {name: copy.deepcopy(getattr(self, name)) for name in self.WINDOW}
+
+    def restore(self, state: dict) -> None:
+        for name in self.WINDOW:
+            setattr(self, name, copy.deepcopy(state[name]))
 
     def _reset_window(self) -> None:
         self.steps = 0
@@ -222,6 +240,8 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     venv = make_vec_env(settings, agent, folder)
     episode_steps = validation_start_step(settings, settings.simulation.horizon_hours)   # the training window
     budget = agents.total_timesteps(agent, settings, episode_steps)
+    if resume:
+        store.discard_unfinished()
     checkpoint = store.newest() if resume else None
     if resume and checkpoint is None:
         log.warning("%s seed %d: no intact checkpoint to resume from: training from the start", agent, seed)
@@ -231,9 +251,10 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
         model = agents.build_model(agent, settings, normalization, seed, device, budget)
     else:
         normalization = _load_normalization(checkpoint.normalization, venv)
-        model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device)
+        model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device,
+                                               custom_objects=agents.rebuilt_on_load(agent, settings))
         if checkpoint.replay_buffer is not None:
-            model.load_replay_buffer(checkpoint.replay_buffer)
+            load_replay_buffer(model, checkpoint.replay_buffer)
         elif agent in agents.OFF_POLICY:
             log.warning("%s seed %d: the checkpoint has no replay buffer: it refills from here", agent, seed)
         log.info("%s seed %d: resuming from %s at step %d", agent, seed, checkpoint.folder.name, checkpoint.num_timesteps)
@@ -245,11 +266,18 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     if settings.control.model_selection.validation_days:
         validation_env = make_learner_env(settings, folder, window="validation")
         selection = ModelSelection(validation_env, normalization, store, settings.control.model_selection.every_steps)
+    curve = LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps, selection)
+    exact = settings.training.backend == "fast"          # CityLearn cannot be captured mid-episode
+    resumed = (run_state.resume(checkpoint.run_state, model, normalization=normalization, curve=curve)
+               if exact and checkpoint is not None else None)
+    capture = functools.partial(run_state.capture, normalization=normalization, curve=curve) if exact else None
     callbacks = CallbackList([
+        *([resumed] if resumed is not None else []),
         *agents.schedule_callbacks(agent, settings),
-        Checkpointing(store, normalization, every, with_replay_buffer=agent in agents.OFF_POLICY),
+        Checkpointing(store, normalization, every, with_replay_buffer=agent in agents.OFF_POLICY,
+                      capture_run_state=capture),
         *([selection] if selection is not None else []),
-        LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps, selection),
+        curve,
         ProgressBar(budget, f"{agent}/seed{seed}"),
     ])
     started, first_step = time.perf_counter(), model.num_timesteps

@@ -126,6 +126,24 @@ class FastStationEnv(gymnasium.Env):
         info = {"reward_unscaled": reward, "reward_components": components}
         return self._observation.copy(), reward * self.reward_scale, terminated, False, info
 
+    # ------------------------------------------------------------ stopping and continuing a run
+
+    def snapshot(self) -> dict:
+        """The environment's whole mutable state (copies): with `restore`, a training run killed
+        part-way through a year continues it exactly where it stopped. The dataset and the
+        settings are rebuilt from their files; only what the steps change is here."""
+        return {"time_step": self.time_step, "battery": self.battery.snapshot(),
+                "vehicle_soc": self.vehicle_soc.copy(), "previous_import_kwh": self.previous_import_kwh,
+                "observation": self._observation.copy(), "last_flows": self.last_flows}
+
+    def restore(self, state: dict) -> None:
+        self.time_step = int(state["time_step"])
+        self.battery.restore(state["battery"])
+        self.vehicle_soc = np.array(state["vehicle_soc"])
+        self.previous_import_kwh = state["previous_import_kwh"]
+        self._observation = np.array(state["observation"])
+        self.last_flows = state["last_flows"]
+
     # ------------------------------------------------------------ one step
 
     def _reset_state(self, start: int = 0) -> None:

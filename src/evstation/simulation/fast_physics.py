@@ -52,6 +52,14 @@ class StationBattery:
         self.degraded_capacity_kwh = self.spec.capacity_kwh
         self.energy_kwh = np.float32(0.0)
 
+    def snapshot(self) -> dict:
+        """Everything a step changes, so a run can be stopped and continued exactly."""
+        return {"soc": self.soc, "degraded_capacity_kwh": self.degraded_capacity_kwh, "energy_kwh": self.energy_kwh}
+
+    def restore(self, state: dict) -> None:
+        self.soc, self.energy_kwh = np.float32(state["soc"]), np.float32(state["energy_kwh"])
+        self.degraded_capacity_kwh = state["degraded_capacity_kwh"]
+
     def _max_energy_kwh(self, energy_init_kwh: float) -> float:
         soc = energy_init_kwh / max(self.spec.capacity_kwh, ZERO_DIVISION_PLACEHOLDER)
         power_kw = self.spec.nominal_power_kw * self.power_factor(soc)
