@@ -14,7 +14,9 @@ from test_floor import station_state
 
 
 def _settings(**control):
-    """The small station (6 motos, 2 mototaxis) with `control.<key>` overrides."""
+    """The small station (6 motos, 2 mototaxis) with `control.<key>` overrides; the policy acts alone
+    (no residual) unless a test asks for one."""
+    control = {"residual": "none", **control}
     return apply_overrides(load_settings(PARAMS), {**SMALL, **{f"control.{k}": v for k, v in control.items()}})
 
 
@@ -123,3 +125,35 @@ def test_full_size_gives_citylearn_129_actions():
         assert action.shape == (129,)
         if space == "aggregated":
             assert (action[1:][~state.connected] == 0).all()
+
+
+@pytest.mark.parametrize("space", ["aggregated", "per_socket"])
+def test_residual_zero_action_is_the_least_laxity_rule(space):
+    from evstation.control.rules import LeastLaxity
+
+    pipeline = ActionPipeline(_settings(residual="least_laxity", action_space=space))
+    size = pipeline.policy_action_space.shape[0]
+    for state in (_state(), _state(pv_kwh=9.0, load_kwh=2.0), _state(pv_kwh=0.0, load_kwh=50.0, battery_soc=0.8)):
+        rule = LeastLaxity().act({}, state.step, state)
+        action, _ = pipeline.to_citylearn(np.zeros(size), state)
+        np.testing.assert_allclose(action, rule, atol=1e-12)
+
+
+@pytest.mark.parametrize("space", ["aggregated", "per_socket"])
+def test_residual_changes_reach_the_floor_and_full_vehicles(space):
+    pipeline = ActionPipeline(_settings(residual="least_laxity", action_space=space))
+    size = pipeline.policy_action_space.shape[0]
+    state = _state(pv_kwh=6.0, load_kwh=2.0)             # some surplus: the rule charges above the floor
+    lowest, _ = pipeline.to_citylearn(-np.ones(size), state)
+    highest, _ = pipeline.to_citylearn(np.ones(size), state)
+    np.testing.assert_allclose(lowest[1:], floor_fraction(state), atol=1e-12)
+    np.testing.assert_allclose(np.minimum(highest[1:], room_fraction(state)), room_fraction(state), atol=1e-12)
+    low, high = battery_limits(state)
+    assert lowest[0] == pytest.approx(max(low, -1.0)) and highest[0] == pytest.approx(min(high, 1.0))
+
+
+def test_residual_needs_the_symmetric_interface():
+    from evstation.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="control.residual"):
+        _settings(residual="least_laxity", action_interface="citylearn")

@@ -342,10 +342,16 @@ class Control:
     action_space: Literal["aggregated", "per_socket"]    # battery + one EV power per socket group | one per socket
     learning_reward: Literal["marginal", "station"]      # the station's marginal effect | the reported reward
     observation: Literal["compact", "citylearn"]         # scaled station features | CityLearn's raw observation
+    residual: Literal["least_laxity", "none"]            # the policy corrects the least-laxity rule | acts alone
     forecast_hours: int = bounded(ge=0, le=48)           # hours of PV and load forecast in the compact observation
     forecast_noise_pct: float = bounded(ge=0, le=100)    # relative Gaussian noise on those forecasts
     learning_scales: LearningScales
     model_selection: ModelSelection
+
+    def check(self, path: str) -> None:
+        if self.residual != "none" and self.action_interface != "symmetric":
+            raise ConfigError(f"{path}.residual: a correction of a rule needs action_interface symmetric "
+                              f"(the policy's [-1, 1] is the change), got {self.action_interface}")
 
 
 @dataclass(frozen=True)

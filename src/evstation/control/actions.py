@@ -9,6 +9,13 @@
   the group; `per_socket` - one action per socket, in CityLearn's charger order.
 - `feasibility_floor`: each connected vehicle gets at least its floor (control.floor) and the
   battery's action is cut to its SOC window and power.
+- `residual`: `least_laxity` - the policy's action is a change to what the least-laxity rule
+  (control.rules.LeastLaxity) would do, so the zero action, where a Gaussian policy starts, is the
+  rule (residual policy learning: Silver et al. 2018, Johannink et al. 2019). The battery's action
+  is the rule's plus the policy's, clipped to [-1, 1]; an EV dimension d in [-1, 1] moves each
+  socket from the rule's fraction towards rated power (d > 0: the headroom above the rule handed out
+  least-laxity-first in the aggregated space, or per socket) or towards the floor (d < 0) in
+  proportion. `none` - the policy's action is the whole action.
 
 `LayerStats` says what the layer changed, so every run can record how often and by how much.
 """
@@ -50,6 +57,7 @@ class ActionPipeline:
         self.symmetric = control.action_interface == "symmetric"
         self.aggregated = control.action_space == "aggregated"
         self.floor_on = control.feasibility_floor
+        self.residual = control.residual == "least_laxity"
         self.socket_group = np.array([VEHICLE_KINDS.index(kind) for kind in socket_kinds(settings)], dtype=int)
         self.groups = tuple(sorted(set(self.socket_group.tolist())))     # groups present, VEHICLE_KINDS order
         ev_dimensions = len(self.groups) if self.aggregated else len(self.socket_group)
@@ -82,10 +90,45 @@ class ActionPipeline:
         extra_kwh[list(self.groups)] = ev_action * headroom_kwh_by_group(state, floor)[list(self.groups)]
         return least_laxity_first(state, floor, extra_kwh)
 
+    def residual_actions(self, policy_action, state: StationState) -> tuple[float, np.ndarray, np.ndarray]:
+        """The least-laxity rule's battery and socket actions moved by the policy's changes in [-1, 1]:
+        (battery, sockets with the floor kept, sockets as the policy asked them without it)."""
+        from .rules import LeastLaxity
+
+        change = np.clip(np.asarray(policy_action, dtype=float).reshape(-1), -1.0, 1.0)
+        if change.shape != self.citylearn_low.shape:
+            raise ValueError(f"policy action has {change.size} values, the pipeline expects {self.citylearn_low.size}")
+        rule = LeastLaxity().act({}, state.step, state)
+        battery = float(np.clip(rule[0] + change[0], -1.0, 1.0))
+        ev_change = change[1:] if not self.aggregated else change[1:][np.searchsorted(self.groups, self.socket_group)]
+        asked = self._moved(rule[1:], np.zeros(state.sockets), ev_change, change[1:], state)
+        if not self.floor_on:
+            return battery, asked, asked
+        floor = floor_fraction(state)
+        return battery, self._moved(np.maximum(rule[1:], floor), floor, ev_change, change[1:], state), asked
+
+    def _moved(self, base: np.ndarray, lowest: np.ndarray, socket_change: np.ndarray, ev_change: np.ndarray,
+               state: StationState) -> np.ndarray:
+        """Sockets moved from `base` towards `lowest` (change < 0) or towards what fills each vehicle
+        (change > 0: per socket, or the group's headroom handed out least-laxity-first)."""
+        sockets = base - np.maximum(-socket_change, 0.0) * (base - lowest)
+        if not self.aggregated:
+            return sockets + np.maximum(socket_change, 0.0) * np.maximum(room_fraction(state) - sockets, 0.0)
+        extra_kwh = np.zeros(len(VEHICLE_KINDS))
+        extra_kwh[list(self.groups)] = ev_change.clip(0.0) * headroom_kwh_by_group(state, sockets)[list(self.groups)]
+        return least_laxity_first(state, sockets, extra_kwh)
+
     def to_citylearn(self, policy_action, state: StationState) -> tuple[np.ndarray, LayerStats]:
         """CityLearn's action (battery, then each socket in charger order) and what the layer changed."""
         if not np.array_equal(state.socket_group, self.socket_group):
             raise ValueError("the station state's sockets are not those of the settings the pipeline was built for")
+        if self.residual:
+            battery, sockets, asked = self.residual_actions(policy_action, state)
+            if not self.floor_on:
+                return np.concatenate([[battery], sockets]), LayerStats(0, 0.0, False)
+            low, high = battery_limits(state)
+            cut = min(max(battery, low), high)
+            return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
         action = self.in_citylearn_box(policy_action)
         battery, ev_action = float(action[0]), action[1:]
         asked = self.socket_actions(ev_action, state, np.zeros(state.sockets))
