@@ -139,7 +139,7 @@ def test_both_scenarios_run_and_a_dropped_one_leaves_its_stages_out(full_size_co
     try:
         # the targets and the commands come from the file Snakemake was given
         text = run("snakemake", "-n", "-F", "-p", "--cores", "1", "--configfile", "other.yaml", cwd=full_size_copy).stdout
-        shown = [line for line in text.splitlines() if line.startswith("evstation ")]
+        shown = [line.split("Shell command: ")[1] for line in text.splitlines() if "Shell command: evstation" in line]
         assert shown and all(line.startswith("evstation --params other.yaml ") for line in shown)
         assert not any("--scenario mall" in line for line in shown)
         assert any(line.startswith("evstation --params other.yaml compare") for line in shown)
