@@ -166,7 +166,9 @@ def assert_fleet_change_reruns_dataset_stages(project: Path) -> None:
         assert re.search(r"rule build_dataset:", planned) and re.search(r"rule validate:", planned)
         status = run("dvc", "status", "--json", cwd=project).stdout
         stale = json.loads(status)
-        assert "build_dataset" in stale and any("params.yaml" in str(change) for change in stale["build_dataset"])
+        for scenario in ("mall", "station_only"):
+            stage = f"build_dataset@{scenario}"
+            assert stage in stale and any("params.yaml" in str(change) for change in stale[stage])
     finally:
         (project / "params.yaml").write_text(original)
 
