@@ -98,6 +98,23 @@ def test_same_parameters_and_seed_give_the_same_metrics(mall_baselines, tmp_path
     assert _metrics(tmp_path, "rule_based") == _metrics(mall_baselines, "rule_based")
 
 
+def test_training_year_from_the_fast_simulator_matches_citylearn(mall_baselines, tmp_path):
+    """The baselines' training year runs on the fast twin (params simulation.training_year_simulator),
+    the held-out year in CityLearn; the twin's figures are CityLearn's to within its float32 noise."""
+    fast = _metrics(mall_baselines, "rule_based")
+    assert fast["simulator"] == {"train": "fast", "eval": "citylearn"}
+    assert _metrics(mall_baselines, "without_solar")["simulator"] == {"train": "citylearn", "eval": "citylearn"}
+    shutil.copytree(mall_baselines / "data", tmp_path / "data")
+    write_params(tmp_path, {"simulation.training_year_simulator": "citylearn"})
+    run_cli("baseline", "rule_based", cwd=tmp_path)
+    slow = _metrics(tmp_path, "rule_based")
+    assert slow["simulator"] == {"train": "citylearn", "eval": "citylearn"}
+    assert slow["eval"] == fast["eval"]
+    for kpi, value in slow["train"].items():
+        if isinstance(value, float) and kpi != "max_energy_balance_error_kwh":
+            assert fast["train"][kpi] == pytest.approx(value, rel=1e-4, abs=1e-3), kpi
+
+
 class RandomActions:
     name = "random"
 

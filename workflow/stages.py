@@ -27,8 +27,8 @@ STAGE_PARAMS = {
     "build_dataset": ["simulation", "site", "splits", "weather", "pv", "battery", "sockets",
                       "vehicles", "opening_hours", "fleet", "mall", "tariff", "emissions"],
     "validate": ["simulation", "mall", "sockets", "battery", "validation"],
-    "baseline": SIMULATION_PARAMS,
-    "oracle": SIMULATION_PARAMS + ["oracle"],
+    "baseline": SIMULATION_PARAMS + ["simulation"],               # simulation: the training year's simulator
+    "oracle": SIMULATION_PARAMS + ["simulation", "oracle"],
     "train": SIMULATION_PARAMS + ["simulation", "training", "control"],          # + agents.<agent>
     "evaluate": SIMULATION_PARAMS + ["simulation", "training", "control"],       # + agents.<agent>
     "compare": ["scenarios", "emissions", "battery", "training", "report"],

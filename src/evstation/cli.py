@@ -76,7 +76,7 @@ def _baseline(args: argparse.Namespace) -> int:
     else:
         record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
                                 data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
-                                without_solar=args.name == "without_solar")
+                                without_solar=args.name == "without_solar", fast_training_year=True)
     for split in ("train", "eval"):
         metrics = record[split]
         log.info("%s/%s: import %.0f MWh, grid CO2 %.0f t, cost %.0f kPEN, solar used %.1f %%, EV satisfied %.1f %%, "

@@ -37,6 +37,9 @@ class Site:
 @dataclass(frozen=True)
 class Simulation:
     horizon_hours: int = bounded(ge=24, le=8760)
+    # the training year's figures of the baselines and the oracle: fast (the numpy twin, proven equal to
+    # CityLearn) | citylearn; the held-out year is always simulated in CityLearn
+    training_year_simulator: Literal["fast", "citylearn"]
 
     def check(self, path: str) -> None:
         if self.horizon_hours % 24:

@@ -426,7 +426,7 @@ def replay_gap(report: dict, metrics: dict) -> dict:
 
 def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options: Oracle | None = None,
                splits: tuple[str, ...] = SPLITS) -> dict:
-    """Solve each split's LP, replay it in CityLearn through the common runner (metrics and timeseries
+    """Solve each split's LP, replay it through the common runner (the held-out year in CityLearn) (metrics and timeseries
     as every controller), and write `results/oracle/<split>_lp.json`. Returns the runner's record,
     with each split's LP report (size, solve time, memory, LP figures, replay gap) under "lp"."""
     from ..evaluation import run_controller
@@ -444,9 +444,9 @@ def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options
         return OracleSchedule(solved.actions)
 
     record = run_controller(settings, CONTROLLER_NAME, make_controller, data_dir=data_dir,
-                            results_dir=results_dir, splits=splits)
+                            results_dir=results_dir, splits=splits, fast_training_year=True)
     for split in splits:
-        reports[split].update(replay_gap(reports[split], record[split]))
+        reports[split].update(replay_gap(reports[split], record[split]), replay_simulator=record["simulator"][split])
         write_json_atomically(results_dir / REPORT_DIR / f"{split}_lp.json", reports[split])
     record["lp"] = reports
     return record
