@@ -1,8 +1,8 @@
 """Running a controller on every split and writing its record: metrics JSON and timeseries CSVs.
 
 Convention, the same for every controller (baselines, oracle, agents):
-- `results/metrics/<controller>.json`: `{"controller", "scenario", "train": {...}, "eval": {...}}`
-- `results/timeseries/<controller>_<split>.csv`: the per-step timeseries of `simulate`.
+- `results/scenarios/<scenario>/metrics/<controller>.json`: `{"controller", "scenario", "train": {...}, "eval": {...}}`
+- `results/scenarios/<scenario>/timeseries/<controller>_<split>.csv`: the per-step timeseries of `simulate`.
 """
 
 from __future__ import annotations
