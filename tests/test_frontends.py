@@ -197,25 +197,26 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
 
     assert_fleet_change_reruns_dataset_stages(project)
 
+    # the experiments run one scenario (dropped from the list, its stages leave the pipeline: half the time)
     # a training setting: DVC retrains and re-evaluates all three agents, and nothing upstream
-    first = run("dvc", "exp", "run", "-n", "exp-a", "-S", "training.checkpoint_every_steps=32", cwd=project).stdout
+    one = ("-S", "scenarios=[mall]")
+    first = run("dvc", "exp", "run", "-n", "exp-a", *one, "-S", "training.checkpoint_every_steps=32", cwd=project).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", first))
-    assert {f"{stage}@{scenario}-{agent}-0" for stage in ("train", "evaluate") for agent in ("a2c", "sac", "ppo")
-            for scenario in ("mall", "station_only")} <= ran
-    assert not any(name.startswith(("build_dataset", "validate", "baseline", "oracle")) for name in ran)
+    assert {f"{stage}@mall-{agent}-0" for stage in ("train", "evaluate") for agent in ("a2c", "sac", "ppo")} | {"compare"} <= ran
+    assert not any(name.startswith(("build_dataset", "validate", "baseline", "oracle")) or "station_only" in name
+                   for name in ran)
     # one agent's hyperparameter: only that agent's stages (and the comparison) rerun
-    second = run("dvc", "exp", "run", "-n", "exp-b", "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
+    second = run("dvc", "exp", "run", "-n", "exp-b", *one, "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", second))
-    assert {"train@mall-ppo-0", "evaluate@mall-ppo-0", "train@station_only-ppo-0"} <= ran
+    assert {"train@mall-ppo-0", "evaluate@mall-ppo-0"} <= ran
     assert not any(name.startswith(("build_dataset", "baseline")) or re.match(r"train@\w+-(a2c|sac)", name)
                    for name in ran)
     diff = run("dvc", "metrics", "diff", "exp-a", "exp-b", "--json", cwd=project).stdout
     changes = json.loads(diff)
-    assert {"results/scenarios/mall/metrics/ppo_seed0.json", "results/scenarios/station_only/metrics/ppo_seed0.json"} <= set(changes)
+    assert "results/scenarios/mall/metrics/ppo_seed0.json" in changes
     assert not any(path.endswith("uncontrolled.json") for path in changes)
     # every metric path names its scenario (the report holds them all)
-    assert all(path.startswith(("results/scenarios/mall/", "results/scenarios/station_only/", "results/report/"))
-               for path in changes)
+    assert all(path.startswith(("results/scenarios/mall/", "results/report/")) for path in changes), sorted(changes)
 
     run("snakemake", "--touch", "--cores", "1", cwd=project)
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
