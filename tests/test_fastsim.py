@@ -23,7 +23,7 @@ from evstation.simulation.fast_env import FastStationEnv, make_fast_env, make_fa
 from evstation.simulation.fast_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis, trace_timeseries
 from evstation.simulation.runner import simulate
 
-from conftest import run_cli, write_params, data_dir, results_dir
+from conftest import run_cli, write_params, data_dir
 
 STEP_TOLERANCE = 1e-6
 KPI_TOLERANCE_PCT = 0.01

@@ -9,7 +9,7 @@ from evstation.simulation.citylearn_env import make_station_env
 from evstation.errors import ConfigError
 from evstation.control.reward import penalty, reward_components, unmet_departure_kwh, weighted
 
-from conftest import PARAMS, data_dir, results_dir
+from conftest import PARAMS, data_dir
 
 SETTINGS = load_settings(PARAMS)
 SCALES = {"co2_kg": 1500.0, "solar_surplus_kwh": 3200.0, "cost_pen": 1500.0, "ev_unmet_kwh": 50.0, "ramp_kwh": 2000.0}

@@ -17,7 +17,7 @@ import pytest
 
 from evstation.learning.agents import model_class
 
-from conftest import run_cli, write_params, data_dir, results_dir
+from conftest import run_cli, write_params, results_dir
 
 TINY = {
     "agents.a2c.total_timesteps": 256, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
