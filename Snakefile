@@ -1,5 +1,6 @@
 # The pipeline for Snakemake: the same stages, commands, inputs, outputs and parameters as dvc.yaml
 # (tests/test_frontends.py proves it). Run: snakemake --cores all
+# Another parameters file: snakemake --configfile other.yaml (the commands then read it too).
 configfile: "params.yaml"
 
 include: "workflow/rules/common.smk"
@@ -11,7 +12,7 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/validation.json",
+        expand(f"{RESULTS}/validation.json", scenario=SCENARIOS),
         rules.compare.output,
 
 

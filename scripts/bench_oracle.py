@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench_oracle.py --hours 720 --moto 32 --mototaxi 8
     .venv/bin/python scripts/bench_oracle.py --oracle-params my_oracle.yaml --solver ipm
 
-Without size options it uses data/citylearn/train when it exists (the pipeline's dataset), else it
+Without size options it uses data/mall/citylearn/train when it exists (the pipeline's dataset), else it
 builds the train split into a temporary folder with `evstation build-dataset` (never in the
 project's own data folder). With size options it always builds into a temporary folder. The oracle
 settings are read from the `oracle:` section of --oracle-params (default: the --params file).
@@ -45,7 +45,7 @@ def _build_in(folder: Path, settings) -> Path:
     """Write the params and build the train split in `folder` through the real command line."""
     (folder / "params.yaml").write_text(yaml.safe_dump(settings.as_dict(), sort_keys=False))
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", "build-dataset", "--split", BENCH_SPLIT],
+    subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", "build-dataset", "--data-dir", "data/citylearn", "--split", BENCH_SPLIT],
                    cwd=folder, check=True)
     print(f"dataset built in {time.perf_counter() - started:.1f} s in {folder}")
     return folder / "data" / "citylearn" / BENCH_SPLIT
@@ -54,7 +54,7 @@ def _build_in(folder: Path, settings) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data-dir", default=f"data/citylearn/{BENCH_SPLIT}")
+    parser.add_argument("--data-dir", default=f"data/mall/citylearn/{BENCH_SPLIT}")
     parser.add_argument("--hours", type=int, help="horizon_hours (builds a dataset in a temporary folder)")
     parser.add_argument("--moto", type=int, help="moto socket count (builds a dataset)")
     parser.add_argument("--mototaxi", type=int, help="mototaxi socket count (builds a dataset)")

@@ -8,7 +8,7 @@
    budget. CityLearn's projection adds its measured step time to the learner's own time per step
    (one environment: the learner and the simulator take turns).
 
-    .venv/bin/python scripts/bench_simulators.py [--params params.yaml] [--full-folder data/citylearn/train]
+    .venv/bin/python scripts/bench_simulators.py [--params params.yaml] [--full-folder data/mall/citylearn/train]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def build_dataset(settings: Settings, sockets: int, workdir: Path) -> Path:
     sized = apply_overrides(settings, {"sockets.moto.count": moto, "sockets.mototaxi.count": mototaxi})
     (project / "params.yaml").write_text(yaml.safe_dump(sized.as_dict(), sort_keys=False))
     print(f"building a {sockets}-socket year in {project} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", "build-dataset", "--split", "train"], cwd=project, check=True)
+    subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", "build-dataset", "--data-dir", "data/citylearn", "--split", "train"], cwd=project, check=True)
     return project / "data" / "citylearn" / "train"
 
 
@@ -177,7 +177,7 @@ def print_report(simulators: list[dict], training: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", type=Path)
-    parser.add_argument("--full-folder", default="data/citylearn/train", type=Path,
+    parser.add_argument("--full-folder", default="data/mall/citylearn/train", type=Path,
                         help="an existing 128-socket one-year dataset to use instead of building one")
     parser.add_argument("--skip-training", action="store_true", help="only time the simulators")
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """Training throughput of each agent at the size of params.yaml: steps per second, memory, checkpoint
 sizes, and the projected wall time of the production budgets.
 
-    .venv/bin/python scripts/bench_training.py                      # data/citylearn/train, all agents
+    .venv/bin/python scripts/bench_training.py                      # data/mall/citylearn/train, all agents
     .venv/bin/python scripts/bench_training.py --agents ppo --envs 1 2 --rollouts 1
 
 Each measurement trains for real (the project's own model builders and environments) for one or
@@ -67,7 +67,7 @@ def measure(settings, agent: str, n_envs: int, folder: Path, rollouts: int, sac_
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data-dir", default="data/citylearn")
+    parser.add_argument("--data-dir", default="data/mall/citylearn")
     parser.add_argument("--agents", nargs="+", default=list(agents.AGENTS), choices=agents.AGENTS)
     parser.add_argument("--envs", nargs="+", type=int, default=[1, 2], help="environment counts for A2C and PPO")
     parser.add_argument("--rollouts", type=int, default=1, help="whole rollouts timed for A2C and PPO")

@@ -5,7 +5,7 @@ the rule-based controller) through CityLearn and through `evstation.simulation.f
 dataset folder, prints the largest difference of every per-step quantity and of every KPI, and
 exits non-zero if any exceeds its tolerance.
 
-    .venv/bin/python scripts/check_fastsim_equality.py [data/citylearn/train] [--params params.yaml]
+    .venv/bin/python scripts/check_fastsim_equality.py [data/mall/citylearn/train] [--params params.yaml]
 
 CityLearn takes minutes per year at 128 sockets: expect ~10-15 minutes for the three modes.
 """
@@ -48,7 +48,7 @@ def check_mode(settings, folder: Path, mode: str, seed: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default="data/citylearn/train", type=Path)
+    parser.add_argument("folder", nargs="?", default="data/mall/citylearn/train", type=Path)
     parser.add_argument("--params", default="params.yaml", type=Path)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random actions")

@@ -58,3 +58,13 @@ def built_small(tmp_path_factory) -> Path:
     write_params(folder)
     run_cli("build-dataset", cwd=folder)
     return folder
+
+
+def data_dir(folder: Path, scenario: str = "mall") -> Path:
+    """Where the command line writes a scenario's datasets in a project folder."""
+    return folder / "data" / scenario / "citylearn"
+
+
+def results_dir(folder: Path, scenario: str = "mall") -> Path:
+    """Where the command line writes a scenario's records in a project folder."""
+    return folder / "results" / "scenarios" / scenario

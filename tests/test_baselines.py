@@ -15,13 +15,13 @@ from evstation.control.rules import make_baseline
 from evstation.evaluation import split_kpis
 from evstation.simulation.runner import simulate
 
-from conftest import run_cli, write_params
+from conftest import run_cli, write_params, data_dir, results_dir
 
 BASELINES = ("without_solar", "uncontrolled", "rule_based")
 
 
-def _metrics(folder: Path, name: str) -> dict:
-    return json.loads((folder / "results" / "metrics" / f"{name}.json").read_text())
+def _metrics(folder: Path, name: str, scenario: str = "mall") -> dict:
+    return json.loads((results_dir(folder, scenario) / "metrics" / f"{name}.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_every_baseline_writes_metrics_and_timeseries_for_both_years(mall_baseli
             metrics = record[split]
             assert metrics["steps"] == 168
             assert metrics["max_energy_balance_error_kwh"] <= 1e-6
-            timeseries = pd.read_csv(mall_baselines / "results" / "timeseries" / f"{name}_{split}.csv")
+            timeseries = pd.read_csv(results_dir(mall_baselines) / "timeseries" / f"{name}_{split}.csv")
             assert len(timeseries) == 168
             for column in ("load_kwh", "pv_kwh", "ev_kwh", "ev_delivered_kwh", "bess_in_kwh", "bess_out_kwh",
                            "bess_soc_pct", "import_kwh", "surplus_kwh", "tariff_pen_per_kwh",
@@ -62,8 +62,8 @@ def test_every_baseline_writes_metrics_and_timeseries_for_both_years(mall_baseli
 
 
 def test_without_solar_is_its_own_simulation_and_imports_more(mall_baselines):
-    without = pd.read_csv(mall_baselines / "results" / "timeseries" / "without_solar_train.csv")
-    with_pv = pd.read_csv(mall_baselines / "results" / "timeseries" / "uncontrolled_train.csv")
+    without = pd.read_csv(results_dir(mall_baselines) / "timeseries" / "without_solar_train.csv")
+    with_pv = pd.read_csv(results_dir(mall_baselines) / "timeseries" / "uncontrolled_train.csv")
     assert without["pv_kwh"].sum() == 0 and with_pv["pv_kwh"].sum() > 0
     assert (without["import_kwh"] >= with_pv["import_kwh"] - 1e-6).all()
     for split in ("train", "eval"):
@@ -82,8 +82,8 @@ def test_full_power_charging_satisfies_every_feasible_session(mall_baselines):
 
 def test_rule_based_imports_less_where_pv_surplus_exists(station_only):
     for split in ("train", "eval"):
-        uncontrolled = _metrics(station_only, "uncontrolled")[split]
-        rule_based = _metrics(station_only, "rule_based")[split]
+        uncontrolled = _metrics(station_only, "uncontrolled", "station_only")[split]
+        rule_based = _metrics(station_only, "rule_based", "station_only")[split]
         assert uncontrolled["surplus_kwh"] > 0
         assert rule_based["bess_out_kwh"] > 0
         assert rule_based["import_kwh"] < uncontrolled["import_kwh"]
@@ -96,6 +96,23 @@ def test_same_parameters_and_seed_give_the_same_metrics(mall_baselines, tmp_path
     shutil.copy(mall_baselines / "params.yaml", tmp_path / "params.yaml")
     run_cli("baseline", "rule_based", cwd=tmp_path)
     assert _metrics(tmp_path, "rule_based") == _metrics(mall_baselines, "rule_based")
+
+
+def test_training_year_from_the_fast_simulator_matches_citylearn(mall_baselines, tmp_path):
+    """The baselines' training year runs on the fast twin (params simulation.training_year_simulator),
+    the held-out year in CityLearn; the twin's figures are CityLearn's to within its float32 noise."""
+    fast = _metrics(mall_baselines, "rule_based")
+    assert fast["simulator"] == {"train": "fast", "eval": "citylearn"}
+    assert _metrics(mall_baselines, "without_solar")["simulator"] == {"train": "citylearn", "eval": "citylearn"}
+    shutil.copytree(mall_baselines / "data", tmp_path / "data")
+    write_params(tmp_path, {"simulation.training_year_simulator": "citylearn"})
+    run_cli("baseline", "rule_based", cwd=tmp_path)
+    slow = _metrics(tmp_path, "rule_based")
+    assert slow["simulator"] == {"train": "citylearn", "eval": "citylearn"}
+    assert slow["eval"] == fast["eval"]
+    for kpi, value in slow["train"].items():
+        if isinstance(value, float) and kpi != "max_energy_balance_error_kwh":
+            assert fast["train"][kpi] == pytest.approx(value, rel=1e-4, abs=1e-3), kpi
 
 
 class RandomActions:
@@ -113,7 +130,7 @@ class RandomActions:
 
 def test_energy_closes_under_random_actions(built_small):
     settings = load_settings(built_small / "params.yaml")
-    folder = built_small / "data" / "citylearn" / "train"
+    folder = data_dir(built_small) / "train"
     timeseries = simulate(settings, folder, RandomActions(1 + settings.sockets.total, seed=3), progress=False)
     metrics = split_kpis(settings, timeseries, "random")
     assert metrics["max_energy_balance_error_kwh"] <= 1e-6
@@ -132,7 +149,7 @@ def test_a_failing_balance_fails_the_stage(mall_baselines, tmp_path, monkeypatch
     shutil.copy(mall_baselines / "params.yaml", tmp_path / "params.yaml")
     monkeypatch.chdir(tmp_path)
     assert cli.main(["baseline", "uncontrolled"]) == 1
-    assert not (tmp_path / "results" / "metrics" / "uncontrolled.json").exists()
+    assert not (results_dir(tmp_path) / "metrics" / "uncontrolled.json").exists()
 
 
 def test_reward_does_not_saturate_on_the_uncontrolled_year(tmp_path):
@@ -141,7 +158,7 @@ def test_reward_does_not_saturate_on_the_uncontrolled_year(tmp_path):
                             "validation.pv_yield_kwh_per_kwp": [1200.0, 1550.0]})
     run_cli("build-dataset", "--split", "train", cwd=tmp_path)
     settings = load_settings(tmp_path / "params.yaml")
-    timeseries = simulate(settings, tmp_path / "data" / "citylearn" / "train",
+    timeseries = simulate(settings, data_dir(tmp_path) / "train",
                           make_baseline("uncontrolled", settings), progress=False)
     assert len(timeseries) == 8760
     for component in REWARD_COMPONENTS:
@@ -158,7 +175,7 @@ def test_battery_check_accounts_for_standby_loss(tmp_path):
     write_params(tmp_path, {"battery.standby_loss_pct_per_step": 0.5})
     run_cli("build-dataset", "--split", "train", cwd=tmp_path)
     settings = load_settings(tmp_path / "params.yaml")
-    timeseries = simulate(settings, tmp_path / "data" / "citylearn" / "train", make_baseline("rule_based", settings),
+    timeseries = simulate(settings, data_dir(tmp_path) / "train", make_baseline("rule_based", settings),
                           progress=False)
     metrics = split_kpis(settings, timeseries, "lossy")
     assert metrics["max_battery_soc_error_kwh"] < 0.02

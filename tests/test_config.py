@@ -267,3 +267,17 @@ def test_cli_invalid_yaml_and_explicit_params_path(tmp_path):
     assert "custom.yaml" in lines[0] and "YAML" in lines[0]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_scenarios_list_and_the_scenario_applied(tmp_path):
+    settings = load_settings(PARAMS)
+    assert settings.scenarios == ("mall", "station_only") and settings.scenario == "mall"
+    assert load_settings(PARAMS, "station_only").scenario == "station_only"
+    data = yaml.safe_load(PARAMS.read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": ["station_only"]}, sort_keys=False))
+    assert load_settings(tmp_path / "params.yaml").scenario == "station_only"     # the first of the list
+    result = run_cli("--scenario", "mall", "build-dataset", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "scenario mall: not in scenarios (station_only)" in result.stderr
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": ["mall", "mall"]}, sort_keys=False))
+    with pytest.raises(ConfigError, match="scenarios: each scenario once"):
+        load_settings(tmp_path / "params.yaml")

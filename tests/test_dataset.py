@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PARAMS, SMALL, run_cli, write_params
+from conftest import PARAMS, SMALL, run_cli, write_params, data_dir, results_dir
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.dataset import BUILDING_NAME, read_dataset
 from evstation.simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env
@@ -27,11 +27,11 @@ def settings():
 
 
 def split_dir(project: Path, split: str) -> Path:
-    return project / "data" / "citylearn" / split
+    return data_dir(project) / split
 
 
 def hashes(project: Path) -> dict[str, str]:
-    root = project / "data" / "citylearn"
+    root = data_dir(project)
     return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(root.rglob("*")) if path.is_file()}
 
@@ -235,7 +235,7 @@ def test_summary_consistent_with_tables(built_small, split, settings):
     assert summary["mall_kwh"] == pytest.approx(profiles["mall_kwh"].sum())
     assert summary["ghi_kwh_m2"] == pytest.approx(profiles["ghi_w_m2"].sum() / 1000)
     assert summary["pv_yield_kwh_per_kwp"] == pytest.approx(summary["pv_ac_kwh"] / settings.pv.dc_capacity_kwp)
-    overall = json.loads((built_small / "results" / "dataset" / "summary.json").read_text())
+    overall = json.loads((results_dir(built_small) / "dataset" / "summary.json").read_text())
     assert overall[split] == summary
 
 
@@ -261,15 +261,15 @@ def test_build_is_byte_identical(built_small, tmp_path):
     first, second = hashes(built_small), hashes(tmp_path)
     assert len(first) == 2 * (9 + len(CHARGERS))
     assert first == second, sorted(name for name in first if first[name] != second.get(name))
-    assert (tmp_path / "results" / "dataset" / "summary.json").read_bytes() == \
-        (built_small / "results" / "dataset" / "summary.json").read_bytes()
+    assert (results_dir(tmp_path) / "dataset" / "summary.json").read_bytes() == \
+        (results_dir(built_small) / "dataset" / "summary.json").read_bytes()
 
 
 def test_fleet_change_leaves_weather_and_mall_alone(built_small, tmp_path):
     write_params(tmp_path, {"fleet.daily_arrivals": {"moto": 30, "mototaxi": 10}})
     run_cli("build-dataset", "--split", "train", cwd=tmp_path)
     before, after = split_dir(built_small, "train"), split_dir(tmp_path, "train")
-    assert not (tmp_path / "data" / "citylearn" / "eval").exists()
+    assert not (data_dir(tmp_path) / "eval").exists()
     for name in ("building.csv", "weather.csv", "pricing.csv", "carbon_intensity.csv"):
         assert (before / name).read_bytes() == (after / name).read_bytes(), name
     old, new = (pd.read_csv(folder / "sessions.csv") for folder in (before, after))

@@ -23,7 +23,7 @@ from evstation.simulation.fast_env import FastStationEnv, make_fast_env, make_fa
 from evstation.simulation.fast_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis, trace_timeseries
 from evstation.simulation.runner import simulate
 
-from conftest import run_cli, write_params
+from conftest import run_cli, write_params, data_dir
 
 STEP_TOLERANCE = 1e-6
 KPI_TOLERANCE_PCT = 0.01
@@ -33,7 +33,7 @@ CONTROL_LAYER_COLUMNS = ("learning_reward", "floor_raised_sockets", "floor_kwh")
 
 @pytest.fixture(scope="module")
 def small(built_small):
-    folder = built_small / "data" / "citylearn" / "train"
+    folder = data_dir(built_small) / "train"
     settings = load_settings(built_small / "params.yaml")
     return settings, folder
 
@@ -145,7 +145,7 @@ def lossy_station(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lossy_station")
     write_params(folder, {"battery.standby_loss_pct_per_step": 0.5, "battery.capacity_fade_pct_per_cycle": 0.01})
     run_cli("build-dataset", "--split", "train", cwd=folder)
-    return load_settings(folder / "params.yaml"), folder / "data" / "citylearn" / "train"
+    return load_settings(folder / "params.yaml"), data_dir(folder) / "train"
 
 
 def test_battery_standby_loss_and_degradation_agree(lossy_station):

@@ -17,6 +17,8 @@ from evstation.control.observer import StationObserver, state_from_fast_env
 from evstation.control.station import StationState
 from evstation.simulation.fast_env import make_fast_env
 
+from conftest import data_dir
+
 CHARGER_EFFICIENCY = 0.95
 
 
@@ -122,7 +124,7 @@ def test_groups_do_not_share_energy_and_empty_sockets_get_none():
 @pytest.fixture(scope="module")
 def small(built_small):
     settings = load_settings(built_small / "params.yaml")
-    return settings, built_small / "data" / "citylearn" / "train"
+    return settings, data_dir(built_small) / "train"
 
 
 def _policies(size: int):

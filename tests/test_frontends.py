@@ -1,7 +1,7 @@
 """Snakemake and DVC drive one pipeline: same stages, and each finds nothing stale after the other ran.
 
-The smoke test runs the whole pipeline (small station, one week, tiny training budgets) in a
-temporary git copy of the repository: Snakemake runs it all, DVC then finds it current, two DVC
+Both scenarios of params.yaml run in every test here. The smoke test runs the whole pipeline
+(small station, one week, tiny training budgets) in a temporary git copy of the repository: Snakemake runs it all, DVC then finds it current, two DVC
 experiments rerun only what depends on the changed key, `dvc metrics diff` compares them, and
 Snakemake is brought in line by `snakemake --touch`.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, write_params
+from conftest import ROOT, data_dir, write_params
 
 sys.path.insert(0, str(ROOT / "workflow"))
 from dvc_record import commit_keeping_times  # noqa: E402
@@ -117,12 +117,34 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
         kind = stage["name"].split("@")[0]
         agent_keys = [key for key in stage["params"] if key.startswith("agents.")]
         assert [key for key in stage["params"] if key not in agent_keys] == STAGE_PARAMS[kind]
-        if kind in ("train", "evaluate"):
-            assert agent_keys == [f"agents.{stage['name'].split('@')[1].split('-')[0]}"]
+        if kind in ("train", "evaluate"):          # train@<scenario>-<agent>-<seed>
+            assert agent_keys == [f"agents.{stage['name'].split('@')[1].split('-')[1]}"]
+        if kind != "compare":                     # one job per scenario, its scenario in the command
+            scenario = re.search(r"--scenario (\w+)", command).group(1)
+            assert stage["name"].split("@")[1].split("-")[0] == scenario
+            assert all(f"/{scenario}/" in path for path in stage["outs"]), f"{command}: outputs outside its scenario"
         for key in stage["params"]:          # every declared key exists, so both read a real value
             node = params
             for part in key.split("."):
                 node = node[part]
+
+
+def test_both_scenarios_run_and_a_dropped_one_leaves_its_stages_out(full_size_copy):
+    params = yaml.safe_load((full_size_copy / "params.yaml").read_text())
+    assert params["scenarios"] == ["mall", "station_only"]
+    commands = sorted(snakemake_jobs(full_size_copy))
+    for scenario in params["scenarios"]:
+        assert f"evstation --params params.yaml --scenario {scenario} baseline oracle" in commands
+    (full_size_copy / "other.yaml").write_text(yaml.safe_dump({**params, "scenarios": ["station_only"]}, sort_keys=False))
+    try:
+        # the targets and the commands come from the file Snakemake was given
+        text = run("snakemake", "-n", "-F", "-p", "--cores", "1", "--configfile", "other.yaml", cwd=full_size_copy).stdout
+        shown = [line.split("Shell command: ")[1] for line in text.splitlines() if "Shell command: evstation" in line]
+        assert shown and all(line.startswith("evstation --params other.yaml ") for line in shown)
+        assert not any("--scenario mall" in line for line in shown)
+        assert any(line.startswith("evstation --params other.yaml compare") for line in shown)
+    finally:
+        (full_size_copy / "other.yaml").unlink()
 
 
 def test_slurm_profile_is_valid(full_size_copy):
@@ -144,7 +166,9 @@ def assert_fleet_change_reruns_dataset_stages(project: Path) -> None:
         assert re.search(r"rule build_dataset:", planned) and re.search(r"rule validate:", planned)
         status = run("dvc", "status", "--json", cwd=project).stdout
         stale = json.loads(status)
-        assert "build_dataset" in stale and any("params.yaml" in str(change) for change in stale["build_dataset"])
+        for scenario in ("mall", "station_only"):
+            stage = f"build_dataset@{scenario}"
+            assert stage in stale and any("params.yaml" in str(change) for change in stale[stage])
     finally:
         (project / "params.yaml").write_text(original)
 
@@ -152,10 +176,10 @@ def assert_fleet_change_reruns_dataset_stages(project: Path) -> None:
 def assert_recorded_dataset_is_what_the_stage_wrote(project: Path) -> None:
     """Snakemake marks the finished dataset folder with an empty `.snakemake_timestamp`; recorded,
     it made the dataset hash differently from the same files built by `dvc repro`."""
-    dataset = project / "data" / "citylearn"
+    dataset = data_dir(project)
     assert (dataset / ".snakemake_timestamp").is_file()
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    recorded = next(out for out in lock["stages"]["build_dataset"]["outs"] if out["path"] == "data/citylearn")
+    recorded = next(out for out in lock["stages"]["build_dataset@mall"]["outs"] if out["path"] == "data/mall/citylearn")
     written = [path for path in dataset.rglob("*") if path.is_file() and path.name != ".snakemake_timestamp"]
     assert recorded["nfiles"] == len(written)
     assert recorded["size"] == sum(path.stat().st_size for path in written)
@@ -172,7 +196,9 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
                  "battery_soc_week.png", "learning_curves.png"):
         assert (report / name).is_file(), name
     rows = json.loads((report / "comparison.json").read_text())["rows"]
-    assert {row["controller"] for row in rows} >= {"without_solar", "uncontrolled", "rule_based", "a2c", "sac", "ppo"}
+    for scenario in ("mall", "station_only"):
+        assert {row["controller"] for row in rows if row["scenario"] == scenario} >= {
+            "without_solar", "uncontrolled", "rule_based", "oracle", "a2c", "sac", "ppo"}
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
     assert_recorded_dataset_is_what_the_stage_wrote(project)
@@ -184,20 +210,26 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
 
     assert_fleet_change_reruns_dataset_stages(project)
 
+    # the experiments run one scenario (dropped from the list, its stages leave the pipeline: half the time)
     # a training setting: DVC retrains and re-evaluates all three agents, and nothing upstream
-    first = run("dvc", "exp", "run", "-n", "exp-a", "-S", "training.checkpoint_every_steps=32", cwd=project).stdout
+    one = ("-S", "scenarios=[mall]")
+    first = run("dvc", "exp", "run", "-n", "exp-a", *one, "-S", "training.checkpoint_every_steps=32", cwd=project).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", first))
-    assert {f"{stage}@{agent}-0" for stage in ("train", "evaluate") for agent in ("a2c", "sac", "ppo")} <= ran
-    assert not any(name.startswith(("build_dataset", "validate", "baseline", "oracle")) for name in ran)
+    assert {f"{stage}@mall-{agent}-0" for stage in ("train", "evaluate") for agent in ("a2c", "sac", "ppo")} | {"compare"} <= ran
+    assert not any(name.startswith(("build_dataset", "validate", "baseline", "oracle")) or "station_only" in name
+                   for name in ran)
     # one agent's hyperparameter: only that agent's stages (and the comparison) rerun
-    second = run("dvc", "exp", "run", "-n", "exp-b", "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
+    second = run("dvc", "exp", "run", "-n", "exp-b", *one, "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", second))
-    assert {"train@ppo-0", "evaluate@ppo-0"} <= ran
-    assert not any(name.startswith(("build_dataset", "baseline", "train@a2c", "train@sac")) for name in ran)
+    assert {"train@mall-ppo-0", "evaluate@mall-ppo-0"} <= ran
+    assert not any(name.startswith(("build_dataset", "baseline")) or re.match(r"train@\w+-(a2c|sac)", name)
+                   for name in ran)
     diff = run("dvc", "metrics", "diff", "exp-a", "exp-b", "--json", cwd=project).stdout
     changes = json.loads(diff)
-    assert any(path.endswith("ppo_seed0.json") for path in changes)
+    assert "results/scenarios/mall/metrics/ppo_seed0.json" in changes
     assert not any(path.endswith("uncontrolled.json") for path in changes)
+    # every metric path names its scenario (the report holds them all)
+    assert all(path.startswith(("results/scenarios/mall/", "results/report/")) for path in changes), sorted(changes)
 
     run("snakemake", "--touch", "--cores", "1", cwd=project)
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout

@@ -11,7 +11,7 @@ from evstation.control.learning_reward import (LearningReferences, MarginalRewar
 from evstation.control.station import StationState
 from evstation.simulation.fast_env import make_fast_env
 
-from conftest import PARAMS
+from conftest import PARAMS, data_dir
 
 SETTINGS = load_settings(PARAMS)
 REFERENCES = LearningReferences.from_settings(SETTINGS)
@@ -122,7 +122,7 @@ def station_linear_total(rows, settings) -> float:
 
 def test_marginal_terms_rank_schedules_as_the_station_reward_and_differ_by_exactly_as_much(built_small):
     settings = load_settings(built_small / "params.yaml")
-    env = make_fast_env(settings, built_small / "data" / "citylearn" / "train")
+    env = make_fast_env(settings, data_dir(built_small) / "train")
     idle = run_schedule(env, lambda step: 0.0)
     # charge the battery in the small hours, discharge it through the afternoon and the evening
     cycling = run_schedule(env, lambda step: 0.4 if step % 24 < 6 else (-0.4 if step % 24 >= 14 else 0.0))

@@ -12,11 +12,13 @@ from evstation.control.observer import StationObserver, state_from_citylearn, st
 from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_env import make_fast_env
 
+from conftest import data_dir
+
 
 @pytest.fixture(scope="module")
 def small(built_small):
     settings = load_settings(built_small / "params.yaml")
-    return settings, built_small / "data" / "citylearn" / "train"
+    return settings, data_dir(built_small) / "train"
 
 
 def _assert_equal_states(fast, reference) -> None:

@@ -18,7 +18,7 @@ from evstation.errors import ConfigError
 from evstation.evaluation import run_controller
 from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, run_oracle, solve_inputs
 
-from conftest import run_cli, write_params
+from conftest import run_cli, write_params, data_dir, results_dir
 
 OPTIONS = Oracle(objective="grid_co2", tiebreak_weight=1e-4, throughput_tiebreak_per_kwh=1e-5,
                  unmet_penalty_per_kwh=1000.0, solver="simplex", threads=1)
@@ -120,10 +120,10 @@ def test_a_penalty_cheaper_than_buying_energy_is_refused():
 def _oracle_and_baselines(source: Path, folder: Path) -> tuple[dict, dict]:
     shutil.copytree(source, folder, dirs_exist_ok=True)
     settings = load_settings(folder / "params.yaml")
-    data_dir, results_dir = folder / "data" / "citylearn", folder / "results"
-    oracle = run_oracle(settings, data_dir, results_dir, options=OPTIONS)
+    data, results = data_dir(folder, settings.scenario), results_dir(folder, settings.scenario)
+    oracle = run_oracle(settings, data, results, options=OPTIONS)
     baselines = {name: run_controller(settings, name, lambda split, name=name: make_baseline(name, settings),
-                                      data_dir=data_dir, results_dir=results_dir,
+                                      data_dir=data, results_dir=results,
                                       without_solar=name == "without_solar") for name in BASELINES}
     return oracle, baselines
 
@@ -155,9 +155,9 @@ def test_oracle_emits_no_more_than_any_baseline(scenario_runs):
 
 
 def test_replay_follows_the_plan_and_the_report_is_written(scenario_runs):
-    _, folder, oracle, _ = scenario_runs
+    scenario, folder, oracle, _ = scenario_runs
     for split in ("train", "eval"):
-        report = json.loads((folder / "results" / "oracle" / f"{split}_lp.json").read_text())
+        report = json.loads((results_dir(folder, scenario) / "oracle" / f"{split}_lp.json").read_text())
         for key in ("variables", "constraints", "nonzeros", "lp_objective",
                     "lp_grid_co2_kg", "lp_import_kwh", "replay_grid_co2_kg", "replay_import_kwh",
                     "gap_grid_co2_kg", "gap_grid_co2_pct"):
@@ -166,5 +166,5 @@ def test_replay_follows_the_plan_and_the_report_is_written(scenario_runs):
         assert report["replay_grid_co2_kg"] == pytest.approx(oracle[split]["co2_grid_kg"])
         assert abs(report["gap_grid_co2_pct"]) < REPLAY_GAP_LIMIT_PCT
         assert report["lp_unmet_kwh"] == pytest.approx(0.0, abs=LP_TOLERANCE_KWH)
-        metrics = json.loads((folder / "results" / "metrics" / "oracle.json").read_text())[split]
+        metrics = json.loads((results_dir(folder, scenario) / "metrics" / "oracle.json").read_text())[split]
         assert metrics["max_energy_balance_error_kwh"] <= 1e-6

@@ -9,7 +9,7 @@ from evstation.simulation.citylearn_env import make_station_env
 from evstation.errors import ConfigError
 from evstation.control.reward import penalty, reward_components, unmet_departure_kwh, weighted
 
-from conftest import PARAMS
+from conftest import PARAMS, data_dir
 
 SETTINGS = load_settings(PARAMS)
 SCALES = {"co2_kg": 1500.0, "solar_surplus_kwh": 3200.0, "cost_pen": 1500.0, "ev_unmet_kwh": 50.0, "ramp_kwh": 2000.0}
@@ -62,7 +62,7 @@ def test_unmet_energy_counts_only_vehicles_leaving_now():
 def test_charging_the_battery_from_the_grid_lowers_the_co2_component(built_small):
     """In CityLearn: at night, charging the battery adds import, so the CO2 component must fall."""
     settings = load_settings(built_small / "params.yaml")
-    folder = built_small / "data" / "citylearn" / "train"
+    folder = data_dir(built_small) / "train"
     idle, charging = make_station_env(settings, folder), make_station_env(settings, folder)
     idle.reset()
     charging.reset()

@@ -12,6 +12,8 @@ from evstation.learning.checkpoints import canonical_pickle
 from evstation.learning.run_state import StateMismatch, environment_states, restore_environments, wrapper_chain
 from evstation.simulation.fast_env import make_fast_env
 
+from conftest import data_dir
+
 STEPS_BEFORE, STEPS_AFTER = 30, 40         # past the first day: vehicles plugged in, battery moved
 
 
@@ -40,7 +42,7 @@ class PlainWrapper(gymnasium.Wrapper):
 
 @pytest.fixture(scope="module")
 def station(built_small):
-    return load_settings(built_small / "params.yaml"), built_small / "data" / "citylearn" / "train"
+    return load_settings(built_small / "params.yaml"), data_dir(built_small) / "train"
 
 
 def vec_env(station, wrapped: bool = True) -> DummyVecEnv:

@@ -15,7 +15,7 @@ from evstation.control.features import feature_names, features, observation_size
 from evstation.errors import ConfigError
 from evstation.learning.station_env import make_learner_env, validation_start_step
 
-from conftest import run_cli, write_params
+from conftest import results_dir, run_cli, write_params
 
 TRAIN = ("data", "citylearn", "train")
 
@@ -118,13 +118,13 @@ def test_model_selection_writes_the_validation_score_and_keeps_the_best(built_sm
                            "agents.ppo.net_arch": [16, 16], "agents.ppo.learning_rate": 0.01,
                            "control.model_selection.every_steps": 64, "training.checkpoint_every_steps": 32})
     run_cli("train", "ppo", cwd=project)
-    run = project / "results" / "checkpoints" / "ppo" / "seed0"
+    run = results_dir(project) / "checkpoints" / "ppo" / "seed0"
     record = json.loads((run / "selection.json").read_text())
     scores = record["scores"]
     assert [row["timesteps"] for row in scores] == [64, 128, 192, 256]
     best = max(scores, key=lambda row: row["score"])
     assert (record["best_score"], record["best_timesteps"]) == (best["score"], best["timesteps"])
     assert json.loads((run / "final" / "meta.json").read_text())["num_timesteps"] == best["timesteps"]
-    curve = pd.read_csv(project / "results" / "curves" / "ppo_seed0.csv")
+    curve = pd.read_csv(results_dir(project) / "curves" / "ppo_seed0.csv")
     logged = curve["validation_score"].dropna().tolist()
     assert logged == pytest.approx([row["score"] for row in scores])

@@ -12,14 +12,14 @@ import pytest
 
 from evstation.control.rules import LeastLaxity, SelfConsumption
 
-from conftest import run_cli
+from conftest import results_dir, run_cli
 from test_floor import station_state
 
 RULES = ("self_consumption", "least_laxity")
 
 
 def _metrics(folder: Path, name: str) -> dict:
-    return json.loads((folder / "results" / "metrics" / f"{name}.json").read_text())
+    return json.loads((results_dir(folder) / "metrics" / f"{name}.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_least_laxity_imports_no_more_than_uncontrolled(ran):
 
 def test_self_consumption_never_discharges_while_pv_exceeds_demand(ran):
     for split in ("train", "eval"):
-        timeseries = pd.read_csv(ran / "results" / "timeseries" / f"self_consumption_{split}.csv")
+        timeseries = pd.read_csv(results_dir(ran) / "timeseries" / f"self_consumption_{split}.csv")
         pv_exceeds = timeseries["pv_kwh"] > timeseries["load_kwh"] + timeseries["ev_kwh"]
         assert pv_exceeds.any() and (timeseries["bess_out_kwh"] > 0).any()
         assert (timeseries.loc[pv_exceeds, "bess_out_kwh"] == 0).all()
@@ -56,8 +56,8 @@ def test_self_consumption_never_discharges_while_pv_exceeds_demand(ran):
 
 def test_least_laxity_charges_to_the_requirement_not_to_full(ran):
     """Full power fills every vehicle; least laxity stops at the required SOC (every session still served)."""
-    rule = pd.read_csv(ran / "results" / "timeseries" / "least_laxity_train.csv")
-    full = pd.read_csv(ran / "results" / "timeseries" / "uncontrolled_train.csv")
+    rule = pd.read_csv(results_dir(ran) / "timeseries" / "least_laxity_train.csv")
+    full = pd.read_csv(results_dir(ran) / "timeseries" / "uncontrolled_train.csv")
     assert not np.allclose(rule["ev_kwh"], full["ev_kwh"])
     assert rule["ev_kwh"].sum() < full["ev_kwh"].sum()
     assert rule["departing_delivered_kwh"].sum() == pytest.approx(rule["departing_required_kwh"].sum(), rel=0.01)

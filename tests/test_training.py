@@ -18,7 +18,7 @@ import pytest
 
 from evstation.learning.agents import model_class
 
-from conftest import run_cli, write_params
+from conftest import results_dir, run_cli, write_params
 
 TINY = {
     "agents.a2c.total_timesteps": 256, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
@@ -39,7 +39,7 @@ def project_with(built_small: Path, folder: Path, overrides: dict | None = None)
 
 
 def run_dir(project: Path, agent: str, seed: int = 0) -> Path:
-    return project / "results" / "checkpoints" / agent / f"seed{seed}"
+    return results_dir(project) / "checkpoints" / agent / f"seed{seed}"
 
 
 def meta(folder: Path) -> dict:
@@ -65,13 +65,13 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
         assert steps == [64]                                      # exactly every N steps (of 120)
         buffers = [folder.name for folder in periodic(project, agent) if (folder / "replay_buffer.pkl").exists()]
         assert buffers == [periodic(project, agent)[-1].name]     # the buffer only with the newest
-    curve = (project / "results" / "curves" / f"{agent}_seed0.csv").read_text().splitlines()
+    curve = (results_dir(project) / "curves" / f"{agent}_seed0.csv").read_text().splitlines()
     assert curve[0].startswith("timesteps,episodes,reward_mean,reward_co2_mean")
     assert "validation_score" in curve[0].split(",") and "reward_station_mean" in curve[0].split(",")
     assert len(curve) >= 3
 
     run_cli("train", agent, "--eval-only", cwd=project)
-    record = json.loads((project / "results" / "metrics" / f"{agent}_seed0.json").read_text())
+    record = json.loads((results_dir(project) / "metrics" / f"{agent}_seed0.json").read_text())
     assert record["model_steps"] == BUDGET[agent]
     for split in ("train", "eval"):
         assert record[split]["steps"] == 168
@@ -80,7 +80,7 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
         assert record[split]["ev_satisfaction_pct"] == 100.0
         assert record[split]["sessions_departed"] > 0 and record[split]["floor_raised_steps"] > 0
         assert np.isfinite(record[split]["learning_reward_mean"]) and "reward_mean" in record[split]
-    assert (project / "results" / "timeseries" / f"{agent}_seed0_eval.csv").is_file()
+    assert (results_dir(project) / "timeseries" / f"{agent}_seed0_eval.csv").is_file()
 
 
 def _train_until_first_checkpoint_then_kill(project: Path, agent: str) -> None:
@@ -145,7 +145,7 @@ MAX_KILL_DELAY_S = 0.2
 def _train_and_kill_at_random(project: Path, agent: str, rows: int, delay_s: float) -> None:
     """Start `evstation train --resume` and SIGKILL it at a random moment: once the learning curve has
     a chosen number of rows, after a further delay (mid-rollout, mid-save, anywhere)."""
-    curve = project / "results" / "curves" / f"{agent}_seed0.csv"
+    curve = results_dir(project) / "curves" / f"{agent}_seed0.csv"
     process = subprocess.Popen([sys.executable, "-m", "evstation.cli", "train", agent, "--resume"], cwd=project,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
@@ -238,4 +238,4 @@ def test_a_misspelled_hyperparameter_is_rejected(built_small, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "agents.ppo.learning_rat: unknown key" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (project / "results" / "checkpoints").exists()
+    assert not (results_dir(project) / "checkpoints").exists()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, data_dir, results_dir
 from evstation.config import load_settings
 from evstation.validate import run_validation
 
@@ -25,16 +25,16 @@ def project(built_small, tmp_path) -> Path:
     """A private copy of the small build to corrupt."""
     copy = tmp_path / "project"
     shutil.copytree(built_small, copy)
-    (copy / "results" / "validation.json").unlink(missing_ok=True)
+    (results_dir(copy) / "validation.json").unlink(missing_ok=True)
     return copy
 
 
 def train(project: Path) -> Path:
-    return project / "data" / "citylearn" / "train"
+    return data_dir(project) / "train"
 
 
 def report_of(project: Path) -> dict:
-    return json.loads((project / "results" / "validation.json").read_text())
+    return json.loads((results_dir(project) / "validation.json").read_text())
 
 
 def verdicts(report: dict) -> dict[str, str]:
@@ -43,7 +43,7 @@ def verdicts(report: dict) -> dict[str, str]:
 
 def validate_in_process(project: Path) -> dict:
     settings = load_settings(project / "params.yaml")
-    report = run_validation(settings, project / "data" / "citylearn", project / "results" / "validation.json")
+    report = run_validation(settings, data_dir(project), results_dir(project) / "validation.json")
     assert report_of(project)["passed"] is report["passed"]
     return report
 
@@ -265,7 +265,7 @@ def test_failed_validate_leaves_no_passing_report(project):
     (train(project) / "charger_moto_003.csv").unlink()
     result = run_cli("validate", cwd=project, check=False)
     assert result.returncode != 0
-    path = project / "results" / "validation.json"
+    path = results_dir(project) / "validation.json"
     assert not path.exists() or report_of(project)["passed"] is False
 
 

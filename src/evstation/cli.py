@@ -1,7 +1,9 @@
 """The stage commands: `evstation build-dataset`, `evstation validate`, ...
 
-Each reads params.yaml from the working directory (or `--params`) and exits non-zero with one
-clear line on a user's mistake. Heavy libraries are imported inside the commands so that
+Each reads params.yaml from the working directory (or `--params`) with one scenario applied
+(`--scenario`, default the first of `scenarios`) and exits non-zero with one clear line on a
+user's mistake. A scenario's data and results have folders of their own: `data/<scenario>/citylearn`
+and `results/<scenario>/`; `compare` reads every scenario's and writes `results/report/`. Heavy libraries are imported inside the commands so that
 `--help` and config errors answer at once.
 """
 
@@ -19,11 +21,26 @@ EXIT_CHECK_FAILED = 1
 log = logging.getLogger("evstation")
 
 
+def _settings(args: argparse.Namespace):
+    """The params with the command's scenario applied; the scenario's folders fill unset paths."""
+    from .config import load_settings
+
+    settings = load_settings(args.params, args.scenario)
+    folders = {"data_dir": Path("data") / settings.scenario / "citylearn",
+               "results_dir": Path("results") / "scenarios" / settings.scenario}
+    folders["summary"] = folders["results_dir"] / "dataset" / "summary.json"
+    folders["output"] = folders["results_dir"] / "validation.json"
+    for name, default in folders.items():
+        if getattr(args, name, "") is None:
+            setattr(args, name, str(default))
+    return settings
+
+
 def _build_dataset(args: argparse.Namespace) -> int:
-    from .config import SPLITS, load_settings
+    from .config import SPLITS
     from .dataset import write_all_splits
 
-    settings = load_settings(args.params)
+    settings = _settings(args)
     splits = args.split or list(SPLITS)
     summary = write_all_splits(settings, Path(args.data_dir), splits, Path(args.summary))
     for split in splits:
@@ -35,10 +52,9 @@ def _build_dataset(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .config import load_settings
     from .validate import run_validation
 
-    settings = load_settings(args.params)
+    settings = _settings(args)
     Path(args.output).unlink(missing_ok=True)      # a failed run must not leave an earlier passing report
     report = run_validation(settings, Path(args.data_dir), Path(args.output))
     failed = [check for check in report["checks"] if check["verdict"] != "pass"]
@@ -49,11 +65,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from .config import load_settings
     from .control.rules import make_baseline
     from .evaluation import run_controller
 
-    settings = load_settings(args.params)
+    settings = _settings(args)
     if args.name == "oracle":
         from .control.oracle import run_oracle
 
@@ -61,7 +76,7 @@ def _baseline(args: argparse.Namespace) -> int:
     else:
         record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
                                 data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
-                                without_solar=args.name == "without_solar")
+                                without_solar=args.name == "without_solar", fast_training_year=True)
     for split in ("train", "eval"):
         metrics = record[split]
         log.info("%s/%s: import %.0f MWh, grid CO2 %.0f t, cost %.0f kPEN, solar used %.1f %%, EV satisfied %.1f %%, "
@@ -76,11 +91,10 @@ def _seeds(args: argparse.Namespace, settings) -> list[int]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .config import load_settings
     from .evaluation import evaluate_policy
     from .learning.training import train_agent
 
-    settings = load_settings(args.params)
+    settings = _settings(args)
     for seed in _seeds(args, settings):
         if not args.eval_only:
             train_agent(settings, args.agent, seed, data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
@@ -92,10 +106,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .config import load_settings
     from .evaluation import evaluate_policy
 
-    settings = load_settings(args.params)
+    settings = _settings(args)
     for seed in _seeds(args, settings):     # the seeds are aggregated by `compare`, never here
         evaluate_policy(settings, args.agent, seed, data_dir=Path(args.data_dir), results_dir=Path(args.results_dir))
     return 0
@@ -105,33 +118,36 @@ def _compare(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .report import write_report
 
-    settings = load_settings(args.params)
-    table = write_report(settings, Path(args.results_dir), Path(args.results_dir) / "report")
-    log.info("compared %d controllers; report in %s", table["controller"].nunique(), Path(args.results_dir) / "report")
+    settings = load_settings(args.params, args.scenario)
+    report_dir = Path(args.results_dir) / "report"
+    table = write_report(settings, Path(args.results_dir), report_dir)
+    log.info("compared %d controllers in %d scenarios; report in %s", table["controller"].nunique(),
+             table["scenario"].nunique(), report_dir)
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evstation", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.add_argument("--scenario", help="the scenario to apply (default: the first of the params' scenarios)")
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build-dataset", help="write the CityLearn dataset of each split")
-    build.add_argument("--data-dir", default="data/citylearn")
-    build.add_argument("--summary", default="results/dataset/summary.json")
+    build.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
+    build.add_argument("--summary", help="default: results/scenarios/<scenario>/dataset/summary.json")
     build.add_argument("--split", action="append", choices=["train", "eval"], help="only this split (repeatable)")
     build.set_defaults(run=_build_dataset)
 
-    validate = commands.add_parser("validate", help="check the datasets physically; write results/validation.json")
-    validate.add_argument("--data-dir", default="data/citylearn")
-    validate.add_argument("--output", default="results/validation.json")
+    validate = commands.add_parser("validate", help="check the datasets physically; write results/<scenario>/validation.json")
+    validate.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
+    validate.add_argument("--output", help="default: results/scenarios/<scenario>/validation.json")
     validate.set_defaults(run=_validate)
 
     baseline = commands.add_parser("baseline", help="simulate a baseline controller on both years")
     baseline.add_argument("name", choices=["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "oracle"])
-    baseline.add_argument("--data-dir", default="data/citylearn")
-    baseline.add_argument("--results-dir", default="results")
+    baseline.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
+    baseline.add_argument("--results-dir", help="default: results/scenarios/<scenario>")
     baseline.set_defaults(run=_baseline)
 
     train = commands.add_parser("train", help="train an agent on the training year (every seed of params, or --seed)")
@@ -141,19 +157,20 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-only", action="store_true", help="evaluate the saved model without training")
     train.add_argument("--checkpoint", choices=["final", "newest"], default="final",
                        help="with --eval-only: the final model (default) or the newest periodic checkpoint")
-    train.add_argument("--data-dir", default="data/citylearn")
-    train.add_argument("--results-dir", default="results")
+    train.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
+    train.add_argument("--results-dir", help="default: results/scenarios/<scenario>")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="replay each seed's trained policy on both years")
     evaluate.add_argument("agent", choices=["a2c", "sac", "ppo"])
     evaluate.add_argument("--seed", type=int, help="only this training seed")
-    evaluate.add_argument("--data-dir", default="data/citylearn")
-    evaluate.add_argument("--results-dir", default="results")
+    evaluate.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
+    evaluate.add_argument("--results-dir", help="default: results/scenarios/<scenario>")
     evaluate.set_defaults(run=_evaluate)
 
-    compare = commands.add_parser("compare", help="compare every controller: tables and figures in results/report")
-    compare.add_argument("--results-dir", default="results")
+    compare = commands.add_parser("compare", help="compare every controller of every scenario: tables and figures in results/report")
+    compare.add_argument("--results-dir", default="results",
+                         help="holds each scenario's results in <scenario>/ and gets the report in report/")
     compare.set_defaults(run=_compare)
     return parser
 

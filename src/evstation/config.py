@@ -22,6 +22,8 @@ SPLITS = ("train", "eval")
 VEHICLE_KINDS = ("moto", "mototaxi")
 REWARD_COMPONENTS = ("co2", "solar", "cost", "ev_satisfaction", "grid_stability")
 WEIGHT_SUM_TOLERANCE = 1e-9
+# mall: the mall's load shares the station's meter | station_only: the station alone
+ScenarioName = Literal["mall", "station_only"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Site:
 @dataclass(frozen=True)
 class Simulation:
     horizon_hours: int = bounded(ge=24, le=8760)
+    # the training year's figures of the baselines and the oracle: fast (the numpy twin, proven equal to
+    # CityLearn) | citylearn; the held-out year is always simulated in CityLearn
+    training_year_simulator: Literal["fast", "citylearn"]
 
     def check(self, path: str) -> None:
         if self.horizon_hours % 24:
@@ -365,12 +370,28 @@ class Oracle:
 
 
 @dataclass(frozen=True)
+class SeedTargets:
+    """What the project's seed report promised (evaluation year), as [low, high] ranges, to set beside the results."""
+    grid_import_change_pct: tuple[float, float] = bounded(ge=-100, le=100)   # against uncontrolled
+    grid_co2_change_pct: tuple[float, float] = bounded(ge=-100, le=100)      # against uncontrolled
+    solar_utilization_pct: tuple[float, float] = bounded(ge=0, le=100)
+    ev_satisfaction_pct: tuple[float, float] = bounded(ge=0, le=100)
+
+    def check(self, path: str) -> None:
+        for name in ("grid_import_change_pct", "grid_co2_change_pct", "solar_utilization_pct", "ev_satisfaction_pct"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ConfigError(f"{path}.{name}: [low, high] expected, got [{low}, {high}]")
+
+
+@dataclass(frozen=True)
 class Report:
     bootstrap_samples: int = bounded(ge=100)
     confidence_pct: float = bounded(gt=0, lt=100)
     bootstrap_seed: int = bounded(ge=0)
     representative_week_start_day: int = bounded(ge=0, le=358)
     ev_service_tolerance_pct: float = bounded(ge=0, le=100)
+    seed_targets: SeedTargets
 
 
 @dataclass(frozen=True)
@@ -382,7 +403,7 @@ class Agents:
 
 @dataclass(frozen=True)
 class Settings:
-    scenario: Literal["mall", "station_only"]
+    scenarios: tuple[ScenarioName, ...]    # every scenario the pipeline runs; drop one to leave its stages out
     simulation: Simulation
     site: Site
     splits: Mapping[str, Split]
@@ -403,8 +424,18 @@ class Settings:
     control: Control
     oracle: Oracle
     report: Report
+    # the scenario a command applies: `--scenario`, else the first of `scenarios`
+    scenario: ScenarioName | None = None
 
     def check(self, path: str) -> None:
+        if not self.scenarios:
+            raise ConfigError("scenarios: needs at least one scenario")
+        if len(set(self.scenarios)) != len(self.scenarios):
+            raise ConfigError(f"scenarios: each scenario once, got {', '.join(self.scenarios)}")
+        if self.scenario is None:
+            object.__setattr__(self, "scenario", self.scenarios[0])
+        elif self.scenario not in self.scenarios:
+            raise ConfigError(f"scenario {self.scenario}: not in scenarios ({', '.join(self.scenarios)})")
         if tuple(self.splits) != SPLITS:
             raise ConfigError(f"splits: needs exactly {', '.join(SPLITS)} in that order, got {', '.join(self.splits)}")
         if self.splits["train"].seed == self.splits["eval"].seed:
@@ -429,8 +460,9 @@ class Settings:
         return as_plain(self)
 
 
-def load_settings(path: str | Path = "params.yaml") -> Settings:
-    """Read and validate params.yaml; raise ConfigError with one line naming the key on any problem."""
+def load_settings(path: str | Path = "params.yaml", scenario: str | None = None) -> Settings:
+    """Read and validate params.yaml with `scenario` applied (default: the file's `scenario`, else the
+    first of its `scenarios`); raise ConfigError with one line naming the key on any problem."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameters file not found")
@@ -440,7 +472,14 @@ def load_settings(path: str | Path = "params.yaml") -> Settings:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if scenario is not None and isinstance(data, dict):
+        data = {**data, "scenario": scenario}
     return build(Settings, data)
+
+
+def scenario_settings(settings: Settings, scenario: str) -> Settings:
+    """The same settings with another of their scenarios applied."""
+    return apply_overrides(settings, {"scenario": scenario})
 
 
 def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:

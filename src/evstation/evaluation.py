@@ -1,8 +1,8 @@
 """Running a controller on every split and writing its record: metrics JSON and timeseries CSVs.
 
 Convention, the same for every controller (baselines, oracle, agents):
-- `results/metrics/<controller>.json`: `{"controller", "scenario", "train": {...}, "eval": {...}}`
-- `results/timeseries/<controller>_<split>.csv`: the per-step timeseries of `simulate`.
+- `results/scenarios/<scenario>/metrics/<controller>.json`: `{"controller", "scenario", "train": {...}, "eval": {...}}`
+- `results/scenarios/<scenario>/timeseries/<controller>_<split>.csv`: the per-step timeseries of `simulate`.
 """
 
 from __future__ import annotations
@@ -45,18 +45,35 @@ def _clean(value):
     return value
 
 
+def simulator_of(settings: Settings, split: str, *, fast_training_year: bool, without_solar: bool = False) -> str:
+    """Which simulator gives a split's figures: the held-out year always CityLearn; the training year the
+    fast twin when the caller allows it and params choose it (without solar the twin is not proven equal)."""
+    if split == "train" and fast_training_year and not without_solar:
+        return settings.simulation.training_year_simulator
+    return "citylearn"
+
+
 def run_controller(settings: Settings, name: str, make_controller: Callable[[str], Controller], *,
                    data_dir: Path, results_dir: Path, without_solar: bool = False,
-                   splits: tuple[str, ...] = SPLITS) -> dict:
+                   splits: tuple[str, ...] = SPLITS, fast_training_year: bool = False) -> dict:
     """Simulate the controller on each split, check its energy, and write its metrics and timeseries.
 
-    Nothing is written unless every split's run closes its energy balance."""
-    record = {"controller": name, "scenario": settings.scenario}
+    `fast_training_year`: the training year may run on the fast simulator (see `simulator_of`); the
+    record says which simulator gave each split. Nothing is written unless every split's run closes its
+    energy balance."""
+    record = {"controller": name, "scenario": settings.scenario, "simulator": {}}
     series = {}
     for split in splits:
         started = time.perf_counter()
-        timeseries = simulate(settings, data_dir / split, make_controller(split), without_solar=without_solar,
-                              label=f"{name}/{split}")
+        simulator = simulator_of(settings, split, fast_training_year=fast_training_year, without_solar=without_solar)
+        record["simulator"][split] = simulator
+        if simulator == "fast":
+            from .simulation.fast_check import simulate_fast
+
+            timeseries = simulate_fast(settings, data_dir / split, make_controller(split), label=f"{name}/{split}")
+        else:
+            timeseries = simulate(settings, data_dir / split, make_controller(split), without_solar=without_solar,
+                                  label=f"{name}/{split}")
         metrics = split_kpis(settings, timeseries, f"{name}/{split}")
         log.info("%s/%s: simulated and measured in %.1f s", name, split, time.perf_counter() - started)
         record[split] = {key: _clean(value) for key, value in metrics.items()}
@@ -69,7 +86,9 @@ def run_controller(settings: Settings, name: str, make_controller: Callable[[str
 
 def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
                     checkpoint: str = "final") -> dict:
-    """Replay a trained policy, deterministic, through CityLearn on both years: `<agent>_seed<k>` records."""
+    """Replay a trained policy, deterministic, on both years: `<agent>_seed<k>` records. The held-out
+    year in CityLearn; the training year where `simulation.training_year_simulator` says (the fast
+    twin sees the same observations and station states, so the policy acts the same)."""
     from .learning.checkpoints import CheckpointStore
     from .learning.station_env import PolicyController
     from .learning.training import run_folder
@@ -82,7 +101,7 @@ def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path
     log.info("%s seed %d: evaluating %s (step %d)", agent, seed, chosen.folder, chosen.num_timesteps)
     record = run_controller(settings, f"{agent}_seed{seed}",
                             lambda split: PolicyController(agent, chosen.model, chosen.normalization, settings),
-                            data_dir=data_dir, results_dir=results_dir)
+                            data_dir=data_dir, results_dir=results_dir, fast_training_year=True)
     record["model_steps"] = chosen.num_timesteps
     write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)
     return record

@@ -1,33 +1,33 @@
-# baseline NAME: the reference controllers simulated on both years (run in parallel).
+# baseline NAME: the reference controllers simulated on both years of each scenario (run in parallel).
 
 
 rule baseline:
     input:
         code_files("baseline"),
-        "data/citylearn",
+        DATA,
     output:
-        "results/metrics/{name}.json",
-        "results/timeseries/{name}_train.csv",
-        "results/timeseries/{name}_eval.csv",
+        f"{RESULTS}/metrics/{{name}}.json",
+        f"{RESULTS}/timeseries/{{name}}_train.csv",
+        f"{RESULTS}/timeseries/{{name}}_eval.csv",
     params:
         values=param_values("baseline"),
     wildcard_constraints:
         name="|".join(BASELINES),
     shell:
-        "evstation baseline {wildcards.name}"
+        f"{EVSTATION} baseline {{wildcards.name}}"
 
 
 rule oracle:
     input:
         code_files("oracle"),
-        "data/citylearn",
+        DATA,
     output:
-        "results/metrics/oracle.json",
-        "results/timeseries/oracle_train.csv",
-        "results/timeseries/oracle_eval.csv",
-        "results/oracle/train_lp.json",
-        "results/oracle/eval_lp.json",
+        f"{RESULTS}/metrics/oracle.json",
+        f"{RESULTS}/timeseries/oracle_train.csv",
+        f"{RESULTS}/timeseries/oracle_eval.csv",
+        f"{RESULTS}/oracle/train_lp.json",
+        f"{RESULTS}/oracle/eval_lp.json",
     params:
         values=param_values("oracle"),
     shell:
-        "evstation baseline oracle"
+        f"{EVSTATION} baseline oracle"

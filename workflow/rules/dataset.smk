@@ -1,25 +1,25 @@
-# build-dataset and validate: the station's year as CityLearn datasets, checked before use.
+# build-dataset and validate: each scenario's year as CityLearn datasets, checked before use.
 
 
 rule build_dataset:
     input:
         code_files("build_dataset"),
     output:
-        directory("data/citylearn"),
-        "results/dataset/summary.json",
+        directory(DATA),
+        f"{RESULTS}/dataset/summary.json",
     params:
         values=param_values("build_dataset"),
     shell:
-        "evstation build-dataset"
+        f"{EVSTATION} build-dataset"
 
 
 rule validate:
     input:
         code_files("validate"),
-        "data/citylearn",
+        DATA,
     output:
-        "results/validation.json",
+        f"{RESULTS}/validation.json",
     params:
         values=param_values("validate"),
     shell:
-        "evstation validate"
+        f"{EVSTATION} validate"

@@ -1,9 +1,7 @@
-# compare: every controller on both years, tables and figures.
+# compare: every controller of every scenario on both years, tables and figures.
 
-CONTROLLER_RECORDS = (
-    expand("results/metrics/{name}.json", name=BASELINES + ["oracle"])
-    + expand("results/metrics/{agent}_seed{seed}.json", agent=AGENTS, seed=config["training"]["seeds"])
-)
+CONTROLLERS = BASELINES + ["oracle"]
+RUNS = [f"{agent}_seed{seed}" for agent in AGENTS for seed in SEEDS]
 REPORT_FILES = ["comparison.md", "comparison.csv", "comparison.json", "kpi_bars.png", "power_flows_week.png",
                 "battery_soc_week.png", "learning_curves.png"]
 
@@ -11,14 +9,13 @@ REPORT_FILES = ["comparison.md", "comparison.csv", "comparison.json", "kpi_bars.
 rule compare:
     input:
         code_files("compare"),
-        CONTROLLER_RECORDS,
-        expand("results/timeseries/{name}_{split}.csv", name=BASELINES + ["oracle"], split=["train", "eval"]),
-        expand("results/timeseries/{agent}_seed{seed}_{split}.csv", agent=AGENTS, seed=config["training"]["seeds"],
+        expand(f"{RESULTS}/metrics/{{name}}.json", scenario=SCENARIOS, name=CONTROLLERS + RUNS),
+        expand(f"{RESULTS}/timeseries/{{name}}_{{split}}.csv", scenario=SCENARIOS, name=CONTROLLERS + RUNS,
                split=["train", "eval"]),
-        expand("results/curves/{agent}_seed{seed}.csv", agent=AGENTS, seed=config["training"]["seeds"]),
+        expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
     output:
-        expand("results/report/{name}", name=REPORT_FILES),
+        expand(f"{REPORT}/{{name}}", name=REPORT_FILES),
     params:
         values=param_values("compare"),
     shell:
-        "evstation compare"
+        f"evstation --params {params_file()} compare"

@@ -434,9 +434,10 @@ def lp_record(report: dict) -> dict:
 
 def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options: Oracle | None = None,
                splits: tuple[str, ...] = SPLITS) -> dict:
-    """Solve each split's LP, replay it in CityLearn through the common runner (metrics and timeseries
-    as every controller), and write `results/oracle/<split>_lp.json` (size, LP figures, replay gap; times and memory only in the log).
-    Returns the runner's record, with each split's full LP report under "lp"."""
+    """Solve each split's LP, replay it through the common runner (the held-out year in CityLearn; metrics
+    and timeseries as every controller), and write `results/oracle/<split>_lp.json` (size, LP figures,
+    replay gap; times and memory only in the log). Returns the runner's record, with each split's
+    full LP report under "lp"."""
     from ..evaluation import run_controller
 
     options = options or settings.oracle
@@ -453,9 +454,9 @@ def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options
         return OracleSchedule(solved.actions)
 
     record = run_controller(settings, CONTROLLER_NAME, make_controller, data_dir=data_dir,
-                            results_dir=results_dir, splits=splits)
+                            results_dir=results_dir, splits=splits, fast_training_year=True)
     for split in splits:
-        reports[split].update(replay_gap(reports[split], record[split]))
+        reports[split].update(replay_gap(reports[split], record[split]), replay_simulator=record["simulator"][split])
         write_json_atomically(results_dir / REPORT_DIR / f"{split}_lp.json", lp_record(reports[split]))
     record["lp"] = reports
     return record

@@ -1,6 +1,6 @@
 """Checkpoints of a training run: written atomically, verified on load, rotated.
 
-Layout under `results/checkpoints/<agent>/seed<k>/`:
+Layout under `results/scenarios/<scenario>/checkpoints/<agent>/seed<k>/`:
     step_000004096/  model.zip, normalization.pkl, [replay_buffer.pkl], meta.json
     final/           the same for the finished model
 `meta.json` is written last and holds each file's size and SHA-256: a checkpoint whose meta is

@@ -10,6 +10,7 @@ KPIs of both runs can be computed with `evstation.kpis` and compared too.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,13 +21,14 @@ import numpy as np
 import pandas as pd
 
 from ..config import REWARD_COMPONENTS, Settings
-from ..control.rules import make_baseline
+from ..control.rules import Controller, make_baseline
 from ..dataset import read_dataset
 from .citylearn_env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
 from ..evaluation import split_kpis
 from .fast_env import FastStationEnv, make_fast_env
 from .runner import departures_by_step
 
+log = logging.getLogger(__name__)
 MODES = ("random", "uncontrolled", "rule_based")
 Policy = Callable[[np.ndarray, int], np.ndarray]
 
@@ -103,8 +105,11 @@ def _fast_flows(env: FastStationEnv, step: int, trace: Trace) -> None:
 
 
 def _run(env, settings: Settings, mode: str, seed: int, record_flows) -> Trace:
+    return _run_policy(env, make_policy(mode, settings, env.observation_names, env.action_space, seed), record_flows)
+
+
+def _run_policy(env, policy: Policy, record_flows) -> Trace:
     trace = Trace()
-    policy = make_policy(mode, settings, env.observation_names, env.action_space, seed)
     started = time.perf_counter()
     observation, _ = env.reset()
     trace.observations.append(np.asarray(observation, dtype=np.float32))
@@ -192,6 +197,39 @@ def trace_timeseries(trace: Trace, settings: Settings, folder: Path, charger_ids
     timeseries = pd.DataFrame(rows)
     timeseries.insert(1, "timestamp", profiles["timestamp"].iloc[: len(rows)].to_numpy())
     return timeseries
+
+
+def simulate_fast(settings: Settings, folder: Path, controller: Controller, label: str = "") -> pd.DataFrame:
+    """`runner.simulate` on the fast simulator: the same controller interface (with the station state),
+    the same columns, the learning reward and the layer's work recorded alike. For the training
+    year's figures, where CityLearn's own run would add minutes and no information."""
+    from ..control.learning_reward import LearningReferences, MarginalReward
+    from ..control.observer import StationObserver, state_from_fast_env
+
+    env = make_fast_env(settings, folder)
+    observer = StationObserver(settings, folder, data=env.data)
+    learning_reward = MarginalReward(LearningReferences.from_settings(settings))
+    marginal = settings.control.learning_reward == "marginal"
+    names = env.observation_names
+    states, extra = [], []
+    controller.reset()
+
+    def policy(observation, step):
+        states.append(state_from_fast_env(observer, env))
+        return controller.act(dict(zip(names, observation)), step, states[-1])
+
+    def record(env, step, trace):
+        _fast_flows(env, step, trace)
+        flows, layer = env.last_flows, getattr(controller, "last_stats", None)
+        learning = learning_reward(states[step], flows.net_kwh, flows.vehicle_soc)[0] if marginal else trace.rewards[step]
+        extra.append({"learning_reward": learning,
+                      "floor_raised_sockets": layer.sockets_raised if layer is not None else 0,
+                      "floor_kwh": layer.floor_added_kwh if layer is not None else 0.0})
+
+    trace = _run_policy(env, policy, record)
+    log.info("%s: %d steps on the fast simulator in %.1f s", label or controller.name, len(trace.rewards), trace.seconds)
+    timeseries = trace_timeseries(trace, settings, folder, env.charger_ids)
+    return pd.concat([timeseries, pd.DataFrame(extra)], axis=1)
 
 
 def kpi_differences_pct(reference: dict, candidate: dict) -> dict[str, float]:
