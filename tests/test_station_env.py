@@ -15,14 +15,13 @@ from evstation.control.features import feature_names, features, observation_size
 from evstation.errors import ConfigError
 from evstation.learning.station_env import make_learner_env, validation_start_step
 
-from conftest import results_dir, run_cli, write_params
+from conftest import data_dir, results_dir, run_cli, write_params
 
-TRAIN = ("data", "citylearn", "train")
 
 
 @pytest.fixture(scope="module")
 def small(built_small):
-    return load_settings(built_small / "params.yaml"), built_small.joinpath(*TRAIN)
+    return load_settings(built_small / "params.yaml"), data_dir(built_small) / "train"
 
 
 def run_episode(env, action) -> tuple[np.ndarray, list[dict]]:
@@ -121,7 +120,7 @@ def test_model_selection_writes_the_validation_score_and_keeps_the_best(built_sm
     run = results_dir(project) / "checkpoints" / "ppo" / "seed0"
     record = json.loads((run / "selection.json").read_text())
     scores = record["scores"]
-    assert [row["timesteps"] for row in scores] == [64, 128, 192, 256]
+    assert [row["timesteps"] for row in scores] == [0, 64, 128, 192, 256]      # the untrained policy is a candidate
     best = max(scores, key=lambda row: row["score"])
     assert (record["best_score"], record["best_timesteps"]) == (best["score"], best["timesteps"])
     assert json.loads((run / "final" / "meta.json").read_text())["num_timesteps"] == best["timesteps"]

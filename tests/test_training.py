@@ -56,7 +56,9 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
     result = run_cli("train", agent, cwd=project)
     assert "training on cpu" in result.stderr and "fast environments" in result.stderr
     final = run_dir(project, agent) / "final"
-    assert meta(final)["num_timesteps"] == BUDGET[agent]
+    selection = json.loads((run_dir(project, agent) / "selection.json").read_text())
+    assert selection["scores"][0]["timesteps"] == 0 and selection["scores"][-1]["timesteps"] == BUDGET[agent]
+    assert meta(final)["num_timesteps"] == selection["best_timesteps"]          # the best scored model is final
     steps = [meta(folder)["num_timesteps"] for folder in periodic(project, agent)]
     assert 1 <= len(steps) <= 3                                   # the newest K are kept
     assert all(step % ROLLOUT[agent] == 0 for step in steps)     # taken at rollout boundaries
@@ -72,7 +74,7 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
 
     run_cli("train", agent, "--eval-only", cwd=project)
     record = json.loads((results_dir(project) / "metrics" / f"{agent}_seed0.json").read_text())
-    assert record["model_steps"] == BUDGET[agent]
+    assert record["model_steps"] == selection["best_timesteps"]
     for split in ("train", "eval"):
         assert record[split]["steps"] == 168
         assert record[split]["max_energy_balance_error_kwh"] <= 1e-6
@@ -101,7 +103,9 @@ def _train_until_first_checkpoint_then_kill(project: Path, agent: str) -> None:
 @pytest.mark.parametrize("agent, overrides", [
     # CityLearn's environments run in subprocesses: the kill must take them down and the resume rebuild
     # them; they restart their year, so only the counters and schedules match an uninterrupted run
-    ("a2c", {"agents.a2c.total_timesteps": 1024, "agents.a2c.n_envs": 2, "training.backend": "citylearn"}),
+    # (model selection off: `final/` is then the last model, whose counters are compared)
+    ("a2c", {"agents.a2c.total_timesteps": 1024, "agents.a2c.n_envs": 2, "training.backend": "citylearn",
+             "control.model_selection.validation_days": 0}),
 ])
 def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, tmp_path, agent, overrides):
     killed = project_with(built_small, tmp_path / "killed", overrides)
@@ -176,7 +180,7 @@ def test_a_run_killed_anywhere_and_resumed_ends_byte_identical(built_small, tmp_
     whole = project_with(built_small, tmp_path / "whole", EXACT[agent])
     run_cli("train", agent, cwd=whole)
 
-    curve = Path("results") / "curves" / f"{agent}_seed0.csv"
+    curve = Path("results") / "scenarios" / "mall" / "curves" / f"{agent}_seed0.csv"
     assert (killed / curve).read_bytes() == (whole / curve).read_bytes()
     resumed_run, whole_run = folder_bytes(run_dir(killed, agent)), folder_bytes(run_dir(whole, agent))
     assert sorted(resumed_run) == sorted(whole_run)
@@ -195,7 +199,9 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_p
     result = run_cli("train", "ppo", "--resume", cwd=project)
     assert f"{newest.name} is incomplete or corrupt" in result.stderr
     assert f"resuming from {previous.name}" in result.stderr
-    assert meta(run_dir(project, "ppo") / "final")["num_timesteps"] == 512
+    selection = json.loads((run_dir(project, "ppo") / "selection.json").read_text())
+    assert selection["scores"][-1]["timesteps"] == 512                       # trained to the end again
+    assert meta(run_dir(project, "ppo") / "final")["num_timesteps"] == selection["best_timesteps"]
 
 
 def test_changed_settings_are_never_resumed_from(built_small, tmp_path):
@@ -211,7 +217,7 @@ def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path):
     from evstation.config import load_settings
     from evstation.learning.station_env import PolicyController
 
-    project = project_with(built_small, tmp_path)
+    project = project_with(built_small, tmp_path, {"control.model_selection.validation_days": 0})   # final: the last model
     run_cli("train", "ppo", cwd=project)
     final = run_dir(project, "ppo") / "final"
     with open(final / "normalization.pkl", "rb") as stream:

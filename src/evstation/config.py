@@ -286,6 +286,7 @@ class A2C:
     gamma: float = bounded(gt=0, le=1)
     reward_scale: float = bounded(gt=0)
     value_loss: Literal["mse", "huber"]
+    log_std_init: float = bounded(ge=-10, le=2)  # the Gaussian policy's initial log standard deviation
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 
@@ -313,6 +314,7 @@ class PPO:
     target_kl: float = bounded(gt=0)
     clip_range: float = bounded(gt=0, lt=1)
     use_sde: bool
+    log_std_init: float = bounded(ge=-10, le=2)  # the Gaussian policy's initial log standard deviation
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 

@@ -137,13 +137,15 @@ def build_model(agent: str, settings: Settings, env, seed: int, device: str, bud
         return HuberA2C(
             "MlpPolicy", env, n_steps=config.n_steps, gamma=config.gamma, ent_coef=config.ent_coef_start,
             learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
-            policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
+            policy_kwargs={"net_arch": list(config.net_arch), "log_std_init": config.log_std_init},
+            seed=seed, device=device, verbose=0)
     if agent == "ppo":
         return PPO(
             "MlpPolicy", env, n_steps=config.n_steps, ent_coef=config.ent_coef_start, target_kl=config.target_kl,
             clip_range=config.clip_range, use_sde=config.use_sde,
             learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
-            policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)}},
+            policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)},
+                           "log_std_init": config.log_std_init},
             seed=seed, device=device, verbose=0)
     if agent == "sac":
         return ClippedSAC(

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE, NORMALIZATION_FILE, REPLAY_FILE, META_FILE = "model.zip", "normalization.pkl", "replay_buffer.pkl", "meta.json"
 RUN_STATE_FILE = "run_state.pkl"
-STEP_PREFIX, FINAL = "step_", "final"
+STEP_PREFIX, FINAL, BEST = "step_", "final", "best"
 HASH_CHUNK_BYTES = 1 << 20
 PICKLE_PROTOCOL = 4
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)              # the earliest date a zip entry can carry
@@ -205,9 +205,9 @@ class CheckpointStore:
             return []
         return sorted(path for path in self.root.iterdir() if path.is_dir() and path.name.startswith(STEP_PREFIX))
 
-    def save(self, model, normalization, *, with_replay_buffer: bool, final: bool = False,
+    def save(self, model, normalization, *, with_replay_buffer: bool, final: bool = False, best: bool = False,
              run_state: bytes | None = None) -> Checkpoint:
-        name = FINAL if final else f"{STEP_PREFIX}{model.num_timesteps:09d}"
+        name = FINAL if final else BEST if best else f"{STEP_PREFIX}{model.num_timesteps:09d}"
         target = self.root / name
         with staged_folder(target) as staging:
             save_model(model, staging / MODEL_FILE)
@@ -219,7 +219,7 @@ class CheckpointStore:
             files = {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())}
             meta = {"num_timesteps": int(model.num_timesteps), "fingerprint": self.fingerprint, "files": files}
             (staging / META_FILE).write_text(json.dumps(meta, indent=2))
-        if not final:
+        if not (final or best):
             self._rotate(keep_buffer_in=target)
         return Checkpoint(target, int(model.num_timesteps))
 
@@ -250,6 +250,21 @@ class CheckpointStore:
     def final(self) -> Checkpoint | None:
         folder = self.root / FINAL
         return verify(folder) if folder.is_dir() else None
+
+    def best(self) -> Checkpoint | None:
+        """The best-scoring model so far (model selection); it becomes `final/` when the run ends."""
+        folder = self.root / BEST
+        return verify(folder) if folder.is_dir() else None
+
+    def promote_best(self) -> Checkpoint:
+        """Copy `best/` to `final/` (staged, so `final/` appears only whole, and only once the run ended)."""
+        best = self.best()
+        if best is None:
+            raise ValueError(f"{self.root}: no intact best model to make final")
+        with staged_folder(self.root / FINAL) as staging:
+            for path in sorted(best.folder.iterdir()):
+                shutil.copy2(path, staging / path.name)
+        return Checkpoint(self.root / FINAL, best.num_timesteps)
 
     def discard_unfinished(self) -> None:
         """Remove the hidden staging folders a killed run left behind: they are no checkpoint, and

@@ -4,9 +4,10 @@ The final policy of a noisy run is rarely its best (rl-zoo's `EvalCallback` does
 `control.model_selection.every_steps`, and once more when training ends, the deterministic policy
 drives a separate fast simulator through the validation window - the training year's last
 `validation_days`, which the training episodes stop before, never the held-out year - and its
-score is the mean learning reward per step there. The best-scoring model so far is written as the
-run's `final/` checkpoint; `selection.json` beside it keeps every score, so a resumed run goes on
-comparing against the best of the interrupted one.
+score is the mean learning reward per step there. The best-scoring model so far is kept as
+`best/`, copied to `final/` when the run ends (so `final/` exists only for a finished run);
+`selection.json` beside it keeps every score, so a resumed run goes on comparing against the best
+of the interrupted one. The untrained policy is scored too (step 0): training must beat it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def validation_score(model, normalization, env) -> float:
 
 class ModelSelection(BaseCallback):
     """Scores the policy every `every` steps (at a rollout start: every collected step trained on)
-    and at the end of training; saves the best as `final/`."""
+    and at the end of training; keeps the best as `best/` (final when the run ends)."""
 
     def __init__(self, env, normalization, store: CheckpointStore, every: int):
         super().__init__()
@@ -59,6 +60,10 @@ class ModelSelection(BaseCallback):
             record["scores"] = [row for row in record["scores"] if row["timesteps"] <= self.model.num_timesteps]
             self.record = record
         self.last_scored = self.model.num_timesteps
+        if self.model.num_timesteps == 0:
+            # the untrained policy is a candidate too: with a residual policy it is the rule itself,
+            # and training must beat it to replace it
+            self.score_now()
 
     def take_score(self) -> float:
         score, self.pending_score = self.pending_score, math.nan
@@ -69,10 +74,10 @@ class ModelSelection(BaseCallback):
         steps = int(self.model.num_timesteps)
         self.record["scores"].append({"timesteps": steps, "score": score})
         best = self.record["best_score"]
-        if best is None or score > best or self.store.final() is None:
-            self.store.save(self.model, self.normalization, with_replay_buffer=False, final=True)
+        if best is None or score > best or self.store.best() is None:
+            self.store.save(self.model, self.normalization, with_replay_buffer=False, best=True)
             self.record["best_score"], self.record["best_timesteps"] = score, steps
-            log.info("validation score %.5f at step %d: the best so far, kept as final", score, steps)
+            log.info("validation score %.5f at step %d: the best so far, kept", score, steps)
         else:
             log.info("validation score %.5f at step %d (best %.5f at step %d)", score, steps, best,
                      self.record["best_timesteps"])
@@ -88,5 +93,5 @@ class ModelSelection(BaseCallback):
         return True
 
     def _on_training_end(self) -> None:
-        if self.model.num_timesteps != self.last_scored or self.store.final() is None:
+        if self.model.num_timesteps != self.last_scored or self.store.best() is None:
             self.score_now()

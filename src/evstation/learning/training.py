@@ -288,10 +288,10 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     if selection is None:
         final = store.save(model, normalization, with_replay_buffer=False, final=True)
     else:                                  # the best-scoring model on the validation window is final
-        if store.final() is None:
+        if store.best() is None:
             selection.init_callback(model)
             selection.score_now()
-        final = store.final()
+        final = store.promote_best()
     venv.close()
     trained = model.num_timesteps - first_step
     log.info("%s seed %d: %d steps in %.0f s (%.1f steps/s); final model in %s", agent, seed, trained, elapsed,
