@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The ablation table of the README: PPO, one seed, the mall scenario, a short budget; the best
+# configuration of params `control`, then each piece of the learner's problem turned off in turn.
+# Every row is a recorded DVC experiment: `dvc exp show`, `dvc metrics diff ppo-best ppo-no-floor`.
+# Run from the project root with the environment on PATH: `PATH=.venv/bin:$PATH bash scripts/ablation.sh`.
+set -euo pipefail
+BUDGET=${BUDGET:-100000}
+JOBS=${JOBS:-2}
+common=(-S 'scenarios=[mall]' -S 'training.seeds=[0]' -S "agents.ppo.total_timesteps=$BUDGET")
+target=evaluate@mall-ppo-0
+
+queue() {
+    local name=$1
+    shift
+    dvc exp run --queue -n "$name" "${common[@]}" "$@" "$target"
+}
+
+queue ppo-best
+queue ppo-no-residual -S control.residual=none
+# the correction of a rule is a change in [-1, 1]: CityLearn's own box goes with a policy acting alone
+queue ppo-no-symmetric -S control.residual=none -S control.action_interface=citylearn
+queue ppo-no-floor -S control.feasibility_floor=false
+queue ppo-per-socket -S control.action_space=per_socket
+queue ppo-station-reward -S control.learning_reward=station
+queue ppo-raw-observation -S control.observation=citylearn
+queue ppo-no-selection -S control.model_selection.validation_days=0
+# each experiment runs in its own copy of the project: its commands import that copy's code
+PYTHONPATH=src dvc queue start -j "$JOBS"
