@@ -203,13 +203,12 @@ def simulate_fast(settings: Settings, folder: Path, controller: Controller, labe
     """`runner.simulate` on the fast simulator: the same controller interface (with the station state),
     the same columns, the learning reward and the layer's work recorded alike. For the training
     year's figures, where CityLearn's own run would add minutes and no information."""
-    from ..control.learning_reward import LearningReferences, MarginalReward
     from ..control.observer import StationObserver, state_from_fast_env
+    from .runner import ControlRecorder
 
     env = make_fast_env(settings, folder)
     observer = StationObserver(settings, folder, data=env.data)
-    learning_reward = MarginalReward(LearningReferences.from_settings(settings))
-    marginal = settings.control.learning_reward == "marginal"
+    recorder = ControlRecorder(settings)
     names = env.observation_names
     states, extra = [], []
     controller.reset()
@@ -220,11 +219,8 @@ def simulate_fast(settings: Settings, folder: Path, controller: Controller, labe
 
     def record(env, step, trace):
         _fast_flows(env, step, trace)
-        flows, layer = env.last_flows, getattr(controller, "last_stats", None)
-        learning = learning_reward(states[step], flows.net_kwh, flows.vehicle_soc)[0] if marginal else trace.rewards[step]
-        extra.append({"learning_reward": learning,
-                      "floor_raised_sockets": layer.sockets_raised if layer is not None else 0,
-                      "floor_kwh": layer.floor_added_kwh if layer is not None else 0.0})
+        flows = env.last_flows
+        extra.append(recorder.columns(states[step], flows.net_kwh, flows.vehicle_soc, trace.rewards[step], controller))
 
     trace = _run_policy(env, policy, record)
     log.info("%s: %d steps on the fast simulator in %.1f s", label or controller.name, len(trace.rewards), trace.seconds)

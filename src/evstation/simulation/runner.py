@@ -53,6 +53,25 @@ def _departure_record(env, step: int, leaving: list[tuple], charger_index: dict[
             "departing_required_kwh": required_kwh, "departing_delivered_kwh": delivered_kwh}
 
 
+class ControlRecorder:
+    """Each step's learning reward and the feasibility layer's work, recorded alike by CityLearn's
+    runner and the fast simulator's (`fast_check.simulate_fast`), whatever the controller."""
+
+    def __init__(self, settings: Settings):
+        from ..control.learning_reward import LearningReferences, MarginalReward
+
+        self.marginal = (MarginalReward(LearningReferences.from_settings(settings))
+                         if settings.control.learning_reward == "marginal" else None)
+
+    def columns(self, state, net_kwh: float, vehicle_soc_after: np.ndarray, station_reward: float,
+                controller: Controller) -> dict:
+        learning = station_reward if self.marginal is None else self.marginal(state, net_kwh, vehicle_soc_after)[0]
+        layer = getattr(controller, "last_stats", None)
+        return {"learning_reward": learning,
+                "floor_raised_sockets": layer.sockets_raised if layer is not None else 0,
+                "floor_kwh": layer.floor_added_kwh if layer is not None else 0.0}
+
+
 def simulate(settings: Settings, folder: Path, controller: Controller, *, without_solar: bool = False,
              progress: bool = True, label: str = "") -> pd.DataFrame:
     """Run `controller` through the dataset in `folder` and return the per-step timeseries."""
@@ -66,10 +85,7 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
     efficiency = settings.sockets.efficiency_pct / 100
     capacity = settings.battery.capacity_kwh
     tolerance = settings.validation.soc_tolerance_pct
-    from ..control.learning_reward import LearningReferences, MarginalReward
-
-    learning_reward = MarginalReward(LearningReferences.from_settings(settings))   # recorded for every controller
-    marginal = settings.control.learning_reward == "marginal"
+    recorder = ControlRecorder(settings)
     observations, _ = env.reset()
     controller.reset()
     steps = env.time_steps - 1
@@ -85,8 +101,6 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
         flows = read_step(env, step)
         net_kwh = flows.load_kwh + flows.ev_kwh + flows.battery_kwh - flows.pv_kwh
         socs_after = np.array([np.nan if soc is None else soc for soc in connected_vehicle_socs(env, step)])
-        learning = learning_reward(state, net_kwh, socs_after)[0] if marginal else float(reward[0])
-        layer = getattr(controller, "last_stats", None)
         row = {
             "step": step,
             "load_kwh": flows.load_kwh, "pv_kwh": flows.pv_kwh, "ev_kwh": flows.ev_kwh,
@@ -101,9 +115,7 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
             "reward": float(reward[0]),
             **{f"reward_{name}": env.reward_function.last_components[name] for name in REWARD_COMPONENTS},
             **_departure_record(env, step, leaving_at.get(step, []), charger_index, tolerance),
-            "learning_reward": learning,
-            "floor_raised_sockets": layer.sockets_raised if layer is not None else 0,
-            "floor_kwh": layer.floor_added_kwh if layer is not None else 0.0,
+            **recorder.columns(state, net_kwh, socs_after, float(reward[0]), controller),
         }
         previous_soc = flows.battery_soc
         rows.append(row)
