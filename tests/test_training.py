@@ -16,9 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evstation.learning.agents import model_class
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-from conftest import results_dir, run_cli, write_params
+from evstation.config import apply_overrides, load_settings
+from evstation.learning.agents import build_model, model_class
+from evstation.learning.station_env import make_learner_env
+
+from conftest import data_dir, results_dir, run_cli, write_params
 
 TINY = {
     "agents.a2c.total_timesteps": 256, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
@@ -48,6 +52,23 @@ def meta(folder: Path) -> dict:
 
 def periodic(project: Path, agent: str) -> list[Path]:
     return sorted(run_dir(project, agent).glob("step_*"))
+
+
+@pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])
+def test_every_untrained_agent_starts_at_the_rule_with_small_exploration(built_small, agent):
+    """With the residual, the zero action is the least-laxity rule: every agent's untrained
+    deterministic action must be ~0 in any state, and its exploration about exp(log_std_init)."""
+    settings = apply_overrides(load_settings(built_small / "params.yaml"), TINY)
+    env = DummyVecEnv([lambda: make_learner_env(settings, data_dir(built_small) / "train", window="year")])
+    model = build_model(agent, settings, env, seed=0, device="cpu", budget=BUDGET[agent])
+    rng = np.random.default_rng(0)
+    observations = rng.uniform(-1.0, 1.3, (64, env.observation_space.shape[0])).astype(np.float32)
+    actions, _ = model.predict(observations, deterministic=True)
+    assert np.abs(actions).max() < 0.05
+    samples = np.stack([model.predict(observations, deterministic=False)[0] for _ in range(20)])
+    spread = samples.std(axis=0).mean()
+    expected = np.exp(getattr(settings.agents, agent).log_std_init)
+    assert expected / 2 < spread < expected * 2, spread
 
 
 @pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])

@@ -299,6 +299,7 @@ class SAC:
     ent_coef_init: float = bounded(gt=0)
     learning_starts: int = bounded(ge=0)
     max_grad_norm: float = bounded(gt=0)
+    log_std_init: float = bounded(ge=-10, le=2)  # the squashed Gaussian's initial log standard deviation
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 

@@ -7,6 +7,11 @@ Every setting is applied; where stable-baselines3 has no option for one, it is i
   schedule as an uninterrupted one (progress is counted on the model's total step counter).
 - SAC's gradient clipping: `ClippedSAC` clips the gradient norm of actor, critic and entropy
   coefficient before each optimiser step.
+- SAC's start: stable-baselines3 gives SAC's actor a mean layer with default initial weights (its
+  deterministic action starts anywhere in the box) and a log-std layer starting near 0 (a standard
+  deviation of ~1 before the squash: nearly uniform actions). `ClippedSAC` starts the mean at ~0,
+  which with the residual is the least-laxity rule, and the log std at `log_std_init`, as A2C and
+  PPO do: the exploration then starts around the rule, in proportion to a correction.
 - A2C's reward scale: applied by the training environment (`env.make_training_env`).
 Settings that do not apply: A2C in stable-baselines3 takes the whole rollout (n_steps x n_envs)
 as one batch, so it has no batch size; SAC's `episodes` is turned into its step budget.
@@ -77,13 +82,16 @@ class HuberA2C(A2C):
 class ClippedSAC(SAC):
     """SAC with the gradient norm of every network clipped to `max_grad_norm` before each step."""
 
-    def __init__(self, *args, max_grad_norm: float | None = None, **kwargs):
-        # None only while stable-baselines3's `load` rebuilds the model: it restores the saved value
+    def __init__(self, *args, max_grad_norm: float | None = None, log_std_init: float | None = None, **kwargs):
+        # None only while stable-baselines3's `load` rebuilds the model: it restores the saved values
         self.max_grad_norm = max_grad_norm
+        self.log_std_init = log_std_init
         super().__init__(*args, **kwargs)
 
     def _setup_model(self) -> None:
         super()._setup_model()
+        if self.log_std_init is not None:
+            start_near_zero_action(self.actor.mu, self.actor.log_std, self.log_std_init)
         self._clip_before_step(self.actor.optimizer, self.actor.parameters)
         self._clip_before_step(self.critic.optimizer, self.critic.parameters)
         if self.ent_coef_optimizer is not None:
@@ -97,6 +105,20 @@ class ClippedSAC(SAC):
             return step(*args, **kwargs)
 
         optimizer.step = clipped_step
+
+
+# stable-baselines3's gain for A2C's and PPO's action layer: their mean starts at ~1 % of the box
+ACTION_LAYER_GAIN = 0.01
+
+
+@th.no_grad()
+def start_near_zero_action(mean: th.nn.Linear, log_std: th.nn.Linear, log_std_init: float) -> None:
+    """A squashed Gaussian actor whose mean starts at ~0 and whose log std starts at `log_std_init`
+    in every state (both layers' weights shrunk, biases set), as A2C's and PPO's Gaussians start."""
+    for layer in (mean, log_std):
+        layer.weight.mul_(ACTION_LAYER_GAIN)
+    mean.bias.zero_()
+    log_std.bias.fill_(log_std_init)
 
 
 class EntropySchedule(BaseCallback):
@@ -151,7 +173,7 @@ def build_model(agent: str, settings: Settings, env, seed: int, device: str, bud
         return ClippedSAC(
             "MlpPolicy", env, batch_size=config.batch_size, buffer_size=min(config.buffer_size, budget),
             learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
-            learning_starts=config.learning_starts, max_grad_norm=config.max_grad_norm,
+            learning_starts=config.learning_starts, max_grad_norm=config.max_grad_norm, log_std_init=config.log_std_init,
             policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
     raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
 
