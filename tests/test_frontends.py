@@ -176,6 +176,22 @@ def assert_fleet_change_reruns_dataset_stages(project: Path) -> None:
         (project / "params.yaml").write_text(original)
 
 
+def assert_training_change_makes_only_the_agents_stale(project: Path) -> None:
+    """A setting every agent trains with makes DVC find all the agents' stages stale (both scenarios),
+    with the comparison, and nothing upstream: the dependency graph, read without running it."""
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["training"]["checkpoint_every_steps"] += 1
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        stale = set(json.loads(run("dvc", "status", "--json", cwd=project).stdout))
+    finally:
+        (project / "params.yaml").write_text(original)
+    agents = {f"{stage}@{scenario}-{agent}-0" for stage in ("train", "evaluate") for scenario in ("mall", "station_only")
+              for agent in ("a2c", "sac", "ppo")}
+    assert stale == agents | {"compare"}, sorted(stale ^ (agents | {"compare"}))
+
+
 def assert_recorded_dataset_is_what_the_stage_wrote(project: Path) -> None:
     """Snakemake marks the finished dataset folder with an empty `.snakemake_timestamp`; recorded,
     it made the dataset hash differently from the same files built by `dvc repro`."""
@@ -213,20 +229,18 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
 
     assert_fleet_change_reruns_dataset_stages(project)
 
+    assert_training_change_makes_only_the_agents_stale(project)
+
     # the experiments run one scenario (dropped from the list, its stages leave the pipeline: half the time)
-    # a training setting: DVC retrains and re-evaluates all three agents, and nothing upstream
-    one = ("-S", "scenarios=[mall]")
-    first = run("dvc", "exp", "run", "-n", "exp-a", *one, "-S", "training.checkpoint_every_steps=32", cwd=project).stdout
-    ran = set(re.findall(r"Running stage '([^']+)'", first))
-    assert {f"{stage}@mall-{agent}-0" for stage in ("train", "evaluate") for agent in ("a2c", "sac", "ppo")} | {"compare"} <= ran
-    assert not any(name.startswith(("build_dataset", "validate", "baseline", "oracle")) or "station_only" in name
-                   for name in ran)
     # one agent's hyperparameter: only that agent's stages (and the comparison) rerun
-    second = run("dvc", "exp", "run", "-n", "exp-b", *one, "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
-    ran = set(re.findall(r"Running stage '([^']+)'", second))
-    assert {"train@mall-ppo-0", "evaluate@mall-ppo-0"} <= ran
-    assert not any(name.startswith(("build_dataset", "baseline")) or re.match(r"train@\w+-(a2c|sac)", name)
-                   for name in ran)
+    one = ("-S", "scenarios=[mall]")
+    for name, key in (("exp-a", "agents.a2c.learning_rate=0.01"), ("exp-b", "agents.ppo.learning_rate=0.01")):
+        agent = key.split(".")[1]
+        ran = set(re.findall(r"Running stage '([^']+)'", run("dvc", "exp", "run", "-n", name, *one, "-S", key, cwd=project).stdout))
+        assert {f"train@mall-{agent}-0", f"evaluate@mall-{agent}-0"} <= ran
+        others = "|".join(other for other in ("a2c", "sac", "ppo") if other != agent)
+        assert not any(stage.startswith(("build_dataset", "validate", "baseline", "oracle")) or "station_only" in stage
+                       or re.match(rf"(train|evaluate)@\w+-({others})", stage) for stage in ran), sorted(ran)
     diff = run("dvc", "metrics", "diff", "exp-a", "exp-b", "--json", cwd=project).stdout
     changes = json.loads(diff)
     assert "results/scenarios/mall/metrics/ppo_seed0.json" in changes
