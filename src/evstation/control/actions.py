@@ -31,9 +31,11 @@ from ..config import VEHICLE_KINDS, Settings
 from ..site.sessions import socket_kinds
 from .allocation import headroom_kwh_by_group, least_laxity_first
 from .floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
+from .rules import LeastLaxity
 from .station import StationState
 
 RAISE_TOLERANCE = 1e-9       # float noise: a socket counts as raised only above it
+RESIDUAL_RULE = LeastLaxity()  # stateless: it reads everything from the step's StationState
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,10 @@ class ActionPipeline:
     def residual_actions(self, policy_action, state: StationState) -> tuple[float, np.ndarray, np.ndarray]:
         """The least-laxity rule's battery and socket actions moved by the policy's changes in [-1, 1]:
         (battery, sockets with the floor kept, sockets as the policy asked them without it)."""
-        from .rules import LeastLaxity
-
         change = np.clip(np.asarray(policy_action, dtype=float).reshape(-1), -1.0, 1.0)
         if change.shape != self.citylearn_low.shape:
             raise ValueError(f"policy action has {change.size} values, the pipeline expects {self.citylearn_low.size}")
-        rule = LeastLaxity().act({}, state.step, state)
+        rule = RESIDUAL_RULE.act({}, state.step, state)
         battery = float(np.clip(rule[0] + change[0], -1.0, 1.0))
         ev_change = change[1:] if not self.aggregated else change[1:][np.searchsorted(self.groups, self.socket_group)]
         asked = self._moved(rule[1:], np.zeros(state.sockets), ev_change, change[1:], state)
