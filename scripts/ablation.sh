@@ -2,8 +2,11 @@
 # The ablation table of the README: PPO, one seed, the mall scenario, a short budget; the best
 # configuration of params `control`, then each piece of the learner's problem turned off in turn.
 # Every row is a recorded DVC experiment: `dvc exp show`, `dvc metrics diff ppo-best ppo-no-floor`.
-# Run from the project root with the environment on PATH: `PATH=.venv/bin:$PATH bash scripts/ablation.sh`.
+# Run from the project root: `bash scripts/ablation.sh` (it puts the project's .venv on PATH).
 set -euo pipefail
+# the queue's workers run each experiment in a copy of the project elsewhere: a relative PATH entry
+# would not find the environment's commands there
+if [ -x .venv/bin/evstation ]; then export PATH="$PWD/.venv/bin:$PATH"; fi
 BUDGET=${BUDGET:-100000}
 JOBS=${JOBS:-2}
 common=(-S 'scenarios=[mall]' -S 'training.seeds=[0]' -S "agents.ppo.total_timesteps=$BUDGET")
