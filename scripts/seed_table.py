@@ -2,66 +2,64 @@
 
     python scripts/seed_table.py --seed 0
 
-Reads `results/scenarios/<scenario>/metrics/*.json` (evaluation year, CityLearn). Share of the
-oracle's gain = (uncontrolled - controller) / (uncontrolled - oracle) grid CO2. Distance to the
-best rule: on grid CO2 (t) and on the learning reward per step the agents were trained for. The
-best rule is the rule with the least grid CO2, ties broken by the learning reward.
+The figures are the report's own (`evstation.report`: its comparison table, share of the oracle's
+gain and best rule, the bar), made from `results/scenarios/<scenario>/metrics/*.json` for this one
+seed; evaluation year (CityLearn). "vs best rule": the controller minus the scenario's best rule,
+on grid CO2 (t) and on the learning reward per step the agents were trained for.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
-RULES = ("uncontrolled", "rule_based", "self_consumption", "least_laxity")
-REFERENCES = ("without_solar", *RULES, "oracle")
+from evstation import report
+from evstation.config import apply_overrides, load_settings, scenario_settings
+
 AGENTS = ("a2c", "ppo", "sac")
 
 
-def evaluation(folder: Path, name: str) -> dict | None:
-    path = folder / f"{name}.json"
-    return json.loads(path.read_text())["eval"] | {"record": json.loads(path.read_text())} if path.is_file() else None
+def signed(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:+.4f}"
 
 
-def signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.4f}"
-
-
-def table(results: Path, scenario: str, seed: int) -> list[str]:
+def table(settings, results: Path, scenario: str, seed: int) -> list[str]:
+    settings = scenario_settings(settings, scenario)
     folder = results / "scenarios" / scenario / "metrics"
-    rows = {name: evaluation(folder, name) for name in REFERENCES}
-    rows |= {f"{agent} (seed {seed})": evaluation(folder, f"{agent}_seed{seed}") for agent in AGENTS}
-    rows = {name: row for name, row in rows.items() if row is not None}
-    gain = rows["uncontrolled"]["co2_grid_kg"] - rows["oracle"]["co2_grid_kg"]
-    best = min((name for name in RULES if name in rows),
-               key=lambda name: (round(rows[name]["co2_grid_kg"], 3), -rows[name].get("learning_reward_mean", -1e9)))
+    rows = report.mark_the_bar(report.comparison_table(settings, report.load_entries(settings, folder)),
+                               settings.report.ev_service_tolerance_pct)
+    rows = rows[rows["split"] == "eval"]
+    best = rows[rows["best_rule"]].iloc[0]
     lines = [f"| {scenario} | controller | grid CO2 | share of oracle gain | EV satisfied | cost | learning reward per step "
              f"| reported reward per step | vs best rule: CO2 | vs best rule: learning reward | model kept |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, row in rows.items():
-        learning = row.get("learning_reward_mean")     # without_solar has no station to score
-        share = 100 * (rows["uncontrolled"]["co2_grid_kg"] - row["co2_grid_kg"]) / gain
-        share_text = "–" if name == "without_solar" else f"{share:.1f} %"    # a loss many times the gain
-        model = row["record"].get("model_steps")
-        mark = " (best rule)" if name == best else ""
+    for _, row in rows.iterrows():
+        name, model = row["controller"], ""
+        if name in AGENTS:
+            model = f"step {json.loads((folder / f'{name}_seed{seed}.json').read_text())['model_steps']:,}"
+            name = f"{name} (seed {seed})"
+        share = row["share_of_oracle_gain_pct"]
         lines.append(
-            f"| | {name}{mark} | {row['co2_grid_kg'] / 1000:,.1f} t | {share_text} | {row['ev_satisfaction_pct']:.2f} % "
-            f"| {row['cost_pen'] / 1000:,.1f} kPEN | {signed(learning)} | {row['reward_mean']:+.4f} "
-            f"| {(row['co2_grid_kg'] - rows[best]['co2_grid_kg']) / 1000:+,.1f} t "
-            f"| {signed(None if learning is None else learning - rows[best]['learning_reward_mean'])} "
-            f"| {'step ' + format(model, ',') if model is not None else ''} |")
+            f"| | {name}{' (best rule)' if row['best_rule'] else ''} | {row['co2_grid_kg'] / 1000:,.1f} t "
+            f"| {'–' if name == 'without_solar' or math.isnan(share) else f'{share:.1f} %'} "
+            f"| {row['ev_satisfaction_pct']:.2f} % | {row['cost_pen'] / 1000:,.1f} kPEN "
+            f"| {signed(row['learning_reward_mean'])} | {row['reward_mean']:+.4f} "
+            f"| {(row['co2_grid_kg'] - best['co2_grid_kg']) / 1000:+,.1f} t "
+            f"| {signed(row['learning_reward_mean'] - best['learning_reward_mean'])} | {model} |")
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--scenarios", nargs="+", default=["mall", "station_only"])
     args = parser.parse_args()
-    for scenario in args.scenarios:
-        print("\n".join(table(args.results, scenario, args.seed)) + "\n")
+    settings = apply_overrides(load_settings(args.params), {"training.seeds": [args.seed]})
+    for scenario in settings.scenarios:
+        print("\n".join(table(settings, args.results, scenario, args.seed)) + "\n")
 
 
 if __name__ == "__main__":
