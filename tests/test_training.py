@@ -26,7 +26,8 @@ from conftest import data_dir, results_dir, run_cli, write_params
 
 TINY = {
     "agents.a2c.total_timesteps": 256, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
-    "agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1, "agents.ppo.net_arch": [32, 32],
+    "agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1, "agents.ppo.batch_size": 32,
+    "agents.ppo.net_arch": [32, 32],
     "agents.sac.episodes": 1, "agents.sac.learning_starts": 32, "agents.sac.batch_size": 32,
     "agents.sac.buffer_size": 1000, "agents.sac.net_arch": [32, 32],
     "training.checkpoint_every_steps": 64, "training.seeds": [0], "training.keep_checkpoints": 3,
@@ -57,14 +58,14 @@ def periodic(project: Path, agent: str) -> list[Path]:
 @pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])
 def test_every_untrained_agent_starts_at_the_rule_with_small_exploration(built_small, agent):
     """With the residual, the zero action is the least-laxity rule: every agent's untrained
-    deterministic action must be ~0 in any state, and its exploration about exp(log_std_init)."""
+    deterministic action must be exactly 0 in any state, and its exploration about exp(log_std_init)."""
     settings = apply_overrides(load_settings(built_small / "params.yaml"), TINY)
     env = DummyVecEnv([lambda: make_learner_env(settings, data_dir(built_small) / "train", window="year")])
     model = build_model(agent, settings, env, seed=0, device="cpu", budget=BUDGET[agent])
     rng = np.random.default_rng(0)
     observations = rng.uniform(-1.0, 1.3, (64, env.observation_space.shape[0])).astype(np.float32)
     actions, _ = model.predict(observations, deterministic=True)
-    assert np.abs(actions).max() < 0.05
+    assert np.abs(actions).max() == 0.0
     samples = np.stack([model.predict(observations, deterministic=False)[0] for _ in range(20)])
     spread = samples.std(axis=0).mean()
     expected = np.exp(getattr(settings.agents, agent).log_std_init)
@@ -101,7 +102,10 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
         assert record[split]["max_energy_balance_error_kwh"] <= 1e-6
         # a barely trained policy behind the feasibility floor serves every session in CityLearn too
         assert record[split]["ev_satisfaction_pct"] == 100.0
-        assert record[split]["sessions_departed"] > 0 and record[split]["floor_raised_steps"] > 0
+        assert record[split]["sessions_departed"] > 0
+        # the layer's work is recorded; how much it raised depends on how far the kept model moved
+        # from the residual rule (which never asks below the floor): tests/test_floor.py proves it
+        assert record[split]["floor_raised_steps"] >= 0 and record[split]["floor_raised_kwh"] >= 0
         assert np.isfinite(record[split]["learning_reward_mean"]) and "reward_mean" in record[split]
     assert (results_dir(project) / "timeseries" / f"{agent}_seed0_eval.csv").is_file()
 

@@ -298,6 +298,8 @@ class SAC:
     learning_rate: float = bounded(gt=0)
     ent_coef_init: float = bounded(gt=0)
     learning_starts: int = bounded(ge=0)
+    train_freq: int = bounded(ge=1)          # environment steps between updates
+    gradient_steps: int = bounded(ge=1)      # gradient steps at each update
     max_grad_norm: float = bounded(gt=0)
     log_std_init: float = bounded(ge=-10, le=2)  # the squashed Gaussian's initial log standard deviation
     net_arch: tuple[int, ...] = bounded(ge=1)
@@ -314,6 +316,8 @@ class PPO:
     ent_coef_end: float = bounded(ge=0)
     target_kl: float = bounded(gt=0)
     clip_range: float = bounded(gt=0, lt=1)
+    batch_size: int = bounded(ge=1)          # minibatch of each of the update's epochs
+    n_epochs: int = bounded(ge=1)
     use_sde: bool
     log_std_init: float = bounded(ge=-10, le=2)  # the Gaussian policy's initial log standard deviation
     net_arch: tuple[int, ...] = bounded(ge=1)

@@ -16,33 +16,38 @@ from __future__ import annotations
 
 import numpy as np
 
-from .station import StationState
+from .station import StationState, once_per_state
 
 HOURS_PER_STEP = 1.0     # both simulators run one-hour steps only (fast_data refuses others)
 
 
+@once_per_state
 def energy_needed_kwh(state: StationState) -> np.ndarray:
     """Energy each connected vehicle's battery still needs to reach its required SOC (0 elsewhere)."""
     need = np.maximum(state.required_soc - state.vehicle_soc, 0.0) * state.vehicle_capacity_kwh
     return np.where(state.connected, need, 0.0)
 
 
+@once_per_state
 def room_kwh(state: StationState) -> np.ndarray:
     """Energy each connected vehicle's battery can still take before it is full (0 elsewhere)."""
     return np.where(state.connected, np.maximum(1.0 - state.vehicle_soc, 0.0) * state.vehicle_capacity_kwh, 0.0)
 
 
+@once_per_state
 def steps_needed(state: StationState) -> np.ndarray:
     """Steps at rated power each vehicle still needs, as a fraction (1.5: one full step and a half)."""
     return energy_needed_kwh(state) / state.kwh_per_step_at_full_power
 
 
+@once_per_state
 def laxity_steps(state: StationState) -> np.ndarray:
     """Steps left (this one included) minus steps needed at rated power; below 0 the vehicle can
     no longer make it. Empty sockets read 0 and are never charged."""
     return np.where(state.connected, state.steps_left - steps_needed(state), 0.0)
 
 
+@once_per_state
 def floor_fraction(state: StationState) -> np.ndarray:
     """Per socket, the least fraction of rated power this step without which its vehicle could no
     longer reach its required SOC by departure at rated power (1 where it already cannot)."""
@@ -50,11 +55,13 @@ def floor_fraction(state: StationState) -> np.ndarray:
     return np.where(state.connected & (energy_needed_kwh(state) > 0.0), floor, 0.0)
 
 
+@once_per_state
 def room_fraction(state: StationState) -> np.ndarray:
     """Per socket, the fraction of rated power that fills its vehicle this step (at most 1)."""
     return np.minimum(room_kwh(state) / state.kwh_per_step_at_full_power, 1.0)
 
 
+@once_per_state
 def need_fraction(state: StationState) -> np.ndarray:
     """Per socket, the fraction of rated power that brings its vehicle to its required SOC this step (at most 1)."""
     return np.minimum(energy_needed_kwh(state) / state.kwh_per_step_at_full_power, 1.0)
@@ -65,6 +72,7 @@ def ev_draw_kwh(state: StationState, socket_fraction: np.ndarray) -> float:
     return float((np.minimum(socket_fraction, room_fraction(state)) * socket_kwh_per_step(state)).sum())
 
 
+@once_per_state
 def socket_kwh_per_step(state: StationState) -> np.ndarray:
     """Energy a socket draws from the bus in one step at rated power."""
     return state.socket_power_kw * HOURS_PER_STEP

@@ -10,7 +10,7 @@ project's reference and stay as they were); `self_consumption` and `least_laxity
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Mapping, Protocol
 
 import numpy as np
@@ -144,8 +144,8 @@ class LeastLaxity:
         floor = floor_fraction(state)
         surplus_kwh = max(state.pv_kwh - state.load_kwh - ev_draw_kwh(state, floor), 0.0)
         # one pool for the whole station: the surplus is not the policy's to split between groups
-        pooled = replace(state, socket_group=np.zeros_like(state.socket_group))
-        sockets = least_laxity_first(pooled, floor, [surplus_kwh], ceiling_fraction=need_fraction(state))
+        sockets = least_laxity_first(state, floor, [surplus_kwh], ceiling_fraction=need_fraction(state),
+                                     socket_group=np.zeros_like(state.socket_group))
         return np.concatenate([[self_consumption_battery(state, ev_draw_kwh(state, sockets))], sockets])
 
 

@@ -10,6 +10,7 @@ back-to-back session (see the project's notes on CityLearn).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,3 +47,23 @@ class StationState:
     @property
     def sockets(self) -> int:
         return len(self.connected)
+
+
+def once_per_state(derive):
+    """A pure function of a StationState, computed once per state and kept beside it.
+
+    A state never changes, and in one step the residual rule, the feasibility layer, the allocator
+    and the features all ask for the same needs, laxities and orders: computing them once halves
+    the learner's step. The kept array is read-only, so no caller can change what the next reads."""
+    key = derive.__name__
+
+    @functools.wraps(derive)
+    def derived(state: StationState) -> np.ndarray:
+        kept = state.__dict__.setdefault("_derived", {})     # a frozen dataclass still has its __dict__
+        if key not in kept:
+            value = derive(state)
+            value.flags.writeable = False
+            kept[key] = value
+        return kept[key]
+
+    return derived

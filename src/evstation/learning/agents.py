@@ -91,7 +91,7 @@ class ClippedSAC(SAC):
     def _setup_model(self) -> None:
         super()._setup_model()
         if self.log_std_init is not None:
-            start_near_zero_action(self.actor.mu, self.actor.log_std, self.log_std_init)
+            start_at_zero_action(self.actor.mu, self.actor.log_std, self.log_std_init)
         self._clip_before_step(self.actor.optimizer, self.actor.parameters)
         self._clip_before_step(self.critic.optimizer, self.critic.parameters)
         if self.ent_coef_optimizer is not None:
@@ -107,18 +107,18 @@ class ClippedSAC(SAC):
         optimizer.step = clipped_step
 
 
-# stable-baselines3's gain for A2C's and PPO's action layer: their mean starts at ~1 % of the box
-ACTION_LAYER_GAIN = 0.01
-
-
 @th.no_grad()
-def start_near_zero_action(mean: th.nn.Linear, log_std: th.nn.Linear, log_std_init: float) -> None:
-    """A squashed Gaussian actor whose mean starts at ~0 and whose log std starts at `log_std_init`
-    in every state (both layers' weights shrunk, biases set), as A2C's and PPO's Gaussians start."""
-    for layer in (mean, log_std):
-        layer.weight.mul_(ACTION_LAYER_GAIN)
+def start_at_zero_action(mean: th.nn.Linear, log_std: th.nn.Linear | None = None, log_std_init: float = 0.0) -> None:
+    """The action layer's weights and bias set to 0, so the untrained deterministic action is exactly
+    0 (the residual rule) in every state; gradients still reach the weights (they are the layer's
+    inputs), so learning starts at once. stable-baselines3's own small initial weights (gain 0.01)
+    left a state-dependent offset that cost 11-12 t a year of needless import in station_only.
+    A squashed Gaussian's state-dependent log std layer starts flat at `log_std_init`."""
+    mean.weight.zero_()
     mean.bias.zero_()
-    log_std.bias.fill_(log_std_init)
+    if log_std is not None:
+        log_std.weight.zero_()
+        log_std.bias.fill_(log_std_init)
 
 
 class EntropySchedule(BaseCallback):
@@ -155,6 +155,21 @@ def build_model(agent: str, settings: Settings, env, seed: int, device: str, bud
     `buffer_size` and the step budget, which keeps every transition exactly as the larger buffer
     would (it never fills) without allocating or saving memory that can never be used."""
     config = getattr(settings.agents, agent)
+    if agent in ("a2c", "ppo"):
+        model = _on_policy_model(agent, config, env, seed, device)
+        start_at_zero_action(model.policy.action_net)
+        return model
+    if agent == "sac":
+        return ClippedSAC(
+            "MlpPolicy", env, batch_size=config.batch_size, buffer_size=min(config.buffer_size, budget),
+            learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
+            learning_starts=config.learning_starts, train_freq=config.train_freq, gradient_steps=config.gradient_steps,
+            max_grad_norm=config.max_grad_norm, log_std_init=config.log_std_init,
+            policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
+    raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
+
+
+def _on_policy_model(agent: str, config, env, seed: int, device: str):
     if agent == "a2c":
         return HuberA2C(
             "MlpPolicy", env, n_steps=config.n_steps, gamma=config.gamma, ent_coef=config.ent_coef_start,
@@ -164,18 +179,11 @@ def build_model(agent: str, settings: Settings, env, seed: int, device: str, bud
     if agent == "ppo":
         return PPO(
             "MlpPolicy", env, n_steps=config.n_steps, ent_coef=config.ent_coef_start, target_kl=config.target_kl,
-            clip_range=config.clip_range, use_sde=config.use_sde,
+            clip_range=config.clip_range, batch_size=config.batch_size, n_epochs=config.n_epochs, use_sde=config.use_sde,
             learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
             policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)},
                            "log_std_init": config.log_std_init},
             seed=seed, device=device, verbose=0)
-    if agent == "sac":
-        return ClippedSAC(
-            "MlpPolicy", env, batch_size=config.batch_size, buffer_size=min(config.buffer_size, budget),
-            learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
-            learning_starts=config.learning_starts, max_grad_norm=config.max_grad_norm, log_std_init=config.log_std_init,
-            policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
-    raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
 
 
 def rebuilt_on_load(agent: str, settings: Settings) -> dict:
