@@ -2,7 +2,8 @@
 # The ablation table of the README: PPO, one seed, the mall scenario, a short budget; the best
 # configuration of params `control`, then each piece of the learner's problem turned off in turn.
 # Every row is a recorded DVC experiment: `dvc exp show`, `dvc metrics diff ppo-best ppo-no-floor`.
-# Run from the project root: `bash scripts/ablation.sh` (it puts the project's .venv on PATH).
+# Run from the project root: `bash scripts/ablation.sh` (it puts the project's .venv on PATH);
+# `bash scripts/ablation.sh ppo-no-floor ppo-per-socket` queues only the experiments named.
 set -euo pipefail
 # the queue's workers run each experiment in a copy of the project elsewhere: a relative PATH entry
 # would not find the environment's commands there
@@ -12,9 +13,12 @@ JOBS=${JOBS:-2}
 common=(-S 'scenarios=[mall]' -S 'training.seeds=[0]' -S "agents.ppo.total_timesteps=$BUDGET")
 target=evaluate@mall-ppo-0
 
+wanted=("$@")
+
 queue() {
     local name=$1
     shift
+    if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then return; fi
     dvc exp run --queue -n "$name" "${common[@]}" "$@" "$target"
 }
 

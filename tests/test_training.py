@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from evstation.config import apply_overrides, load_settings
-from evstation.learning.agents import build_model, model_class
+from evstation.learning.agents import actor_parameters, build_model, model_class, schedule_callbacks
 from evstation.learning.station_env import make_learner_env
 
 from conftest import data_dir, results_dir, run_cli, write_params
@@ -27,7 +28,7 @@ from conftest import data_dir, results_dir, run_cli, write_params
 TINY = {
     "agents.a2c.total_timesteps": 256, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
     "agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1, "agents.ppo.batch_size": 32,
-    "agents.ppo.net_arch": [32, 32],
+    "agents.ppo.net_arch": [32, 32], "agents.ppo.critic_warmup_steps": 128,   # the actor learns from step 128: a resume crosses it
     "agents.sac.episodes": 1, "agents.sac.learning_starts": 32, "agents.sac.batch_size": 32,
     "agents.sac.buffer_size": 1000, "agents.sac.net_arch": [32, 32],
     "training.checkpoint_every_steps": 64, "training.seeds": [0], "training.keep_checkpoints": 3,
@@ -70,6 +71,31 @@ def test_every_untrained_agent_starts_at_the_rule_with_small_exploration(built_s
     spread = samples.std(axis=0).mean()
     expected = np.exp(getattr(settings.agents, agent).log_std_init)
     assert expected / 2 < spread < expected * 2, spread
+
+
+def _actor_and_critic(model, agent: str) -> tuple[list, list]:
+    if agent == "sac":
+        return list(model.actor.parameters()), list(model.critic.parameters())
+    policy = model.policy
+    return actor_parameters(policy), [*policy.mlp_extractor.value_net.parameters(), *policy.value_net.parameters()]
+
+
+@pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])
+@pytest.mark.parametrize("warmup", [0, 10_000])
+def test_critic_warmup_holds_the_actor_at_the_rule_while_the_critic_learns(built_small, agent, warmup):
+    """During `critic_warmup_steps` only the critic learns: the actor's parameters (and so its
+    deterministic action, the rule) stay exactly as built; without the warm-up both move."""
+    settings = apply_overrides(load_settings(built_small / "params.yaml"),
+                               {**TINY, f"agents.{agent}.critic_warmup_steps": warmup})
+    env = DummyVecEnv([lambda: make_learner_env(settings, data_dir(built_small) / "train", window="year")])
+    model = build_model(agent, settings, env, seed=0, device="cpu", budget=BUDGET[agent])
+    actor, critic = _actor_and_critic(model, agent)
+    actor_before, critic_before = [p.detach().clone() for p in actor], [p.detach().clone() for p in critic]
+    model.learn(total_timesteps=BUDGET[agent], callback=schedule_callbacks(agent, settings))
+    actor_moved = any(not torch.equal(before, p) for before, p in zip(actor_before, actor))
+    critic_moved = any(not torch.equal(before, p) for before, p in zip(critic_before, critic))
+    assert critic_moved
+    assert actor_moved == (warmup == 0)
 
 
 @pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])

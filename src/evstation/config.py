@@ -287,6 +287,7 @@ class A2C:
     reward_scale: float = bounded(gt=0)
     value_loss: Literal["mse", "huber"]
     log_std_init: float = bounded(ge=-10, le=2)  # the Gaussian policy's initial log standard deviation
+    critic_warmup_steps: int = bounded(ge=0)     # steps the actor stays at its start while the critic learns
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 
@@ -302,6 +303,7 @@ class SAC:
     gradient_steps: int = bounded(ge=1)      # gradient steps at each update
     max_grad_norm: float = bounded(gt=0)
     log_std_init: float = bounded(ge=-10, le=2)  # the squashed Gaussian's initial log standard deviation
+    critic_warmup_steps: int = bounded(ge=0)     # steps the actor stays at its start while the critics learn
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 
@@ -320,6 +322,7 @@ class PPO:
     n_epochs: int = bounded(ge=1)
     use_sde: bool
     log_std_init: float = bounded(ge=-10, le=2)  # the Gaussian policy's initial log standard deviation
+    critic_warmup_steps: int = bounded(ge=0)     # steps the actor stays at its start while the critic learns
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 

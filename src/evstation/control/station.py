@@ -53,8 +53,8 @@ def once_per_state(derive):
     """A pure function of a StationState, computed once per state and kept beside it.
 
     A state never changes, and in one step the residual rule, the feasibility layer, the allocator
-    and the features all ask for the same needs, laxities and orders: computing them once halves
-    the learner's step. The kept array is read-only, so no caller can change what the next reads."""
+    and the features all ask for the same needs, laxities and orders: computing them once took the
+    learner's step from 0.42 to 0.34 ms (scripts/bench_training.py). The kept array is read-only, so no caller can change what the next reads."""
     key = derive.__name__
 
     @functools.wraps(derive)

@@ -13,6 +13,11 @@ Every setting is applied; where stable-baselines3 has no option for one, it is i
   which with the residual is the least-laxity rule, and the log std at `log_std_init`, as A2C and
   PPO do: the exploration then starts around the rule, in proportion to a correction.
 - A2C's reward scale: applied by the training environment (`env.make_training_env`).
+- the critic's warm-up (`critic_warmup_steps`, all three): residual policy learning's burn-in (Silver
+  et al. 2018): the actor stays at its start - the rule - while the critic learns the rule's values,
+  so the first policy updates follow a trained critic rather than an untrained one's noise.
+  `CriticWarmup` (A2C, PPO) takes the actor's parameters out of the gradient; `ClippedSAC` skips its
+  actor's optimiser steps. Counted on the model's step counter, so a resumed run holds the same steps.
 Settings that do not apply: A2C in stable-baselines3 takes the whole rollout (n_steps x n_envs)
 as one batch, so it has no batch size; SAC's `episodes` is turned into its step budget.
 """
@@ -82,25 +87,33 @@ class HuberA2C(A2C):
 class ClippedSAC(SAC):
     """SAC with the gradient norm of every network clipped to `max_grad_norm` before each step."""
 
-    def __init__(self, *args, max_grad_norm: float | None = None, log_std_init: float | None = None, **kwargs):
+    def __init__(self, *args, max_grad_norm: float | None = None, log_std_init: float | None = None,
+                 critic_warmup_steps: int = 0, **kwargs):
         # None only while stable-baselines3's `load` rebuilds the model: it restores the saved values
         self.max_grad_norm = max_grad_norm
         self.log_std_init = log_std_init
+        self.critic_warmup_steps = critic_warmup_steps
         super().__init__(*args, **kwargs)
 
     def _setup_model(self) -> None:
         super()._setup_model()
         if self.log_std_init is not None:
             start_at_zero_action(self.actor.mu, self.actor.log_std, self.log_std_init)
-        self._clip_before_step(self.actor.optimizer, self.actor.parameters)
+        self._clip_before_step(self.actor.optimizer, self.actor.parameters, self._actor_warming_up)
         self._clip_before_step(self.critic.optimizer, self.critic.parameters)
         if self.ent_coef_optimizer is not None:
             self._clip_before_step(self.ent_coef_optimizer, lambda: [self.log_ent_coef])
 
-    def _clip_before_step(self, optimizer: th.optim.Optimizer, parameters: Callable) -> None:
+    def _actor_warming_up(self) -> bool:
+        return self.num_timesteps < self.critic_warmup_steps
+
+    def _clip_before_step(self, optimizer: th.optim.Optimizer, parameters: Callable,
+                          skip: Callable[[], bool] = lambda: False) -> None:
         step = optimizer.step
 
         def clipped_step(*args, **kwargs):
+            if skip():
+                return None
             th.nn.utils.clip_grad_norm_(list(parameters()), self.max_grad_norm)
             return step(*args, **kwargs)
 
@@ -119,6 +132,36 @@ def start_at_zero_action(mean: th.nn.Linear, log_std: th.nn.Linear | None = None
     if log_std is not None:
         log_std.weight.zero_()
         log_std.bias.fill_(log_std_init)
+
+
+class CriticWarmup(BaseCallback):
+    """Holds an on-policy actor (its network, action layer and log std) at its start for the first
+    `steps` steps: before every rollout its parameters leave the gradient while the model's step
+    counter is below `steps`, so only the value function learns from those rollouts."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = steps
+
+    def _apply(self) -> None:
+        learning = self.model.num_timesteps >= self.steps
+        for parameter in actor_parameters(self.model.policy):
+            parameter.requires_grad_(learning)
+
+    def _on_training_start(self) -> None:
+        self._apply()
+
+    def _on_rollout_start(self) -> None:
+        self._apply()
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def actor_parameters(policy) -> list[th.nn.Parameter]:
+    """An on-policy ActorCriticPolicy's actor: its own layers, the action layer and the log std
+    (the feature extractor, a flatten, has no parameters; the value layers are the critic)."""
+    return [*policy.mlp_extractor.policy_net.parameters(), *policy.action_net.parameters(), policy.log_std]
 
 
 class EntropySchedule(BaseCallback):
@@ -165,6 +208,7 @@ def build_model(agent: str, settings: Settings, env, seed: int, device: str, bud
             learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
             learning_starts=config.learning_starts, train_freq=config.train_freq, gradient_steps=config.gradient_steps,
             max_grad_norm=config.max_grad_norm, log_std_init=config.log_std_init,
+            critic_warmup_steps=config.critic_warmup_steps,
             policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
     raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
 
@@ -204,7 +248,8 @@ def model_class(agent: str):
 def schedule_callbacks(agent: str, settings: Settings) -> list[BaseCallback]:
     config = getattr(settings.agents, agent)
     if agent in ("a2c", "ppo"):
-        return [EntropySchedule(config.ent_coef_start, config.ent_coef_end)]
+        warmup = [CriticWarmup(config.critic_warmup_steps)] if config.critic_warmup_steps else []
+        return [*warmup, EntropySchedule(config.ent_coef_start, config.ent_coef_end)]
     return []
 
 
