@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# The ablation table of the README: PPO, one seed, the mall scenario, a short budget; the best
-# configuration of params `control`, then each piece of the learner's problem turned off in turn.
-# Every row is a recorded DVC experiment: `dvc exp show`, `dvc metrics diff ppo-best ppo-no-floor`.
+# The ablation table of the README: PPO, one seed, one scenario (mall unless SCENARIO says), a short
+# budget; the best configuration of params `control`, then each piece of the learner's problem
+# turned off in turn. Every row is a recorded DVC experiment: `dvc exp show`,
+# `dvc metrics diff ppo-best ppo-no-floor` (another scenario's names end in -SCENARIO).
 # Run from the project root: `bash scripts/ablation.sh` (it puts the project's .venv on PATH);
-# `bash scripts/ablation.sh ppo-no-floor ppo-per-socket` queues only the experiments named.
+# `bash scripts/ablation.sh ppo-no-floor ppo-per-socket` queues only the experiments named;
+# `SCENARIO=station_only bash scripts/ablation.sh` ablates the other scenario.
 set -euo pipefail
 # the queue's workers run each experiment in a copy of the project elsewhere: a relative PATH entry
 # would not find the environment's commands there
 if [ -x .venv/bin/evstation ]; then export PATH="$PWD/.venv/bin:$PATH"; fi
-BUDGET=${BUDGET:-100000}
+BUDGET=${BUDGET:-200000}        # two fifths of the production budget: the critic warm-up takes the first 50,000
 JOBS=${JOBS:-2}
-common=(-S 'scenarios=[mall]' -S 'training.seeds=[0]' -S "agents.ppo.total_timesteps=$BUDGET")
-target=evaluate@mall-ppo-0
+SCENARIO=${SCENARIO:-mall}
+suffix=""
+if [ "$SCENARIO" != mall ]; then suffix="-$SCENARIO"; fi
+common=(-S "scenarios=[$SCENARIO]" -S 'training.seeds=[0]' -S "agents.ppo.total_timesteps=$BUDGET")
+target=evaluate@$SCENARIO-ppo-0
 
 wanted=("$@")
 
@@ -19,7 +24,7 @@ queue() {
     local name=$1
     shift
     if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then return; fi
-    dvc exp run --queue -n "$name" "${common[@]}" "$@" "$target"
+    dvc exp run --queue -n "$name$suffix" "${common[@]}" "$@" "$target"
 }
 
 queue ppo-best
@@ -31,5 +36,6 @@ queue ppo-per-socket -S control.action_space=per_socket
 queue ppo-station-reward -S control.learning_reward=station
 queue ppo-raw-observation -S control.observation=citylearn
 queue ppo-no-selection -S control.model_selection.validation_days=0
+queue ppo-no-warmup -S agents.ppo.critic_warmup_steps=0
 # each experiment runs in its own copy of the project: its commands import that copy's code
 PYTHONPATH=src dvc queue start -j "$JOBS"
