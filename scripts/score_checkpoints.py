@@ -1,7 +1,9 @@
 """Every kept checkpoint of a training run scored on the fast twin: on the validation window
 (what model selection sees) and on the held-out year (what the evaluation measures), as the mean
-learning reward per step of the deterministic policy. It says whether the validation window ranks
-models as the held-out year would, and what training did between the scores of the curve.
+learning reward per step of the deterministic policy; on the held-out year also each term of that
+reward (unweighted means) and the exploring (stochastic) policy's score. It says whether the
+validation window ranks models as the held-out year would, and what training did between the
+scores of the curve.
 
     python scripts/score_checkpoints.py RUN_FOLDER --params PARAMS --scenario SCENARIO
 
@@ -17,22 +19,39 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from evstation.config import load_settings
+from evstation.config import REWARD_COMPONENTS, load_settings
 from evstation.learning import agents
-from evstation.learning.selection import validation_score
 from evstation.learning.station_env import make_learner_env
+
+
+def episode(model, normalization, env, deterministic: bool) -> dict:
+    """Mean learning reward per step through `env`'s episode, and the mean of each of its terms."""
+    observation, _ = env.reset()
+    totals, steps, done = dict.fromkeys(["reward", *REWARD_COMPONENTS], 0.0), 0, False
+    while not done:
+        action, _ = model.predict(normalization.normalize_obs(observation[None, :]), deterministic=deterministic)
+        observation, _, terminated, truncated, info = env.step(np.asarray(action[0]))
+        totals["reward"] += info["reward_unscaled"]
+        for name, value in info["reward_components"].items():
+            totals[name] += value
+        steps += 1
+        done = terminated or truncated
+    return {name: total / steps for name, total in totals.items()}
 
 
 def score(folder: Path, agent: str, environments: dict) -> dict:
     model = agents.model_class(agent).load(folder / "model.zip", device="cpu")
-    scores = {}
+    normalizations = {}
     for name, env in environments.items():
-        normalization = VecNormalize.load(str(folder / "normalization.pkl"), DummyVecEnv([lambda env=env: env]))
-        normalization.training = False
-        scores[name] = validation_score(model, normalization, env)
-    return scores
+        normalizations[name] = VecNormalize.load(str(folder / "normalization.pkl"), DummyVecEnv([lambda env=env: env]))
+        normalizations[name].training = False
+    held_out = environments["held_out_year"]
+    return {"validation": episode(model, normalizations["validation"], environments["validation"], True)["reward"],
+            "held_out_year": episode(model, normalizations["held_out_year"], held_out, True),
+            "exploring": episode(model, normalizations["held_out_year"], held_out, False)["reward"]}
 
 
 def main() -> None:
@@ -49,13 +68,17 @@ def main() -> None:
     agent = args.run_folder.parent.name
     selection = json.loads((args.run_folder / "selection.json").read_text())
     print(f"{args.run_folder}: best on validation at step {selection['best_timesteps']:,}")
-    print("     steps  validation  held-out year")
+    print("     steps  validation  held-out year  " + "  ".join(f"{name:>14}" for name in REWARD_COMPONENTS)
+          + "  exploring policy")
     folders = [args.run_folder / "best"] if selection["best_timesteps"] == 0 else []
     folders += sorted(args.run_folder.glob("step_*"))
     for folder in folders:
         steps = json.loads((folder / "meta.json").read_text())["num_timesteps"]
         scores = score(folder, agent, environments)
-        print(f"{steps:>10,}  {scores['validation']:>10.5f}  {scores['held_out_year']:>13.5f}")
+        held_out = scores["held_out_year"]
+        print(f"{steps:>10,}  {scores['validation']:>10.5f}  {held_out['reward']:>13.5f}  "
+              + "  ".join(f"{held_out[name]:>14.5f}" for name in REWARD_COMPONENTS)
+              + f"  {scores['exploring']:>16.5f}")
 
 
 if __name__ == "__main__":
