@@ -9,8 +9,8 @@ scores of the curve.
 
 RUN_FOLDER is a run's `checkpoints/<agent>/seed<N>` (keep its checkpoints with
 `training.keep_checkpoints`, e.g. a probe: `scripts/probe_training.sh NAME ppo mall --
-training.checkpoint_every_steps=25000 training.keep_checkpoints=50`). The step-0 row is the
-untrained policy: with the residual, the least-laxity rule.
+training.checkpoint_every_steps=25000 training.keep_checkpoints=50`). The first row is the kept
+model (`best/`); a step-0 row is the untrained policy: with the residual, the least-laxity rule.
 """
 
 from __future__ import annotations
@@ -70,8 +70,7 @@ def main() -> None:
     print(f"{args.run_folder}: best on validation at step {selection['best_timesteps']:,}")
     print("     steps  validation  held-out year  " + "  ".join(f"{name:>14}" for name in REWARD_COMPONENTS)
           + "  exploring policy")
-    folders = [args.run_folder / "best"] if selection["best_timesteps"] == 0 else []
-    folders += sorted(args.run_folder.glob("step_*"))
+    folders = [args.run_folder / "best", *sorted(args.run_folder.glob("step_*"))]     # best: the kept model
     for folder in folders:
         steps = json.loads((folder / "meta.json").read_text())["num_timesteps"]
         scores = score(folder, agent, environments)

@@ -30,6 +30,7 @@ BIN = Path(sys.executable).parent
 SMOKE = {
     "agents.a2c.total_timesteps": 128, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
     "agents.ppo.total_timesteps": 128, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1, "agents.ppo.net_arch": [32, 32],
+    "agents.ppo.critic_warmup_steps": 0,     # 128 steps: a warm-up would hold the actor, and a learning rate change nothing
     "agents.sac.episodes": 1, "agents.sac.learning_starts": 32, "agents.sac.batch_size": 32,
     "agents.sac.buffer_size": 1000, "agents.sac.net_arch": [32, 32],
     "training.checkpoint_every_steps": 64, "training.seeds": [0], "validation.rollout_steps": 24,
