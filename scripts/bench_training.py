@@ -3,6 +3,7 @@ sizes, and the projected wall time of the production budgets.
 
     .venv/bin/python scripts/bench_training.py                      # data/mall/citylearn/train, all agents
     .venv/bin/python scripts/bench_training.py --agents ppo --envs 1 2 --rollouts 1
+    .venv/bin/python scripts/bench_training.py --scenario station_only --device cuda   # on a GPU machine
 
 Each measurement trains for real (the project's own model builders and environments) for one or
 more whole rollouts (A2C, PPO: n_steps x n_envs steps and their update) or a number of steps after
@@ -24,6 +25,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from evstation.learning import agents
 from evstation.learning.checkpoints import CheckpointStore
 from evstation.config import apply_overrides, load_settings
+from evstation.errors import UserError
 from evstation.learning.training import CLIP_OBSERVATION, choose_device, make_vec_env
 
 BYTES_PER_MB = 1024 * 1024
@@ -35,10 +37,9 @@ def peak_rss_mb() -> float:
     return (own + children) / 1024
 
 
-def measure(settings, agent: str, n_envs: int, folder: Path, rollouts: int, sac_steps: int) -> dict:
+def measure(settings, agent: str, n_envs: int, folder: Path, rollouts: int, sac_steps: int, device: str) -> dict:
     if agent != "sac":
         settings = apply_overrides(settings, {f"agents.{agent}.n_envs": n_envs})
-    device = choose_device(settings.training.device)
     started = time.perf_counter()
     venv = make_vec_env(settings, agent, folder)
     normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
@@ -67,20 +68,25 @@ def measure(settings, agent: str, n_envs: int, folder: Path, rollouts: int, sac_
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data-dir", default="data/mall/citylearn")
+    parser.add_argument("--scenario", default=None, help="the scenario applied (default: params' first)")
+    parser.add_argument("--data-dir", default=None, help="the datasets' folder (default: data/SCENARIO/citylearn)")
+    parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                        help="where the networks train (default: params' training.device)")
     parser.add_argument("--agents", nargs="+", default=list(agents.AGENTS), choices=agents.AGENTS)
     parser.add_argument("--envs", nargs="+", type=int, default=[1, 2], help="environment counts for A2C and PPO")
     parser.add_argument("--rollouts", type=int, default=1, help="whole rollouts timed for A2C and PPO")
     parser.add_argument("--sac-steps", type=int, default=500, help="SAC steps timed after its warm-up")
     args = parser.parse_args(argv)
-    settings = load_settings(args.params)
+    settings = load_settings(args.params, scenario=args.scenario)
+    device = choose_device(args.device or settings.training.device)
     torch.set_num_threads(settings.training.cpu_threads)     # as training does: params' thread count
-    folder = Path(args.data_dir) / "train"
+    folder = Path(args.data_dir or f"data/{settings.scenario}/citylearn") / "train"
+    gpu = f" ({torch.cuda.get_device_name(0)})" if device == "cuda" else ""
     print(f"dataset {folder}: {settings.sockets.total} sockets, {settings.simulation.horizon_hours} h; "
-          f"torch threads {settings.training.cpu_threads}")
+          f"torch threads {settings.training.cpu_threads}; networks on {device}{gpu}")
     for agent in args.agents:
         for n_envs in ([1] if agent == "sac" else args.envs):
-            result = measure(settings, agent, n_envs, folder, args.rollouts, args.sac_steps)
+            result = measure(settings, agent, n_envs, folder, args.rollouts, args.sac_steps, device)
             sizes = ", ".join(f"{name} {mb:.1f} MB" for name, mb in sorted(result["checkpoint_mb"].items()))
             print(f"{agent} n_envs={n_envs} on {result['device']}: {result['steps_per_s']:.1f} steps/s "
                   f"({result['steps']} steps timed, envs built in {result['build_s']:.1f} s); "
@@ -90,4 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as error:             # a wrong key or a GPU asked for where none is: one line
+        sys.exit(f"bench_training: {error}")

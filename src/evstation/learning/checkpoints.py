@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from stable_baselines3.common.save_util import recursive_getattr
 
 from ..errors import DataError
 from ..files import staged_folder, write_text_atomically
@@ -278,3 +280,24 @@ class CheckpointStore:
         """Start afresh: remove every checkpoint of this run."""
         if self.root.exists():
             shutil.rmtree(self.root)
+
+
+def step_counters_to_cpu(model) -> None:
+    """Put the optimisers' step counters of a model loaded onto a GPU back on the CPU.
+
+    stable-baselines3 loads a checkpoint with every tensor mapped to the training device, the
+    optimisers' `step` counters too, and torch leaves those where they were loaded (it keeps them on
+    the CPU unless an optimiser is fused or capturable). A resumed run on a GPU then saved its
+    optimisers with counters on the GPU: the same numbers as a run never stopped, other bytes."""
+    state_dicts, _ = model._get_torch_save_params()
+    for name in state_dicts:
+        optimizer = recursive_getattr(model, name)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            continue
+        for group in optimizer.param_groups:
+            if group.get("fused") or group.get("capturable"):
+                continue
+            for parameter in group["params"]:
+                state = optimizer.state.get(parameter, {})
+                if torch.is_tensor(state.get("step")):
+                    state["step"] = state["step"].cpu()

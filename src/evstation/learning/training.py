@@ -34,7 +34,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNorm
 from tqdm import tqdm
 
 from . import agents, run_state
-from .checkpoints import CheckpointStore, load_replay_buffer
+from .checkpoints import CheckpointStore, load_replay_buffer, step_counters_to_cpu
 from ..config import REWARD_COMPONENTS, Settings
 from ..errors import DataError, UserError
 from .selection import ModelSelection
@@ -253,6 +253,7 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
         normalization = _load_normalization(checkpoint.normalization, venv)
         model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device,
                                                custom_objects=agents.rebuilt_on_load(agent, settings))
+        step_counters_to_cpu(model)
         if checkpoint.replay_buffer is not None:
             load_replay_buffer(model, checkpoint.replay_buffer)
         elif agent in agents.OFF_POLICY:

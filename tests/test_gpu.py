@@ -1,0 +1,58 @@
+"""The GPU path, on a machine with a CUDA GPU (skipped elsewhere): each agent trains on the GPU through the
+command line, its model gives the same actions on the CPU, and CityLearn evaluates it on a CPU-only setting,
+as a model trained on a cluster's GPU is evaluated on a laptop. `bash scripts/gpu_check.sh` runs it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from evstation.learning.agents import model_class
+
+from conftest import results_dir, run_cli
+from test_training import EXACT, folder_bytes, project_with, run_dir
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+
+
+def set_device(project, device: str) -> None:
+    params = project / "params.yaml"
+    settings = yaml.safe_load(params.read_text())
+    settings["training"]["device"] = device
+    params.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+@pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])
+def test_agent_trains_on_the_gpu_and_its_model_evaluates_on_the_cpu(built_small, tmp_path, agent):
+    project = project_with(built_small, tmp_path, {"training.device": "auto"})
+    assert "training on cuda" in run_cli("train", agent, cwd=project).stderr
+    model_zip = run_dir(project, agent) / "final" / "model.zip"
+    on_gpu = model_class(agent).load(model_zip, device="cuda")
+    on_cpu = model_class(agent).load(model_zip, device="cpu")
+    assert all(parameter.is_cuda for parameter in on_gpu.policy.parameters())
+    observations = np.random.default_rng(0).normal(size=(256, *on_cpu.observation_space.shape)).astype(np.float32)
+    gpu_actions, _ = on_gpu.predict(observations, deterministic=True)
+    cpu_actions, _ = on_cpu.predict(observations, deterministic=True)
+    np.testing.assert_allclose(gpu_actions, cpu_actions, atol=1e-5)      # float32 on both, no TF32 in torch's defaults
+
+    set_device(project, "cpu")                 # a runtime setting: the GPU's run is still the one evaluated
+    run_cli("train", agent, "--eval-only", cwd=project)
+    record = json.loads((results_dir(project) / "metrics" / f"{agent}_seed0.json").read_text())
+    assert record["eval"]["ev_satisfaction_pct"] == 100.0
+    assert record["eval"]["max_energy_balance_error_kwh"] <= 1e-6
+
+
+@pytest.mark.parametrize("agent", ["a2c", "ppo", "sac"])
+def test_two_gpu_runs_of_one_seed_end_byte_identical(built_small, tmp_path, agent):
+    runs = []
+    for name in ("first", "second"):
+        project = project_with(built_small, tmp_path / name, {"training.device": "auto", **EXACT[agent]})
+        run_cli("train", agent, cwd=project)
+        runs.append(folder_bytes(run_dir(project, agent)))
+    assert sorted(runs[0]) == sorted(runs[1])
+    for name in runs[0]:
+        assert runs[0][name] == runs[1][name], name
