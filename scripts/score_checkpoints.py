@@ -19,27 +19,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from evstation.config import REWARD_COMPONENTS, load_settings
 from evstation.learning import agents
+from evstation.learning.selection import episode_means
 from evstation.learning.station_env import make_learner_env
-
-
-def episode(model, normalization, env, deterministic: bool) -> dict:
-    """Mean learning reward per step through `env`'s episode, and the mean of each of its terms."""
-    observation, _ = env.reset()
-    totals, steps, done = dict.fromkeys(["reward", *REWARD_COMPONENTS], 0.0), 0, False
-    while not done:
-        action, _ = model.predict(normalization.normalize_obs(observation[None, :]), deterministic=deterministic)
-        observation, _, terminated, truncated, info = env.step(np.asarray(action[0]))
-        totals["reward"] += info["reward_unscaled"]
-        for name, value in info["reward_components"].items():
-            totals[name] += value
-        steps += 1
-        done = terminated or truncated
-    return {name: total / steps for name, total in totals.items()}
 
 
 def score(folder: Path, agent: str, environments: dict) -> dict:
@@ -49,9 +34,9 @@ def score(folder: Path, agent: str, environments: dict) -> dict:
         normalizations[name] = VecNormalize.load(str(folder / "normalization.pkl"), DummyVecEnv([lambda env=env: env]))
         normalizations[name].training = False
     held_out = environments["held_out_year"]
-    return {"validation": episode(model, normalizations["validation"], environments["validation"], True)["reward"],
-            "held_out_year": episode(model, normalizations["held_out_year"], held_out, True),
-            "exploring": episode(model, normalizations["held_out_year"], held_out, False)["reward"]}
+    return {"validation": episode_means(model, normalizations["validation"], environments["validation"])["reward"],
+            "held_out_year": episode_means(model, normalizations["held_out_year"], held_out),
+            "exploring": episode_means(model, normalizations["held_out_year"], held_out, deterministic=False)["reward"]}
 
 
 def main() -> None:

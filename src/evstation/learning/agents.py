@@ -134,7 +134,24 @@ def start_at_zero_action(mean: th.nn.Linear, log_std: th.nn.Linear | None = None
         log_std.bias.fill_(log_std_init)
 
 
-class CriticWarmup(BaseCallback):
+class BeforeEveryRollout(BaseCallback):
+    """A setting of the model applied when training starts (a resumed run too) and before every
+    rollout, from the model's own counters: subclasses say what in `_apply`."""
+
+    def _apply(self) -> None:
+        raise NotImplementedError
+
+    def _on_training_start(self) -> None:
+        self._apply()
+
+    def _on_rollout_start(self) -> None:
+        self._apply()
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class CriticWarmup(BeforeEveryRollout):
     """Holds an on-policy actor (its network, action layer and log std) at its start for the first
     `steps` steps: before every rollout its parameters leave the gradient while the model's step
     counter is below `steps`, so only the value function learns from those rollouts."""
@@ -148,15 +165,6 @@ class CriticWarmup(BaseCallback):
         for parameter in actor_parameters(self.model.policy):
             parameter.requires_grad_(learning)
 
-    def _on_training_start(self) -> None:
-        self._apply()
-
-    def _on_rollout_start(self) -> None:
-        self._apply()
-
-    def _on_step(self) -> bool:
-        return True
-
 
 def actor_parameters(policy) -> list[th.nn.Parameter]:
     """An on-policy ActorCriticPolicy's actor: its own layers, the action layer and the log std
@@ -164,7 +172,7 @@ def actor_parameters(policy) -> list[th.nn.Parameter]:
     return [*policy.mlp_extractor.policy_net.parameters(), *policy.action_net.parameters(), policy.log_std]
 
 
-class EntropySchedule(BaseCallback):
+class EntropySchedule(BeforeEveryRollout):
     """Sets the entropy coefficient from the progress before every rollout: start -> end linearly."""
 
     def __init__(self, start: float, end: float):
@@ -174,15 +182,6 @@ class EntropySchedule(BaseCallback):
     def _apply(self) -> None:
         self.model.ent_coef = float(self.schedule(self.model._current_progress_remaining))
         self.logger.record("train/ent_coef", self.model.ent_coef)
-
-    def _on_training_start(self) -> None:
-        self._apply()
-
-    def _on_rollout_start(self) -> None:
-        self._apply()
-
-    def _on_step(self) -> bool:
-        return True
 
 
 def total_timesteps(agent: str, settings: Settings, episode_steps: int) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from ..config import REWARD_COMPONENTS
 from ..files import write_json_atomically
 from .checkpoints import CheckpointStore
 
@@ -27,19 +28,26 @@ log = logging.getLogger(__name__)
 SELECTION_FILE = "selection.json"
 
 
-def validation_score(model, normalization, env) -> float:
-    """Mean learning reward per step of the deterministic policy through `env`'s episode (a
-    `LearnerEnv` on the validation window); observations normalised with the training statistics,
-    which this does not update."""
+def episode_means(model, normalization, env, deterministic: bool = True) -> dict[str, float]:
+    """The policy through `env`'s episode (a `LearnerEnv`): its mean learning reward per step
+    ("reward") and the mean of each of the reward's terms; observations normalised with the
+    training statistics, which this does not update."""
     observation, _ = env.reset()
-    total, steps, done = 0.0, 0, False
+    totals, steps, done = dict.fromkeys(["reward", *REWARD_COMPONENTS], 0.0), 0, False
     while not done:
-        action, _ = model.predict(normalization.normalize_obs(observation[None, :]), deterministic=True)
+        action, _ = model.predict(normalization.normalize_obs(observation[None, :]), deterministic=deterministic)
         observation, _, terminated, truncated, info = env.step(np.asarray(action[0]))
-        total += info["reward_unscaled"]
+        totals["reward"] += info["reward_unscaled"]
+        for name, value in info["reward_components"].items():
+            totals[name] += value
         steps += 1
         done = terminated or truncated
-    return total / steps
+    return {name: total / steps for name, total in totals.items()}
+
+
+def validation_score(model, normalization, env) -> float:
+    """Mean learning reward per step of the deterministic policy through the validation window."""
+    return episode_means(model, normalization, env)["reward"]
 
 
 class ModelSelection(BaseCallback):
