@@ -5,7 +5,8 @@
 # `dvc metrics diff ppo-best ppo-no-floor` (another scenario's names end in -SCENARIO).
 # Run from the project root: `bash scripts/ablation.sh` (it puts the project's .venv on PATH);
 # `bash scripts/ablation.sh ppo-no-floor ppo-per-socket` queues only the experiments named;
-# `SCENARIO=station_only bash scripts/ablation.sh` ablates the other scenario.
+# `SCENARIO=station_only bash scripts/ablation.sh` ablates the other scenario; `JOBS=0` only queues
+# (workers already running take the experiments in turn, so no more than their number run at once).
 set -euo pipefail
 # the queue's workers run each experiment in a copy of the project elsewhere: a relative PATH entry
 # would not find the environment's commands there
@@ -38,4 +39,4 @@ queue ppo-raw-observation -S control.observation=citylearn
 queue ppo-no-selection -S control.model_selection.validation_days=0
 queue ppo-no-warmup -S agents.ppo.critic_warmup_steps=0
 # each experiment runs in its own copy of the project: its commands import that copy's code
-PYTHONPATH=src dvc queue start -j "$JOBS"
+if [ "$JOBS" -gt 0 ]; then PYTHONPATH=src dvc queue start -j "$JOBS"; fi
