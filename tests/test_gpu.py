@@ -9,21 +9,13 @@ import json
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from evstation.learning.agents import model_class
 
-from conftest import results_dir, run_cli
-from test_training import EXACT, folder_bytes, project_with, run_dir
+from conftest import results_dir, run_cli, write_params
+from test_training import EXACT, TINY, assert_same_files, folder_bytes, project_with, run_dir
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
-
-
-def set_device(project, device: str) -> None:
-    params = project / "params.yaml"
-    settings = yaml.safe_load(params.read_text())
-    settings["training"]["device"] = device
-    params.write_text(yaml.safe_dump(settings, sort_keys=False))
 
 
 @pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])
@@ -39,7 +31,7 @@ def test_agent_trains_on_the_gpu_and_its_model_evaluates_on_the_cpu(built_small,
     cpu_actions, _ = on_cpu.predict(observations, deterministic=True)
     np.testing.assert_allclose(gpu_actions, cpu_actions, atol=1e-5)      # float32 on both, no TF32 in torch's defaults
 
-    set_device(project, "cpu")                 # a runtime setting: the GPU's run is still the one evaluated
+    write_params(project, {**TINY, "training.device": "cpu"})   # a runtime setting: the GPU's run is still the one evaluated
     run_cli("train", agent, "--eval-only", cwd=project)
     record = json.loads((results_dir(project) / "metrics" / f"{agent}_seed0.json").read_text())
     assert record["eval"]["ev_satisfaction_pct"] == 100.0
@@ -53,6 +45,4 @@ def test_two_gpu_runs_of_one_seed_end_byte_identical(built_small, tmp_path, agen
         project = project_with(built_small, tmp_path / name, {"training.device": "auto", **EXACT[agent]})
         run_cli("train", agent, cwd=project)
         runs.append(folder_bytes(run_dir(project, agent)))
-    assert sorted(runs[0]) == sorted(runs[1])
-    for name in runs[0]:
-        assert runs[0][name] == runs[1][name], name
+    assert_same_files(*runs)

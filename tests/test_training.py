@@ -223,6 +223,13 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def assert_same_files(first: dict[str, bytes], second: dict[str, bytes]) -> None:
+    """Two `folder_bytes` hold the same files with the same bytes (the first that differs is named)."""
+    assert sorted(first) == sorted(second)
+    for name in second:
+        assert first[name] == second[name], name
+
+
 # Measured on an H200: A2C and SAC resume byte-identical on the GPU too; PPO with gSDE continues with
 # the same learning curve but saves other model bytes (cause not established). Strict: a fix shows.
 PPO_ON_A_GPU = pytest.mark.xfail(torch.cuda.is_available(), strict=True,
@@ -243,10 +250,8 @@ def test_a_run_killed_anywhere_and_resumed_ends_byte_identical(built_small, tmp_
     curve = Path("results") / "scenarios" / "mall" / "curves" / f"{agent}_seed0.csv"
     assert (killed / curve).read_bytes() == (whole / curve).read_bytes()
     resumed_run, whole_run = folder_bytes(run_dir(killed, agent)), folder_bytes(run_dir(whole, agent))
-    assert sorted(resumed_run) == sorted(whole_run)
     assert "final/run_state.pkl" not in whole_run and any(name.endswith("run_state.pkl") for name in whole_run)
-    for name in whole_run:                      # model, normalisation, replay buffer, run state, meta
-        assert resumed_run[name] == whole_run[name], name
+    assert_same_files(resumed_run, whole_run)     # model, normalisation, replay buffer, run state, meta
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_path):
