@@ -43,7 +43,7 @@ def _size_overrides(args: argparse.Namespace) -> dict:
 
 def _build_in(folder: Path, settings) -> Path:
     """Write the params and build the train split in `folder` through the real command line."""
-    (folder / "params.yaml").write_text(yaml.safe_dump(settings.as_dict(), sort_keys=False))
+    (folder / "params.yaml").write_text(yaml.safe_dump(settings.as_params(), sort_keys=False))
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", "build-dataset", "--data-dir", "data/citylearn", "--split", BENCH_SPLIT],
                    cwd=folder, check=True)

@@ -52,7 +52,7 @@ def build_dataset(settings: Settings, sockets: int, workdir: Path) -> Path:
     project = workdir / f"station_{sockets}"
     project.mkdir(parents=True, exist_ok=True)
     sized = apply_overrides(settings, {"sockets.moto.count": moto, "sockets.mototaxi.count": mototaxi})
-    (project / "params.yaml").write_text(yaml.safe_dump(sized.as_dict(), sort_keys=False))
+    (project / "params.yaml").write_text(yaml.safe_dump(sized.as_params(), sort_keys=False))
     print(f"building a {sockets}-socket year in {project} ...", flush=True)
     subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", "build-dataset", "--data-dir", "data/citylearn", "--split", "train"], cwd=project, check=True)
     return project / "data" / "citylearn" / "train"

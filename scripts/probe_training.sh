@@ -17,7 +17,7 @@ import yaml
 from evstation.config import apply_overrides, load_settings
 overrides = dict((key, yaml.safe_load(value)) for key, value in (item.split("=", 1) for item in sys.argv[2:]))
 settings = apply_overrides(load_settings("params.yaml"), overrides)
-open(sys.argv[1], "w").write(yaml.safe_dump(settings.as_dict(), sort_keys=False))
+open(sys.argv[1], "w").write(yaml.safe_dump(settings.as_params(), sort_keys=False))
 PY
 start=$(date +%s)
 evstation --quiet --params "$folder/params.yaml" --scenario "$scenario" train "$agent" --seed 0 --results-dir "$folder"

@@ -31,7 +31,7 @@ def write_params(folder: Path, overrides: dict | None = None) -> Path:
     """A params.yaml in `folder`: the project's own, with the small station and `overrides` applied."""
     settings = apply_overrides(load_settings(PARAMS), {**SMALL, **(overrides or {})})
     path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(settings.as_dict(), sort_keys=False))
+    path.write_text(yaml.safe_dump(settings.as_params(), sort_keys=False))
     return path
 
 

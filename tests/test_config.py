@@ -93,8 +93,10 @@ def test_settings_are_frozen():
 
 def test_settings_round_trip_through_yaml(tmp_path):
     settings = load_settings(PARAMS)
-    path = write_yaml(tmp_path, settings.as_dict())
+    path = write_yaml(tmp_path, settings.as_params())
     assert load_settings(path).as_dict() == settings.as_dict()
+    for scenario in settings.scenarios:
+        assert load_settings(path, scenario).as_dict() == load_settings(PARAMS, scenario).as_dict()
 
 
 def test_integer_accepted_where_a_number_is_expected(tmp_path, real_data):
@@ -138,7 +140,7 @@ BAD = [
     ("list expected", "mall.weekday_profile_kw", 500, "mall.weekday_profile_kw: expected a list", ()),
     ("wrong profile length", "mall.weekday_profile_kw", [500.0] * 23, "mall.weekday_profile_kw: needs 24", ()),
     ("negative in a list", "mall.weekday_profile_kw", [500.0] * 23 + [-1.0], "mall.weekday_profile_kw[23]: must be >= 0", ()),
-    ("unknown choice", "scenario", "city", "scenario: must be one of", ("mall", "station_only")),
+    ("unknown choice", "objective", "city", "objective: must be one of", ("grid_co2", "bill")),
     ("not finite", "pv.albedo", float("nan"), "pv.albedo: must be a finite number", ()),
     ("negative capacity", "battery.capacity_kwh", -10.0, "battery.capacity_kwh: must be > 0", ("-10",)),
     ("negative pv", "pv.dc_capacity_kwp", -1.0, "pv.dc_capacity_kwp: must be >= 0", ()),
@@ -157,7 +159,7 @@ BAD = [
     ("missing component", "reward.weights", _weights(grid_stability=None, co2=0.55), "reward.weights: missing grid_stability", ()),
     ("unknown component", "reward.weights", {**_weights(co2=0.45), "comfort": 0.05}, "reward.weights: unknown comfort", ()),
     ("negative weight", "reward.weights", _weights(co2=0.6, solar=-0.1), "reward.weights.solar: must be >= 0", ()),
-    ("tmy source without file", "weather.source", "tmy_file", "weather.tmy_file: required", ()),
+    ("weather source without files", "weather.source", "file", "weather.files: required", ()),
     ("close before open", "opening_hours.close_hour", 8, "opening_hours.close_hour: must be after open_hour", ()),
     ("fleet kinds", "fleet.daily_arrivals", {"moto": 900}, "fleet.daily_arrivals: needs exactly the kinds", ()),
     ("negative arrivals", "fleet.daily_arrivals", {"moto": -5, "mototaxi": 130}, "fleet.daily_arrivals.moto: must be >= 0", ()),
@@ -269,15 +271,52 @@ def test_cli_invalid_yaml_and_explicit_params_path(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_scenarios_list_and_the_scenario_applied(tmp_path):
+def test_scenarios_are_named_overrides(tmp_path):
     settings = load_settings(PARAMS)
-    assert settings.scenarios == ("mall", "station_only") and settings.scenario == "mall"
-    assert load_settings(PARAMS, "station_only").scenario == "station_only"
+    assert list(settings.scenarios) == ["mall", "station_only", "mall_mt3"] and settings.scenario == "mall"
+    station = load_settings(PARAMS, "station_only")
+    assert station.scenario == "station_only" and not station.mall.enabled and settings.mall.enabled
+    mt3 = load_settings(PARAMS, "mall_mt3")
+    assert mt3.objective == "bill" and mt3.tariff.demand.generation_pen_per_kw_month == 56.09
+    assert mt3.tariff.peak_pen_per_kwh == settings.tariff.peak_pen_per_kwh       # what it does not override stays
     data = yaml.safe_load(PARAMS.read_text())
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": ["station_only"]}, sort_keys=False))
-    assert load_settings(tmp_path / "params.yaml").scenario == "station_only"     # the first of the list
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": {"hot_day": {"site": {"altitude_m": 5.0}}}},
+                                                         sort_keys=False))
+    assert load_settings(tmp_path / "params.yaml").site.altitude_m == 5.0          # any name, any key
     result = run_cli("--scenario", "mall", "build-dataset", cwd=tmp_path, check=False)
-    assert result.returncode == 2 and "scenario mall: not in scenarios (station_only)" in result.stderr
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": ["mall", "mall"]}, sort_keys=False))
-    with pytest.raises(ConfigError, match="scenarios: each scenario once"):
+    assert result.returncode == 2 and "scenario mall: not in scenarios (hot_day)" in result.stderr
+
+
+@pytest.mark.parametrize("scenarios, message", [
+    ({"mt3": {"tariff": {"demand": {"generation_pen_per_kw_month": -1.0}}}},
+     "scenario mt3: tariff.demand.generation_pen_per_kw_month: must be >= 0"),
+    ({"mt3": {"tarif": {}}}, "scenario mt3: tarif: unknown key"),
+    ({"mt3": {"mall": {"load_files": {"train": "a.csv"}}}}, "scenario mt3: mall.load_files: needs one file per split"),
+    ({"bad name": {}}, "scenarios.bad name: a name of letters"),
+    ({"mt3": [1]}, "scenarios.mt3: expected a mapping"),
+    ({}, "scenarios: needs a mapping"),
+    (["mall"], "scenarios: needs a mapping"),
+])
+def test_a_scenario_mistake_names_the_scenario_and_the_key(tmp_path, scenarios, message):
+    data = yaml.safe_load(PARAMS.read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": {"mall": {}, **scenarios}
+                                                          if isinstance(scenarios, dict) and scenarios else scenarios},
+                                                         sort_keys=False))
+    result = run_cli("--scenario", "mall", "validate", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_export_is_refused_in_one_line(tmp_path):
+    data = yaml.safe_load(PARAMS.read_text())
+    data["tariff"]["export_enabled"] = True
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError, match="tariff.export_enabled: export is not modelled"):
+        load_settings(tmp_path / "params.yaml")
+
+
+def test_a_key_written_twice_is_refused(tmp_path):
+    text = PARAMS.read_text().replace("  capacity_kwh: 4520.0\n", "  capacity_kwh: 4520.0\n  capacity_kwh: 45.0\n")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ConfigError, match="key 'capacity_kwh' written twice"):
         load_settings(tmp_path / "params.yaml")

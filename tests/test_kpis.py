@@ -8,12 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evstation.config import load_settings
+from conftest import PARAMS
 from evstation.errors import BalanceError
 from evstation.kpis import check_energy, co2_kg, compute_kpis, energy_balance_error_kwh, peak_metrics
 
 GASOLINE = 2.596
 EFFICIENCY = 0.9
 CAPACITY = 4520.0
+TARIFF = load_settings(PARAMS).tariff
 
 
 def make_timeseries(load, pv, ev, bess_in, bess_out, ef, tariff=0.3, charger_efficiency=0.95, soc0=0.5):
@@ -34,6 +37,7 @@ def make_timeseries(load, pv, ev, bess_in, bess_out, ef, tariff=0.3, charger_eff
     ts["sessions_fulfilled"] = 1
     ts["departing_required_kwh"] = ts["ev_delivered_kwh"]
     ts["departing_delivered_kwh"] = ts["ev_delivered_kwh"]
+    ts.insert(0, "timestamp", pd.date_range("2025-01-01", periods=len(ts), freq="h").strftime("%Y-%m-%d %H:%M:%S"))
     return ts
 
 
@@ -49,7 +53,7 @@ def random_timeseries(seed: int, steps: int = 500) -> pd.DataFrame:
 
 def kpis(ts):
     return compute_kpis(ts, gasoline_kg_per_kwh=GASOLINE, tolerance_kwh=1e-6, round_trip_efficiency=EFFICIENCY,
-                        battery_capacity_kwh=CAPACITY)
+                        battery_capacity_kwh=CAPACITY, tariff=TARIFF)
 
 
 def test_hand_made_two_steps():

@@ -8,10 +8,12 @@ that CityLearn wants in 0..1 are kept in percent here and converted where they a
 from __future__ import annotations
 
 import calendar
+import copy
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
 
@@ -22,8 +24,18 @@ SPLITS = ("train", "eval")
 VEHICLE_KINDS = ("moto", "mototaxi")
 REWARD_COMPONENTS = ("co2", "solar", "cost", "ev_satisfaction", "grid_stability")
 WEIGHT_SUM_TOLERANCE = 1e-9
-# mall: the mall's load shares the station's meter | station_only: the station alone
-ScenarioName = Literal["mall", "station_only"]
+# A scenario's name becomes a folder and a Snakemake wildcard: letters, digits and underscores.
+SCENARIO_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# What "best" means in a scenario's comparison: the least grid CO2, or the smallest bill.
+Objective = Literal["grid_co2", "bill"]
+# A user's input files, one per split: {train: path, eval: path}; null where the model generates it.
+SplitFiles = Mapping[str, str] | None
+
+
+def check_split_files(files: SplitFiles, path: str) -> None:
+    if files is not None and tuple(files) != SPLITS:
+        raise ConfigError(f"{path}: needs one file per split, keys {', '.join(SPLITS)} in that order, "
+                          f"got {', '.join(files) or 'none'}")
 
 
 @dataclass(frozen=True)
@@ -58,8 +70,8 @@ class Split:
 
 @dataclass(frozen=True)
 class Weather:
-    source: Literal["synthetic", "tmy_file"]
-    tmy_file: str | None
+    source: Literal["synthetic", "file"]      # synthetic (clear sky + seeded clouds) | file (one per split)
+    files: SplitFiles                          # PVGIS TMY (csv, json, epw) or a plain CSV per split
     annual_ghi_kwh_m2: float = bounded(gt=0, le=3000)
     cloud_daily_mean_clearness: float = bounded(gt=0, le=1)
     cloud_daily_concentration: float = bounded(gt=0)
@@ -72,8 +84,9 @@ class Weather:
     wind_speed_m_s: float = bounded(ge=0, le=60)
 
     def check(self, path: str) -> None:
-        if self.source == "tmy_file" and not self.tmy_file:
-            raise ConfigError(f"{path}.tmy_file: required when {path}.source is tmy_file")
+        check_split_files(self.files, f"{path}.files")
+        if self.source == "file" and not self.files:
+            raise ConfigError(f"{path}.files: required when {path}.source is file")
 
 
 @dataclass(frozen=True)
@@ -176,8 +189,10 @@ class Fleet:
     sunday_volume_factor: float = bounded(ge=0, le=5)
     stay_slack_steps_min: int = bounded(ge=0, le=24)
     stay_slack_steps_max: int = bounded(ge=0, le=24)
+    sessions_files: SplitFiles                 # the sessions of each split from a file instead of the model
 
     def check(self, path: str) -> None:
+        check_split_files(self.sessions_files, f"{path}.sessions_files")
         if set(self.daily_arrivals) != set(VEHICLE_KINDS):
             raise ConfigError(f"{path}.daily_arrivals: needs exactly the kinds {', '.join(VEHICLE_KINDS)}")
         for kind, count in self.daily_arrivals.items():
@@ -189,7 +204,8 @@ class Fleet:
 
 @dataclass(frozen=True)
 class Mall:
-    load_file: str | None
+    enabled: bool                              # false: no load but the station's behind the meter
+    load_files: SplitFiles                     # the site's hourly load of each split instead of the model
     annual_energy_mwh: float = bounded(ge=0)
     weekday_profile_kw: tuple[float, ...] = bounded(ge=0)
     sunday_factor: float = bounded(ge=0, le=2)
@@ -197,10 +213,18 @@ class Mall:
     noise_pct: float = bounded(ge=0, lt=50)
 
     def check(self, path: str) -> None:
+        check_split_files(self.load_files, f"{path}.load_files")
         if len(self.weekday_profile_kw) != 24:
             raise ConfigError(f"{path}.weekday_profile_kw: needs 24 hourly values, got {len(self.weekday_profile_kw)}")
         if sum(self.weekday_profile_kw) <= 0:
             raise ConfigError(f"{path}.weekday_profile_kw: all values are zero")
+
+
+@dataclass(frozen=True)
+class DemandCharges:
+    """Monthly charges per kW of billed demand (Osinergmin MT2/MT3/MT4 style); 0 = none."""
+    generation_pen_per_kw_month: float = bounded(ge=0)    # on the month's largest hourly import in the peak hours
+    distribution_pen_per_kw_month: float = bounded(ge=0)  # on the month's largest hourly import at any hour
 
 
 @dataclass(frozen=True)
@@ -209,20 +233,30 @@ class Tariff:
     offpeak_pen_per_kwh: float = bounded(ge=0)
     peak_start_hour: int = bounded(ge=0, le=23)
     peak_end_hour: int = bounded(ge=1, le=24)
+    energy_price_files: SplitFiles               # hourly PEN/kWh of each split instead of the two prices
+    demand: DemandCharges
     export_enabled: bool
     export_pen_per_kwh: float = bounded(ge=0)
 
     def check(self, path: str) -> None:
         if self.peak_end_hour <= self.peak_start_hour:
             raise ConfigError(f"{path}.peak_end_hour: must be after peak_start_hour")
+        check_split_files(self.energy_price_files, f"{path}.energy_price_files")
+        if self.export_enabled:
+            raise ConfigError(f"{path}.export_enabled: export is not modelled (surplus PV is curtailed and never "
+                              f"credited); set it to false")
 
 
 @dataclass(frozen=True)
 class Emissions:
     grid_kg_per_kwh: float = bounded(ge=0, le=2)
+    grid_factor_files: SplitFiles                # hourly kg CO2/kWh of each split instead of the constant
     ev_km_per_kwh: float = bounded(gt=0)
     gasoline_km_per_gal: float = bounded(gt=0)
     gasoline_kg_per_gal: float = bounded(gt=0)
+
+    def check(self, path: str) -> None:
+        check_split_files(self.grid_factor_files, f"{path}.grid_factor_files")
 
     @property
     def gasoline_avoided_kg_per_kwh(self) -> float:
@@ -413,7 +447,9 @@ class Agents:
 
 @dataclass(frozen=True)
 class Settings:
-    scenarios: tuple[ScenarioName, ...]    # every scenario the pipeline runs; drop one to leave its stages out
+    # every scenario the pipeline runs, by name: the keys of params.yaml it overrides (`{}`: none)
+    scenarios: Mapping[str, Any]
+    objective: Objective               # what the comparison calls best: least grid CO2 | smallest bill
     simulation: Simulation
     site: Site
     splits: Mapping[str, Split]
@@ -434,17 +470,11 @@ class Settings:
     control: Control
     oracle: Oracle
     report: Report
-    # the scenario a command applies: `--scenario`, else the first of `scenarios`
-    scenario: ScenarioName | None = None
+    # the scenario these settings are: `--scenario`, else the first of `scenarios`; its overrides applied
+    scenario: str | None = None
 
     def check(self, path: str) -> None:
-        if not self.scenarios:
-            raise ConfigError("scenarios: needs at least one scenario")
-        if len(set(self.scenarios)) != len(self.scenarios):
-            raise ConfigError(f"scenarios: each scenario once, got {', '.join(self.scenarios)}")
-        if self.scenario is None:
-            object.__setattr__(self, "scenario", self.scenarios[0])
-        elif self.scenario not in self.scenarios:
+        if self.scenario not in self.scenarios:
             raise ConfigError(f"scenario {self.scenario}: not in scenarios ({', '.join(self.scenarios)})")
         if tuple(self.splits) != SPLITS:
             raise ConfigError(f"splits: needs exactly {', '.join(SPLITS)} in that order, got {', '.join(self.splits)}")
@@ -467,42 +497,143 @@ class Settings:
             raise ConfigError(f"vehicles.{kind}: needs {needed_kwh:.2f} kWh, more than a socket delivers in opening hours")
 
     def as_dict(self) -> dict:
+        """Every value of these settings, this scenario's overrides applied (for hashing and for `build`)."""
         return as_plain(self)
 
+    def as_params(self) -> dict:
+        """The params these settings came from, every scenario's overrides apart: what a params.yaml
+        holds (write it and `load_settings` gives these settings back)."""
+        return copy.deepcopy(getattr(self, "_base"))
 
-def load_settings(path: str | Path = "params.yaml", scenario: str | None = None) -> Settings:
-    """Read and validate params.yaml with `scenario` applied (default: the file's `scenario`, else the
-    first of its `scenarios`); raise ConfigError with one line naming the key on any problem."""
+    def input_files(self) -> dict[str, str]:
+        """Every file these settings read, by its dotted key (`mall.load_files.train`): the build's inputs."""
+        named = {"weather.files": self.weather.files if self.weather.source == "file" else None,
+                 "mall.load_files": self.mall.load_files if self.mall.enabled else None,
+                 "fleet.sessions_files": self.fleet.sessions_files,
+                 "tariff.energy_price_files": self.tariff.energy_price_files,
+                 "emissions.grid_factor_files": self.emissions.grid_factor_files}
+        return {f"{key}.{split}": path for key, files in named.items() if files for split, path in files.items()}
+
+
+def deep_merge(base: Mapping, overrides: Mapping) -> dict:
+    """`base` with `overrides` laid over it: mappings merge key by key, any other value replaces."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _scenario_overrides(data: dict) -> dict[str, dict]:
+    scenarios = data.get("scenarios")
+    if scenarios is None:
+        raise ConfigError("scenarios: missing key")
+    if not isinstance(scenarios, dict) or not scenarios:
+        raise ConfigError("scenarios: needs a mapping of scenario names to the keys each overrides, "
+                          "for example {mall: {}, station_only: {mall: {enabled: false}}}")
+    for name, overrides in scenarios.items():
+        if not isinstance(name, str) or not SCENARIO_NAME.match(name):
+            raise ConfigError(f"scenarios.{name}: a name of letters, digits and underscores, starting with a letter")
+        if overrides is not None and not isinstance(overrides, dict):
+            raise ConfigError(f"scenarios.{name}: expected a mapping of the keys it overrides, got {overrides!r}")
+        if overrides and ("scenarios" in overrides or "scenario" in overrides):
+            raise ConfigError(f"scenarios.{name}: a scenario cannot override the scenarios")
+    return {name: dict(overrides or {}) for name, overrides in scenarios.items()}
+
+
+def settings_from_data(data: object, scenario: str | None = None) -> Settings:
+    """Validate params data with one scenario's overrides applied (default: the first scenario).
+    Every scenario is validated, so a mistake in any of them is reported whichever one is asked for;
+    an error inside a scenario names it: `scenario mall_mt3: tariff.demand: missing key`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"params.yaml: expected a mapping of keys, got {type(data).__name__}")
+    overrides = _scenario_overrides(data)
+    if scenario is not None and scenario not in overrides:
+        raise ConfigError(f"scenario {scenario}: not in scenarios ({', '.join(overrides)})")
+    if "scenario" in data:
+        raise ConfigError("scenario: unknown key (choose a scenario with --scenario)")
+    base = {**data, "scenarios": overrides}
+    chosen = scenario or next(iter(overrides))
+    built = {}
+    for name, changes in overrides.items():
+        try:
+            built[name] = build(Settings, {**deep_merge(base, changes), "scenario": name})
+        except ConfigError as error:
+            raise (ConfigError(f"scenario {name}: {error}") if changes else error) from None
+        object.__setattr__(built[name], "_base", base)
+    return built[chosen]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key written twice in one mapping (plain YAML keeps the last silently)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"line {key_node.start_mark.line + 1}: key {key!r} written twice in one mapping "
+                              f"(first on line {seen[key] + 1})")
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def read_params(path: str | Path) -> dict:
+    """params.yaml as plain data; one-line errors for a missing file, bad YAML or a duplicated key."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameters file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
-    if scenario is not None and isinstance(data, dict):
-        data = {**data, "scenario": scenario}
-    return build(Settings, data)
+
+
+def load_settings(path: str | Path = "params.yaml", scenario: str | None = None) -> Settings:
+    """Read and validate params.yaml with `scenario`'s overrides applied (default: the first of its
+    `scenarios`); raise ConfigError with one line naming the key on any problem."""
+    return settings_from_data(read_params(path), scenario)
 
 
 def scenario_settings(settings: Settings, scenario: str) -> Settings:
-    """The same settings with another of their scenarios applied."""
-    return apply_overrides(settings, {"scenario": scenario})
+    """The settings of another of their scenarios: its overrides laid over the same base."""
+    return settings_from_data(getattr(settings, "_base"), scenario)
 
 
 def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:
-    """Settings with dotted keys replaced (`sockets.moto.count: 4`), validated like params.yaml."""
-    data = settings.as_dict()
+    """Settings with dotted keys replaced (`sockets.moto.count: 4`), validated like params.yaml.
+    The change applies to the settings' scenario and to the base their other scenarios start from."""
+    data, base = settings.as_dict(), copy.deepcopy(getattr(settings, "_base"))
     for dotted, value in overrides.items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            if not isinstance(node.get(key), dict):
+        _set_dotted(data, dotted, value)
+        if dotted.split(".")[0] not in ("scenario", "scenarios"):
+            _set_dotted(base, dotted, value, must_exist=False)
+        elif dotted == "scenarios":
+            base["scenarios"] = value
+    result = build(Settings, data)
+    object.__setattr__(result, "_base", base)
+    return result
+
+
+def _set_dotted(data: dict, dotted: str, value: object, must_exist: bool = True) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        if not isinstance(node.get(key), dict):
+            if must_exist:
                 raise ConfigError(f"{dotted}: unknown key")
-            node = node[key]
-        if leaf not in node:
-            raise ConfigError(f"{dotted}: unknown key")
-        node[leaf] = value
-    return build(Settings, data)
+            return
+        node = node[key]
+    if leaf not in node and must_exist:
+        raise ConfigError(f"{dotted}: unknown key")
+    node[leaf] = value

@@ -32,6 +32,7 @@ def split_kpis(settings: Settings, timeseries: pd.DataFrame, label: str) -> dict
         tolerance_kwh=settings.validation.energy_balance_tolerance_kwh,
         round_trip_efficiency=settings.battery.round_trip_efficiency_pct / 100,
         battery_capacity_kwh=settings.battery.capacity_kwh,
+        tariff=settings.tariff,
         standby_loss_fraction=settings.battery.standby_loss_pct_per_step / 100,
         min_soc_fraction=settings.battery.min_soc_pct / 100,
         label=label,

@@ -19,6 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .config import Tariff
+from .control.bill import timeseries_bill
 from .errors import BalanceError
 
 FLOAT32_RELATIVE_RESOLUTION = 2.0 ** -23
@@ -140,9 +142,10 @@ def reward_metrics(ts: pd.DataFrame) -> dict:
 
 
 def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh: float,
-                 round_trip_efficiency: float, battery_capacity_kwh: float, standby_loss_fraction: float = 0.0,
-                 min_soc_fraction: float = 0.0, label: str = "run") -> dict:
-    """Every metric of a run; raises BalanceError first if its energy does not close."""
+                 round_trip_efficiency: float, battery_capacity_kwh: float, tariff: Tariff,
+                 standby_loss_fraction: float = 0.0, min_soc_fraction: float = 0.0, label: str = "run") -> dict:
+    """Every metric of a run, the bill's parts and monthly billed peaks included; raises BalanceError
+    first if its energy does not close."""
     metrics = {"steps": int(len(ts))}
     metrics.update(check_energy(ts, tolerance_kwh=tolerance_kwh, round_trip_efficiency=round_trip_efficiency,
                                 battery_capacity_kwh=battery_capacity_kwh, standby_loss_fraction=standby_loss_fraction,
@@ -150,7 +153,8 @@ def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh:
     totals = energy_totals(ts)
     metrics.update(totals)
     metrics["solar_utilization_pct"] = 100 * totals["pv_used_kwh"] / totals["pv_kwh"] if totals["pv_kwh"] > 0 else 0.0
-    metrics["cost_pen"] = float((ts["import_kwh"] * ts["tariff_pen_per_kwh"]).sum())
+    metrics["cost_pen"] = float((ts["import_kwh"] * ts["tariff_pen_per_kwh"]).sum())   # the energy part of the bill
+    metrics.update(timeseries_bill(ts, tariff))
     metrics.update(co2_kg(ts, gasoline_kg_per_kwh))
     metrics.update(ev_metrics(ts))
     metrics.update(peak_metrics(ts))

@@ -92,13 +92,13 @@ def check_pv(dataset: Dataset, split: str, settings: Settings) -> list[dict]:
 def check_mall(dataset: Dataset, split: str, settings: Settings) -> list[dict]:
     building = read_csv(dataset.folder / "building.csv")
     total_mwh = building["non_shiftable_load"].sum() / 1000
-    if settings.scenario == "station_only":
+    if not settings.mall.enabled:
         return [_check(f"{split}.mall_energy_mwh", _round(total_mwh, 3), 0.0, total_mwh == 0.0)]
     if settings.simulation.horizon_hours != FULL_YEAR_HOURS:
         return [_check(f"{split}.mall_energy_mwh", _round(total_mwh, 3), "params hold annual energy: checked on full years",
                        total_mwh > 0)]
-    if settings.mall.load_file:
-        return [_check(f"{split}.mall_energy_mwh", _round(total_mwh, 3), "from mall.load_file", total_mwh > 0)]
+    if settings.mall.load_files:
+        return [_check(f"{split}.mall_energy_mwh", _round(total_mwh, 3), "from mall.load_files", total_mwh > 0)]
     target = settings.mall.annual_energy_mwh
     tolerance = settings.validation.mall_energy_tolerance_pct
     error_pct = 100 * abs(total_mwh - target) / target if target else 0.0

@@ -38,7 +38,7 @@ def load_file_kwh(path: str | Path) -> np.ndarray:
     """Hourly mall energy read from a user CSV with a `mall_kwh` column of 8,760 non-negative values."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: mall.load_file not found")
+        raise DataError(f"{path}: mall.load_files: file not found")
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -53,10 +53,10 @@ def load_file_kwh(path: str | Path) -> np.ndarray:
     return values
 
 
-def mall_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int, scenario: str) -> np.ndarray:
-    """The mall's hourly kWh for the scenario: zero when the station stands alone."""
-    if scenario == "station_only":
+def mall_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int, split: str) -> np.ndarray:
+    """The mall's hourly kWh of one split: zero when the station stands alone."""
+    if not mall.enabled:
         return np.zeros(len(hours))
-    if mall.load_file:
-        return load_file_kwh(mall.load_file)
+    if mall.load_files:
+        return load_file_kwh(mall.load_files[split])
     return modelled_load_kwh(hours, mall, seed)

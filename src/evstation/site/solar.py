@@ -92,7 +92,7 @@ def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.Dat
     """A PVGIS typical year laid onto the simulated year's local hours (the file is in UTC)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: weather.tmy_file not found")
+        raise DataError(f"{path}: weather.files: file not found")
     try:
         data = pvlib.iotools.read_pvgis_tmy(str(path), map_variables=True)[0]
     except Exception as error:  # pvlib raises many kinds of errors for a malformed file

@@ -35,15 +35,15 @@ def build_station_year(settings: Settings, split: str) -> StationYear:
     """The weather, PV, mall load, tariff, emissions and EV sessions of one split's year."""
     year, seed = settings.splits[split].year, settings.splits[split].seed
     hours = year_hours(year, settings.site.utc_offset_h)
-    if settings.weather.source == "tmy_file":
-        weather = solar.tmy_weather(hours, settings.site, settings.weather.tmy_file)
+    if settings.weather.source == "file":
+        weather = solar.tmy_weather(hours, settings.site, settings.weather.files[split])
     else:
         weather = solar.synthetic_weather(hours, settings.site, settings.weather, _stream(seed, STREAM_WEATHER))
     full_year = StationYear(
         hours=hours,
         weather=weather,
         pv=solar.pv_output(weather, settings.site, settings.pv),
-        mall_kwh=mall.mall_load_kwh(hours, settings.mall, _stream(seed, STREAM_MALL), settings.scenario),
+        mall_kwh=mall.mall_load_kwh(hours, settings.mall, _stream(seed, STREAM_MALL), split),
         tariff_pen_per_kwh=grid.tariff_pen_per_kwh(hours, settings.tariff),
         emission_factor_kg_per_kwh=grid.emission_factor_kg_per_kwh(hours, settings.emissions),
         fleet=sessions.generate_sessions(hours, settings, _stream(seed, STREAM_SESSIONS)),

@@ -1,0 +1,83 @@
+"""The bill a medium-voltage customer pays: energy by the hour and monthly demand charges.
+
+Osinergmin's MT2/MT3/MT4 tariffs bill, each calendar month, the energy imported at each hour's
+price, a generation charge per kW on the month's largest hourly import within the tariff's peak
+hours, and a distribution charge per kW on the month's largest hourly import at any hour.
+Simplified here: no six-month ratchet on the distribution demand and no reclassification of the
+customer (present in the peak or not); export is not modelled (params refuse it), so the export
+credit is always 0.
+
+The monthly demand charge is also a sum over steps, exactly: charge each step the rate times the
+rise it causes in the month's billed peak so far (0 when the peak does not rise). That per-step
+form is what a reward or a rolling planner uses; `demand_charge_steps_pen` sums to the bill's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import Tariff
+
+BILL_PARTS = ("bill_energy_pen", "bill_demand_generation_pen", "bill_demand_distribution_pen",
+              "bill_export_credit_pen")
+
+
+def billing_calendar(timestamps: pd.Series | pd.DatetimeIndex, tariff: Tariff) -> tuple[np.ndarray, np.ndarray]:
+    """For each step: its billing month (1-12) and whether it lies in the tariff's peak hours."""
+    times = pd.DatetimeIndex(pd.to_datetime(timestamps))
+    hour = times.hour.to_numpy()
+    in_peak = (hour >= tariff.peak_start_hour) & (hour < tariff.peak_end_hour)
+    return times.month.to_numpy(), in_peak
+
+
+def monthly_billed_peaks_kw(import_kwh: np.ndarray, month: np.ndarray, in_peak: np.ndarray,
+                            step_hours: float = 1.0) -> pd.DataFrame:
+    """Each month's billed demands (kW): the largest import within the peak hours, and at any hour."""
+    frame = pd.DataFrame({"month": month, "import_kw": np.asarray(import_kwh, dtype=float) / step_hours,
+                          "in_peak": in_peak})
+    frame["peak_window_kw"] = frame["import_kw"].where(frame["in_peak"], 0.0)
+    peaks = frame.groupby("month", sort=True)[["peak_window_kw", "import_kw"]].max()
+    return peaks.rename(columns={"import_kw": "any_hour_kw"})
+
+
+def bill_parts_pen(import_kwh: np.ndarray, price_pen_per_kwh: np.ndarray, month: np.ndarray,
+                   in_peak: np.ndarray, tariff: Tariff, step_hours: float = 1.0) -> dict:
+    """The bill's parts (PEN), its total and each month's billed peaks (kW)."""
+    peaks = monthly_billed_peaks_kw(import_kwh, month, in_peak, step_hours)
+    parts = {
+        "bill_energy_pen": float(np.sum(np.asarray(import_kwh, dtype=float) * price_pen_per_kwh)),
+        "bill_demand_generation_pen": float(tariff.demand.generation_pen_per_kw_month * peaks["peak_window_kw"].sum()),
+        "bill_demand_distribution_pen": float(tariff.demand.distribution_pen_per_kw_month * peaks["any_hour_kw"].sum()),
+        "bill_export_credit_pen": 0.0,
+    }
+    parts["bill_pen"] = (parts["bill_energy_pen"] + parts["bill_demand_generation_pen"]
+                         + parts["bill_demand_distribution_pen"] - parts["bill_export_credit_pen"])
+    parts["billed_peak_window_kw"] = {int(m): float(v) for m, v in peaks["peak_window_kw"].items()}
+    parts["billed_peak_any_hour_kw"] = {int(m): float(v) for m, v in peaks["any_hour_kw"].items()}
+    return parts
+
+
+def timeseries_bill(ts: pd.DataFrame, tariff: Tariff) -> dict:
+    """The bill of a simulation timeseries (`timestamp`, `import_kwh`, `tariff_pen_per_kwh` columns)."""
+    month, in_peak = billing_calendar(ts["timestamp"], tariff)
+    return bill_parts_pen(ts["import_kwh"].to_numpy(), ts["tariff_pen_per_kwh"].to_numpy(), month, in_peak, tariff)
+
+
+def demand_charge_steps_pen(import_kwh: np.ndarray, month: np.ndarray, in_peak: np.ndarray, tariff: Tariff,
+                            step_hours: float = 1.0) -> np.ndarray:
+    """Each step's share of the month's demand charges: the rate times the rise of the billed peaks it
+    causes. Over a month the shares sum to that month's demand charges."""
+    import_kw = np.asarray(import_kwh, dtype=float) / step_hours
+    charges = np.zeros(len(import_kw))
+    window_peak = any_peak = 0.0
+    for step, kw in enumerate(import_kw):
+        if step and month[step] != month[step - 1]:
+            window_peak = any_peak = 0.0
+        rise_any = max(kw - any_peak, 0.0)
+        rise_window = max(kw - window_peak, 0.0) if in_peak[step] else 0.0
+        any_peak += rise_any
+        window_peak += rise_window
+        charges[step] = (tariff.demand.distribution_pen_per_kw_month * rise_any
+                         + tariff.demand.generation_pen_per_kw_month * rise_window)
+    return charges
