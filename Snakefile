@@ -1,6 +1,8 @@
 # The pipeline for Snakemake: the same stages, commands, inputs, outputs and parameters as dvc.yaml
-# (tests/test_frontends.py proves it). Run: snakemake --cores all
-# Another parameters file: snakemake --configfile other.yaml (the commands then read it too).
+# (both come from workflow/stages.py; tests/test_frontends.py proves they agree). Run: snakemake --cores all
+# Other values: snakemake --configfile mine.yaml (only the keys it changes; the commands then read
+# params.yaml with those values laid over it). Each job logs to results/logs/ and times itself in
+# results/benchmarks/.
 configfile: "params.yaml"
 
 include: "workflow/rules/common.smk"
@@ -14,6 +16,7 @@ rule all:
     input:
         expand(f"{RESULTS}/validation.json", scenario=SCENARIOS),
         rules.compare.output,
+    default_target: True
 
 
 # After a successful run, record its outputs in dvc.lock so `dvc repro` finds nothing stale, keeping

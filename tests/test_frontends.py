@@ -24,7 +24,7 @@ from conftest import ROOT, data_dir, write_params
 
 sys.path.insert(0, str(ROOT / "workflow"))
 from dvc_record import commit_keeping_times  # noqa: E402
-from stages import STAGE_PARAMS  # noqa: E402
+import stages as workflow_stages  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SMOKE = {
@@ -109,6 +109,8 @@ def full_size_copy(tmp_path_factory) -> Path:
 
 
 def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
+    assert run(sys.executable, "workflow/write_dvc_yaml.py", "--check", cwd=full_size_copy, check=False).returncode == 0, \
+        "dvc.yaml is not what workflow/write_dvc_yaml.py writes from params.yaml"
     stages, jobs = dvc_stages(full_size_copy), snakemake_jobs(full_size_copy)
     assert sorted(stages) == sorted(jobs), "the two front ends run different commands"
     params = yaml.safe_load((full_size_copy / "params.yaml").read_text())
@@ -119,37 +121,53 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
             assert covered(path, stage["deps"]), f"{command}: Snakemake input {path} is not a DVC dependency"
         for path in stage["deps"]:
             assert any(covered(inp, [path]) for inp in job["inputs"]), f"{command}: DVC dependency {path} not in Snakemake"
-        kind = stage["name"].split("@")[0]
-        agent_keys = [key for key in stage["params"] if key.startswith("agents.")]
-        assert [key for key in stage["params"] if key not in agent_keys] == STAGE_PARAMS[kind]
-        if kind in ("train", "evaluate"):          # train@<scenario>-<agent>-<seed>
-            assert agent_keys == [f"agents.{stage['name'].split('@')[1].split('-')[1]}"]
+        kind, *rest = stage["name"].split("-")          # train-<scenario>-<agent>-<seed>, compare
+        scenario = rest[0] if rest else None
+        agent = rest[1] if kind in ("train", "evaluate") else None
+        assert stage["params"] == workflow_stages.param_keys(params, kind, scenario, agent), command
         if kind != "compare":                     # one job per scenario, its scenario in the command
-            scenario = re.search(r"--scenario (\w+)", command).group(1)
-            assert stage["name"].split("@")[1].split("-")[0] == scenario
+            assert re.search(r"--scenario (\w+)", command).group(1) == scenario
             assert all(f"/{scenario}/" in path for path in stage["outs"]), f"{command}: outputs outside its scenario"
         for key in stage["params"]:          # every declared key exists, so both read a real value
-            node = params
-            for part in key.split("."):
-                node = node[part]
+            workflow_stages.dotted_value(params, key)
 
 
-def test_both_scenarios_run_and_a_dropped_one_leaves_its_stages_out(full_size_copy):
-    params = yaml.safe_load((full_size_copy / "params.yaml").read_text())
-    assert params["scenarios"] == ["mall", "station_only"]
-    commands = sorted(snakemake_jobs(full_size_copy))
-    for scenario in params["scenarios"]:
-        assert f"evstation --params params.yaml --scenario {scenario} baseline oracle" in commands
-    (full_size_copy / "other.yaml").write_text(yaml.safe_dump({**params, "scenarios": ["station_only"]}, sort_keys=False))
+def test_a_stage_reads_only_its_keys_and_its_scenario_overrides():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    build = workflow_stages.param_keys(params, "build_dataset", "station_only")
+    assert "scenarios.station_only.mall.enabled" in build and "emissions.gasoline_kg_per_gal" not in build
+    assert not any(key.startswith("scenarios.mall_mt3") for key in build)
+    assert not any("demand" in key for key in workflow_stages.param_keys(params, "build_dataset", "mall_mt3"))
+    train = workflow_stages.param_keys(params, "train", "mall_mt3", "ppo")
+    assert "scenarios.mall_mt3.tariff.demand.generation_pen_per_kw_month" in train and "agents.ppo" in train
+    assert not any(key.startswith(("emissions.gasoline", "report", "agents.sac")) for key in train)
+    assert "scenarios.mall_mt3.objective" in workflow_stages.param_keys(params, "baseline", "mall_mt3")
+
+
+def test_a_partial_configfile_is_laid_over_params(full_size_copy):
+    """Snakemake merges a partial --configfile into params.yaml; the commands read the merged values."""
+    (full_size_copy / "mine.yaml").write_text(yaml.safe_dump({"agents": {"ppo": {"learning_rate": 0.01}}}))
     try:
-        # the targets and the commands come from the file Snakemake was given
-        text = run("snakemake", "-n", "-F", "-p", "--cores", "1", "--configfile", "other.yaml", cwd=full_size_copy).stdout
+        text = run("snakemake", "-n", "-F", "-p", "--cores", "1", "--configfile", "mine.yaml", cwd=full_size_copy).stdout
         shown = [line.split("Shell command: ")[1] for line in text.splitlines() if "Shell command: evstation" in line]
-        assert shown and all(line.startswith("evstation --params other.yaml ") for line in shown)
-        assert not any("--scenario mall" in line for line in shown)
-        assert any(line.startswith("evstation --params other.yaml compare") for line in shown)
+        merged_file = ".snakemake/evstation/params.yaml"
+        assert shown and all(line.startswith(f"evstation --params {merged_file} ") for line in shown)
+        merged = yaml.safe_load((full_size_copy / merged_file).read_text())
+        assert merged["agents"]["ppo"]["learning_rate"] == 0.01 and merged["agents"]["sac"]["batch_size"] == 256
+        assert list(merged["scenarios"]) == ["mall", "station_only", "mall_mt3"]
     finally:
-        (full_size_copy / "other.yaml").unlink()
+        (full_size_copy / "mine.yaml").unlink()
+    (full_size_copy / "bad.yaml").write_text(yaml.safe_dump({"battery": {"capacity_kwh": -1}}))
+    try:
+        result = run("snakemake", "-n", "--cores", "1", "--configfile", "bad.yaml", cwd=full_size_copy, check=False)
+        assert result.returncode != 0 and "battery.capacity_kwh: must be > 0" in result.stderr
+    finally:
+        (full_size_copy / "bad.yaml").unlink()
+
+
+def test_snakemake_lint_is_clean(full_size_copy):
+    result = run("snakemake", "--lint", cwd=full_size_copy, check=False)
+    assert result.returncode == 0 and "Congratulations" in result.stderr, (result.stdout + result.stderr)[-3000:]
 
 
 def test_slurm_profile_is_valid(full_size_copy):

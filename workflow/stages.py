@@ -1,13 +1,18 @@
-"""What each pipeline stage reads: its parameter sections and the package files it runs; where it writes.
+"""What each pipeline stage reads: its parameters, its package code and its input files; where it writes.
 
-The Snakefile takes its rules' params, code inputs and folders from here; dvc.yaml lists the same
-keys and paths literally (DVC cannot import them), and tests/test_frontends.py proves the two agree.
+Both front ends are built from this one declaration: the Snakefile's rules take their params, code
+inputs and files from here, and `workflow/write_dvc_yaml.py` writes dvc.yaml from it (a test checks
+that the committed dvc.yaml is what it writes, and that the two front ends agree job by job).
 
 Every stage but `compare` runs once per scenario of params.yaml `scenarios`, its scenario in the
-command (`--scenario NAME`) rather than in its params: dropping a scenario from the list leaves
-the other's stages unchanged. Each scenario's outputs lie under a folder of its own, all of them
-under one parent that `compare` depends on as a whole, so the same dvc.yaml serves any list.
+command (`--scenario NAME`). A stage depends on exactly the parameter keys it reads: the base keys
+below, and each of its scenario's overrides of those keys (`scenarios.mall_mt3.tariff.demand...`),
+so changing a key, or one scenario's override of it, makes only the stages that read it stale.
+The files a scenario names (its own load, weather, sessions, tariff, emission factor) are read
+when its dataset is built, and are dependencies of that stage alone.
 """
+
+from __future__ import annotations
 
 PACKAGE = "src/evstation"
 # Whole subpackages are dependencies: a module added to one is covered without editing this list.
@@ -21,19 +26,29 @@ DATA = "data/{scenario}/citylearn"              # the scenario's CityLearn datas
 SCENARIO_RESULTS = "results/scenarios"          # compare reads every scenario's records under here
 RESULTS = SCENARIO_RESULTS + "/{scenario}"      # metrics/, timeseries/, checkpoints/, curves/, oracle/, dataset/
 REPORT = "results/report"                       # the comparison of every scenario
+LOGS = "results/logs"                           # each job's log (not versioned)
+BENCHMARKS = "results/benchmarks"               # each Snakemake job's time and memory (not versioned)
 
-SIMULATION_PARAMS = ["battery", "sockets", "tariff", "emissions", "reward", "validation"]
-LEARNING_REWARD_PARAMS = ["control.learning_reward", "control.learning_scales"]   # not the agents' other switches
+# The energy prices and emission factor written into the dataset; the demand charges and the CO2 of
+# displaced gasoline are read only where a run is measured.
+DATASET_GRID_PARAMS = ["tariff.peak_pen_per_kwh", "tariff.offpeak_pen_per_kwh", "tariff.peak_start_hour",
+                       "tariff.peak_end_hour", "tariff.energy_price_files",
+                       "emissions.grid_kg_per_kwh", "emissions.grid_factor_files"]
+MEASURED_RUN_PARAMS = ["battery", "sockets", "tariff", "emissions", "reward", "validation", "simulation",
+                       "control.learning_reward", "control.learning_scales"]
+# What shapes a trained policy: not the gasoline factor, the seeds list or the report.
+TRAINING_PARAMS = ["battery", "sockets", "tariff", "emissions.grid_kg_per_kwh", "reward", "validation", "simulation",
+                   "control", "training.checkpoint_every_steps", "training.keep_checkpoints", "training.device",
+                   "training.cpu_threads", "training.backend"]
 STAGE_PARAMS = {
-    "build_dataset": ["simulation", "site", "splits", "weather", "pv", "battery", "sockets",
-                      "vehicles", "opening_hours", "fleet", "mall", "tariff", "emissions"],
-    "validate": ["simulation", "mall", "sockets", "battery", "validation"],
-    # simulation: the training year's simulator; every run records the learning reward beside its own
-    "baseline": SIMULATION_PARAMS + ["simulation"] + LEARNING_REWARD_PARAMS,
-    "oracle": SIMULATION_PARAMS + ["simulation", "oracle"] + LEARNING_REWARD_PARAMS,
-    "train": SIMULATION_PARAMS + ["simulation", "training", "control"],          # + agents.<agent>
-    "evaluate": SIMULATION_PARAMS + ["simulation", "training", "control"],       # + agents.<agent>
-    "compare": ["scenarios", "emissions", "battery", "training", "report"],
+    "build_dataset": ["simulation.horizon_hours", "site", "splits", "weather", "pv", "battery", "sockets",
+                      "vehicles", "opening_hours", "fleet", "mall"] + DATASET_GRID_PARAMS,
+    "validate": ["simulation.horizon_hours", "mall", "sockets", "battery", "validation"],
+    "baseline": MEASURED_RUN_PARAMS + ["objective"],
+    "oracle": MEASURED_RUN_PARAMS + ["oracle"],
+    "train": TRAINING_PARAMS,                                        # + agents.<agent>
+    "evaluate": TRAINING_PARAMS + ["emissions"],                     # + agents.<agent>
+    "compare": ["scenarios", "objective", "emissions", "battery", "training.seeds", "report"],
 }
 STAGE_CODE = {
     "build_dataset": DATASET_CODE,
@@ -45,8 +60,94 @@ STAGE_CODE = {
     "compare": REPORT_CODE,
 }
 BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity"]
+ORACLES = ["oracle"]
 AGENTS = ["a2c", "sac", "ppo"]
 
 
-def code_files(stage):
+def code_files(stage: str) -> list[str]:
     return [f"{PACKAGE}/{name}" for name in STAGE_CODE[stage]]
+
+
+def stage_keys(stage: str, agent: str | None = None) -> list[str]:
+    """The base parameter keys a stage reads (dotted, as DVC names them)."""
+    return STAGE_PARAMS[stage] + ([f"agents.{agent}"] if agent else [])
+
+
+def leaves(mapping: dict, prefix: str = "") -> list[str]:
+    """Every leaf key of a nested mapping, dotted (`tariff.demand.generation_pen_per_kw_month`)."""
+    found = []
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            found += leaves(value, dotted + ".")
+        elif not isinstance(value, dict):
+            found.append(dotted)
+    return found
+
+
+def overlaps(key: str, other: str) -> bool:
+    """One key is the other or lies inside it (`tariff.demand.x` and `tariff`, either way round)."""
+    return key == other or key.startswith(other + ".") or other.startswith(key + ".")
+
+
+def scenario_keys(params: dict, scenario: str, stage: str, agent: str | None = None) -> list[str]:
+    """The scenario's overrides of the keys the stage reads, as params.yaml keys."""
+    if stage == "compare":
+        return []            # compare reads `scenarios` whole
+    overrides = params["scenarios"][scenario] or {}
+    read = stage_keys(stage, agent)
+    return [f"scenarios.{scenario}.{leaf}" for leaf in leaves(overrides) if any(overlaps(leaf, key) for key in read)]
+
+
+def param_keys(params: dict, stage: str, scenario: str | None = None, agent: str | None = None) -> list[str]:
+    """Every params.yaml key the stage reads for this scenario: base keys, then the scenario's overrides."""
+    return stage_keys(stage, agent) + (scenario_keys(params, scenario, stage, agent) if scenario else [])
+
+
+def dotted_value(data: dict, key: str):
+    value = data
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def scenarios(params: dict) -> list[str]:
+    return list(params["scenarios"])
+
+
+def seeds(params: dict) -> list[int]:
+    return list(params["training"]["seeds"])
+
+
+def controllers() -> list[str]:
+    return BASELINES + ORACLES
+
+
+def runs(params: dict) -> list[str]:
+    return [f"{agent}_seed{seed}" for agent in AGENTS for seed in seeds(params)]
+
+
+def input_files(params_path: str, scenario: str) -> list[str]:
+    """The files the scenario's params name (read when its dataset is built), validated first."""
+    from evstation.config import load_settings
+
+    return sorted(set(load_settings(params_path, scenario).input_files().values()))
+
+
+def merged_settings(params_path: str, scenario: str) -> dict:
+    """The scenario's settings as plain data: params.yaml with its overrides applied."""
+    from evstation.config import load_settings
+
+    return load_settings(params_path, scenario).as_dict()
+
+
+REPORT_TABLES = ["comparison.md", "comparison.csv", "comparison.json"]
+REPORT_SUMMARY = "summary.json"          # the compact record: DVC's metrics
+REPORT_FIGURES = ["kpi_bars.png", "power_flows_week.png", "battery_soc_week.png", "learning_curves.png"]
+
+
+def oracle_records(results: str, name: str) -> list[str]:
+    """The LP's own records of an optimum, beside its metrics."""
+    if name == "oracle":
+        return [f"{results}/oracle/train_lp.json", f"{results}/oracle/eval_lp.json"]
+    return [f"{results}/oracle/{name}_train_lp.json", f"{results}/oracle/{name}_eval_lp.json"]

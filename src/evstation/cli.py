@@ -12,10 +12,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import BalanceError, UserError
 
+# the `baseline` command's controllers (control.rules.BASELINES) and the oracle's modes (control.oracle.MODES)
+BASELINE_CHOICES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity",
+                    "hold_for_peak", "peak_shaving"]
+ORACLES = ["oracle", "oracle_bill"]
 EXIT_USER_ERROR = 2
 EXIT_CHECK_FAILED = 1
 log = logging.getLogger("evstation")
@@ -69,10 +74,14 @@ def _baseline(args: argparse.Namespace) -> int:
     from .evaluation import run_controller
 
     settings = _settings(args)
-    if args.name == "oracle":
+    if args.name in ORACLES:
         from .control.oracle import run_oracle
 
-        record = run_oracle(settings, Path(args.data_dir), Path(args.results_dir))
+        record = run_oracle(settings, Path(args.data_dir), Path(args.results_dir), name=args.name)
+    elif args.name == "peak_shaving":
+        from .control.peak_shaving import run_peak_shaving
+
+        record = run_peak_shaving(settings, Path(args.data_dir), Path(args.results_dir))
     else:
         record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
                                 data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
@@ -126,11 +135,46 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _locks(args: argparse.Namespace):
+    """Hold the locks of the command's outputs (exclusive) and of the datasets it reads (shared), so
+    two runs of one target, by any front end, never write it at once (locking.py); a command that
+    reads the datasets first checks that their splits were built together."""
+    from .locking import job_lock, locked, output_lock
+
+    if args.command == "compare":
+        report = Path(args.results_dir) / "report"
+        with locked(writes={str(report): output_lock(report)}):
+            yield
+        return
+    settings = _settings(args)
+    data = Path(args.data_dir)
+    if args.command == "build-dataset":
+        with locked(writes={str(data): output_lock(data)}):
+            yield
+        return
+    from .dataset import check_built_together
+
+    results = Path(args.results_dir) if hasattr(args, "results_dir") else Path(args.output).parent
+    if args.command == "validate":
+        jobs = {args.output: output_lock(Path(args.output))}
+    elif args.command == "baseline":
+        jobs = {f"{results} (baseline {args.name})": job_lock(results, f"baseline-{args.name}")}
+    else:                                   # train and evaluate of one seed share its lock
+        jobs = {f"{results} ({args.agent} seed {seed})": job_lock(results, f"{args.agent}-seed{seed}")
+                for seed in _seeds(args, settings)}
+    with locked(writes=jobs, reads={str(data): output_lock(data)}):
+        if args.command != "validate":      # validate checks it itself, after removing its old report
+            check_built_together(data)
+        yield
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evstation", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     parser.add_argument("--scenario", help="the scenario to apply (default: the first of the params' scenarios)")
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--log", help="also write the messages, errors included, to this file (replaced)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build-dataset", help="write the CityLearn dataset of each split")
@@ -145,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     baseline = commands.add_parser("baseline", help="simulate a baseline controller on both years")
-    baseline.add_argument("name", choices=["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "oracle"])
+    baseline.add_argument("name", choices=BASELINE_CHOICES + ORACLES)
     baseline.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
     baseline.add_argument("--results-dir", help="default: results/scenarios/<scenario>")
     baseline.set_defaults(run=_baseline)
@@ -175,17 +219,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(line: str) -> None:
+    """The one line a user's mistake gets, on stderr and in the job's log."""
+    print(line, file=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.stream.write(line + "\n")
+            handler.flush()
+
+
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def _log_to(path: str | None) -> None:
+    """Messages to stderr and, for a pipeline job, to its log file too (the workflows name one per job)."""
+    handlers = [logging.StreamHandler()]
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, mode="w"))
+    logging.basicConfig(format=LOG_FORMAT, datefmt="%H:%M:%S", handlers=handlers, force=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    _log_to(args.log)
     log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
-        return args.run(args)
+        with _locks(args):
+            return args.run(args)
     except UserError as error:
-        print(f"evstation: error: {error}", file=sys.stderr)
+        _fail(f"evstation: error: {error}")
         return EXIT_USER_ERROR
     except BalanceError as error:
-        print(f"evstation: energy check failed: {error}", file=sys.stderr)
+        _fail(f"evstation: energy check failed: {error}")
         return EXIT_CHECK_FAILED
     except KeyboardInterrupt:
         print("evstation: interrupted", file=sys.stderr)

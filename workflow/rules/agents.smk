@@ -9,10 +9,16 @@ rule train:
         directory(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}"),
         f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
     params:
-        values=lambda wildcards: param_values("train", wildcards.agent),
+        values=param_values("train", agent=True),
+    log:
+        log_file("train-{agent}-{seed}"),
+    benchmark:
+        benchmark_file("train-{agent}-{seed}")
     wildcard_constraints:
         agent="|".join(AGENTS),
         seed=r"\d+",
+    conda:
+        ENVIRONMENT
     shell:
         f"{EVSTATION} train {{wildcards.agent}} --seed {{wildcards.seed}} --resume"
 
@@ -27,9 +33,15 @@ rule evaluate:
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv",
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_eval.csv",
     params:
-        values=lambda wildcards: param_values("evaluate", wildcards.agent),
+        values=param_values("evaluate", agent=True),
+    log:
+        log_file("evaluate-{agent}-{seed}"),
+    benchmark:
+        benchmark_file("evaluate-{agent}-{seed}")
     wildcard_constraints:
         agent="|".join(AGENTS),
         seed=r"\d+",
+    conda:
+        ENVIRONMENT
     shell:
         f"{EVSTATION} evaluate {{wildcards.agent}} --seed {{wildcards.seed}}"

@@ -1,4 +1,5 @@
-# baseline NAME: the reference controllers simulated on both years of each scenario (run in parallel).
+# baseline NAME: the reference controllers and the optimum simulated on both years of each scenario
+# (run in parallel).
 
 
 rule baseline:
@@ -11,8 +12,14 @@ rule baseline:
         f"{RESULTS}/timeseries/{{name}}_eval.csv",
     params:
         values=param_values("baseline"),
+    log:
+        log_file("baseline-{name}"),
+    benchmark:
+        benchmark_file("baseline-{name}")
     wildcard_constraints:
         name="|".join(BASELINES),
+    conda:
+        ENVIRONMENT
     shell:
         f"{EVSTATION} baseline {{wildcards.name}}"
 
@@ -25,9 +32,14 @@ rule oracle:
         f"{RESULTS}/metrics/oracle.json",
         f"{RESULTS}/timeseries/oracle_train.csv",
         f"{RESULTS}/timeseries/oracle_eval.csv",
-        f"{RESULTS}/oracle/train_lp.json",
-        f"{RESULTS}/oracle/eval_lp.json",
+        stages.oracle_records(RESULTS, "oracle"),
     params:
         values=param_values("oracle"),
+    log:
+        log_file("oracle"),
+    benchmark:
+        benchmark_file("oracle")
+    conda:
+        ENVIRONMENT
     shell:
         f"{EVSTATION} baseline oracle"

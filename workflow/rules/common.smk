@@ -1,40 +1,94 @@
 # Helpers shared by the rules. What each stage reads is declared once, in workflow/stages.py.
+import functools
 import os
 import sys
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-from stages import AGENTS, BASELINES, DATA, REPORT, RESULTS, SCENARIO_RESULTS, STAGE_PARAMS, code_files  # noqa: E402
+import yaml
 
-SCENARIOS = list(config["scenarios"])
-SEEDS = list(config["training"]["seeds"])
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+import stages  # noqa: E402
+from stages import AGENTS, BASELINES, BENCHMARKS, DATA, LOGS, ORACLES, REPORT, RESULTS, SCENARIO_RESULTS  # noqa: E402
+from stages import code_files  # noqa: E402
+
+ENVIRONMENT = "../envs/evstation.yaml"
+MERGED_PARAMS = ".snakemake/evstation/params.yaml"
 
 
 def params_file():
-    """The parameters file Snakemake was given (`--configfile`, else the Snakefile's params.yaml):
-    every command reads that one, so the targets and the commands never come from two files."""
-    given = [str(path) for path in workflow.configfiles if str(path) != "params.yaml"]
-    if len(given) > 1:
-        raise ValueError(f"one --configfile at most (the commands read a single parameters file), got {given}")
-    return os.path.relpath(given[0]) if given else "params.yaml"
+    """The parameters file the commands read: params.yaml, or, when `--configfile` layers other
+    values over it, the merged values written to one file, so targets and commands agree."""
+    given = [str(path) for path in workflow.configfiles if os.path.abspath(str(path)) != os.path.abspath("params.yaml")]
+    if not given:
+        return "params.yaml"
+    text = yaml.safe_dump(dict(config), sort_keys=False)
+    if not os.path.isfile(MERGED_PARAMS) or open(MERGED_PARAMS).read() != text:
+        os.makedirs(os.path.dirname(MERGED_PARAMS), exist_ok=True)
+        with open(MERGED_PARAMS, "w") as handle:
+            handle.write(text)
+    return MERGED_PARAMS
 
 
-EVSTATION = f"evstation --params {params_file()} --scenario {{wildcards.scenario}}"
+def checked_params(path):
+    """Validate the parameters when the workflow is parsed: one line and exit 2 on a mistake."""
+    from evstation.config import load_settings
+    from evstation.errors import UserError
+
+    try:
+        load_settings(path)
+    except UserError as error:
+        print(f"snakemake: parameters: {error}", file=sys.stderr)
+        sys.exit(2)
+    return path
+
+
+PARAMS = checked_params(params_file())
+SCENARIOS = stages.scenarios(config)
+SEEDS = stages.seeds(config)
+EVSTATION = f"evstation --params {PARAMS} --scenario {{wildcards.scenario}} --log {{log}}"
 
 wildcard_constraints:
     scenario="|".join(SCENARIOS),
 
 
-def param_value(key):
-    """A params.yaml value by its dotted key, as DVC names it (`control.learning_scales`)."""
-    value = config
-    for part in key.split("."):
-        value = value[part]
-    return value
+@functools.lru_cache(maxsize=None)
+def merged(scenario):
+    return stages.merged_settings(PARAMS, scenario)
 
 
 def param_values(stage, agent=None):
-    """The values of the params sections a stage reads, so Snakemake reruns it when one changes."""
-    values = {key: param_value(key) for key in STAGE_PARAMS[stage]}
-    if agent is not None:
-        values[f"agents.{agent}"] = config["agents"][agent]
+    """A job's params: the values of every key its stage reads, its scenario's overrides applied,
+    so Snakemake reruns it when one of them changes and for nothing else."""
+    def values(wildcards):
+        settings = merged(wildcards.scenario)
+        keys = stages.stage_keys(stage, wildcards.agent if agent else None)
+        return {key: stages.dotted_value(settings, key) for key in keys}
     return values
+
+
+def scenario_files(wildcards):
+    return stages.input_files(PARAMS, wildcards.scenario)
+
+
+def log_file(name):
+    return f"{LOGS}/{{scenario}}/{name}.log"
+
+
+def benchmark_file(name):
+    return f"{BENCHMARKS}/{{scenario}}/{name}.tsv"
+
+
+def keep_dvc_yaml_current():
+    """dvc.yaml is written from params.yaml: when its scenarios or their files changed, write it again
+    (only for params.yaml itself: a --configfile run leaves DVC's record of the pipeline alone)."""
+    if PARAMS != "params.yaml" or not os.path.isfile("dvc.yaml"):
+        return
+    from write_dvc_yaml import render
+
+    text = render("params.yaml")
+    if open("dvc.yaml").read() != text:
+        with open("dvc.yaml", "w") as handle:
+            handle.write(text)
+        print("dvc.yaml rewritten for params.yaml's scenarios and files (commit it with them)", file=sys.stderr)
+
+
+keep_dvc_yaml_current()

@@ -4,11 +4,18 @@
 rule build_dataset:
     input:
         code_files("build_dataset"),
+        scenario_files,
     output:
         directory(DATA),
         f"{RESULTS}/dataset/summary.json",
     params:
         values=param_values("build_dataset"),
+    log:
+        log_file("build_dataset"),
+    benchmark:
+        benchmark_file("build_dataset")
+    conda:
+        ENVIRONMENT
     shell:
         f"{EVSTATION} build-dataset"
 
@@ -21,5 +28,11 @@ rule validate:
         f"{RESULTS}/validation.json",
     params:
         values=param_values("validate"),
+    log:
+        log_file("validate"),
+    benchmark:
+        benchmark_file("validate")
+    conda:
+        ENVIRONMENT
     shell:
         f"{EVSTATION} validate"

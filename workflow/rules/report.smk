@@ -1,9 +1,7 @@
-# compare: every controller of every scenario on both years, tables and figures.
+# compare: every controller of every scenario on both years, tables, the summary and figures.
 
-CONTROLLERS = BASELINES + ["oracle"]
-RUNS = [f"{agent}_seed{seed}" for agent in AGENTS for seed in SEEDS]
-REPORT_FILES = ["comparison.md", "comparison.csv", "comparison.json", "kpi_bars.png", "power_flows_week.png",
-                "battery_soc_week.png", "learning_curves.png"]
+CONTROLLERS = stages.controllers()
+RUNS = stages.runs(config)
 
 
 rule compare:
@@ -14,8 +12,14 @@ rule compare:
                split=["train", "eval"]),
         expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
     output:
-        expand(f"{REPORT}/{{name}}", name=REPORT_FILES),
+        expand(f"{REPORT}/{{name}}", name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY] + stages.REPORT_FIGURES),
     params:
-        values=param_values("compare"),
+        values=lambda wildcards: {key: stages.dotted_value(config, key) for key in stages.stage_keys("compare")},
+    log:
+        f"{LOGS}/compare.log",
+    benchmark:
+        f"{BENCHMARKS}/compare.tsv"
+    conda:
+        ENVIRONMENT
     shell:
-        f"evstation --params {params_file()} compare"
+        f"evstation --params {PARAMS} --log {{log}} compare"
