@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ..config import REWARD_COMPONENTS, Settings
 from ..control.observer import StationObserver, state_from_citylearn
 from ..control.rules import Controller
 from ..dataset import read_dataset
 from .citylearn_env import connected_vehicle_socs, make_station_env, read_step
+from .progress import progress_bar
 
 log = logging.getLogger(__name__)
 PROGRESS_MIN_STEPS = 500          # short runs (tests) print no bar
@@ -91,8 +91,8 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
     steps = env.time_steps - 1
     previous_soc = settings.battery.initial_soc_pct / 100
     rows = []
-    bar = tqdm(total=steps, desc=label or controller.name, unit="step", mininterval=2.0,
-               disable=not progress or steps < PROGRESS_MIN_STEPS)
+    bar = progress_bar(total=steps, desc=label or controller.name, mininterval=2.0,
+                       disable=not progress or steps < PROGRESS_MIN_STEPS)
     started = time.perf_counter()
     for step in range(steps):
         state = state_from_citylearn(observer, env, step)
