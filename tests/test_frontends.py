@@ -178,38 +178,98 @@ def test_slurm_profile_is_valid(full_size_copy):
 
 # ---------------------------------------------------------------- the whole pipeline at smoke size
 
-def assert_fleet_change_reruns_dataset_stages(project: Path) -> None:
-    """Changing a fleet parameter makes both front ends rebuild and revalidate the dataset."""
+EXAMPLES = "data/examples"
+# the example site: every input from its own files (docs/your-site.md), beside the modelled mall
+EXAMPLE_SITE = {
+    "weather": {"source": "file", "files": {split: f"{EXAMPLES}/weather_{split}.csv" for split in ("train", "eval")}},
+    "mall": {"load_files": {split: f"{EXAMPLES}/load_{split}.csv" for split in ("train", "eval")}},
+    "fleet": {"sessions_files": {split: f"{EXAMPLES}/sessions_{split}.csv" for split in ("train", "eval")}},
+    "tariff": {"energy_price_files": {split: f"{EXAMPLES}/energy_price_{split}.csv" for split in ("train", "eval")},
+               "demand": {"generation_pen_per_kw_month": 56.09, "distribution_pen_per_kw_month": 16.40}},
+    "emissions": {"grid_factor_files": {split: f"{EXAMPLES}/grid_factor_{split}.csv" for split in ("train", "eval")}},
+    "objective": "bill",
+}
+SMOKE_SCENARIOS = {"mall": {}, "example": EXAMPLE_SITE}
+
+
+def dvc_stale(project: Path) -> set[str]:
+    return set(json.loads(run("dvc", "status", "--json", cwd=project).stdout))
+
+
+def snakemake_planned(project: Path) -> set[str]:
+    """The jobs a dry run plans, as `rule scenario` (or `rule` for compare)."""
+    text = run("snakemake", "-n", cwd=project).stdout
+    planned = set()
+    for rule, body in re.findall(r"rule (\w+):\n((?:    .*\n)+)", text):
+        scenario = re.search(r"scenario=(\w+)", body)
+        planned.add(f"{rule} {scenario.group(1)}" if scenario else rule)
+    return planned - {"all"}
+
+
+def with_params_changed(project: Path, change) -> tuple[set[str], set[str]]:
+    """What each front end finds stale after `change(params)`, params.yaml then put back."""
     original = (project / "params.yaml").read_text()
     params = yaml.safe_load(original)
-    params["fleet"]["daily_arrivals"]["moto"] += 1
+    change(params)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     try:
-        planned = run("snakemake", "-n", cwd=project).stdout
-        assert re.search(r"rule build_dataset:", planned) and re.search(r"rule validate:", planned)
-        status = run("dvc", "status", "--json", cwd=project).stdout
-        stale = json.loads(status)
-        for scenario in ("mall", "station_only"):
-            stage = f"build_dataset@{scenario}"
-            assert stage in stale and any("params.yaml" in str(change) for change in stale[stage])
+        return dvc_stale(project), snakemake_planned(project)
     finally:
         (project / "params.yaml").write_text(original)
 
 
-def assert_training_change_makes_only_the_agents_stale(project: Path) -> None:
-    """A setting every agent trains with makes DVC find all the agents' stages stale (both scenarios),
-    with the comparison, and nothing upstream: the dependency graph, read without running it."""
-    original = (project / "params.yaml").read_text()
-    params = yaml.safe_load(original)
-    params["training"]["checkpoint_every_steps"] += 1
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
-        stale = set(json.loads(run("dvc", "status", "--json", cwd=project).stdout))
-    finally:
-        (project / "params.yaml").write_text(original)
-    agents = {f"{stage}@{scenario}-{agent}-0" for stage in ("train", "evaluate") for scenario in ("mall", "station_only")
+def assert_only_what_reads_a_key_is_stale(project: Path) -> None:
+    """A key makes stale exactly the stages that read it, in both front ends."""
+    def more_arrivals(params):
+        params["fleet"]["daily_arrivals"]["moto"] += 1
+    stale, planned = with_params_changed(project, more_arrivals)
+    assert {"build_dataset-mall", "build_dataset-example"} <= stale       # the example's sessions come from its file,
+    assert {"build_dataset mall", "validate mall", "build_dataset example"} <= planned   # but fleet is read whole
+
+    def every_agent(params):
+        params["training"]["checkpoint_every_steps"] += 1
+    stale, planned = with_params_changed(project, every_agent)
+    agents = {f"{stage}-{scenario}-{agent}-0" for stage in ("train", "evaluate") for scenario in SMOKE_SCENARIOS
               for agent in ("a2c", "sac", "ppo")}
     assert stale == agents | {"compare"}, sorted(stale ^ (agents | {"compare"}))
+    assert planned == {f"{rule} {scenario}" for rule in ("train", "evaluate") for scenario in SMOKE_SCENARIOS} | {"compare"}
+
+    def gasoline(params):             # read by the CO2 accounting only: no dataset, no training
+        params["emissions"]["gasoline_kg_per_gal"] += 0.1
+    stale, planned = with_params_changed(project, gasoline)
+    assert not any(stage.startswith(("build_dataset", "validate", "train")) for stage in stale), sorted(stale)
+    assert {"baseline-mall-uncontrolled", "oracle-example", "evaluate-mall-ppo-0", "compare"} <= stale
+    assert not any(job.startswith(("build_dataset", "validate", "train")) for job in planned), sorted(planned)
+
+    def example_demand_charge(params):    # one scenario's override: its measured stages only
+        params["scenarios"]["example"]["tariff"]["demand"]["generation_pen_per_kw_month"] += 1
+    stale, planned = with_params_changed(project, example_demand_charge)
+    assert stale and all(stage == "compare" or "-example" in stage for stage in stale), sorted(stale)
+    assert not any(stage.startswith(("build_dataset", "validate")) for stage in stale), sorted(stale)
+    assert planned and all(job == "compare" or job.endswith(" example") for job in planned), sorted(planned)
+    assert not any(job.startswith(("build_dataset", "validate")) for job in planned), sorted(planned)
+
+
+def assert_each_input_file_makes_its_build_stale(project: Path) -> None:
+    """Editing any file a scenario names makes that scenario's dataset stale, and nothing of the other's."""
+    for path in sorted({path for files in yaml.safe_load((project / "params.yaml").read_text())["scenarios"]["example"]
+                        .values() if isinstance(files, dict) for path in _files_in(files)}):
+        original = (project / path).read_bytes()
+        (project / path).write_bytes(original + b"\n")            # other content, the same data
+        try:
+            stale = dvc_stale(project)
+            assert stale == {"build_dataset-example"}, (path, sorted(stale))
+            planned = snakemake_planned(project)
+            assert "build_dataset example" in planned and not any(job.endswith(" mall") for job in planned), (path, planned)
+        finally:
+            (project / path).write_bytes(original)
+            os.utime(project / path, ns=(0, 0))     # older than what was built from it, as before
+
+
+def _files_in(node) -> list[str]:
+    if isinstance(node, dict):
+        return [path for value in node.values() for path in _files_in(value)]
+    return [node] if isinstance(node, str) and node.startswith(EXAMPLES) else []
 
 
 def assert_recorded_dataset_is_what_the_stage_wrote(project: Path) -> None:
@@ -218,7 +278,7 @@ def assert_recorded_dataset_is_what_the_stage_wrote(project: Path) -> None:
     dataset = data_dir(project)
     assert (dataset / ".snakemake_timestamp").is_file()
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    recorded = next(out for out in lock["stages"]["build_dataset@mall"]["outs"] if out["path"] == "data/mall/citylearn")
+    recorded = next(out for out in lock["stages"]["build_dataset-mall"]["outs"] if out["path"] == "data/mall/citylearn")
     written = [path for path in dataset.rglob("*") if path.is_file() and path.name != ".snakemake_timestamp"]
     assert recorded["nfiles"] == len(written)
     assert recorded["size"] == sum(path.stat().st_size for path in written)
@@ -226,16 +286,16 @@ def assert_recorded_dataset_is_what_the_stage_wrote(project: Path) -> None:
 
 def test_smoke_pipeline_through_both_front_ends(tmp_path):
     project = copy_repository(tmp_path / "smoke")
-    write_params(project, SMOKE)
-    git_commit(project, "smoke configuration")
+    write_params(project, {**SMOKE, "scenarios": SMOKE_SCENARIOS})
+    run(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)
+    git_commit(project, "smoke configuration: the mall and the example site from files")
 
     run("snakemake", "--cores", "2", cwd=project)
     report = project / "results" / "report"
-    for name in ("comparison.md", "comparison.csv", "comparison.json", "kpi_bars.png", "power_flows_week.png",
-                 "battery_soc_week.png", "learning_curves.png"):
+    for name in workflow_stages.REPORT_TABLES + [workflow_stages.REPORT_SUMMARY] + workflow_stages.REPORT_FIGURES:
         assert (report / name).is_file(), name
     rows = json.loads((report / "comparison.json").read_text())["rows"]
-    for scenario in ("mall", "station_only"):
+    for scenario in SMOKE_SCENARIOS:
         assert {row["controller"] for row in rows if row["scenario"] == scenario} >= {
             "without_solar", "uncontrolled", "rule_based", "oracle", "a2c", "sac", "ppo"}
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
@@ -243,35 +303,37 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
     assert_recorded_dataset_is_what_the_stage_wrote(project)
     run("dvc", "plots", "show", "-o", "plots_html", cwd=project)
     page = (project / "plots_html" / "index.html").read_text()
-    assert page.count("<img") >= 4          # the project's figures show without any script from the network
+    assert page.count("<img") >= 4 and "<script" not in page   # the figures show without anything from the network
     shutil.rmtree(project / "plots_html")
+    metrics = json.loads(run("dvc", "metrics", "show", "--json", cwd=project).stdout)
+    assert count_numbers(metrics) < 300, "dvc metrics show should list a compact summary"
     git_commit(project, "smoke results")
 
-    assert_fleet_change_reruns_dataset_stages(project)
+    assert_only_what_reads_a_key_is_stale(project)
+    assert_each_input_file_makes_its_build_stale(project)
 
-    assert_training_change_makes_only_the_agents_stale(project)
-
-    # the experiments run one scenario (dropped from the list, its stages leave the pipeline: half the time)
-    # one agent's hyperparameter: only that agent's stages (and the comparison) rerun
-    one = ("-S", "scenarios=[mall]")
-    unchanged = run("dvc", "exp", "run", "-n", "exp-mall", *one, cwd=project).stdout
-    # the scenario's stages are all current: only the report, which lists the scenarios, is remade
-    assert set(re.findall(r"Running stage '([^']+)'", unchanged)) == {"compare"}
-    output = run("dvc", "exp", "run", "-n", "exp-ppo", *one, "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
+    # one agent's hyperparameter: only that agent's stages (in each scenario) and the comparison rerun
+    output = run("dvc", "exp", "run", "-n", "exp-ppo", "-S", "agents.ppo.learning_rate=0.01", cwd=project).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", output))
-    assert {"train@mall-ppo-0", "evaluate@mall-ppo-0"} <= ran
-    assert not any(stage.startswith(("build_dataset", "validate", "baseline", "oracle")) or "station_only" in stage
-                   or re.match(r"(train|evaluate)@\w+-(a2c|sac)", stage) for stage in ran), sorted(ran)
-    diff = run("dvc", "metrics", "diff", "exp-mall", "exp-ppo", "--json", cwd=project).stdout
-    changes = json.loads(diff)
-    assert "results/scenarios/mall/metrics/ppo_seed0.json" in changes
-    assert not any(path.endswith("uncontrolled.json") for path in changes)
-    # every metric path names its scenario (the report holds them all)
-    assert all(path.startswith(("results/scenarios/mall/", "results/report/")) for path in changes), sorted(changes)
+    assert {"train-mall-ppo-0", "evaluate-mall-ppo-0", "train-example-ppo-0"} <= ran
+    assert ran <= {f"{stage}-{scenario}-ppo-0" for stage in ("train", "evaluate") for scenario in SMOKE_SCENARIOS} | {
+        "compare"}, sorted(ran)
+    changes = json.loads(run("dvc", "metrics", "diff", "HEAD", "exp-ppo", "--json", cwd=project).stdout)
+    assert set(changes) <= {f"{workflow_stages.REPORT}/{workflow_stages.REPORT_SUMMARY}"}, sorted(changes)
+    shown = run("dvc", "exp", "show", "--only-changed", "--no-pager", cwd=project).stdout
+    assert max(len(line) for line in shown.splitlines()) <= 200, shown[:2000]
 
     run("snakemake", "--touch", "--cores", "1", cwd=project)
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
+
+
+def count_numbers(node) -> int:
+    if isinstance(node, dict):
+        return sum(count_numbers(value) for value in node.values())
+    if isinstance(node, list):
+        return sum(count_numbers(value) for value in node)
+    return 1 if isinstance(node, (int, float)) and not isinstance(node, bool) else 0
 
 
 # ---------------------------------------------------------------- recording a Snakemake run in DVC
