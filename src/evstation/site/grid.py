@@ -1,11 +1,21 @@
-"""The grid behind the meter: hourly tariff and emission factor series."""
+"""The grid behind the meter: hourly tariff and emission factor series.
+
+Either the params' rule (two prices by hour of day; one constant factor) or a user's hourly file per
+split (`tariff.energy_price_files`, `emissions.grid_factor_files`; format in inputs.py).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..config import Emissions, Tariff
+from .inputs import hourly_series
+
+PRICE_KEY, PRICE_COLUMN = "tariff.energy_price_files", "tariff_pen_per_kwh"
+FACTOR_KEY, FACTOR_COLUMN = "emissions.grid_factor_files", "emission_factor_kg_per_kwh"
 
 
 def tariff_pen_per_kwh(hours: pd.DatetimeIndex, tariff: Tariff) -> np.ndarray:
@@ -18,3 +28,13 @@ def tariff_pen_per_kwh(hours: pd.DatetimeIndex, tariff: Tariff) -> np.ndarray:
 def emission_factor_kg_per_kwh(hours: pd.DatetimeIndex, emissions: Emissions) -> np.ndarray:
     """Grid CO2 per kWh imported, each hour (constant for the isolated thermal grid)."""
     return np.full(len(hours), emissions.grid_kg_per_kwh)
+
+
+def tariff_file_pen_per_kwh(path: str | Path, hours: pd.DatetimeIndex, utc_offset_h: float) -> np.ndarray:
+    """Energy price of each simulated hour from a file (PEN/kWh, non-negative)."""
+    return hourly_series(path, PRICE_KEY, PRICE_COLUMN, hours, utc_offset_h)
+
+
+def emission_factor_file_kg_per_kwh(path: str | Path, hours: pd.DatetimeIndex, utc_offset_h: float) -> np.ndarray:
+    """Grid CO2 per kWh imported, each simulated hour, from a file (non-negative)."""
+    return hourly_series(path, FACTOR_KEY, FACTOR_COLUMN, hours, utc_offset_h)

@@ -2,7 +2,8 @@
 
 Modelled from the measured year's shape (params `mall`): a weekday hourly profile, lower on
 Sundays, a gentle seasonal swing peaking in the hot months, and seeded noise, then scaled so the
-year's energy equals `annual_energy_mwh` exactly. A user may give a CSV of 8,760 hourly kWh instead.
+year's energy equals `annual_energy_mwh` exactly. A user may give each split's hourly kWh in a
+timestamped CSV instead (`mall.load_files`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import Mall
-from ..errors import DataError
-from .calendar import HOURS_PER_YEAR
+from .inputs import hourly_series
 
 SUNDAY = 6
 KWH_PER_MWH = 1000.0
-LOAD_FILE_COLUMN = "mall_kwh"
+LOAD_KEY, LOAD_FILE_COLUMN = "mall.load_files", "mall_kwh"
 HOTTEST_DAY_OF_YEAR = 15     # Iquitos is warmest around the turn of the year: the seasonal swing peaks there
 
 
@@ -34,29 +34,14 @@ def modelled_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int) -> np.ndar
     return shaped * (mall.annual_energy_mwh * KWH_PER_MWH / shaped.sum())
 
 
-def load_file_kwh(path: str | Path) -> np.ndarray:
-    """Hourly mall energy read from a user CSV with a `mall_kwh` column of 8,760 non-negative values."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: mall.load_files: file not found")
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: not a readable CSV ({str(error).splitlines()[0]})") from None
-    if LOAD_FILE_COLUMN not in table.columns:
-        raise DataError(f"{path}: needs a column named {LOAD_FILE_COLUMN}")
-    values = pd.to_numeric(table[LOAD_FILE_COLUMN], errors="coerce").to_numpy(dtype=float)
-    if len(values) != HOURS_PER_YEAR:
-        raise DataError(f"{path}: {LOAD_FILE_COLUMN} has {len(values)} rows, needs {HOURS_PER_YEAR}")
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise DataError(f"{path}: {LOAD_FILE_COLUMN} has missing, non-numeric or negative values")
-    return values
+def load_file_kwh(path: str | Path, hours: pd.DatetimeIndex, utc_offset_h: float) -> np.ndarray:
+    """The site's hourly load of the simulated `hours` from a user's timestamped CSV (`mall_kwh`, kWh
+    per hour, non-negative; format in inputs.py)."""
+    return hourly_series(path, LOAD_KEY, LOAD_FILE_COLUMN, hours, utc_offset_h)
 
 
-def mall_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int, split: str) -> np.ndarray:
-    """The mall's hourly kWh of one split: zero when the station stands alone."""
+def mall_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int) -> np.ndarray:
+    """The mall's modelled hourly kWh over `hours`: zero when the station stands alone."""
     if not mall.enabled:
         return np.zeros(len(hours))
-    if mall.load_files:
-        return load_file_kwh(mall.load_files[split])
     return modelled_load_kwh(hours, mall, seed)

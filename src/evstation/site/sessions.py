@@ -3,7 +3,8 @@
 Each day, each vehicle kind gets a volume of arrivals (params `fleet`: the design fleet, varied
 day to day and lower on Sundays), spread over opening hours with a larger share in the evening
 peak and drawn hour by hour from a Poisson law. An arrival takes the socket of its kind that has
-been free longest; when every socket of its kind is busy it is turned away and counted.
+been free longest; when every socket of its kind is busy it is turned away and counted (`SocketPool`,
+which sessions read from a user's file go through too: see session_file.py).
 
 A session lasts the whole steps its energy needs at the socket's rated power, plus a random
 slack (the room a controller can use to shift charging), ending at closing time at the latest but
@@ -68,16 +69,45 @@ def _daily_volumes(days: pd.DatetimeIndex, settings: Settings, rng: np.random.Ge
     return volumes
 
 
+class SocketPool:
+    """The station's sockets as arrivals meet them: an arrival takes the socket of its kind that has
+    been free longest, or is turned away when every socket of its kind is still busy. The model and a
+    user's session file go through this one rule, so both count turned-away arrivals alike."""
+
+    def __init__(self, settings: Settings):
+        kinds = socket_kinds(settings)
+        self.ids = charger_ids(settings)
+        self._of_kind = {kind: np.array([i for i, k in enumerate(kinds) if k == kind], dtype=int) for kind in VEHICLE_KINDS}
+        self._free_from_step = np.zeros(len(kinds), dtype=int)
+
+    def take(self, kind: str, step: int) -> int | None:
+        """The socket an arrival of `kind` at `step` plugs into, or None when it is turned away."""
+        candidates = self._of_kind[kind]
+        if len(candidates) == 0:
+            return None
+        socket = int(candidates[np.argmin(self._free_from_step[candidates])])
+        return None if self._free_from_step[socket] > step else socket
+
+    def hold(self, socket: int, until_step: int) -> None:
+        """The socket is busy until `until_step` (the session's departure)."""
+        self._free_from_step[socket] = until_step
+
+
+def number_sessions(rows: list[dict], steps: int) -> pd.DataFrame:
+    """The served sessions as a table, numbered in arrival order; those still plugged in at the end
+    of the year are left out (they cannot be simulated)."""
+    sessions = pd.DataFrame(rows, columns=SESSION_COLUMNS[1:])
+    sessions.insert(0, "session_id", np.arange(len(sessions)))
+    return sessions[sessions["departure_step"] <= steps].reset_index(drop=True)
+
+
 def generate_sessions(hours: pd.DatetimeIndex, settings: Settings, seed: int) -> SessionYear:
     """The year's sessions, socket by socket, with turned-away arrivals counted per day."""
     rng = np.random.default_rng(seed)
     days = hours[::24]
     weights = hourly_arrival_weights(settings)
     volumes = _daily_volumes(days, settings, rng)
-    kinds = socket_kinds(settings)
-    ids = charger_ids(settings)
-    sockets_of = {kind: np.array([i for i, k in enumerate(kinds) if k == kind], dtype=int) for kind in VEHICLE_KINDS}
-    free_from_step = np.zeros(len(kinds), dtype=int)
+    pool = SocketPool(settings)
     rows, turned, arrived = [], [], []
     close_hour = settings.opening_hours.close_hour
     for day_index in range(len(days)):
@@ -88,23 +118,16 @@ def generate_sessions(hours: pd.DatetimeIndex, settings: Settings, seed: int) ->
             step = day_start + int(hour)
             for kind in VEHICLE_KINDS:
                 for _ in range(int(counts[kind][hour])):
-                    candidates = sockets_of[kind]
-                    if len(candidates) == 0:
+                    socket = pool.take(kind, step)
+                    if socket is None:
                         refused[kind] += 1
                         continue
-                    socket = int(candidates[np.argmin(free_from_step[candidates])])
-                    if free_from_step[socket] > step:
-                        refused[kind] += 1
-                        continue
-                    row = _new_session(kind, socket, ids[socket], step, day_start + close_hour, settings, rng)
-                    free_from_step[socket] = row["departure_step"]
+                    row = _new_session(kind, socket, pool.ids[socket], step, day_start + close_hour, settings, rng)
+                    pool.hold(socket, row["departure_step"])
                     rows.append(row)
         turned.append({"day": day_index, **refused})
         arrived.append({"day": day_index, **{kind: int(counts[kind].sum()) for kind in VEHICLE_KINDS}})
-    sessions = pd.DataFrame(rows, columns=SESSION_COLUMNS[1:])
-    sessions.insert(0, "session_id", np.arange(len(sessions)))
-    sessions = sessions[sessions["departure_step"] <= len(hours)].reset_index(drop=True)
-    return SessionYear(sessions, pd.DataFrame(turned), pd.DataFrame(arrived))
+    return SessionYear(number_sessions(rows, len(hours)), pd.DataFrame(turned), pd.DataFrame(arrived))
 
 
 def _new_session(kind: str, socket: int, charger: str, step: int, closing_step: int,

@@ -1,8 +1,9 @@
 """Weather and PV output for one year at the site, computed with pvlib.
 
-Two sources of irradiance: a synthetic year (pvlib's Ineichen clear sky at the site times a
-seeded cloud model scaled to the site's annual GHI, split into beam and diffuse with Erbs), or
-a PVGIS typical-year file read with pvlib's reader. Either way the plane-of-array irradiance,
+Three sources of irradiance: a synthetic year (pvlib's Ineichen clear sky at the site times a
+seeded cloud model scaled to the site's annual GHI, split into beam and diffuse with Erbs), a
+PVGIS typical-year file read with pvlib's reader, or a plain hourly CSV (WEATHER_COLUMNS, read by
+inputs.py; without DNI and DHI the GHI is split with Erbs as in the synthetic year). Either way the plane-of-array irradiance,
 cell temperature and DC -> AC conversion are pvlib's: Hay-Davies transposition onto the tilted
 north-facing plane, the SAPM cell temperature model, PVWatts DC with its temperature coefficient,
 the system losses, and the PVWatts inverter clipped at its AC limit.
@@ -18,12 +19,18 @@ import pvlib
 
 from ..config import PV, Site, Weather
 from ..errors import DataError
+from . import inputs
 from .calendar import HOURS_PER_YEAR, mid_hours
 
 CLEARNESS_FLOOR = 0.02          # even the darkest hour lets some diffuse light through
 CALIBRATION_ROUNDS = 20
 CALIBRATION_TOLERANCE = 1e-6
 W_PER_KW = 1000.0
+WEATHER_KEY = "weather.files"
+# A plain weather CSV's columns (hourly means over the hour starting at `timestamp`) and their ranges.
+WEATHER_COLUMNS = {"ghi_w_m2": inputs.NON_NEGATIVE, "air_temperature_c": inputs.ANY_FINITE,
+                   "relative_humidity_pct": inputs.PERCENT, "wind_speed_m_s": inputs.NON_NEGATIVE}
+BEAM_COLUMNS = {"dni_w_m2": inputs.NON_NEGATIVE, "dhi_w_m2": inputs.NON_NEGATIVE}   # both or neither
 
 
 def _location(site: Site) -> pvlib.location.Location:
@@ -67,6 +74,13 @@ def _air_temperature_c(hours: pd.DatetimeIndex, weather: Weather, rng: np.random
     return weather.air_temperature_mean_c + cycle + np.clip(wander, -3 * weather.air_temperature_noise_c, 3 * weather.air_temperature_noise_c)
 
 
+def _split_ghi(ghi: np.ndarray, times: pd.DatetimeIndex, location: pvlib.location.Location) -> tuple[np.ndarray, np.ndarray]:
+    """DNI and DHI of each hour's GHI (Erbs), at the middle of the hour."""
+    zenith = location.get_solarposition(times)["zenith"]
+    split = pvlib.irradiance.erbs(ghi, zenith, times)
+    return np.nan_to_num(split["dni"].to_numpy()), np.nan_to_num(split["dhi"].to_numpy())
+
+
 def synthetic_weather(hours: pd.DatetimeIndex, site: Site, weather: Weather, seed: int) -> pd.DataFrame:
     """A year of hourly weather: clear sky times seeded clouds, calibrated to the annual GHI."""
     rng = np.random.default_rng(seed)
@@ -76,16 +90,47 @@ def synthetic_weather(hours: pd.DatetimeIndex, site: Site, weather: Weather, see
     clearness = _calibrate(clear["ghi"].to_numpy(), _cloud_clearness(len(hours) // 24, weather, rng),
                            weather.annual_ghi_kwh_m2)
     ghi = clear["ghi"].to_numpy() * clearness
-    zenith = location.get_solarposition(times)["zenith"]
-    split = pvlib.irradiance.erbs(ghi, zenith, times)
+    dni, dhi = _split_ghi(ghi, times, location)
     return pd.DataFrame({
         "ghi_w_m2": ghi,
-        "dni_w_m2": np.nan_to_num(split["dni"].to_numpy()),
-        "dhi_w_m2": np.nan_to_num(split["dhi"].to_numpy()),
+        "dni_w_m2": dni,
+        "dhi_w_m2": dhi,
         "air_temperature_c": _air_temperature_c(hours, weather, rng),
         "relative_humidity_pct": np.full(len(hours), weather.relative_humidity_pct),
         "wind_speed_m_s": np.full(len(hours), weather.wind_speed_m_s),
     }, index=hours)
+
+
+def csv_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.DataFrame:
+    """Hourly weather from a plain CSV (timestamp + WEATHER_COLUMNS, DNI and DHI optional together)."""
+    header = inputs.read_table(path, WEATHER_KEY, ["timestamp"]).columns
+    beam = [name for name in BEAM_COLUMNS if name in header]
+    if len(beam) == 1:
+        other = next(name for name in BEAM_COLUMNS if name not in beam)
+        raise DataError(f"{path}: column {other}: missing (give both {' and '.join(BEAM_COLUMNS)}, or neither to "
+                        "split the GHI with Erbs)")
+    columns = {**WEATHER_COLUMNS, **(BEAM_COLUMNS if beam else {})}
+    table = inputs.hourly_table(path, WEATHER_KEY, columns, hours, site.utc_offset_h)
+    if not beam:
+        table["dni_w_m2"], table["dhi_w_m2"] = _split_ghi(table["ghi_w_m2"].to_numpy(), mid_hours(hours), _location(site))
+    return table[["ghi_w_m2", "dni_w_m2", "dhi_w_m2", "air_temperature_c", "relative_humidity_pct", "wind_speed_m_s"]]
+
+
+def is_plain_csv(path: str | Path) -> bool:
+    """A plain weather CSV starts with its header, `timestamp` first; a PVGIS CSV with the site's latitude."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        return stream.readline().split(",")[0].strip().lower() == "timestamp"
+
+
+def file_weather(hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.DataFrame:
+    """The weather of one split's file: a plain CSV for the `simulated` hours, or a PVGIS typical
+    year laid onto the whole year's `hours`."""
+    if is_plain_csv(path):
+        return csv_weather(simulated, site, path)
+    return tmy_weather(hours, site, path)
 
 
 def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.DataFrame:
@@ -101,6 +146,10 @@ def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.Dat
     missing = [name for name in needed if name not in data.columns]
     if missing or len(data) != HOURS_PER_YEAR:
         raise DataError(f"{path}: a TMY needs {HOURS_PER_YEAR} hourly rows with {', '.join(needed)}")
+    for name in needed:
+        values = data[name].to_numpy(dtype=float)
+        if not np.isfinite(values).all() or (name != "temp_air" and (values < 0).any()):
+            raise DataError(f"{path}: column {name}: missing, non-numeric or negative values")
     local_shift = int(round(site.utc_offset_h))
     values = np.roll(data[needed].to_numpy(dtype=float), local_shift, axis=0)
     frame = pd.DataFrame(values, columns=needed, index=hours)

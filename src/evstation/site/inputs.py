@@ -1,0 +1,147 @@
+"""Reading a user's input CSVs: one file per split, each checked before any of its values is used.
+
+Every problem is a DataError of one line that names the file, the column (or the params key when the
+file itself is missing) and what is wrong, with the line of the file where it applies (the header is
+line 1). Timestamps are ISO 8601 (`2023-01-01 18:00`, `2023-01-01T18:00-05:00`, `...Z`): without an
+offset they are the site's local time (`site.utc_offset_h`), with one they are converted to it; a file
+uses one form or the other throughout.
+
+An hourly series (load, prices, emission factors, weather) starts at 1 January 00:00 of its split's
+year and runs hour by hour without gaps for at least the simulated horizon (`simulation.horizon_hours`)
+and at most the whole year; each row is the hour that starts at its timestamp. Rows past the horizon
+are checked like the others but not used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .calendar import HOURS_PER_YEAR
+
+TIMESTAMP = "timestamp"
+HEADER_LINES = 1                       # a data row's line in the file is its index + 1 + HEADER_LINES
+# a UTC offset after the time of day (a bare date's "-01" is no offset)
+OFFSET = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The physically possible range of a column's values (None: unbounded on that side)."""
+    low: float | None = 0.0
+    high: float | None = None
+
+
+NON_NEGATIVE = Bounds(0.0, None)
+ANY_FINITE = Bounds(None, None)
+PERCENT = Bounds(0.0, 100.0)
+
+
+def line_of(row: int) -> int:
+    """The file line of a table row (0-based), for error messages a user can open the file at."""
+    return row + 1 + HEADER_LINES
+
+
+def read_table(path: str | Path, key: str, columns: list[str]) -> pd.DataFrame:
+    """A CSV with at least `columns`, every cell read as text (typed by the checks that follow)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: {key}: file not found")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: {key}: not a readable CSV ({str(error).splitlines()[0]})") from None
+    table.columns = [str(name).strip() for name in table.columns]
+    missing = [name for name in columns if name not in table.columns]
+    if missing:
+        raise DataError(f"{path}: column {missing[0]}: missing (the file's columns: {', '.join(table.columns)})")
+    if table.empty:
+        raise DataError(f"{path}: {key}: no rows")
+    return table
+
+
+def numbers(table: pd.DataFrame, column: str, path: str | Path, bounds: Bounds = NON_NEGATIVE) -> np.ndarray:
+    """A column as floats: every cell a finite number within `bounds`, else one line naming the first bad cell."""
+    text = table[column].str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        shown = text.iloc[row] or "empty"
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {shown!r} is not a number")
+    if bounds.low is not None:
+        _within(values, values < bounds.low, f"below {bounds.low:g}", column, path)
+    if bounds.high is not None:
+        _within(values, values > bounds.high, f"above {bounds.high:g}", column, path)
+    return values
+
+
+def _within(values: np.ndarray, outside: np.ndarray, what: str, column: str, path: str | Path) -> None:
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {values[row]:g} is {what}")
+
+
+def timestamps(table: pd.DataFrame, column: str, path: str | Path, utc_offset_h: float) -> pd.DatetimeIndex:
+    """A column of ISO 8601 timestamps in the site's local time (fixed offset, as the simulated year)."""
+    text = table[column].str.strip()
+    with_offset = text.str.contains(OFFSET)
+    if with_offset.any() and not with_offset.all():
+        row = int(np.flatnonzero((with_offset != with_offset.iloc[0]).to_numpy())[0])
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {text.iloc[row]!r} mixes timestamps "
+                        "with and without a UTC offset")
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=bool(with_offset.all()))
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {text.iloc[row] or 'empty'!r} "
+                        "is not an ISO 8601 timestamp")
+    zone = dt.timezone(dt.timedelta(hours=utc_offset_h))
+    stamps = pd.DatetimeIndex(parsed)
+    return stamps.tz_convert(zone) if stamps.tz is not None else stamps.tz_localize(zone)
+
+
+def check_year(stamps: pd.DatetimeIndex, hours: pd.DatetimeIndex, column: str, path: str | Path) -> None:
+    """Every timestamp inside the split's year (the simulated `hours` start on its 1 January)."""
+    year = hours[0].year
+    outside = np.asarray(stamps.year != year)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {stamps[row]:%Y-%m-%d %H:%M} "
+                        f"is not in {year}, this split's year (splits.<split>.year)")
+
+
+def check_hourly(stamps: pd.DatetimeIndex, hours: pd.DatetimeIndex, column: str, path: str | Path) -> None:
+    """Row i is the hour that starts i hours after 1 January 00:00, for at least the horizon's hours."""
+    if not len(hours) <= len(stamps) <= HOURS_PER_YEAR:
+        raise DataError(f"{path}: column {column}: {len(stamps)} rows, needs at least {len(hours)} "
+                        f"(simulation.horizon_hours) and at most {HOURS_PER_YEAR} (one year)")
+    check_year(stamps, hours, column, path)
+    expected = pd.date_range(hours[0], periods=len(stamps), freq="h")
+    wrong = np.asarray(stamps != expected)
+    if wrong.any():
+        row = int(np.flatnonzero(wrong)[0])
+        what = "is not on the hour" if (stamps[row].minute or stamps[row].second) else f"expected {expected[row]:%Y-%m-%d %H:%M}"
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {stamps[row]:%Y-%m-%d %H:%M} {what} "
+                        "(hourly rows from 1 January 00:00, in order, without gaps)")
+
+
+def hourly_table(path: str | Path, key: str, columns: dict[str, Bounds], hours: pd.DatetimeIndex,
+                 utc_offset_h: float) -> pd.DataFrame:
+    """The first len(hours) rows of an hourly file: `columns` as floats, indexed by the simulated hours."""
+    table = read_table(path, key, [TIMESTAMP, *columns])
+    check_hourly(timestamps(table, TIMESTAMP, path, utc_offset_h), hours, TIMESTAMP, path)
+    values = {name: numbers(table, name, path, bounds)[:len(hours)] for name, bounds in columns.items()}
+    return pd.DataFrame(values, index=hours)
+
+
+def hourly_series(path: str | Path, key: str, column: str, hours: pd.DatetimeIndex, utc_offset_h: float,
+                  bounds: Bounds = NON_NEGATIVE) -> np.ndarray:
+    """One hourly column of a file (kWh, PEN/kWh, kg/kWh, ...) for the simulated hours."""
+    return hourly_table(path, key, {column: bounds}, hours, utc_offset_h)[column].to_numpy()
