@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pvlib
 import pytest
 
 from conftest import PARAMS, SMALL
-from evstation.config import VEHICLE_KINDS, apply_overrides, load_settings
+from evstation.config import VEHICLE_KINDS, apply_overrides, load_settings, scenario_settings
 from evstation.errors import DataError
 from evstation.site import calendar, mall, sessions, solar
 from evstation.site.year import build_station_year
@@ -56,7 +57,7 @@ def test_year_hours_are_local_and_whole(hours):
 
 
 def test_year_hours_rejects_a_leap_year():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2024 is a leap year"):
         calendar.year_hours(2024, -5)
 
 
@@ -196,8 +197,13 @@ def test_tmy_file_shifted_to_local_time(tmy_json, settings, hours):
     assert (by_hour.loc[[0, 1, 2, 3, 4, 20, 21, 22, 23]] == 0).all()
 
 
+def both_splits(path) -> dict:
+    """One file for both splits (a test's input: the splits' own files are tested in test_inputs.py)."""
+    return {"train": str(path), "eval": str(path)}
+
+
 def test_settings_with_tmy_source_produce_pv_from_it(tmy_json, settings, weather, pv):
-    small = apply_overrides(settings, {**SMALL, "weather.source": "tmy_file", "weather.tmy_file": str(tmy_json)})
+    small = apply_overrides(settings, {**SMALL, "weather.source": "file", "weather.files": both_splits(tmy_json)})
     year = build_station_year(small, "train")
     horizon = small.simulation.horizon_hours
     np.testing.assert_allclose(year.weather["ghi_w_m2"].to_numpy(), weather["ghi_w_m2"].to_numpy()[:horizon], atol=1e-9)
@@ -211,7 +217,7 @@ def test_missing_tmy_file_is_a_data_error(tmp_path, settings, hours):
     path = tmp_path / "no_such_tmy.json"
     with pytest.raises(DataError, match="no_such_tmy.json"):
         solar.tmy_weather(hours, settings.site, path)
-    small = apply_overrides(settings, {**SMALL, "weather.source": "tmy_file", "weather.tmy_file": str(path)})
+    small = apply_overrides(settings, {**SMALL, "weather.source": "file", "weather.files": both_splits(path)})
     with pytest.raises(DataError, match="no_such_tmy.json"):
         build_station_year(small, "train")
 
@@ -236,7 +242,7 @@ def test_short_tmy_file_is_a_data_error(tmp_path, settings, weather, hours):
 
 @pytest.fixture(scope="module")
 def mall_kwh(settings, hours):
-    return mall.mall_load_kwh(hours, settings.mall, MALL_SEED, "mall")
+    return mall.mall_load_kwh(hours, settings.mall, MALL_SEED)
 
 
 def test_mall_annual_energy(settings, mall_kwh):
@@ -266,56 +272,61 @@ def test_mall_daily_and_weekly_shape(hours, mall_kwh):
 
 
 def test_mall_seeded(settings, hours, mall_kwh):
-    np.testing.assert_array_equal(mall.mall_load_kwh(hours, settings.mall, MALL_SEED, "mall"), mall_kwh)
-    assert not np.allclose(mall.mall_load_kwh(hours, settings.mall, MALL_SEED + 1, "mall"), mall_kwh)
+    np.testing.assert_array_equal(mall.mall_load_kwh(hours, settings.mall, MALL_SEED), mall_kwh)
+    assert not np.allclose(mall.mall_load_kwh(hours, settings.mall, MALL_SEED + 1), mall_kwh)
 
 
 def test_station_only_has_no_mall_load(settings, hours, tmp_path):
-    assert (mall.mall_load_kwh(hours, settings.mall, MALL_SEED, "station_only") == 0).all()
-    station_only = apply_overrides(settings, {**SMALL, "scenario": "station_only"})
+    station_only = apply_overrides(scenario_settings(settings, "station_only"), SMALL)
+    assert not station_only.mall.enabled
+    assert (mall.mall_load_kwh(hours, station_only.mall, MALL_SEED) == 0).all()
     year = build_station_year(station_only, "train")
     assert len(year.mall_kwh) == SMALL["simulation.horizon_hours"]
     assert (year.mall_kwh == 0).all()
 
 
-def _write_load(path, values):
-    pd.DataFrame({"mall_kwh": values}).to_csv(path, index=False)
+def _write_load(path, values, hours):
+    pd.DataFrame({"timestamp": hours[:len(values)].strftime("%Y-%m-%d %H:%M"), "mall_kwh": values}).to_csv(path, index=False)
     return path
 
 
 def test_mall_load_file_is_used(settings, hours, tmp_path):
     values = 1000.0 + 100 * np.sin(np.arange(8760) / 24)
-    path = _write_load(tmp_path / "mall_measured.csv", values)
-    with_file = apply_overrides(settings, {"mall.load_file": str(path)})
-    np.testing.assert_allclose(mall.mall_load_kwh(hours, with_file.mall, MALL_SEED, "mall"), values)
-    assert (mall.mall_load_kwh(hours, with_file.mall, MALL_SEED, "station_only") == 0).all()
-    small = apply_overrides(settings, {**SMALL, "mall.load_file": str(path)})
+    path = _write_load(tmp_path / "mall_measured.csv", values, hours)
+    np.testing.assert_allclose(mall.load_file_kwh(path, hours, settings.site.utc_offset_h), values)
+    small = apply_overrides(settings, {**SMALL, "mall.load_files": both_splits(path)})
     np.testing.assert_allclose(build_station_year(small, "train").mall_kwh, values[:168])
+    alone = apply_overrides(small, {"mall.enabled": False})
+    assert (build_station_year(alone, "train").mall_kwh == 0).all(), "no mall: its file is not read"
 
 
 @pytest.mark.parametrize("problem", ["missing", "short", "long", "no column", "text", "negative", "nan", "empty",
-                                     "ragged"])
-def test_broken_mall_load_file(tmp_path, problem):
+                                     "ragged", "no timestamp"])
+def test_broken_mall_load_file(tmp_path, hours, problem):
     path = tmp_path / f"mall_{problem.replace(' ', '_')}.csv"
     good = np.full(8760, 1000.0)
     if problem == "short":
-        _write_load(path, good[:8759])
+        _write_load(path, good[:8759], hours)
     elif problem == "long":
-        _write_load(path, np.full(8784, 1000.0))
+        table = pd.DataFrame({"timestamp": pd.date_range("2023-01-01", periods=8761, freq="h").strftime("%Y-%m-%d %H:%M"),
+                              "mall_kwh": 1000.0})
+        table.to_csv(path, index=False)
     elif problem == "no column":
-        pd.DataFrame({"load_kwh": good}).to_csv(path, index=False)
+        pd.DataFrame({"timestamp": hours.strftime("%Y-%m-%d %H:%M"), "load_kwh": good}).to_csv(path, index=False)
+    elif problem == "no timestamp":
+        pd.DataFrame({"mall_kwh": good}).to_csv(path, index=False)
     elif problem == "text":
-        _write_load(path, ["lots"] + [1000.0] * 8759)
+        _write_load(path, ["lots"] + [1000.0] * 8759, hours)
     elif problem == "negative":
-        _write_load(path, np.r_[good[:-1], -1.0])
+        _write_load(path, np.r_[good[:-1], -1.0], hours)
     elif problem == "nan":
-        _write_load(path, np.r_[np.nan, good[1:]])
+        _write_load(path, np.r_[np.nan, good[1:]], hours)
     elif problem == "empty":
         path.write_text("")
     elif problem == "ragged":
-        path.write_text("mall_kwh\n1000\n1000,2,3,4\n" + "1000\n" * 8758)
+        path.write_text("timestamp,mall_kwh\n2023-01-01 00:00,1000\n2023-01-01 01:00,1000,2,3,4\n")
     with pytest.raises(DataError) as caught:
-        mall.load_file_kwh(path)
+        mall.load_file_kwh(path, hours, -5.0)
     assert str(path) in str(caught.value)
     assert "\n" not in str(caught.value).strip()
 
