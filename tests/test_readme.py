@@ -23,7 +23,7 @@ EXTENSIONS = (".py", ".md", ".yaml", ".yml", ".json", ".csv", ".png", ".lock", "
               ".txt", ".cfg", ".ini", ".zip", ".pkl", ".ipynb")
 PLACEHOLDER = re.compile(r"[<>{}*]|\.\.\.")
 FENCE = re.compile(r"^\s*(```|~~~)")
-CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 GIT_REVISION = re.compile(r"^[0-9a-f]{7,40}:")    # `git show 9dcf939:results/...`: a file of the history
 LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
@@ -61,13 +61,13 @@ def named_paths(text: str, base: str = "") -> list[str]:
     `base` is the folder of the file (link targets are relative to it; code spans name paths from
     the repository's root, as the commands that use them run there)."""
     paths = []
-    for line in prose_lines(text):
-        for _, span in CODE_SPAN.findall(line):
+    for paragraph in "\n".join(prose_lines(text)).split("\n\n"):    # a code span may wrap, within a paragraph
+        for _, span in CODE_SPAN.findall(paragraph):
             for token in span.split():
                 token = token.strip("()[],;:'\"").split("::")[0]    # a test's node id names its file
                 if looks_like_path(token) and not GIT_REVISION.match(token):
                     paths.append(token)
-        for target in LINK.findall(line):
+        for target in LINK.findall(paragraph):
             target = target.split("#")[0]
             if target and "://" not in target and not target.startswith("mailto:"):
                 paths.append(str(Path(base, target)) if base else target)
@@ -142,6 +142,7 @@ def test_the_documents_index_names_existing_documents():
     ("`dvc exp run -S agents.ppo.learning_rate=3e-4`, `train@mall-ppo-0`, `s3://bucket/x.json`", []),
     ("`git show 9dcf939:results/report/comparison.md`, `tests/test_readme.py::test_the_check_finds_stale_paths`", []),
     ("```\nresults/not/checked/in/a/fence.json\n```", []),
+    ("a span that wraps: `python\nscripts/wrapped_away.py`", ["scripts/wrapped_away.py"]),
 ])
 def test_the_check_finds_stale_paths(text, expected):
     assert missing_paths(text) == expected
