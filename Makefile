@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup pipeline test sync clean-env
+.PHONY: setup pipeline test sync quick clean-env
 
 setup: $(STAMP)
 
@@ -23,6 +23,11 @@ pipeline: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+# The whole pipeline, every stage, at small size (workflow/quick.yaml over params.yaml) in quick/, a
+# fresh copy of the repository: minutes, and the records in data/ and results/ are left alone.
+quick: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/quick.py
 
 # After `dvc repro` or `dvc exp run`, tell Snakemake its outputs are current (Snakemake itself records
 # its runs in dvc.lock when it finishes, so the other direction needs nothing).
