@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
-from tqdm import tqdm
 
 from . import agents, run_state
 from .checkpoints import CheckpointStore, load_replay_buffer, step_counters_to_cpu
@@ -40,6 +39,7 @@ from ..errors import DataError, UserError
 from .selection import ModelSelection
 from .station_env import make_learner_env, make_training_env, validation_start_step
 from ..files import write_text_atomically
+from ..simulation.progress import progress_bar
 
 log = logging.getLogger(__name__)
 CURVE_LOSSES = ("train/value_loss", "train/policy_loss", "train/policy_gradient_loss", "train/entropy_loss", "train/actor_loss",
@@ -210,8 +210,8 @@ class ProgressBar(BaseCallback):
         self.total, self.label = total, label
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, desc=self.label, unit="step",
-                        mininterval=2.0, smoothing=0.05)
+        self.bar = progress_bar(total=self.total, initial=self.model.num_timesteps, desc=self.label,
+                                mininterval=2.0, smoothing=0.05)
 
     def _on_step(self) -> bool:
         self.bar.update(self.model.num_timesteps - self.bar.n)
