@@ -73,8 +73,8 @@ def numbers(table: pd.DataFrame, column: str, path: str | Path, bounds: Bounds =
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        shown = text.iloc[row] or "empty"
-        raise DataError(f"{path}: column {column}: line {line_of(row)}: {shown!r} is not a number")
+        what = f"{text.iloc[row]!r} is not a number" if text.iloc[row] else "missing value"
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {what}")
     if bounds.low is not None:
         _within(values, values < bounds.low, f"below {bounds.low:g}", column, path)
     if bounds.high is not None:
@@ -100,8 +100,8 @@ def timestamps(table: pd.DataFrame, column: str, path: str | Path, utc_offset_h:
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: column {column}: line {line_of(row)}: {text.iloc[row] or 'empty'!r} "
-                        "is not an ISO 8601 timestamp")
+        what = f"{text.iloc[row]!r} is not an ISO 8601 timestamp" if text.iloc[row] else "missing timestamp"
+        raise DataError(f"{path}: column {column}: line {line_of(row)}: {what}")
     zone = dt.timezone(dt.timedelta(hours=utc_offset_h))
     stamps = pd.DatetimeIndex(parsed)
     return stamps.tz_convert(zone) if stamps.tz is not None else stamps.tz_localize(zone)

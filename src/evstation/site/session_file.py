@@ -42,7 +42,7 @@ def _kinds(table: pd.DataFrame, path: Path) -> np.ndarray:
     unknown = ~np.isin(kinds, VEHICLE_KINDS)
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
-        raise DataError(f"{path}: column {KIND}: line {line_of(row)}: {kinds[row] or 'empty'!r} is not a vehicle kind "
+        raise DataError(f"{path}: column {KIND}: line {line_of(row)}: {kinds[row]!r} is not a vehicle kind "
                         f"({' | '.join(VEHICLE_KINDS)})")
     return kinds
 

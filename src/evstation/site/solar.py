@@ -121,7 +121,7 @@ def is_plain_csv(path: str | Path) -> bool:
     path = Path(path)
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
-    with open(path, encoding="utf-8", errors="replace") as stream:
+    with open(path, encoding="utf-8-sig", errors="replace") as stream:     # a spreadsheet may start with a BOM
         return stream.readline().split(",")[0].strip().lower() == "timestamp"
 
 
