@@ -5,12 +5,14 @@ dataset behind; the example site under data/examples builds into a dataset holdi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import PARAMS, ROOT, SMALL, data_dir, run_cli, write_params
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
@@ -66,7 +68,8 @@ def test_timestamps_with_an_offset_are_converted_to_local_time(tmp_path):
     values = np.arange(HORIZON, dtype=float)
     utc = list((HOURS.tz_convert("UTC")).strftime("%Y-%m-%dT%H:%MZ"))
     lima = [stamp.isoformat(timespec="minutes") for stamp in HOURS]
-    for name, stamps in (("utc", utc), ("lima", lima)):
+    profiles = list(HOURS.strftime("%Y-%m-%d %H:%M%z"))        # a dataset's profiles.csv: 2023-01-01 00:00-0500
+    for name, stamps in (("utc", utc), ("lima", lima), ("profiles", profiles)):
         path = write_series(tmp_path / f"factor_{name}.csv", "emission_factor_kg_per_kwh", values, stamps)
         np.testing.assert_array_equal(grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H), values)
     # the same UTC hours read as local time are five hours early: refused, not shifted silently
@@ -426,3 +429,15 @@ def test_example_build_passes_validation(example_build):
     report = json.loads((example_build / "results" / "scenarios" / "example" / "validation.json").read_text())
     failed = [check["name"] for check in report["checks"] if check["verdict"] != "pass"]
     assert result.returncode == 0 and not failed, failed
+
+
+def test_the_documented_scenario_names_the_example_files(tmp_path):
+    """docs/your-site.md's scenario is valid params and names every example file, each kind once per split."""
+    block = re.search(r"```yaml\n(scenarios:.*?)```", (ROOT / "docs" / "your-site.md").read_text(), re.S).group(1)
+    scenarios = yaml.safe_load(block)["scenarios"]
+    params = write_params(tmp_path, {"scenarios": scenarios})
+    settings = load_settings(params, "example_site")
+    named = settings.input_files()
+    assert set(named) == {f"{key}.{split}" for key in KINDS.values() for split in SPLITS}
+    assert sorted(Path(path).name for path in named.values()) == sorted(path.name for path in EXAMPLES.glob("*.csv"))
+    assert all((ROOT / path).is_file() for path in named.values())
