@@ -20,7 +20,7 @@ from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInput
 
 from conftest import run_cli, write_params, data_dir, results_dir
 
-OPTIONS = Oracle(objective="grid_co2", tiebreak_weight=1e-4, throughput_tiebreak_per_kwh=1e-5,
+OPTIONS = Oracle(tiebreak_weight=1e-4, throughput_tiebreak_per_kwh=1e-5,
                  unmet_penalty_per_kwh=1000.0, solver="simplex", threads=1)
 EF_KG_PER_KWH = 0.45
 OFFPEAK_PEN, PEAK_PEN = 0.28, 0.45
@@ -113,6 +113,72 @@ def test_a_penalty_cheaper_than_buying_energy_is_refused():
     options = replace(OPTIONS, unmet_penalty_per_kwh=0.1)
     with pytest.raises(ConfigError, match="unmet_penalty_per_kwh"):
         solve_inputs(_inputs(load=[1.0], pv=[0.0], battery=_battery()), options)
+
+
+# ---------------------------------------------------------------- monthly demand charges
+
+GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH = 56.09, 16.40
+
+
+def _billed(inputs: LPInputs, month, in_peak) -> LPInputs:
+    return replace(inputs, month=np.asarray(month), in_peak=np.asarray(in_peak, bool),
+                   generation_pen_per_kw_month=GENERATION_PEN_PER_KW_MONTH,
+                   distribution_pen_per_kw_month=DISTRIBUTION_PEN_PER_KW_MONTH)
+
+
+def test_bill_first_cycles_grid_energy_to_flatten_the_peak_and_co2_first_does_not():
+    """Three peak hours of one month, 200 kWh in the last, an empty battery (round trip 0.81): buying
+    P in each of the first two hours and giving 0.81 * 2P back leaves a flat import P = 200 / 2.62."""
+    inputs = _billed(_inputs(load=[0.0, 0.0, 200.0], pv=[0.0] * 3, battery=_battery()), [1, 1, 1], [True] * 3)
+    bill_first = solve_inputs(inputs, OPTIONS, "bill")
+    co2_first = solve_inputs(inputs, OPTIONS, "grid_co2")
+    flat_kw = 200.0 / (1 + 2 * 0.81)
+    assert bill_first.plan.import_kwh == pytest.approx([flat_kw] * 3, abs=LP_TOLERANCE_KWH)
+    assert bill_first.plan.peak_window_kw == pytest.approx([flat_kw], abs=LP_TOLERANCE_KWH)
+    assert co2_first.plan.import_kwh == pytest.approx([0.0, 0.0, 200.0], abs=LP_TOLERANCE_KWH)
+    assert bill_first.report["lp_bill_pen"] < co2_first.report["lp_bill_pen"]
+    assert co2_first.report["lp_grid_co2_kg"] < bill_first.report["lp_grid_co2_kg"]
+    assert bill_first.report["objective"] == "bill" and co2_first.report["objective"] == "grid_co2"
+
+
+def test_the_lps_bill_is_the_bill_of_its_import():
+    """Two months of uneven load and PV: the LP's own bill (its billed-peak variables) is control.bill's
+    bill of the import it plans, part by part; each month is billed on its own peaks."""
+    from evstation.config import DemandCharges
+    from evstation.control.bill import bill_parts_pen
+    from conftest import PARAMS
+
+    rng = np.random.default_rng(7)
+    steps = 48
+    month, in_peak = np.repeat([1, 2], steps // 2), np.tile(np.arange(24) >= 18, 2)
+    inputs = _billed(_inputs(load=rng.uniform(50.0, 400.0, steps), pv=rng.uniform(0.0, 300.0, steps),
+                             battery=_battery(capacity_kwh=600.0, power_kw=150.0, initial_soc_pct=60.0),
+                             tariff=np.where(in_peak, PEAK_PEN, OFFPEAK_PEN)), month, in_peak)
+    solved = solve_inputs(inputs, OPTIONS, "bill")
+    tariff = replace(load_settings(PARAMS).tariff,
+                     demand=DemandCharges(GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH))
+    bill = bill_parts_pen(solved.plan.import_kwh, inputs.tariff_pen_per_kwh, month, in_peak, tariff)
+    for part in ("bill_pen", "bill_energy_pen", "bill_demand_generation_pen", "bill_demand_distribution_pen"):
+        assert solved.report[f"lp_{part}"] == pytest.approx(bill[part], rel=1e-9, abs=1e-6), part
+    assert len(solved.plan.peak_window_kw) == len(solved.plan.peak_any_kw) == 2
+
+
+def test_without_demand_charges_the_lp_has_no_billed_peaks_and_the_same_plan():
+    rng = np.random.default_rng(3)
+    steps = 24
+    plain = _inputs(load=rng.uniform(50.0, 400.0, steps), pv=rng.uniform(0.0, 300.0, steps),
+                    battery=_battery(capacity_kwh=600.0, power_kw=150.0, initial_soc_pct=60.0))
+    calendar = replace(plain, month=np.ones(steps, int), in_peak=np.arange(24) >= 18)
+    with_calendar, without = solve_inputs(calendar, OPTIONS), solve_inputs(plain, OPTIONS)
+    assert with_calendar.report["variables"] == without.report["variables"] == 5 * steps
+    assert with_calendar.report["constraints"] == without.report["constraints"]
+    np.testing.assert_array_equal(with_calendar.actions, without.actions)
+    assert with_calendar.report["lp_bill_pen"] == pytest.approx(with_calendar.report["lp_cost_pen"])
+
+
+def test_an_unknown_mode_is_refused():
+    with pytest.raises(ConfigError, match="oracle"):
+        solve_inputs(_inputs(load=[1.0], pv=[0.0], battery=_battery()), OPTIONS, "cost")
 
 
 # ---------------------------------------------------------------- replay in CityLearn, against the baselines

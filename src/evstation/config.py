@@ -404,9 +404,20 @@ class Control:
 
 
 @dataclass(frozen=True)
+class PeakShavingRule:
+    """The threshold rule's candidates, tried on the training year only (control/peak_shaving.py)."""
+    threshold_pct: tuple[float, float] = bounded(gt=0)   # [lowest, highest] threshold, % of the training year's largest mall-less-PV load
+    threshold_step_pct: float = bounded(gt=0)
+    recharge_soc_pct: tuple[float, ...] = bounded(ge=0, le=100)   # SOCs the battery may refill to from the grid off-peak
+
+    def check(self, path: str) -> None:
+        if self.threshold_pct[0] > self.threshold_pct[1] or not self.recharge_soc_pct:
+            raise ConfigError(f"{path}: threshold_pct needs [lowest, highest] and recharge_soc_pct one SOC or more")
+
+
+@dataclass(frozen=True)
 class Oracle:
-    objective: Literal["grid_co2", "cost"]            # what the LP minimises first
-    tiebreak_weight: float = bounded(ge=0, lt=1)      # weight of the other metric (cost when objective is grid_co2)
+    tiebreak_weight: float = bounded(ge=0, lt=1)      # weight of the other metric (the controller's name picks the first)
     throughput_tiebreak_per_kwh: float = bounded(ge=0)  # price of each kWh through the battery, objective units
     unmet_penalty_per_kwh: float = bounded(gt=0)      # price of each kWh an EV leaves without, objective units
     solver: Literal["choose", "simplex", "ipm"]       # HiGHS method; see scripts/bench_oracle.py for timings
@@ -469,6 +480,7 @@ class Settings:
     agents: Agents
     control: Control
     oracle: Oracle
+    peak_shaving: PeakShavingRule
     report: Report
     # the scenario these settings are: `--scenario`, else the first of `scenarios`; its overrides applied
     scenario: str | None = None

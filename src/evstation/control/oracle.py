@@ -9,12 +9,21 @@ The LP (all energies in kWh over a one-hour step, grid side unless said otherwis
 and per session k, per step it is plugged in, draw_{k,t} in [0, socket power], with
     required_k <= charger efficiency * sum_t draw_{k,t} + shortfall_k <= room_k
 (required = (required SOC - arrival SOC) * battery, room = (1 - arrival SOC) * battery: one ranged
-row that never plans energy into a full vehicle, which CityLearn would refuse). The objective is the
-project's primary metric (grid CO2 = sum import * ef, or cost = sum import * tariff), plus the other
-one times a small tie-break weight, a tiny price on battery throughput (so that among equal plans it
-never charges and discharges in one step, which a single CityLearn action cannot do), and a heavy
-penalty on shortfall (energy an EV cannot get in its stay). The battery's final SOC is left free:
-any controller in CityLearn may also end the year with an empty battery, so this is the true ceiling.
+row that never plans energy into a full vehicle, which CityLearn would refuse). With monthly demand
+charges, per billing month m, two billed-peak variables (kW; a step is one hour, so kWh = kW):
+    peak_window_m >= import_t   for every step t of m within the tariff's peak hours
+    peak_any_m    >= import_t   for every step t of m
+priced at the generation and the distribution rate (PEN per kW-month): at the optimum each is the
+month's billed demand, so the LP's bill is control.bill's bill of its import. (Only a charge that is
+not 0 gets its rows and variables: without demand charges the LP is the one without them.)
+
+Two modes, chosen by the controller's name (`MODES`): `oracle` minimises grid CO2 (sum import * ef)
+first and the bill (energy plus demand charges) times a small tie-break weight; `oracle_bill` the
+bill first and grid CO2 as its tie-break. Both add a tiny price on battery throughput (so that among
+equal plans it never charges and discharges in one step, which a single CityLearn action cannot do),
+and a heavy penalty on shortfall (energy an EV cannot get in its stay). The battery's final SOC is
+left free: any controller in CityLearn may also end the year with an empty battery, so this is the
+true ceiling.
 
 What remains of the gap between the LP and its CityLearn replay (measured, see `<split>_lp.json`):
 - CityLearn keeps its energy flows and SOCs in float32: each step's quantities carry a relative
@@ -35,7 +44,7 @@ import logging
 import math
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -47,11 +56,14 @@ from ..config import SPLITS, Oracle, Settings
 from ..errors import ConfigError, DataError
 from ..files import write_json_atomically
 from ..site.sessions import charger_ids, socket_kinds
+from .bill import billing_calendar
 
 log = logging.getLogger(__name__)
 
 CONTROLLER_NAME = "oracle"
 REPORT_DIR = "oracle"
+# Each recorded oracle and what its LP minimises first (the other metric breaks ties).
+MODES = {"oracle": "grid_co2", "oracle_bill": "bill"}
 # Figures of the machine and the moment, not of the plan: logged, never written into the LP record
 # (a DVC metric), so the same data and settings give the same bytes on every run.
 RUN_FIGURES = ("build_seconds", "solve_seconds", "peak_rss_mb")
@@ -96,14 +108,18 @@ class LPInputs:
     battery: BatterySpec
     charger_efficiency: float
     socket_count: int
+    month: np.ndarray | None = None          # billing month of each step (None: a single month)
+    in_peak: np.ndarray | None = None        # bool per step: within the tariff's peak hours (None: never)
+    generation_pen_per_kw_month: float = 0.0     # on each month's largest import within the peak hours
+    distribution_pen_per_kw_month: float = 0.0   # on each month's largest import at any hour
 
     @property
     def steps(self) -> int:
         return len(self.load_kwh)
 
     def check(self) -> None:
-        for name in ("pv_kwh", "tariff_pen_per_kwh", "ef_kg_per_kwh"):
-            if len(getattr(self, name)) != self.steps:
+        for name in ("pv_kwh", "tariff_pen_per_kwh", "ef_kg_per_kwh", "month", "in_peak"):
+            if getattr(self, name) is not None and len(getattr(self, name)) != self.steps:
                 raise DataError(f"oracle inputs: {name} has {len(getattr(self, name))} steps, load has {self.steps}")
         missing = [c for c in SESSION_INPUT_COLUMNS if c not in self.sessions.columns]
         if missing:
@@ -120,6 +136,7 @@ def inputs_from_dataset(settings: Settings, profiles: pd.DataFrame, sessions: pd
     unknown = sorted(set(sessions["charger_id"]) - set(index_of))
     if unknown:
         raise DataError(f"sessions.csv: sockets {', '.join(unknown[:3])} are not in params.yaml's sockets")
+    month, in_peak = billing_calendar(profiles["timestamp"], settings.tariff)
     power_of = np.array([settings.sockets.group(kind).power_kw for kind in kinds])
     socket_index = sessions["charger_id"].map(index_of).to_numpy(dtype=int)
     table = pd.DataFrame({
@@ -136,7 +153,39 @@ def inputs_from_dataset(settings: Settings, profiles: pd.DataFrame, sessions: pd
         tariff_pen_per_kwh=profiles["tariff_pen_per_kwh"].to_numpy(dtype=float),
         ef_kg_per_kwh=profiles["emission_factor_kg_per_kwh"].to_numpy(dtype=float),
         sessions=table, battery=BatterySpec.from_settings(settings),
-        charger_efficiency=settings.sockets.efficiency_pct / PERCENT, socket_count=len(ids))
+        charger_efficiency=settings.sockets.efficiency_pct / PERCENT, socket_count=len(ids),
+        month=month, in_peak=in_peak,
+        generation_pen_per_kw_month=settings.tariff.demand.generation_pen_per_kw_month,
+        distribution_pen_per_kw_month=settings.tariff.demand.distribution_pen_per_kw_month)
+
+
+# ---------------------------------------------------------------- billed peaks
+
+@dataclass(frozen=True)
+class PeakRows:
+    """The steps each kind of billed peak bounds, and the month variable each of them raises."""
+    window_steps: np.ndarray         # steps with a `peak_window` row (none when its rate is 0)
+    any_steps: np.ndarray            # steps with a `peak_any` row (none when its rate is 0)
+    month_index: np.ndarray          # per step: 0..months-1
+    months: int
+
+    @property
+    def window_peaks(self) -> int:
+        return self.months if len(self.window_steps) else 0
+
+    @property
+    def any_peaks(self) -> int:
+        return self.months if len(self.any_steps) else 0
+
+
+def peak_rows(inputs: LPInputs) -> PeakRows:
+    """Which steps bound which month's billed peaks; only a charge that is not 0 gets rows."""
+    month = np.zeros(inputs.steps, dtype=np.int64) if inputs.month is None else np.asarray(inputs.month)
+    _, month_index = np.unique(month, return_inverse=True)
+    in_peak = np.zeros(inputs.steps, dtype=bool) if inputs.in_peak is None else np.asarray(inputs.in_peak, dtype=bool)
+    window = np.flatnonzero(in_peak) if inputs.generation_pen_per_kw_month > 0 else np.array([], dtype=np.int64)
+    every = np.arange(inputs.steps) if inputs.distribution_pen_per_kw_month > 0 else np.array([], dtype=np.int64)
+    return PeakRows(window, every, month_index.astype(np.int64), int(month_index.max(initial=-1)) + 1)
 
 
 # ---------------------------------------------------------------- the LP
@@ -148,6 +197,7 @@ class Layout:
     sessions: int
     draw_session: np.ndarray         # per draw variable: its session's row in the sessions table
     draw_step: np.ndarray            # per draw variable: its step
+    peaks: PeakRows | None = None    # the billed-peak variables and rows (None: no demand charge)
 
     @property
     def draws(self) -> int:
@@ -163,15 +213,27 @@ class Layout:
             return slice(draw_start, draw_start + self.draws)
         if name == "shortfall":
             return slice(draw_start + self.draws, draw_start + self.draws + self.sessions)
+        window, every = (self.peaks.window_peaks, self.peaks.any_peaks) if self.peaks else (0, 0)
+        if name == "peak_window":
+            start = draw_start + self.draws + self.sessions
+            return slice(start, start + window)
+        if name == "peak_any":
+            start = self.block("peak_window").stop
+            return slice(start, start + every)
         raise KeyError(name)
 
     @property
     def columns(self) -> int:
-        return self.block("shortfall").stop
+        return self.block("peak_any").stop
+
+    @property
+    def peak_row_count(self) -> int:
+        return len(self.peaks.window_steps) + len(self.peaks.any_steps) if self.peaks else 0
 
     @property
     def rows(self) -> int:
-        return 2 * self.steps + self.sessions    # balance, battery dynamics, one ranged row per session
+        # balance, battery dynamics, one ranged row per session, one row per billed-peak bound
+        return 2 * self.steps + self.sessions + self.peak_row_count
 
 
 def session_hours(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -195,16 +257,31 @@ class LinearProgram:
     row_upper: np.ndarray
 
 
-def _objective_prices(inputs: LPInputs, options: Oracle) -> tuple[np.ndarray, np.ndarray]:
-    """(price of each imported kWh in objective units, the secondary metric per kWh for the report)."""
-    if options.objective == "grid_co2":
-        return inputs.ef_kg_per_kwh + options.tiebreak_weight * inputs.tariff_pen_per_kwh, inputs.tariff_pen_per_kwh
-    return inputs.tariff_pen_per_kwh + options.tiebreak_weight * inputs.ef_kg_per_kwh, inputs.ef_kg_per_kwh
+@dataclass(frozen=True)
+class Prices:
+    """The objective's price of each imported kWh, and of each kW of each month's billed peaks."""
+    import_per_kwh: np.ndarray
+    window_per_kw: float
+    any_per_kw: float
 
 
-def _check_penalty(import_price: np.ndarray, inputs: LPInputs, options: Oracle) -> None:
-    """Leaving a kWh unmet must always cost more than buying it, else the LP would skip charging."""
-    dearest_delivered = float(import_price.max(initial=0.0)) / inputs.charger_efficiency
+def _objective_prices(inputs: LPInputs, options: Oracle, objective: str) -> Prices:
+    """CO2 first with the bill as the tie-break, or the bill first with CO2 as the tie-break."""
+    weight = options.tiebreak_weight
+    if objective == "grid_co2":
+        return Prices(inputs.ef_kg_per_kwh + weight * inputs.tariff_pen_per_kwh,
+                      weight * inputs.generation_pen_per_kw_month, weight * inputs.distribution_pen_per_kw_month)
+    if objective == "bill":
+        return Prices(inputs.tariff_pen_per_kwh + weight * inputs.ef_kg_per_kwh,
+                      inputs.generation_pen_per_kw_month, inputs.distribution_pen_per_kw_month)
+    raise ConfigError(f"oracle objective: {objective!r} is neither grid_co2 nor bill")
+
+
+def _check_penalty(prices: Prices, inputs: LPInputs, options: Oracle) -> None:
+    """Leaving a kWh unmet must always cost more than buying it, else the LP would skip charging: the
+    dearest kWh is the dearest hour's price plus raising both of its month's billed peaks by it."""
+    dearest_kwh = float(prices.import_per_kwh.max(initial=0.0)) + prices.window_per_kw + prices.any_per_kw
+    dearest_delivered = dearest_kwh / inputs.charger_efficiency
     if options.unmet_penalty_per_kwh <= dearest_delivered:
         raise ConfigError(f"oracle.unmet_penalty_per_kwh: {options.unmet_penalty_per_kwh} is not above the dearest "
                           f"delivered kWh ({dearest_delivered:.4g}); the LP would leave EVs uncharged")
@@ -240,11 +317,26 @@ def _matrix(inputs: LPInputs, layout: Layout) -> sp.csc_matrix:
         (balance[layout.draw_step], cols("draw"), np.ones(layout.draws)),
         (2 * steps + layout.draw_session, cols("draw"), np.full(layout.draws, inputs.charger_efficiency)),
         (2 * steps + np.arange(layout.sessions), cols("shortfall"), np.ones(layout.sessions)),
+        *_peak_triplets(layout, cols("import")),
     ]
     rows = np.concatenate([t[0] for t in triplets])
     columns = np.concatenate([t[1] for t in triplets])
     values = np.concatenate([t[2] for t in triplets])
     return sp.csc_matrix((values, (rows, columns)), shape=(layout.rows, layout.columns))
+
+
+def _peak_triplets(layout: Layout, import_cols: np.ndarray) -> list[tuple]:
+    """import_t - peak_m <= 0 for each bounded step: the window rows first, then the any-hour rows."""
+    if layout.peaks is None:
+        return []
+    peaks, first_row = layout.peaks, 2 * layout.steps + layout.sessions
+    triplets = []
+    for steps, block in ((peaks.window_steps, "peak_window"), (peaks.any_steps, "peak_any")):
+        rows = first_row + np.arange(len(steps))
+        month_cols = layout.block(block).start + peaks.month_index[steps]
+        triplets += [(rows, import_cols[steps], np.ones(len(steps))), (rows, month_cols, -np.ones(len(steps)))]
+        first_row += len(steps)
+    return triplets
 
 
 def _row_bounds(inputs: LPInputs, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -256,23 +348,28 @@ def _row_bounds(inputs: LPInputs, layout: Layout) -> tuple[np.ndarray, np.ndarra
     capacity = sessions["battery_kwh"].to_numpy()
     required = np.clip(sessions["required_soc_pct"].to_numpy() / PERCENT - arrival, 0.0, None) * capacity
     room = (1.0 - arrival) * capacity
-    lower = np.concatenate([net_supply, dynamics, required])
-    upper = np.concatenate([net_supply, dynamics, np.maximum(room, required)])
+    peak_rows_count = layout.peak_row_count
+    lower = np.concatenate([net_supply, dynamics, required, np.full(peak_rows_count, -np.inf)])
+    upper = np.concatenate([net_supply, dynamics, np.maximum(room, required), np.zeros(peak_rows_count)])
     return lower, upper
 
 
-def build_lp(inputs: LPInputs, options: Oracle) -> LinearProgram:
+def build_lp(inputs: LPInputs, options: Oracle, objective: str = "grid_co2") -> LinearProgram:
     """The whole horizon's LP, vectorised: no Python loop over variables or sessions."""
     inputs.check()
     draw_session, draw_step = session_hours(inputs.sessions)
-    layout = Layout(inputs.steps, len(inputs.sessions), draw_session, draw_step)
-    import_price, _ = _objective_prices(inputs, options)
-    _check_penalty(import_price, inputs, options)
+    peaks = peak_rows(inputs)
+    layout = Layout(inputs.steps, len(inputs.sessions), draw_session, draw_step,
+                    peaks if peaks.window_peaks or peaks.any_peaks else None)
+    prices = _objective_prices(inputs, options, objective)
+    _check_penalty(prices, inputs, options)
     cost = np.zeros(layout.columns)
-    cost[layout.block("import")] = import_price
+    cost[layout.block("import")] = prices.import_per_kwh
     cost[layout.block("charge")] = options.throughput_tiebreak_per_kwh
     cost[layout.block("discharge")] = options.throughput_tiebreak_per_kwh
     cost[layout.block("shortfall")] = options.unmet_penalty_per_kwh
+    cost[layout.block("peak_window")] = prices.window_per_kw
+    cost[layout.block("peak_any")] = prices.any_per_kw
     lower, upper = _bounds(inputs, layout)
     row_lower, row_upper = _row_bounds(inputs, layout)
     return LinearProgram(layout, cost, lower, upper, _matrix(inputs, layout), row_lower, row_upper)
@@ -328,6 +425,8 @@ class Plan:
     surplus_kwh: np.ndarray
     socket_draw_kwh: np.ndarray      # (steps, sockets), sockets in action order
     shortfall_kwh: np.ndarray        # per session
+    peak_window_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))   # per month, when charged
+    peak_any_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))      # per month, when charged
 
     def actions(self, inputs: LPInputs) -> np.ndarray:
         """CityLearn actions per step: battery (charge - discharge) / power, each socket draw / rated power."""
@@ -346,7 +445,19 @@ def extract_plan(lp: LinearProgram, solution: Solution, inputs: LPInputs) -> Pla
     socket_of = inputs.sessions["socket_index"].to_numpy(dtype=np.int64)[layout.draw_session]
     np.add.at(socket_draw, (layout.draw_step, socket_of), draw)
     return Plan(*(np.clip(x[layout.block(name)], 0.0, None) for name in ("charge", "discharge", "stored", "import", "surplus")),
-                socket_draw_kwh=socket_draw, shortfall_kwh=np.clip(x[layout.block("shortfall")], 0.0, None))
+                socket_draw_kwh=socket_draw, shortfall_kwh=np.clip(x[layout.block("shortfall")], 0.0, None),
+                peak_window_kw=x[layout.block("peak_window")], peak_any_kw=x[layout.block("peak_any")])
+
+
+def lp_bill(plan: Plan, inputs: LPInputs) -> dict:
+    """The bill as the LP sees it: the energy of its import, the demand charges of its own billed-peak
+    variables (a charge of 0 has none and costs nothing)."""
+    parts = {
+        "lp_bill_energy_pen": float(plan.import_kwh @ inputs.tariff_pen_per_kwh),
+        "lp_bill_demand_generation_pen": float(inputs.generation_pen_per_kw_month * plan.peak_window_kw.sum()),
+        "lp_bill_demand_distribution_pen": float(inputs.distribution_pen_per_kw_month * plan.peak_any_kw.sum()),
+    }
+    return {"lp_bill_pen": sum(parts.values()), **parts}
 
 
 def plan_figures(plan: Plan, inputs: LPInputs) -> dict:
@@ -359,6 +470,7 @@ def plan_figures(plan: Plan, inputs: LPInputs) -> dict:
         "lp_surplus_kwh": float(plan.surplus_kwh.sum()),
         "lp_unmet_kwh": float(plan.shortfall_kwh.sum()),
         "lp_sessions_unmet": int((plan.shortfall_kwh > 0).sum()),
+        **lp_bill(plan, inputs),
     }
 
 
@@ -373,10 +485,10 @@ class SolvedSplit:
     report: dict
 
 
-def solve_inputs(inputs: LPInputs, options: Oracle) -> SolvedSplit:
+def solve_inputs(inputs: LPInputs, options: Oracle, objective: str = "grid_co2") -> SolvedSplit:
     """Build, solve and read back one horizon's LP, with the figures of its size and cost to solve."""
     started = time.perf_counter()
-    lp = build_lp(inputs, options)
+    lp = build_lp(inputs, options, objective)
     build_seconds = time.perf_counter() - started
     solution = solve_lp(lp, options)
     plan = extract_plan(lp, solution, inputs)
@@ -384,7 +496,7 @@ def solve_inputs(inputs: LPInputs, options: Oracle) -> SolvedSplit:
         "variables": lp.layout.columns, "constraints": lp.layout.rows, "nonzeros": int(lp.matrix.nnz),
         "session_hour_variables": lp.layout.draws, "sessions": lp.layout.sessions, "steps": lp.layout.steps,
         "build_seconds": build_seconds, "solve_seconds": solution.solve_seconds, "peak_rss_mb": peak_rss_mb(),
-        "status": solution.status, "objective": options.objective, "lp_objective": solution.objective,
+        "status": solution.status, "objective": objective, "lp_objective": solution.objective,
         **plan_figures(plan, inputs),
     }
     return SolvedSplit(plan, plan.actions(inputs), report)
@@ -396,8 +508,9 @@ class OracleSchedule:
     """Replays a solved plan open-loop: the action of each step, whatever the observation."""
     name = CONTROLLER_NAME
 
-    def __init__(self, actions: np.ndarray):
+    def __init__(self, actions: np.ndarray, name: str = CONTROLLER_NAME):
         self.actions = np.asarray(actions, dtype=float)
+        self.name = name
 
     def reset(self) -> None:
         pass
@@ -408,22 +521,25 @@ class OracleSchedule:
         return self.actions[step].copy()
 
 
-def solve_split(settings: Settings, folder: Path, options: Oracle) -> SolvedSplit:
+def solve_split(settings: Settings, folder: Path, options: Oracle, objective: str = "grid_co2") -> SolvedSplit:
     from ..dataset import read_dataset
 
     dataset = read_dataset(Path(folder))
-    return solve_inputs(inputs_from_dataset(settings, dataset.profiles, dataset.sessions), options)
+    return solve_inputs(inputs_from_dataset(settings, dataset.profiles, dataset.sessions), options, objective)
 
 
 def replay_gap(report: dict, metrics: dict) -> dict:
     """How far CityLearn's replay lands from what the LP planned (replay minus LP)."""
     co2_gap, import_gap = metrics["co2_grid_kg"] - report["lp_grid_co2_kg"], metrics["import_kwh"] - report["lp_import_kwh"]
+    bill_gap = metrics["bill_pen"] - report["lp_bill_pen"]
     return {
         "replay_grid_co2_kg": metrics["co2_grid_kg"], "replay_import_kwh": metrics["import_kwh"],
+        "replay_bill_pen": metrics["bill_pen"],
         "replay_ev_satisfaction_pct": metrics["ev_satisfaction_pct"],
-        "gap_grid_co2_kg": co2_gap, "gap_import_kwh": import_gap,
+        "gap_grid_co2_kg": co2_gap, "gap_import_kwh": import_gap, "gap_bill_pen": bill_gap,
         "gap_grid_co2_pct": PERCENT * co2_gap / report["lp_grid_co2_kg"] if report["lp_grid_co2_kg"] else 0.0,
         "gap_import_pct": PERCENT * import_gap / report["lp_import_kwh"] if report["lp_import_kwh"] else 0.0,
+        "gap_bill_pct": PERCENT * bill_gap / report["lp_bill_pen"] if report["lp_bill_pen"] else 0.0,
     }
 
 
@@ -432,31 +548,39 @@ def lp_record(report: dict) -> dict:
     return {key: value for key, value in report.items() if key not in RUN_FIGURES}
 
 
-def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, options: Oracle | None = None,
-               splits: tuple[str, ...] = SPLITS) -> dict:
-    """Solve each split's LP, replay it through the common runner (the held-out year in CityLearn; metrics
-    and timeseries as every controller), and write `results/oracle/<split>_lp.json` (size, LP figures,
-    replay gap; times and memory only in the log). Returns the runner's record, with each split's
-    full LP report under "lp"."""
+def lp_record_path(results_dir: Path, name: str, split: str) -> Path:
+    """`oracle/<split>_lp.json` for `oracle` (its path from before the modes), `oracle/<name>_<split>_lp.json` else."""
+    prefix = "" if name == CONTROLLER_NAME else f"{name}_"
+    return Path(results_dir) / REPORT_DIR / f"{prefix}{split}_lp.json"
+
+
+def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, name: str = CONTROLLER_NAME,
+               options: Oracle | None = None, splits: tuple[str, ...] = SPLITS) -> dict:
+    """Solve each split's LP in the mode `name` names (MODES), replay it through the common runner (the
+    held-out year in CityLearn; metrics and timeseries as every controller), and write its LP record
+    (`lp_record_path`: size, LP figures, replay gap; times and memory only in the log). Returns the
+    runner's record, with each split's full LP report under "lp"."""
     from ..evaluation import run_controller
 
+    if name not in MODES:
+        raise ConfigError(f"oracle: unknown mode {name!r} (known: {', '.join(MODES)})")
     options = options or settings.oracle
     data_dir, results_dir = Path(data_dir), Path(results_dir)
     reports = {}
 
     def make_controller(split: str) -> OracleSchedule:
-        solved = solve_split(settings, data_dir / split, options)
+        solved = solve_split(settings, data_dir / split, options, MODES[name])
         reports[split] = solved.report
-        log.info("oracle/%s: LP %d variables, %d constraints, built in %.1f s, solved in %.1f s, peak memory %.0f MB, "
-                 "grid CO2 %.0f kg", split, solved.report["variables"], solved.report["constraints"],
+        log.info("%s/%s: LP %d variables, %d constraints, built in %.1f s, solved in %.1f s, peak memory %.0f MB, "
+                 "grid CO2 %.0f kg, bill %.0f PEN", name, split, solved.report["variables"], solved.report["constraints"],
                  solved.report["build_seconds"], solved.report["solve_seconds"], solved.report["peak_rss_mb"],
-                 solved.report["lp_grid_co2_kg"])
-        return OracleSchedule(solved.actions)
+                 solved.report["lp_grid_co2_kg"], solved.report["lp_bill_pen"])
+        return OracleSchedule(solved.actions, name)
 
-    record = run_controller(settings, CONTROLLER_NAME, make_controller, data_dir=data_dir,
+    record = run_controller(settings, name, make_controller, data_dir=data_dir,
                             results_dir=results_dir, splits=splits, fast_training_year=True)
     for split in splits:
         reports[split].update(replay_gap(reports[split], record[split]), replay_simulator=record["simulator"][split])
-        write_json_atomically(results_dir / REPORT_DIR / f"{split}_lp.json", lp_record(reports[split]))
+        write_json_atomically(lp_record_path(results_dir, name, split), lp_record(reports[split]))
     record["lp"] = reports
     return record

@@ -5,7 +5,9 @@ the battery's in [-1, 1] (fraction of its power, + charges), each socket's in [0
 its rated power). Observations are CityLearn's raw values by name, for the current step; the
 `StationState` (control.station) is the same step as plain arrays, each vehicle's SOC read from
 its session. `uncontrolled` and `rule_based` read the observation only (their results are the
-project's reference and stay as they were); `self_consumption` and `least_laxity` read the state.
+project's reference and stay as they were); `self_consumption`, `least_laxity`, `hold_for_peak` and
+`peak_shaving` read the state. None of them knows the future: only the vehicles plugged in now, the
+hour, and (`peak_shaving`) the month and the imports it has seen in it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from .allocation import least_laxity_first
 from .floor import HOURS_PER_STEP, battery_limits, ev_draw_kwh, floor_fraction, need_fraction
 from .station import StationState
 
-BASELINES = ("without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity")
+BASELINES = ("without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak",
+             "peak_shaving")
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,104 @@ class LeastLaxity:
         return np.concatenate([[self_consumption_battery(state, ev_draw_kwh(state, sockets))], sockets])
 
 
+def charge_at_once(state: StationState) -> np.ndarray:
+    """Every connected vehicle at once towards its required SOC, at up to rated power: no vehicle is
+    filled beyond it (that energy leaves the site and displaces no import), none waits."""
+    return np.maximum(floor_fraction(state), need_fraction(state))
+
+
+def in_peak_hours(hour: int, spec: StationSpec) -> bool:
+    return spec.peak_start_hour <= hour < spec.peak_end_hour
+
+
+def battery_action(state: StationState, grid_kwh: float) -> float:
+    """The battery's action for `grid_kwh` at the bus (+ charges), cut to its SOC window and power."""
+    low, high = battery_limits(state)
+    return min(max(grid_kwh / (state.battery_power_kw * HOURS_PER_STEP), low), high)
+
+
+class HoldForPeak:
+    """Every vehicle charged at once to its required SOC; the battery stores PV surplus and gives it
+    back only in the tariff's peak hours, against import: the energy bought there is the dearest, and
+    the generation demand charge is billed on the peak hours' largest import."""
+    name = "hold_for_peak"
+
+    def __init__(self, spec: StationSpec):
+        self.spec = spec
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
+        state = _require(state, self.name)
+        sockets = charge_at_once(state)
+        net_kwh = state.load_kwh + ev_draw_kwh(state, sockets) - state.pv_kwh
+        wanted_kwh = -net_kwh if net_kwh < 0 or in_peak_hours(state.hour, self.spec) else 0.0
+        return np.concatenate([[battery_action(state, wanted_kwh)], sockets])
+
+
+class PeakShaving:
+    """Keeps each month's import under a threshold: vehicles charge at once to their required SOC
+    unless that lifts the import above it, then only what the battery cannot cover, least laxity
+    first above their floor (the floor is always served); the battery stores PV surplus, discharges
+    whatever import exceeds the threshold, and outside the peak hours refills from the grid, under the
+    threshold, up to `recharge_soc`. Once the month's import has exceeded the threshold, holding the
+    import under the threshold any longer saves nothing: the month's billed peak so far (in the peak
+    hours, or at any hour) becomes the limit. A station's meter knows that peak; nothing here reads
+    the future. `month_of_step`: each step's billing month (the dataset's calendar)."""
+    name = "peak_shaving"
+
+    def __init__(self, spec: StationSpec, threshold_kw: float, recharge_soc: float, month_of_step: np.ndarray):
+        self.spec, self.threshold_kw, self.recharge_soc = spec, float(threshold_kw), float(recharge_soc)
+        self.month_of_step = np.asarray(month_of_step)
+        self.reset()
+
+    def reset(self) -> None:
+        self.month, self.window_peak_kw, self.any_peak_kw = None, 0.0, 0.0
+
+    def _limit_kwh(self, step: int, peak_hour: bool) -> float:
+        if self.month_of_step[step] != self.month:
+            self.month, self.window_peak_kw, self.any_peak_kw = self.month_of_step[step], 0.0, 0.0
+        billed_kw = self.window_peak_kw if peak_hour else self.any_peak_kw
+        return max(self.threshold_kw, billed_kw) * HOURS_PER_STEP
+
+    def _recharge_kwh(self, state: StationState, room_kwh: float) -> float:
+        """Grid energy that refills the battery towards `recharge_soc`, within `room_kwh` under the limit."""
+        missing_kwh = max(self.recharge_soc - state.battery_soc, 0.0) * state.battery_capacity_kwh
+        return min(missing_kwh / state.battery_root_efficiency, room_kwh)
+
+    def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
+        state = _require(state, self.name)
+        peak_hour = in_peak_hours(state.hour, self.spec)
+        limit_kwh = self._limit_kwh(step, peak_hour)
+        floor, sockets = floor_fraction(state), charge_at_once(state)
+        base_kwh = state.load_kwh - state.pv_kwh
+        net_kwh = base_kwh + ev_draw_kwh(state, sockets)
+        if net_kwh <= 0:
+            battery = battery_action(state, -net_kwh)
+        elif net_kwh > limit_kwh:
+            battery = battery_action(state, limit_kwh - net_kwh)
+            covered_kwh = limit_kwh - battery * state.battery_power_kw * HOURS_PER_STEP
+            if net_kwh > covered_kwh:      # the battery cannot hold it: vehicles above their floor wait
+                budget_kwh = covered_kwh - base_kwh - ev_draw_kwh(state, floor)
+                sockets = least_laxity_first(state, floor, [budget_kwh], ceiling_fraction=sockets,
+                                             socket_group=np.zeros_like(state.socket_group))
+        elif not peak_hour:
+            battery = battery_action(state, self._recharge_kwh(state, limit_kwh - net_kwh))
+        else:
+            battery = 0.0
+        self._record(base_kwh + ev_draw_kwh(state, sockets) + battery * state.battery_power_kw * HOURS_PER_STEP,
+                     peak_hour)
+        return np.concatenate([[battery], sockets])
+
+    def _record(self, net_kwh: float, peak_hour: bool) -> None:
+        """The month's billed peaks as the meter will read them (this step's import, as planned)."""
+        import_kw = max(net_kwh, 0.0) / HOURS_PER_STEP
+        self.any_peak_kw = max(self.any_peak_kw, import_kw)
+        if peak_hour:
+            self.window_peak_kw = max(self.window_peak_kw, import_kw)
+
+
 def make_baseline(name: str, settings: Settings) -> Controller:
     """The controller a baseline runs (`without_solar` is full-power charging with the PV set to 0)."""
     spec = StationSpec.from_settings(settings)
@@ -162,4 +263,9 @@ def make_baseline(name: str, settings: Settings) -> Controller:
         return SelfConsumption()
     if name == "least_laxity":
         return LeastLaxity()
+    if name == "hold_for_peak":
+        return HoldForPeak(spec)
+    if name == "peak_shaving":
+        raise ValueError("peak_shaving: its threshold is tuned on the training year first "
+                         "(control.peak_shaving.run_peak_shaving)")
     raise ValueError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
