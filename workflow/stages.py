@@ -59,7 +59,7 @@ STAGE_CODE = {
     "evaluate": TRAINING_CODE,
     "compare": REPORT_CODE,
 }
-BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity"]
+BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak", "peak_shaving"]
 ORACLES = ["oracle"]
 AGENTS = ["a2c", "sac", "ppo"]
 
