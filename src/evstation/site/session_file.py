@@ -29,7 +29,7 @@ KEY = "fleet.sessions_files"
 ARRIVAL, DEPARTURE, KIND = "arrival", "departure", "kind"
 REQUIRED_SOC, ARRIVAL_SOC, ENERGY = "required_soc_pct", "arrival_soc_pct", "energy_requested_kwh"
 STEP = pd.Timedelta(hours=1)
-FEASIBILITY_TOLERANCE_KWH = 1e-9     # rounding in a kWh figure written with few decimals is not a shortfall
+FEASIBILITY_TOLERANCE_KWH = 1e-9     # float error in (SOC difference x battery) is no shortfall (as in validate)
 
 
 def _steps(stamps: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:
