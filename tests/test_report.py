@@ -1,16 +1,18 @@
 """The comparison: central values and intervals over seeds (rliable), changes, the share of the oracle's gain,
-the best rule of each scenario as the agents' bar, the seed's targets, and the report of two scenarios."""
+the best rule of each scenario as the agents' bar, the seed's targets, and the report of two scenarios; no
+percentage of a base near zero, the room on each scenario's objective, the summary for `dvc metrics`."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.report import (KPIS, Entry, best_rule, bootstrap_interval, central, comparison_table,
-                              interquartile_mean, write_report)
+from evstation.report import (KPIS, Entry, best_rule, bootstrap_interval, central, comparison_table, identical_groups,
+                              interquartile_mean, reference_scores, validation_scores, write_report)
 
 from conftest import PARAMS
 
@@ -64,11 +66,19 @@ def test_never_the_best_seed_alone():
 
 # ---------------------------------------------------------------- two scenarios from hand-made records
 
-def record(controller, co2_kg, ev_pct=100.0, solar_pct=95.0, reward=-0.1, scenario="mall"):
-    split_values = {kpi: 1.0 for kpi in KPIS}
+def record(controller, co2_kg, ev_pct=100.0, solar_pct=95.0, reward=-0.1, scenario="mall", bill_pen=None, model_steps=None):
+    """A metrics record; without `bill_pen`, one written before the bill was recorded (no bill fields)."""
+    split_values = {kpi: 1.0 for kpi in KPIS if not kpi.startswith("bill_")}
     split_values.update(co2_grid_kg=co2_kg, import_kwh=co2_kg / 0.45, ev_satisfaction_pct=ev_pct,
                         solar_utilization_pct=solar_pct, reward_mean=reward, learning_reward_mean=None)
-    return {"controller": controller, "scenario": scenario, "train": dict(split_values), "eval": dict(split_values)}
+    if bill_pen is not None:
+        split_values.update(bill_pen=bill_pen, bill_energy_pen=0.7 * bill_pen, bill_demand_generation_pen=0.2 * bill_pen,
+                            bill_demand_distribution_pen=0.1 * bill_pen, bill_export_credit_pen=0.0,
+                            billed_peak_window_kw={"1": 100.0}, billed_peak_any_hour_kw={"1": 120.0})
+    result = {"controller": controller, "scenario": scenario, "train": dict(split_values), "eval": dict(split_values)}
+    if model_steps is not None:
+        result["model_steps"] = model_steps
+    return result
 
 
 def write_records(folder, scenario, records):
@@ -117,7 +127,7 @@ def test_report_covers_both_scenarios_and_sets_the_seeds_targets_beside_the_orac
     text = (report / "comparison.md").read_text()
     assert "## Scenario `mall`" in text and "## Scenario `station_only`" in text
     assert "**self_consumption** (best rule)" in text and "**rule_based** (best rule)" in text
-    for name in ("kpi_bars.png", "power_flows_week.png", "battery_soc_week.png", "learning_curves.png"):
+    for name in ("kpi_bars.png", "learning_curves.png", "summary.json"):
         assert (report / name).is_file(), name
     targets = json.loads((report / "comparison.json").read_text())["seed_targets"]
     mall = {row["target"]: row for row in targets["mall"]}
@@ -130,3 +140,213 @@ def test_report_covers_both_scenarios_and_sets_the_seeds_targets_beside_the_orac
     station = {row["target"]: row for row in targets["station_only"]}
     assert station["grid CO2 vs uncontrolled (%)"]["why"].startswith("possible")
     assert station["solar used (%)"]["verdict"] == "in range"        # ppo: 62 %
+
+
+# ---------------------------------------------------------------- a report that cannot mislead
+
+def markdown_cell(text, section, row_name, column):
+    """The cell of `row_name` under `column` in the first Markdown table after the heading `section`."""
+    lines = text[text.index(section):].splitlines()
+    header = next(index for index, line in enumerate(lines) if line.startswith("|"))
+    names = [cell.strip() for cell in lines[header].strip("|").split("|")]
+    for line in lines[header + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0].strip("*").split("**")[0] == row_name:
+            return cells[names.index(column)]
+    raise AssertionError(f"{row_name} not in the table after {section}")
+
+
+@pytest.mark.parametrize("best_rule_co2_kg", [0.0, 50.0])     # zero, and within 0.1 % of uncontrolled's 100 t
+def test_no_percentage_against_a_base_near_zero(tmp_path, best_rule_co2_kg):
+    write_records(tmp_path, "station_only", {
+        "without_solar": record("without_solar", 400_000.0, solar_pct=0.0),
+        "uncontrolled": record("uncontrolled", 100_000.0), "rule_based": record("rule_based", best_rule_co2_kg),
+        "oracle": record("oracle", 0.0),
+        **{f"ppo_seed{seed}": record("ppo", best_rule_co2_kg + co2) for seed, co2 in enumerate((5000.0, 6000.0, 7000.0))}})
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    assert settings.report.near_zero_base_pct_of_uncontrolled == pytest.approx(0.1)
+    table = write_report(settings, tmp_path, tmp_path / "report")
+    ppo = table[(table["split"] == "eval") & (table["controller"] == "ppo")].iloc[0]
+    assert ppo["co2_grid_kg_vs_best_rule"] == pytest.approx(6000.0)
+    assert np.isnan(ppo["co2_grid_kg_vs_best_rule_pct"])
+    text = (tmp_path / "report" / "comparison.md").read_text()
+    cell = markdown_cell(text, "### Agents against the best rule", "ppo", "grid CO2 vs best rule")
+    assert cell.startswith("+6.0 t") and "%" not in cell.split("(")[0], cell
+    assert "1,296" not in text and "e+" not in text
+    # the room between a best rule and an optimum both at zero is none: no share of it
+    assert "Room left by the best rule: " in text and "so no share of it is given" in text
+    assert markdown_cell(text, "### Agents against the best rule", "ppo", "share of the room (%)") == "n/a"
+    # against uncontrolled's 100 t the change is a percentage
+    assert markdown_cell(text, "### Headline", "ppo", "grid CO2 vs uncontrolled") == (
+        f"{100 * (best_rule_co2_kg + 6000.0 - 100_000.0) / 100_000.0:+.1f} %")
+    rows = json.loads((tmp_path / "report" / "comparison.json").read_text())["rows"]
+    assert [row["co2_grid_kg_vs_best_rule_pct"] for row in rows if row["controller"] == "ppo"] == [None, None]
+
+
+def test_the_near_zero_threshold_comes_from_params(tmp_path):
+    write_records(tmp_path, "station_only", {
+        "uncontrolled": record("uncontrolled", 100_000.0), "rule_based": record("rule_based", 50.0),
+        **{f"ppo_seed{seed}": record("ppo", co2) for seed, co2 in enumerate((5050.0, 6050.0, 7050.0))}})
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200, "report.near_zero_base_pct_of_uncontrolled": 0.01})
+    table = write_report(settings, tmp_path, tmp_path / "report").set_index(["split", "controller"])
+    assert table.loc[("eval", "ppo"), "co2_grid_kg_vs_best_rule_pct"] == pytest.approx(100 * 6000.0 / 50.0)
+
+
+def test_room_shares_and_no_share_for_without_solar(two_scenarios):
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    table = write_report(settings, two_scenarios, two_scenarios / "report")
+    mall = table[(table["split"] == "eval") & (table["scenario"] == "mall")].set_index("controller")
+    # without_solar is another site, not a way to control this one: no share of any gain
+    assert np.isnan(mall.loc["without_solar", "share_of_oracle_gain_pct"])
+    assert np.isnan(mall.loc["without_solar", "share_of_room_pct"])
+    # the room: the best rule (self_consumption, 960 kg) minus the optimum (oracle, 950 kg)
+    assert mall["co2_grid_kg_room"].iloc[0] == pytest.approx(10.0)
+    assert mall["co2_grid_kg_room_pct"].iloc[0] == pytest.approx(100 * 10.0 / 960.0)
+    assert mall.loc["self_consumption", "share_of_room_pct"] == pytest.approx(0.0)
+    assert mall.loc["oracle", "share_of_room_pct"] == pytest.approx(100.0)
+    assert mall.loc["rule_based", "share_of_room_pct"] == pytest.approx(-100.0)
+    assert mall.loc["ppo", "share_of_room_pct"] == pytest.approx(-100.0)           # 970 kg: 10 kg above the bar
+    assert np.isnan(mall.loc["least_laxity", "share_of_room_pct"])                  # strands a fifth of the sessions
+    text = (two_scenarios / "report" / "comparison.md").read_text()
+    assert markdown_cell(text, "### Headline", "without_solar", "share of the room (%)") == "n/a"
+    # records written before the bill: n/a, never 0
+    assert markdown_cell(text, "### Headline", "uncontrolled", "bill (kPEN)") == "n/a"
+    # a scenario of params without records is said to have none, not dropped silently
+    assert "## Scenario `mall_mt3`" in text and "No records yet" in text
+
+
+def bill_records(with_oracle_bill=True):
+    """A bill scenario where the rule least in grid CO2 (rule_based) is not the one with the smallest bill (peak_shaving)."""
+    records = {
+        "without_solar": record("without_solar", 2000.0, solar_pct=0.0, bill_pen=900_000.0),
+        "uncontrolled": record("uncontrolled", 1000.0, bill_pen=500_000.0),
+        "rule_based": record("rule_based", 950.0, bill_pen=480_000.0),
+        "peak_shaving": record("peak_shaving", 990.0, bill_pen=400_000.0),
+        "hold_for_peak": record("hold_for_peak", 995.0, bill_pen=390_000.0, ev_pct=70.0),   # strands vehicles
+        "oracle": record("oracle", 900.0, bill_pen=450_000.0),
+        **{f"ppo_seed{seed}": record("ppo", 980.0, bill_pen=bill, model_steps=steps)
+           for seed, (bill, steps) in enumerate(((389_000.0, 0), (390_000.0, 25_000), (391_000.0, 50_000)))}}
+    if with_oracle_bill:
+        records["oracle_bill"] = record("oracle_bill", 985.0, bill_pen=380_000.0)
+    return records
+
+
+def test_a_bill_scenario_is_judged_on_the_bill_against_oracle_bill(tmp_path):
+    write_records(tmp_path, "mall_mt3", bill_records())
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    table = write_report(settings, tmp_path, tmp_path / "report")
+    evaluation = table[table["split"] == "eval"].set_index("controller")
+    assert evaluation.loc["peak_shaving", "best_rule"] and evaluation.loc["oracle_bill", "optimum"]
+    assert evaluation["bill_pen_room"].iloc[0] == pytest.approx(20_000.0)
+    assert evaluation["bill_pen_room_pct"].iloc[0] == pytest.approx(5.0)
+    assert evaluation.loc["ppo", "share_of_room_pct"] == pytest.approx(50.0)
+    assert evaluation.loc["ppo", "bill_pen_vs_best_rule_pct"] == pytest.approx(-2.5)
+    # the share of the optimum's gain over uncontrolled is on the bill too: (500 - 390) / (500 - 380)
+    assert evaluation.loc["ppo", "share_of_oracle_gain_pct"] == pytest.approx(100 * 110 / 120)
+    text = (tmp_path / "report" / "comparison.md").read_text()
+    assert "Objective: **bill**" in text and "**peak_shaving** (best rule)" in text and "**oracle_bill** (optimum)" in text
+    assert "Room left by the best rule: +20.0 kPEN (+5.00 % of the best rule)" in text
+    for column, value in (("bill (kPEN)", "400.0"), ("energy (kPEN)", "280.0"), ("generation demand (kPEN)", "80.0"),
+                          ("distribution demand (kPEN)", "40.0")):
+        assert markdown_cell(text, "### Headline", "peak_shaving", column) == value
+    assert markdown_cell(text, "### Agents against the best rule", "ppo", "model kept (training step, per seed)") == "0, 25000, 50000"
+
+
+def test_a_bill_scenario_without_oracle_bill_has_no_room(tmp_path):
+    write_records(tmp_path, "mall_mt3", bill_records(with_oracle_bill=False))
+    table = write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
+    assert table["share_of_room_pct"].isna().all() and table["bill_pen_room"].isna().all()
+    assert table["share_of_oracle_gain_pct"].isna().all()        # the CO2-first oracle is no bill optimum
+    text = (tmp_path / "report" / "comparison.md").read_text()
+    assert "Optimum: not run (`oracle_bill`)" in text
+
+
+def count_numbers(value) -> int:
+    if isinstance(value, dict):
+        return sum(count_numbers(item) for item in value.values())
+    return 1 if isinstance(value, (int, float)) or value is None else 0
+
+
+def test_summary_is_small_and_holds_the_headline(two_scenarios):
+    write_records(two_scenarios, "mall_mt3", bill_records())
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    write_report(settings, two_scenarios, two_scenarios / "report")
+    summary = json.loads((two_scenarios / "report" / "summary.json").read_text())
+    assert list(summary) == ["mall", "station_only", "mall_mt3"]
+    assert 50 < count_numbers(summary) < 300
+    metrics = {"grid_co2_t", "bill_kpen", "import_mwh", "ev_satisfaction_pct", "share_of_room_pct"}
+    assert set(summary["mall"]["uncontrolled"]) == metrics
+    assert set(summary["mall_mt3"]["ppo"]) == metrics | {"model_kept_step_min", "model_kept_step_max"}
+    assert summary["mall"]["ppo"]["grid_co2_t"] == pytest.approx(0.97)                 # IQM over seeds, not the best seed
+    assert summary["mall"]["ppo"]["bill_kpen"] is None                                 # records before the bill
+    assert summary["mall"]["without_solar"]["share_of_room_pct"] is None
+    assert summary["mall_mt3"]["ppo"]["bill_kpen"] == pytest.approx(390.0)
+    assert summary["mall_mt3"]["ppo"]["share_of_room_pct"] == pytest.approx(50.0)
+    assert summary["mall_mt3"]["oracle_bill"]["share_of_room_pct"] == pytest.approx(100.0)
+    assert summary["mall_mt3"]["ppo"]["model_kept_step_min"] == 0
+    assert summary["mall_mt3"]["ppo"]["model_kept_step_max"] == 50_000
+    assert summary["station_only"]["uncontrolled"]["import_mwh"] == pytest.approx(100.0 / 0.45 / 1e3, abs=1e-3)
+
+
+def write_week(folder, scenario, name, soc_pct, import_kwh):
+    hours = 24 * 8
+    frame = pd.DataFrame({"pv_kwh": np.zeros(hours), "load_kwh": np.full(hours, 10.0), "ev_kwh": np.full(hours, 5.0),
+                          "import_kwh": np.full(hours, import_kwh), "bess_in_kwh": np.zeros(hours),
+                          "bess_out_kwh": np.zeros(hours), "bess_soc_pct": np.full(hours, soc_pct)})
+    path = folder / "scenarios" / scenario / "timeseries" / f"{name}_eval.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+
+def test_week_figures_skipped_without_timeseries_and_equal_controllers_named_together(two_scenarios, caplog):
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    report = two_scenarios / "report"
+    report.mkdir()
+    (report / "battery_soc_week.png").write_bytes(b"an earlier run's figure")
+    with caplog.at_level("WARNING", logger="evstation.report"):
+        write_report(settings, two_scenarios, report)
+    assert not (report / "battery_soc_week.png").exists() and not (report / "power_flows_week.png").exists()
+    assert any("week figures" in message for message in caplog.messages)
+    for name, soc in (("uncontrolled", 20.0), ("rule_based", 55.0), ("oracle", 55.0)):
+        write_week(two_scenarios, "mall", name, soc, 15.0)
+    write_report(settings, two_scenarios, report)
+    assert (report / "battery_soc_week.png").is_file() and (report / "power_flows_week.png").is_file()
+    weeks = {name: pd.read_csv(two_scenarios / "scenarios" / "mall" / "timeseries" / f"{name}_eval.csv")
+             for name in ("uncontrolled", "rule_based", "oracle")}
+    assert [label for label, _ in identical_groups(weeks, ["bess_soc_pct"])] == ["uncontrolled", "rule_based = oracle"]
+
+
+def test_validation_scores_by_step_from_the_curve_or_the_selection_record(tmp_path):
+    curve = tmp_path / "scenarios" / "mall" / "curves" / "ppo_seed0.csv"
+    curve.parent.mkdir(parents=True)
+    pd.DataFrame({"timesteps": [1000, 2000, 26000, 27000], "reward_mean": [-0.1, -0.1, -0.05, -0.05],
+                  "validation_score": [-0.02, np.nan, -0.01, np.nan]}).to_csv(curve, index=False)
+    scores = validation_scores(tmp_path, "mall", "ppo", 0)
+    assert scores.to_dict() == {0: -0.02, 26000: -0.01}      # the first score is the untrained policy's
+    selection = tmp_path / "scenarios" / "mall" / "checkpoints" / "ppo" / "seed0" / "selection.json"
+    selection.parent.mkdir(parents=True)
+    selection.write_text(json.dumps({"best_score": -0.01, "best_timesteps": 25600,
+                                     "scores": [{"timesteps": 0, "score": -0.02}, {"timesteps": 25600, "score": -0.01}]}))
+    assert validation_scores(tmp_path, "mall", "ppo", 0).to_dict() == {0: -0.02, 25600: -0.01}
+
+
+def test_learning_curves_draw_the_rule_and_the_optimum_beside_the_validation_score(two_scenarios):
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200, "control.model_selection.validation_days": 2})
+    runs = []
+    for seed in settings.training.seeds:
+        curve = two_scenarios / "scenarios" / "mall" / "curves" / f"ppo_seed{seed}.csv"
+        curve.parent.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame({"timesteps": [1000, 2000, 26000, 27000], "reward_mean": [-0.1, -0.09, -0.05, -0.04],
+                              "validation_score": [-0.02, np.nan, -0.01 * (seed + 1), np.nan]})
+        frame.to_csv(curve, index=False)
+        runs.append(validation_scores(two_scenarios, "mall", "ppo", seed))
+    timeseries = two_scenarios / "scenarios" / "mall" / "timeseries" / "oracle_train.csv"
+    timeseries.parent.mkdir(parents=True)
+    pd.DataFrame({"learning_reward": [-1.0] * 24 + [-0.004] * 48}).to_csv(timeseries, index=False)
+    references = reference_scores(two_scenarios, settings, "mall", runs)
+    assert references == {"least_laxity (residual rule: step 0)": pytest.approx(-0.02),
+                          "oracle (same 2 days of its year run)": pytest.approx(-0.004)}
+    write_report(settings, two_scenarios, two_scenarios / "report")
+    assert (two_scenarios / "report" / "learning_curves.png").stat().st_size > 10_000

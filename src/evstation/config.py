@@ -446,6 +446,7 @@ class Report:
     bootstrap_seed: int = bounded(ge=0)
     representative_week_start_day: int = bounded(ge=0, le=358)
     ev_service_tolerance_pct: float = bounded(ge=0, le=100)
+    near_zero_base_pct_of_uncontrolled: float = bounded(ge=0, le=100)   # no % of a base within this of uncontrolled's
     seed_targets: SeedTargets
 
 
