@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,25 @@ SMALL = {
     "validation.pv_yield_kwh_per_kwp": [900.0, 1700.0],   # one January week, annualised
     "control.model_selection.validation_days": 2,         # the week's last 2 days: 120 training steps
 }
+
+
+_TOOL_CONFIG: list[Path] = []
+
+
+def tool_env() -> dict[str, str]:
+    """Environment variables for git and DVC run by the tests: neither reads the user's or the
+    system's configuration (a global `commit.gpgsign`, a global DVC remote or cache), and commits
+    carry a fixed author. The DVC configuration folders are empty ones of the test session."""
+    if not _TOOL_CONFIG:
+        folder = Path(tempfile.mkdtemp(prefix="evstation-tests-config-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _TOOL_CONFIG.append(folder)
+    folder = _TOOL_CONFIG[0]
+    return {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
+            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org",
+            "DVC_GLOBAL_CONFIG_DIR": str(folder / "dvc-global"), "DVC_SYSTEM_CONFIG_DIR": str(folder / "dvc-system"),
+            "DVC_NO_ANALYTICS": "1"}
 
 
 def write_params(folder: Path, overrides: dict | None = None) -> Path:

@@ -54,7 +54,7 @@ def renamed(data: dict, dotted: str, new_leaf: str) -> dict:
 
 def config_error(tmp_path: Path, data) -> str:
     path = write_yaml(tmp_path, data)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigError, match=r"^\S+: \S") as caught:     # the key or file, then what is wrong
         load_settings(path)
     message = str(caught.value)
     assert "\n" not in message, f"a config error is one line: {message!r}"
@@ -85,9 +85,9 @@ def test_real_params_load_with_domain_values():
 
 def test_settings_are_frozen():
     settings = load_settings(PARAMS)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'tilt_deg'"):
         settings.pv.tilt_deg = 20.0  # type: ignore[misc]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="does not support item assignment"):
         settings.reward.weights["co2"] = 1.0  # type: ignore[index]
 
 

@@ -16,11 +16,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import yaml
 
-from conftest import ROOT, data_dir, write_params
+from conftest import ROOT, data_dir, tool_env, write_params
 
 sys.path.insert(0, str(ROOT / "workflow"))
 from dvc_record import commit_keeping_times  # noqa: E402
@@ -41,9 +42,8 @@ SMOKE = {
 
 
 def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_SITE_CACHE_DIR": str(cwd / ".dvc-site"),
-           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org"}
+    env = {**os.environ, **tool_env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "DVC_SITE_CACHE_DIR": str(cwd / ".dvc-site")}
     result = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -52,7 +52,8 @@ def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
 
 def copy_repository(target: Path) -> Path:
     """The repository's tracked files (what a clone has), as a fresh git repository of its own."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True,
+                           env={**os.environ, **tool_env()}).stdout
     for name in filter(None, files.split("\0")):
         source = ROOT / name
         if source.is_file():
@@ -75,7 +76,7 @@ def dvc_stages(folder: Path) -> dict[str, dict]:
     from dvc.repo import Repo
 
     stages = {}
-    with Repo(str(folder)) as repo:
+    with patch.dict(os.environ, tool_env()), Repo(str(folder)) as repo:
         for stage in repo.index.stages:
             params = [key for dep in stage.deps if type(dep).__name__ == "ParamsDependency" for key in dep.params]
             stages[stage.cmd] = {"name": stage.name, "params": params,
@@ -359,6 +360,37 @@ def test_recording_in_dvc_keeps_the_times_snakemake_judges_by(tmp_path, monkeypa
     os.utime(output, ns=(old_ns, old_ns))
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(project / ".dvc-site"))
+    for name, value in tool_env().items():
+        monkeypatch.setenv(name, value)
     assert commit_keeping_times(project)
     assert output.stat().st_mtime_ns == old_ns
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
+
+
+def test_git_and_dvc_in_tests_ignore_the_users_global_configuration(tmp_path, monkeypatch):
+    """A user whose global git config signs every commit (with no key to sign with) and whose global
+    DVC config names a remote: the tests' commits still work and DVC sees none of it."""
+    home = tmp_path / "home"
+    (home / ".config" / "dvc").mkdir(parents=True)
+    (home / ".gitconfig").write_text("[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n"
+                                     "[user]\n\tname = someone\n\temail = someone@example.org\n")
+    (home / ".config" / "dvc" / "config").write_text("[core]\n    remote = users-remote\n")
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "DVC_GLOBAL_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "file.txt").write_text("content\n")
+
+    def plain(*command: str) -> subprocess.CompletedProcess:     # the user's own environment
+        return subprocess.run(list(command), cwd=project, capture_output=True, text=True)
+
+    plain("git", "init", "-q")
+    plain("git", "add", "file.txt")
+    unsigned = plain("git", "commit", "-q", "-m", "by the user's config")
+    assert unsigned.returncode != 0 and "gpg" in unsigned.stderr.lower(), unsigned.stderr
+    assert "users-remote" in plain(sys.executable, "-m", "dvc", "config", "--global", "--list").stdout
+
+    git_commit(project, "through the tests' helper")
+    assert "gpgsig" not in run("git", "cat-file", "-p", "HEAD", cwd=project).stdout
+    assert run(sys.executable, "-m", "dvc", "config", "--global", "--list", cwd=project).stdout.strip() == ""

@@ -46,8 +46,9 @@ def write_series(path: Path, column: str, values, stamps=None) -> Path:
 
 
 def one_line_error(call, *fragments: str) -> str:
-    """The DataError `call` raises: one line holding every fragment (file, column, problem)."""
-    with pytest.raises(DataError) as caught:
+    """The DataError `call` raises: one line holding every fragment (file, column, problem), the first
+    of them (the file) where pytest.raises looks."""
+    with pytest.raises(DataError, match=re.escape(fragments[0])) as caught:
         call()
     message = str(caught.value)
     assert "\n" not in message, message

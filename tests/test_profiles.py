@@ -325,7 +325,7 @@ def test_broken_mall_load_file(tmp_path, hours, problem):
         path.write_text("")
     elif problem == "ragged":
         path.write_text("timestamp,mall_kwh\n2023-01-01 00:00,1000\n2023-01-01 01:00,1000,2,3,4\n")
-    with pytest.raises(DataError) as caught:
+    with pytest.raises(DataError, match=re.escape(str(path))) as caught:
         mall.load_file_kwh(path, hours, -5.0)
     assert str(path) in str(caught.value)
     assert "\n" not in str(caught.value).strip()

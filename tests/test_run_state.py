@@ -91,7 +91,7 @@ def canonical_roundtrip(value):
 
 def test_a_snapshot_that_does_not_fit_is_refused(station):
     states = environment_states(vec_env(station))
-    with pytest.raises(StateMismatch):
+    with pytest.raises(StateMismatch, match="environments are built as .*, the checkpoint has"):
         restore_environments(vec_env(station, wrapped=False), states)
 
 
