@@ -49,7 +49,8 @@ def test_folders_and_files(built_small):
                     "profiles.csv", "sessions.csv", "arrivals.csv", "summary.json"}
         expected |= {f"charger_{c}.csv" for c in CHARGERS}
         assert files == expected, files ^ expected
-    assert not [p for p in (built_small / "data").rglob(".*")], "no staging leftovers"
+    hidden = [p.relative_to(built_small).as_posix() for p in (built_small / "data").rglob(".*")]
+    assert hidden == ["data/mall/.citylearn.lock"], "no staging leftovers, only the dataset's lock beside it"
 
 
 def test_schema_loads_and_describes_the_station(built_small, split, settings):

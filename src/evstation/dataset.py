@@ -17,7 +17,10 @@ CityLearn facts this relies on (checked against its source):
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +29,8 @@ import pandas as pd
 
 from .config import SPLITS, VEHICLE_KINDS, Settings
 from .errors import DataError
-from .files import staged_folder, write_json_atomically
+from .files import (crash_point, remove_leftovers_beside, staging_folder, swap_in_folder, temporary_json_beside,
+                    write_json_atomically)
 from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
 from .site.solar import W_PER_KW, pv_year_summary
 from .site.year import StationYear, build_station_year
@@ -50,6 +54,7 @@ CHARGER_OBSERVATIONS = [
 ]
 SCHEMA_FILE, PROFILES_FILE, SESSIONS_FILE, ARRIVALS_FILE, SUMMARY_FILE = (
     "schema.json", "profiles.csv", "sessions.csv", "arrivals.csv", "summary.json")
+BUILD_ID = "build_id"                # in each split's summary: the splits of one build carry the same id
 
 
 def vehicle_id(charger: str) -> str:
@@ -237,33 +242,99 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
 # ---------------------------------------------------------------- writing and reading
 
 def write_split(settings: Settings, split: str, folder: Path) -> dict:
-    """Build one split's year and write it as a dataset folder; return its summary."""
+    """Build one split's year and write it into `folder` (a new folder inside the build's staging
+    folder), all but its summary, which carries the build's id; return the summary."""
     year = build_station_year(settings, split)
-    with staged_folder(folder) as staging:
-        steps = len(year.hours)
-        building_table(year, settings).to_csv(staging / "building.csv", index=False)
-        weather_table(year).to_csv(staging / "weather.csv", index=False)
-        pd.DataFrame(_forecasts("electricity_pricing", year.tariff_pen_per_kwh)).to_csv(staging / "pricing.csv", index=False)
-        pd.DataFrame({"carbon_intensity": year.emission_factor_kg_per_kwh}).to_csv(staging / "carbon_intensity.csv", index=False)
-        by_socket = dict(tuple(year.fleet.sessions.groupby("charger_id")))
-        for charger in charger_ids(settings):
-            table = charger_table(by_socket.get(charger, year.fleet.sessions.iloc[0:0]), charger, steps)
-            table.to_csv(staging / charger_file(charger), index=False)
-        profiles_table(year).to_csv(staging / PROFILES_FILE, index=False)
-        year.fleet.sessions.to_csv(staging / SESSIONS_FILE, index=False)
-        arrivals = year.fleet.arrivals.merge(year.fleet.turned_away, on="day", suffixes=("_arrivals", "_turned_away"))
-        arrivals.to_csv(staging / ARRIVALS_FILE, index=False)
-        summary = {"split": split, **year_summary(year, settings)}
-        write_json_atomically(staging / SUMMARY_FILE, summary)
-        write_json_atomically(staging / SCHEMA_FILE, build_schema(settings, settings.splits[split].seed))
-    return summary
+    folder.mkdir(parents=True)
+    steps = len(year.hours)
+    building_table(year, settings).to_csv(folder / "building.csv", index=False)
+    weather_table(year).to_csv(folder / "weather.csv", index=False)
+    pd.DataFrame(_forecasts("electricity_pricing", year.tariff_pen_per_kwh)).to_csv(folder / "pricing.csv", index=False)
+    pd.DataFrame({"carbon_intensity": year.emission_factor_kg_per_kwh}).to_csv(folder / "carbon_intensity.csv", index=False)
+    by_socket = dict(tuple(year.fleet.sessions.groupby("charger_id")))
+    for charger in charger_ids(settings):
+        table = charger_table(by_socket.get(charger, year.fleet.sessions.iloc[0:0]), charger, steps)
+        table.to_csv(folder / charger_file(charger), index=False)
+    profiles_table(year).to_csv(folder / PROFILES_FILE, index=False)
+    year.fleet.sessions.to_csv(folder / SESSIONS_FILE, index=False)
+    arrivals = year.fleet.arrivals.merge(year.fleet.turned_away, on="day", suffixes=("_arrivals", "_turned_away"))
+    arrivals.to_csv(folder / ARRIVALS_FILE, index=False)
+    write_json_atomically(folder / SCHEMA_FILE, build_schema(settings, settings.splits[split].seed))
+    return {"split": split, **year_summary(year, settings)}
+
+
+def build_id(folder: Path, splits: list[str]) -> str:
+    """The id of one build: a digest of every file it wrote (the summaries aside, which carry it).
+    The same inputs give the same id, so a rebuild is byte for byte a clean build."""
+    digest = hashlib.sha256()
+    for split in sorted(splits):
+        for path in sorted((folder / split).iterdir()):
+            if path.name != SUMMARY_FILE:
+                digest.update(f"{split}/{path.name}\0{path.stat().st_size}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def write_all_splits(settings: Settings, data_dir: Path, splits: list[str], summary_path: Path) -> dict:
-    summaries = {split: write_split(settings, split, data_dir / split) for split in splits}
-    if set(splits) == set(SPLITS):
-        write_json_atomically(summary_path, summaries)
+    """Write the splits into a staging folder beside `data_dir` and put it in place by renames: the
+    splits of `data_dir` are always ones built together (a split not rebuilt is carried over as it
+    was, with its own build's id). With every split rebuilt the overall summary is replaced too: the
+    old one is removed before the swap and the new one renamed in after it, so a crash leaves it
+    missing, never describing other data. The caller holds the dataset's lock (locking.py)."""
+    remove_leftovers_beside(data_dir)
+    remove_leftovers_beside(summary_path)
+    staging = staging_folder(data_dir)
+    summary_temporary = None
+    try:
+        summaries = {}
+        for split in splits:
+            summaries[split] = write_split(settings, split, staging / split)
+            crash_point(f"split-written:{split}")
+        for split in SPLITS:
+            if split not in splits and (data_dir / split).is_dir():
+                shutil.copytree(data_dir / split, staging / split)
+        identifier = build_id(staging, splits)
+        for split in splits:
+            summaries[split] = {"split": split, BUILD_ID: identifier,
+                                **{k: v for k, v in summaries[split].items() if k != "split"}}
+            write_json_atomically(staging / split / SUMMARY_FILE, summaries[split])
+        crash_point("staged")
+        whole = set(splits) == set(SPLITS)
+        if whole:
+            summary_temporary = temporary_json_beside(summary_path, summaries)
+            summary_path.unlink(missing_ok=True)
+            crash_point("summary-removed")
+        swap_in_folder(staging, data_dir)
+        if whole:
+            os.replace(summary_temporary, summary_path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if summary_temporary is not None:
+            Path(summary_temporary).unlink(missing_ok=True)
+        raise
     return summaries
+
+
+def check_built_together(data_dir: Path) -> str | None:
+    """Refuse (DataError) a dataset folder whose splits come from different builds, or from a
+    build that recorded no id; return the build's id (None when no split is there yet)."""
+    found = {}
+    for split in SPLITS:
+        path = data_dir / split / SUMMARY_FILE
+        if path.is_file():
+            summary = read_json(path)
+            found[split] = summary.get(BUILD_ID) if isinstance(summary, dict) else None
+    if not found:
+        return None
+    if None in found.values():
+        unmarked = next(split for split, identifier in found.items() if identifier is None)
+        raise DataError(f"{data_dir / unmarked / SUMMARY_FILE}: no build id (written by an older version); "
+                        "run `evstation build-dataset`")
+    if len(set(found.values())) > 1:
+        builds = ", ".join(f"{split} from build {identifier}" for split, identifier in found.items())
+        raise DataError(f"{data_dir}: the splits were not built together ({builds}); "
+                        "run `evstation build-dataset` for all splits")
+    return next(iter(found.values()))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,10 +13,17 @@ from pathlib import Path
 import pandas as pd
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _temporary_beside(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
+    os.chmod(temporary, 0o666 & ~_umask())      # the mode of any new file, not mkstemp's private one
     return temporary
 
 
@@ -54,3 +62,70 @@ def staged_folder(target: Path):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+# ---------------------------------------------------------------- replacing a folder as a whole
+
+# A crash test names a point of a write; the run then kills itself there (EVSTATION_KILL_AT) or
+# stops until sent SIGCONT (EVSTATION_PAUSE_AT), so a test can stop it at that exact point.
+KILL_AT, PAUSE_AT = "EVSTATION_KILL_AT", "EVSTATION_PAUSE_AT"
+STAGING, OLD = "staging", "old"
+
+
+def crash_point(name: str) -> None:
+    """A named point of a write where a crash test may stop the process (see KILL_AT, PAUSE_AT)."""
+    if os.environ.get(KILL_AT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(PAUSE_AT) == name:
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def staging_folder(target: Path) -> Path:
+    """An empty hidden folder beside `target` (same file system, so it can be renamed into place)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{STAGING}-")
+    os.chmod(staging, 0o777 & ~_umask())        # the mode of any new folder, not mkdtemp's private one
+    return Path(staging)
+
+
+def leftovers_beside(target: Path) -> list[Path]:
+    """What an interrupted replacement of `target` can leave beside it: staging folders, the old
+    folder set aside, temporary files of an atomic write."""
+    if not target.parent.is_dir():
+        return []
+    return sorted(path for pattern in (f".{target.name}.{STAGING}-*", f".{target.name}.{OLD}-*",
+                                        f".{target.name}.*.tmp")
+                  for path in target.parent.glob(pattern))
+
+
+def remove_leftovers_beside(target: Path) -> None:
+    """Remove what an interrupted write of `target` left; only while no other run writes it."""
+    for path in leftovers_beside(target):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def swap_in_folder(staging: Path, target: Path) -> None:
+    """Put the complete folder `staging` in the place of `target` by renames. A crash leaves
+    `target` either the old folder, the new one, or missing (the old set aside beside it): never a
+    mix of the two, and nothing that is not its own inside it."""
+    aside = None
+    if target.exists():
+        aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{OLD}-"))
+        os.replace(target, aside)           # onto the empty folder just made: a rename, nothing copied
+        crash_point("old-set-aside")
+    os.replace(staging, target)
+    crash_point("swapped")
+    if aside is not None:
+        shutil.rmtree(aside)
+
+
+def temporary_json_beside(path: Path, data: dict) -> str:
+    """`data` written to a hidden temporary file beside `path`, to be renamed onto it later."""
+    temporary = _temporary_beside(path)
+    with open(temporary, "w") as stream:
+        json.dump(data, stream, indent=2)
+        stream.write("\n")
+    return temporary

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .config import SPLITS, Settings
-from .dataset import BUILDING_NAME, Dataset, read_csv, read_dataset, vehicle_id
+from .dataset import BUILDING_NAME, Dataset, check_built_together, read_csv, read_dataset, vehicle_id
 from .files import write_json_atomically
 from .kpis import FLOAT32_RELATIVE_RESOLUTION, FLOAT32_TOLERANCE_ULPS
 from .simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env, read_step
@@ -273,6 +273,8 @@ def validate_split(settings: Settings, folder: Path, split: str) -> list[dict]:
 
 
 def run_validation(settings: Settings, data_dir: Path, output: Path) -> dict:
+    """Check every split; a folder whose splits were not built together is refused (DataError)."""
+    check_built_together(data_dir)
     checks = []
     for split in SPLITS:
         checks += validate_split(settings, data_dir / split, split)
