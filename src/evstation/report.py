@@ -739,7 +739,7 @@ def learning_curves(results_dir: Path, settings: Settings, model_steps: dict, pa
             seeds = [seed for seed in settings.training.seeds
                      if validation_scores(results_dir, scenario, agent, seed) is not None]
             if not seeds:
-                top.text(0.5, 0.5, "not trained", ha="center", va="center", transform=top.transAxes)
+                top.text(0.5, 0.5, "no validation score recorded", ha="center", va="center", transform=top.transAxes)
                 bottom.axis("off")
                 continue
             runs = [validation_scores(results_dir, scenario, agent, seed) for seed in seeds]
