@@ -122,10 +122,12 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
             assert covered(path, stage["deps"]), f"{command}: Snakemake input {path} is not a DVC dependency"
         for path in stage["deps"]:
             assert any(covered(inp, [path]) for inp in job["inputs"]), f"{command}: DVC dependency {path} not in Snakemake"
-        kind, *rest = stage["name"].split("-")          # train-<scenario>-<agent>-<seed>, compare
+        kind, *rest = stage["name"].split("-")          # train-<scenario>-<agent>-<seed>, oracle_bill-<scenario>, compare
+        kind = "oracle" if kind in workflow_stages.ORACLES else kind
         scenario = rest[0] if rest else None
         agent = rest[1] if kind in ("train", "evaluate") else None
-        assert stage["params"] == workflow_stages.param_keys(params, kind, scenario, agent), command
+        controller = rest[1] if kind == "baseline" else None
+        assert stage["params"] == workflow_stages.param_keys(params, kind, scenario, agent, controller), command
         if kind != "compare":                     # one job per scenario, its scenario in the command
             assert re.search(r"--scenario (\w+)", command).group(1) == scenario
             assert all(f"/{scenario}/" in path for path in stage["outs"]), f"{command}: outputs outside its scenario"

@@ -60,7 +60,9 @@ STAGE_CODE = {
     "compare": REPORT_CODE,
 }
 BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak", "peak_shaving"]
-ORACLES = ["oracle"]
+ORACLES = ["oracle", "oracle_bill"]
+# What one controller alone reads besides its stage's keys.
+CONTROLLER_PARAMS = {"peak_shaving": ["peak_shaving"]}
 AGENTS = ["a2c", "sac", "ppo"]
 
 
@@ -68,9 +70,10 @@ def code_files(stage: str) -> list[str]:
     return [f"{PACKAGE}/{name}" for name in STAGE_CODE[stage]]
 
 
-def stage_keys(stage: str, agent: str | None = None) -> list[str]:
-    """The base parameter keys a stage reads (dotted, as DVC names them)."""
-    return STAGE_PARAMS[stage] + ([f"agents.{agent}"] if agent else [])
+def stage_keys(stage: str, agent: str | None = None, controller: str | None = None) -> list[str]:
+    """The base parameter keys a stage reads (dotted, as DVC names them): an agent's stage its
+    agent's settings too, a controller's stage what that controller alone reads."""
+    return STAGE_PARAMS[stage] + ([f"agents.{agent}"] if agent else []) + CONTROLLER_PARAMS.get(controller, [])
 
 
 def leaves(mapping: dict, prefix: str = "") -> list[str]:
@@ -90,18 +93,21 @@ def overlaps(key: str, other: str) -> bool:
     return key == other or key.startswith(other + ".") or other.startswith(key + ".")
 
 
-def scenario_keys(params: dict, scenario: str, stage: str, agent: str | None = None) -> list[str]:
+def scenario_keys(params: dict, scenario: str, stage: str, agent: str | None = None,
+                  controller: str | None = None) -> list[str]:
     """The scenario's overrides of the keys the stage reads, as params.yaml keys."""
     if stage == "compare":
         return []            # compare reads `scenarios` whole
     overrides = params["scenarios"][scenario] or {}
-    read = stage_keys(stage, agent)
+    read = stage_keys(stage, agent, controller)
     return [f"scenarios.{scenario}.{leaf}" for leaf in leaves(overrides) if any(overlaps(leaf, key) for key in read)]
 
 
-def param_keys(params: dict, stage: str, scenario: str | None = None, agent: str | None = None) -> list[str]:
+def param_keys(params: dict, stage: str, scenario: str | None = None, agent: str | None = None,
+               controller: str | None = None) -> list[str]:
     """Every params.yaml key the stage reads for this scenario: base keys, then the scenario's overrides."""
-    return stage_keys(stage, agent) + (scenario_keys(params, scenario, stage, agent) if scenario else [])
+    return (stage_keys(stage, agent, controller)
+            + (scenario_keys(params, scenario, stage, agent, controller) if scenario else []))
 
 
 def dotted_value(data: dict, key: str):

@@ -32,11 +32,12 @@ def _command(params_file: str, scenario: str | None, rest: str, log: str) -> str
 
 
 def _stage(params: dict, params_file: str, stage: str, scenario: str | None, command: str, *, log: str,
-           deps: list[str] = (), outs: list = (), agent: str | None = None, extra: dict | None = None) -> dict:
+           deps: list[str] = (), outs: list = (), agent: str | None = None, controller: str | None = None,
+           extra: dict | None = None) -> dict:
     log_path = f"{stages.LOGS}/{scenario}/{log}.log" if scenario else f"{stages.LOGS}/{log}.log"
     body = {"cmd": _command(params_file, scenario, command, log_path),
             "deps": stages.code_files(stage) + list(deps),
-            "params": stages.param_keys(params, stage, scenario, agent)}
+            "params": stages.param_keys(params, stage, scenario, agent, controller)}
     if outs:
         body["outs"] = list(outs)
     body.update(extra or {})
@@ -58,7 +59,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                                            outs=_uncached(f"{results}/validation.json"))
     for name in stages.BASELINES:
         found[f"baseline-{scenario}-{name}"] = _stage(
-            params, params_file, "baseline", scenario, f"baseline {name}", log=f"baseline-{name}", deps=[data],
+            params, params_file, "baseline", scenario, f"baseline {name}", log=f"baseline-{name}", deps=[data], controller=name,
             outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
             + _uncached(f"{results}/metrics/{name}.json"))
     for name in stages.ORACLES:

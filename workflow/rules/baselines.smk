@@ -11,7 +11,7 @@ rule baseline:
         f"{RESULTS}/timeseries/{{name}}_train.csv",
         f"{RESULTS}/timeseries/{{name}}_eval.csv",
     params:
-        values=param_values("baseline"),
+        values=param_values("baseline", controller=True),
     log:
         log_file("baseline-{name}"),
     benchmark:
@@ -24,22 +24,27 @@ rule baseline:
         f"{EVSTATION} baseline {{wildcards.name}}"
 
 
-rule oracle:
-    input:
-        code_files("oracle"),
-        DATA,
-    output:
-        f"{RESULTS}/metrics/oracle.json",
-        f"{RESULTS}/timeseries/oracle_train.csv",
-        f"{RESULTS}/timeseries/oracle_eval.csv",
-        stages.oracle_records(RESULTS, "oracle"),
-    params:
-        values=param_values("oracle"),
-    log:
-        log_file("oracle"),
-    benchmark:
-        benchmark_file("oracle")
-    conda:
-        ENVIRONMENT
-    shell:
-        f"{EVSTATION} baseline oracle"
+# The optimum in its two modes, grid CO2 first (oracle) and the bill first (oracle_bill): a rule each.
+for optimum in ORACLES:
+
+    rule:
+        name:
+            optimum
+        input:
+            code_files("oracle"),
+            DATA,
+        output:
+            f"{RESULTS}/metrics/{optimum}.json",
+            f"{RESULTS}/timeseries/{optimum}_train.csv",
+            f"{RESULTS}/timeseries/{optimum}_eval.csv",
+            stages.oracle_records(RESULTS, optimum),
+        params:
+            values=param_values("oracle"),
+        log:
+            log_file(optimum),
+        benchmark:
+            benchmark_file(optimum)
+        conda:
+            ENVIRONMENT
+        shell:
+            f"{EVSTATION} baseline {optimum}"

@@ -11,6 +11,8 @@ rule compare:
         expand(f"{RESULTS}/timeseries/{{name}}_{{split}}.csv", scenario=SCENARIOS, name=CONTROLLERS + RUNS,
                split=["train", "eval"]),
         expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
+        # each run's validation scores (selection.json) for the learning curves
+        expand(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}", scenario=SCENARIOS, agent=AGENTS, seed=SEEDS),
     output:
         expand(f"{REPORT}/{{name}}", name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY] + stages.REPORT_FIGURES),
     params:
