@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evstation.control.rules import LeastLaxity, SelfConsumption
+from evstation.config import load_settings
+from evstation.control.floor import floor_fraction
+from evstation.control.rules import HoldForPeak, LeastLaxity, PeakShaving, SelfConsumption, StationSpec, make_baseline
 
-from conftest import results_dir, run_cli
+from conftest import PARAMS, results_dir, run_cli
 from test_floor import station_state
 
 RULES = ("self_consumption", "least_laxity")
@@ -98,3 +100,71 @@ def test_least_laxity_gives_the_floor_at_night_and_surplus_least_laxity_first():
 def test_rules_refuse_to_act_without_the_state():
     with pytest.raises(ValueError, match="needs the station state"):
         LeastLaxity().act({}, 0)
+
+
+# ---------------------------------------------------------------- hold_for_peak and peak_shaving on hand-made states
+
+SPEC = StationSpec.from_settings(load_settings(PARAMS))        # tariff peak 18:00-22:59, battery 2,712 kW
+BATTERY_KW = 2712.0
+# the four vehicles' needs at once (1.75, 1.75, 1.75 and 2.7 kWh into their batteries), drawn from the bus
+EV_AT_ONCE_KWH = (3 * 1.75 + 2.7) / 0.95
+AT_ONCE = [1.75 / 1.9, 1.75 / 1.9, 1.75 / 1.9, 2.7 / 2.85]
+
+
+def test_hold_for_peak_charges_at_once_and_keeps_the_battery_for_the_peak_hours():
+    rule = HoldForPeak(SPEC)
+    afternoon = rule.act({}, 10, station_state(hour=15, pv_kwh=0.0, load_kwh=300.0))
+    assert afternoon[1:] == pytest.approx(AT_ONCE)
+    assert afternoon[0] == 0.0                                    # import off-peak: the battery waits
+    evening = rule.act({}, 10, station_state(hour=19, pv_kwh=0.0, load_kwh=300.0))
+    assert evening[0] == pytest.approx(-(300.0 + EV_AT_ONCE_KWH) / BATTERY_KW)
+    sunny = rule.act({}, 10, station_state(hour=12, pv_kwh=1000.0, load_kwh=300.0))
+    assert sunny[0] == pytest.approx((1000.0 - 300.0 - EV_AT_ONCE_KWH) / BATTERY_KW)
+
+
+def _shaving(threshold_kw: float, recharge_soc: float = 0.2) -> PeakShaving:
+    return PeakShaving(SPEC, threshold_kw, recharge_soc, month_of_step=np.ones(24, dtype=int))
+
+
+def test_peak_shaving_discharges_what_exceeds_the_threshold():
+    actions = _shaving(200.0).act({}, 10, station_state(hour=10, pv_kwh=0.0, load_kwh=300.0))
+    assert actions[1:] == pytest.approx(AT_ONCE)
+    assert actions[0] == pytest.approx(-(300.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)
+
+
+def test_peak_shaving_with_an_empty_battery_holds_vehicles_at_their_floor():
+    state = station_state(hour=10, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.2, steps_left=np.array([1, 2, 5, 1]))
+    actions = _shaving(200.0).act({}, 10, state)
+    assert actions[0] == 0.0
+    np.testing.assert_allclose(actions[1:], floor_fraction(state))
+    assert actions[1] > 0 and actions[2] == 0.0                   # the floor is still served
+
+
+def test_peak_shaving_refills_from_the_grid_off_peak_only_and_under_the_threshold():
+    rule = _shaving(1000.0, recharge_soc=0.6)
+    morning = rule.act({}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.5))
+    refill_kwh = min(0.1 * 4520.0 / 0.9 ** 0.5, 1000.0 - 300.0 - EV_AT_ONCE_KWH)
+    assert morning[0] == pytest.approx(refill_kwh / BATTERY_KW)
+    low_threshold = _shaving(350.0, recharge_soc=0.6).act({}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0,
+                                                                                   battery_soc=0.5))
+    assert low_threshold[0] == pytest.approx((350.0 - 300.0 - EV_AT_ONCE_KWH) / BATTERY_KW)
+    evening = _shaving(1000.0, recharge_soc=0.6).act({}, 10, station_state(hour=19, pv_kwh=0.0, load_kwh=300.0,
+                                                                             battery_soc=0.5))
+    assert evening[0] == 0.0                                      # under the threshold in the peak: idle
+
+
+def test_peak_shaving_holds_only_the_months_billed_peak_once_it_is_passed():
+    rule = _shaving(200.0)
+    rule.reset()
+    rule.act({}, 3, station_state(hour=3, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))   # empty: 600 kW billed
+    later = rule.act({}, 4, station_state(hour=4, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
+    assert later[0] == 0.0                                        # 508 kW is under the month's 608 kW: no discharge
+    next_month = PeakShaving(SPEC, 200.0, 0.2, month_of_step=np.array([1] * 4 + [2] * 20))
+    next_month.act({}, 3, station_state(hour=3, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))
+    fresh = next_month.act({}, 4, station_state(hour=4, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
+    assert fresh[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)
+
+
+def test_peak_shaving_is_only_made_after_tuning():
+    with pytest.raises(ValueError, match="tuned on the training year"):
+        make_baseline("peak_shaving", load_settings(PARAMS))
