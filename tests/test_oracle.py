@@ -183,9 +183,9 @@ def test_an_unknown_mode_is_refused():
 
 # ---------------------------------------------------------------- replay in CityLearn, against the baselines
 
-def _oracle_and_baselines(source: Path, folder: Path) -> tuple[dict, dict]:
+def _oracle_and_baselines(source: Path, folder: Path, scenario: str) -> tuple[dict, dict]:
     shutil.copytree(source, folder, dirs_exist_ok=True)
-    settings = load_settings(folder / "params.yaml")
+    settings = load_settings(folder / "params.yaml", scenario)
     data, results = data_dir(folder, settings.scenario), results_dir(folder, settings.scenario)
     oracle = run_oracle(settings, data, results, options=OPTIONS)
     baselines = {name: run_controller(settings, name, lambda split, name=name: make_baseline(name, settings),
@@ -197,8 +197,8 @@ def _oracle_and_baselines(source: Path, folder: Path) -> tuple[dict, dict]:
 @pytest.fixture(scope="module")
 def station_only_built(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("oracle_station_only")
-    write_params(folder, {"scenario": "station_only"})
-    run_cli("build-dataset", cwd=folder)
+    write_params(folder)
+    run_cli("--scenario", "station_only", "build-dataset", cwd=folder)
     return folder
 
 
@@ -206,7 +206,7 @@ def station_only_built(tmp_path_factory) -> Path:
 def scenario_runs(request, built_small, station_only_built, tmp_path_factory):
     source = built_small if request.param == "mall" else station_only_built
     folder = tmp_path_factory.mktemp(f"oracle_{request.param}")
-    oracle, baselines = _oracle_and_baselines(source, folder)
+    oracle, baselines = _oracle_and_baselines(source, folder, request.param)
     return request.param, folder, oracle, baselines
 
 
