@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import tool_env
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MAX_LINES = 260
@@ -77,7 +79,8 @@ def named_paths(text: str, base: str = "") -> list[str]:
 def ignored(path: str) -> bool:
     """Whether git ignores the path (as a file or as a folder): something a run writes."""
     for candidate in (path, path.rstrip("/") + "/"):
-        if subprocess.run(["git", "check-ignore", "-q", candidate], cwd=ROOT).returncode == 0:
+        if subprocess.run(["git", "check-ignore", "-q", candidate], cwd=ROOT,
+                          env={**os.environ, **tool_env()}).returncode == 0:
             return True
     return False
 
