@@ -40,6 +40,7 @@ for optimum in ORACLES:
             stages.oracle_records(RESULTS, optimum),
         params:
             values=param_values("oracle"),
+            mode=optimum,              # the loop's value now: the shell command is formatted when the job runs
         log:
             log_file(optimum),
         benchmark:
@@ -47,4 +48,4 @@ for optimum in ORACLES:
         conda:
             ENVIRONMENT
         shell:
-            f"{EVSTATION} baseline {optimum}"
+            f"{EVSTATION} baseline {{params.mode}}"
