@@ -326,8 +326,8 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
         "compare"}, sorted(ran)
     changes = json.loads(run("dvc", "metrics", "diff", "HEAD", "exp-ppo", "--json", cwd=project).stdout)
     assert set(changes) <= {f"{workflow_stages.REPORT}/{workflow_stages.REPORT_SUMMARY}"}, sorted(changes)
-    shown = run("dvc", "exp", "show", "--only-changed", "--no-pager", cwd=project).stdout
-    assert max(len(line) for line in shown.splitlines()) <= 200, shown[:2000]
+    header = run("dvc", "exp", "show", "--only-changed", "--csv", cwd=project).stdout.splitlines()[0].split(",")
+    assert len(header) <= 200 and "agents.ppo.learning_rate" in header, header
 
     run("snakemake", "--touch", "--cores", "1", cwd=project)
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
