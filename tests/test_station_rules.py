@@ -126,14 +126,16 @@ def _shaving(threshold_kw: float, recharge_soc: float = 0.2) -> PeakShaving:
     return PeakShaving(SPEC, threshold_kw, recharge_soc, month_of_step=np.ones(24, dtype=int))
 
 
-def test_peak_shaving_discharges_what_exceeds_the_threshold():
-    actions = _shaving(200.0).act({}, 10, station_state(hour=10, pv_kwh=0.0, load_kwh=300.0))
-    assert actions[1:] == pytest.approx(AT_ONCE)
-    assert actions[0] == pytest.approx(-(300.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)
+def test_peak_shaving_discharges_what_exceeds_the_threshold_in_the_peak_hours_only():
+    evening = _shaving(200.0).act({}, 10, station_state(hour=19, pv_kwh=0.0, load_kwh=300.0))
+    assert evening[1:] == pytest.approx(AT_ONCE)
+    assert evening[0] == pytest.approx(-(300.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)
+    morning = _shaving(200.0).act({}, 10, station_state(hour=10, pv_kwh=0.0, load_kwh=300.0))
+    assert morning[0] == 0.0 and morning[1:] == pytest.approx(AT_ONCE)   # kept for the peak hours
 
 
 def test_peak_shaving_with_an_empty_battery_holds_vehicles_at_their_floor():
-    state = station_state(hour=10, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.2, steps_left=np.array([1, 2, 5, 1]))
+    state = station_state(hour=19, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.2, steps_left=np.array([1, 2, 5, 1]))
     actions = _shaving(200.0).act({}, 10, state)
     assert actions[0] == 0.0
     np.testing.assert_allclose(actions[1:], floor_fraction(state))
@@ -148,6 +150,9 @@ def test_peak_shaving_refills_from_the_grid_off_peak_only_and_under_the_threshol
     low_threshold = _shaving(350.0, recharge_soc=0.6).act({}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0,
                                                                                    battery_soc=0.5))
     assert low_threshold[0] == pytest.approx((350.0 - 300.0 - EV_AT_ONCE_KWH) / BATTERY_KW)
+    full = _shaving(1000.0, recharge_soc=0.6).act({}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0,
+                                                                          battery_soc=0.7))
+    assert full[0] == 0.0                                         # above its refill SOC: no grid energy
     evening = _shaving(1000.0, recharge_soc=0.6).act({}, 10, station_state(hour=19, pv_kwh=0.0, load_kwh=300.0,
                                                                              battery_soc=0.5))
     assert evening[0] == 0.0                                      # under the threshold in the peak: idle
@@ -155,13 +160,12 @@ def test_peak_shaving_refills_from_the_grid_off_peak_only_and_under_the_threshol
 
 def test_peak_shaving_holds_only_the_months_billed_peak_once_it_is_passed():
     rule = _shaving(200.0)
-    rule.reset()
-    rule.act({}, 3, station_state(hour=3, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))   # empty: 600 kW billed
-    later = rule.act({}, 4, station_state(hour=4, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
-    assert later[0] == 0.0                                        # 508 kW is under the month's 608 kW: no discharge
+    rule.act({}, 3, station_state(hour=19, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))  # empty: ~608 kW billed
+    later = rule.act({}, 4, station_state(hour=20, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
+    assert later[0] == 0.0                                        # ~508 kW is under the month's ~608 kW: no discharge
     next_month = PeakShaving(SPEC, 200.0, 0.2, month_of_step=np.array([1] * 4 + [2] * 20))
-    next_month.act({}, 3, station_state(hour=3, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))
-    fresh = next_month.act({}, 4, station_state(hour=4, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
+    next_month.act({}, 3, station_state(hour=19, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))
+    fresh = next_month.act({}, 4, station_state(hour=20, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
     assert fresh[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)
 
 

@@ -189,14 +189,16 @@ class HoldForPeak:
 
 
 class PeakShaving:
-    """Keeps each month's import under a threshold: vehicles charge at once to their required SOC
-    unless that lifts the import above it, then only what the battery cannot cover, least laxity
-    first above their floor (the floor is always served); the battery stores PV surplus, discharges
-    whatever import exceeds the threshold, and outside the peak hours refills from the grid, under the
-    threshold, up to `recharge_soc`. Once the month's import has exceeded the threshold, holding the
-    import under the threshold any longer saves nothing: the month's billed peak so far (in the peak
-    hours, or at any hour) becomes the limit. A station's meter knows that peak; nothing here reads
-    the future. `month_of_step`: each step's billing month (the dataset's calendar)."""
+    """Keeps each month's import in the tariff's peak hours under a threshold, where the generation
+    demand charge (the larger one) is billed: there the battery discharges whatever import exceeds it,
+    and vehicles charge at once to their required SOC unless the battery cannot cover them, then only
+    what it can, least laxity first above their floor (the floor is always served). Outside the peak
+    hours the battery never discharges (its energy is kept for the peak hours; the any-hour demand
+    charge is the smaller one): it stores PV surplus and refills from the grid up to `recharge_soc`,
+    keeping the import under the threshold. Once the month's import in the peak hours has exceeded
+    the threshold, holding it under the threshold any longer saves nothing: the month's billed peak so
+    far becomes the limit. A station's meter knows that peak; nothing here reads the future.
+    `month_of_step`: each step's billing month (the dataset's calendar)."""
     name = "peak_shaving"
 
     def __init__(self, spec: StationSpec, threshold_kw: float, recharge_soc: float, month_of_step: np.ndarray):
@@ -205,28 +207,28 @@ class PeakShaving:
         self.reset()
 
     def reset(self) -> None:
-        self.month, self.window_peak_kw, self.any_peak_kw = None, 0.0, 0.0
+        self.month, self.window_peak_kw = None, 0.0
 
-    def _limit_kwh(self, step: int, peak_hour: bool) -> float:
+    def _limit_kwh(self, step: int) -> float:
         if self.month_of_step[step] != self.month:
-            self.month, self.window_peak_kw, self.any_peak_kw = self.month_of_step[step], 0.0, 0.0
-        billed_kw = self.window_peak_kw if peak_hour else self.any_peak_kw
-        return max(self.threshold_kw, billed_kw) * HOURS_PER_STEP
+            self.month, self.window_peak_kw = self.month_of_step[step], 0.0
+        return max(self.threshold_kw, self.window_peak_kw) * HOURS_PER_STEP
 
     def _recharge_kwh(self, state: StationState, room_kwh: float) -> float:
-        """Grid energy that refills the battery towards `recharge_soc`, within `room_kwh` under the limit."""
+        """Grid energy that refills the battery towards `recharge_soc`, within `room_kwh` under the threshold."""
         missing_kwh = max(self.recharge_soc - state.battery_soc, 0.0) * state.battery_capacity_kwh
-        return min(missing_kwh / state.battery_root_efficiency, room_kwh)
+        return min(missing_kwh / state.battery_root_efficiency, max(room_kwh, 0.0))
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         state = _require(state, self.name)
-        peak_hour = in_peak_hours(state.hour, self.spec)
-        limit_kwh = self._limit_kwh(step, peak_hour)
+        limit_kwh = self._limit_kwh(step)
         floor, sockets = floor_fraction(state), charge_at_once(state)
         base_kwh = state.load_kwh - state.pv_kwh
         net_kwh = base_kwh + ev_draw_kwh(state, sockets)
         if net_kwh <= 0:
             battery = battery_action(state, -net_kwh)
+        elif not in_peak_hours(state.hour, self.spec):
+            battery = battery_action(state, self._recharge_kwh(state, self.threshold_kw * HOURS_PER_STEP - net_kwh))
         elif net_kwh > limit_kwh:
             battery = battery_action(state, limit_kwh - net_kwh)
             covered_kwh = limit_kwh - battery * state.battery_power_kw * HOURS_PER_STEP
@@ -234,20 +236,11 @@ class PeakShaving:
                 budget_kwh = covered_kwh - base_kwh - ev_draw_kwh(state, floor)
                 sockets = least_laxity_first(state, floor, [budget_kwh], ceiling_fraction=sockets,
                                              socket_group=np.zeros_like(state.socket_group))
-        elif not peak_hour:
-            battery = battery_action(state, self._recharge_kwh(state, limit_kwh - net_kwh))
+            net_kwh = base_kwh + ev_draw_kwh(state, sockets) + battery * state.battery_power_kw * HOURS_PER_STEP
+            self.window_peak_kw = max(self.window_peak_kw, net_kwh / HOURS_PER_STEP)
         else:
             battery = 0.0
-        self._record(base_kwh + ev_draw_kwh(state, sockets) + battery * state.battery_power_kw * HOURS_PER_STEP,
-                     peak_hour)
         return np.concatenate([[battery], sockets])
-
-    def _record(self, net_kwh: float, peak_hour: bool) -> None:
-        """The month's billed peaks as the meter will read them (this step's import, as planned)."""
-        import_kw = max(net_kwh, 0.0) / HOURS_PER_STEP
-        self.any_peak_kw = max(self.any_peak_kw, import_kw)
-        if peak_hour:
-            self.window_peak_kw = max(self.window_peak_kw, import_kw)
 
 
 def make_baseline(name: str, settings: Settings) -> Controller:
