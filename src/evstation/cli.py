@@ -174,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     parser.add_argument("--scenario", help="the scenario to apply (default: the first of the params' scenarios)")
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
-    parser.add_argument("--log", help="also write the messages, errors included, to this file (replaced)")
+    parser.add_argument("--log", help="also append the messages, errors included, to this file")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build-dataset", help="write the CityLearn dataset of each split")
@@ -232,11 +232,13 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
 def _log_to(path: str | None) -> None:
-    """Messages to stderr and, for a pipeline job, to its log file too (the workflows name one per job)."""
+    """Messages to stderr and, for a pipeline job, to its log file too (the workflows name one per job).
+    Appended, never replaced: a second run of a job, refused by the job's lock, must not empty the log of
+    the run that holds it."""
     handlers = [logging.StreamHandler()]
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, mode="w"))
+        handlers.append(logging.FileHandler(path, mode="a"))
     logging.basicConfig(format=LOG_FORMAT, datefmt="%H:%M:%S", handlers=handlers, force=True)
 
 
