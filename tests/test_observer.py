@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from evstation.config import apply_overrides, load_settings
+from evstation.control.features import features
 from evstation.control.observer import StationObserver, state_from_citylearn, state_from_fast_env
 from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_env import make_fast_env
@@ -35,11 +36,13 @@ def test_both_simulators_give_equal_states_along_a_week_under_random_actions(sma
     fast.reset(), citylearn.reset()
     rng = np.random.default_rng(11)
     low, high = fast.action_space.low, fast.action_space.high
-    arrivals = continued = 0
+    arrivals = continued = peaks_seen = 0
     for step in range(observer.steps):
         reference = state_from_citylearn(observer, citylearn, step)
         state = state_from_fast_env(observer, fast)
         _assert_equal_states(state, reference)
+        np.testing.assert_array_equal(features(state, settings), features(reference, settings))
+        peaks_seen += state.billed_peak_any_kw > 0
         sessions = observer.data.sessions
         arrivals += int(sessions.new_session[step].sum())
         continued += int((sessions.connected[step] & ~sessions.new_session[step]).sum())
@@ -48,6 +51,7 @@ def test_both_simulators_give_equal_states_along_a_week_under_random_actions(sma
         citylearn.step([action.tolist()])
     assert step == settings.simulation.horizon_hours - 1
     assert arrivals > 50 and continued > 50          # both kinds of vehicle SOC were compared
+    assert peaks_seen > observer.steps - 24          # the month's billed peaks too, once a step has imported
 
 
 def test_a_new_session_starts_from_its_arrival_soc_not_the_previous_visitor(small):

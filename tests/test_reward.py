@@ -49,6 +49,38 @@ def test_surplus_and_unmet_energy_are_penalised():
     assert components["co2"] == 0.0
 
 
+def test_a_steps_demand_charge_adds_to_the_cost_term_and_none_leaves_it_as_it_was():
+    energy_only = reward_components(1000, 0, 0.4521, 0.45, 0, 1000, SCALES)
+    assert reward_components(1000, 0, 0.4521, 0.45, 0, 1000, SCALES, 0.0) == energy_only
+    charged = reward_components(1000, 0, 0.4521, 0.45, 0, 1000, SCALES, 300.0)
+    assert charged["cost"] == pytest.approx(-(1000 * 0.45 + 300.0) / SCALES["cost_pen"])
+    assert {name: value for name, value in charged.items() if name != "cost"} == \
+        {name: value for name, value in energy_only.items() if name != "cost"}
+
+
+def test_the_citylearn_reward_bills_each_month_from_its_own_peaks():
+    from evstation.control.reward import StationReward
+
+    mt3 = apply_overrides(SETTINGS, {"tariff.demand.generation_pen_per_kw_month": 56.09,
+                                     "tariff.demand.distribution_pen_per_kw_month": 16.40})
+    reward = StationReward({"central_agent": True}, **StationReward.kwargs_from(mt3.reward, mt3.tariff))
+
+    def step(month: int, hour: int, import_kwh: float) -> float:
+        reward.calculate([{"net_electricity_consumption": import_kwh, "solar_generation": 0.0, "carbon_intensity": 0.4521,
+                           "electricity_pricing": 0.45, "electric_vehicles_chargers_dict": {}, "month": month,
+                           "hour": hour}])
+        return reward.last_demand_charge_pen
+
+    assert step(1, 13, 1000.0) == pytest.approx(16.40 * 1000)           # 12:00 local: any-hour peak only
+    assert step(1, 19, 1200.0) == pytest.approx(16.40 * 200 + 56.09 * 1200)   # 18:00 local: the peak window
+    assert step(1, 20, 1100.0) == 0.0                                   # below both peaks
+    assert step(2, 1, 500.0) == pytest.approx(16.40 * 500)              # a new month bills from nothing
+    plain = StationReward({"central_agent": True}, **StationReward.kwargs_from(SETTINGS.reward, SETTINGS.tariff))
+    plain.calculate([{"net_electricity_consumption": 2000.0, "solar_generation": 0.0, "carbon_intensity": 0.4521,
+                      "electricity_pricing": 0.45, "electric_vehicles_chargers_dict": {}, "month": 1, "hour": 19}])
+    assert plain.last_demand_charge_pen == 0.0 and plain.last_components["cost"] == penalty(2000 * 0.45, 1500.0)
+
+
 def test_unmet_energy_counts_only_vehicles_leaving_now():
     chargers = {
         "a": {"connected": True, "hours_until_departure": 1.0, "required_soc": 0.9, "battery_soc": 0.5, "battery_capacity": 2.5},

@@ -43,7 +43,7 @@ def test_features_have_the_documented_size_and_range(small, action_space):
     settings, folder = small
     settings = apply_overrides(settings, {"control.action_space": action_space})
     groups = len(VEHICLE_KINDS) if action_space == "aggregated" else 0
-    assert observation_size(settings) == 4 * 8 + 9 + 2 * settings.control.forecast_hours + 4 * groups
+    assert observation_size(settings) == 4 * 8 + 15 + 2 * settings.control.forecast_hours + 4 * groups
     assert len(feature_names(settings)) == observation_size(settings)
     env = make_learner_env(settings, folder, window="year")
     rng = np.random.default_rng(0)

@@ -20,7 +20,21 @@ station:
   battery_soc               fraction of capacity
   tariff                    / the peak tariff
   emission_factor           / the grid's constant factor
+  billed_peak_window, billed_peak_any   the month's billed peaks so far (largest hourly import within
+                            the tariff's peak hours, at any hour) / the site's largest possible import
+  idle_peak_window, idle_peak_any       the same for the site with sockets and battery idle: the
+                            learning reward charges the rise of the first over the rise of these
+  hours_left_in_month       / the longest month's hours (what is left to set this month's peak)
+  hours_to_peak_window      / a day (0 within the peak window)
   pv forecast, load forecast  the next `forecast_hours` steps, scaled as pv and load
+
+The month-to-date peaks, the hours left and a day's forecast make a step's demand charge (the
+rate times the rise of the month's billed peak, `control/demand.py`) a function of the observation,
+so the learning reward stays Markovian with demand charges. The forecast covers a day, hour by hour
+(`forecast_hours: 24`), rather than a coarse daily summary: what decides a month's peak is at which
+evening hour tomorrow's load less PV is largest and how much PV comes before it to bank in the
+battery, and a daily total or maximum loses that timing; a rolling 24-hour plan took almost all of
+the optimum's lead when it knew the next day, and 48 hours added nothing over 24.
 per socket group present (only with `control.action_space: aggregated`, what that policy acts on):
   connected                 vehicles connected / the group's sockets
   energy_needed             total kWh still needed / (the group's sockets x the vehicle's capacity)
@@ -38,9 +52,11 @@ from .station import StationState
 
 SOCKET_FEATURES = ("connected", "energy_needed", "steps_left", "laxity")
 STATION_FEATURES = ("hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "pv", "load", "battery_soc", "tariff",
-                    "emission_factor")
+                    "emission_factor", "billed_peak_window", "billed_peak_any", "idle_peak_window", "idle_peak_any",
+                    "hours_left_in_month", "hours_to_peak_window")
 GROUP_FEATURES = ("connected", "energy_needed", "floor_energy", "least_laxity")
 HOURS_PER_DAY, DAYS_PER_WEEK, HOURS_PER_YEAR = 24, 7, 8760
+HOURS_PER_LONGEST_MONTH = 31 * HOURS_PER_DAY
 HOURS_PER_STEP = 1.0          # the datasets are hourly (the simulators refuse anything else)
 
 
@@ -76,6 +92,14 @@ def mall_peak_kwh(settings: Settings) -> float:
     return max(float(profile.max() / profile.mean() * mean_kw), 1.0) * HOURS_PER_STEP
 
 
+def site_import_scale_kwh(settings: Settings) -> float:
+    """The site's largest possible import over a step: the mall's modelled peak (when it shares the
+    meter), every socket at rated power and the battery charging at full power, with no PV."""
+    mall = mall_peak_kwh(settings) if settings.mall.enabled else 0.0
+    sockets_kw = sum(settings.sockets.group(kind).count * settings.sockets.group(kind).power_kw for kind in VEHICLE_KINDS)
+    return mall + (sockets_kw + settings.battery.power_kw) * HOURS_PER_STEP
+
+
 def longest_stay_steps(settings: Settings) -> float:
     """No session outlasts the opening hours: the scale of countdowns and laxity."""
     return float(settings.opening_hours.close_hour - settings.opening_hours.open_hour) / HOURS_PER_STEP
@@ -97,10 +121,14 @@ def socket_features(state: StationState, stay_steps: float) -> np.ndarray:
 def station_features(state: StationState, settings: Settings) -> np.ndarray:
     pv_scale = settings.pv.inverter_ac_limit_kw * HOURS_PER_STEP
     load_scale = mall_peak_kwh(settings)
+    peak_scale_kw = site_import_scale_kwh(settings) / HOURS_PER_STEP
     values = [*_cyclic(state.hour, HOURS_PER_DAY), *_cyclic(state.weekday, DAYS_PER_WEEK),
               state.pv_kwh / pv_scale, state.load_kwh / load_scale, state.battery_soc,
               state.tariff_pen_per_kwh / settings.tariff.peak_pen_per_kwh,
-              state.emission_factor_kg_per_kwh / settings.emissions.grid_kg_per_kwh]
+              state.emission_factor_kg_per_kwh / settings.emissions.grid_kg_per_kwh,
+              state.billed_peak_window_kw / peak_scale_kw, state.billed_peak_any_kw / peak_scale_kw,
+              state.idle_peak_window_kw / peak_scale_kw, state.idle_peak_any_kw / peak_scale_kw,
+              state.hours_left_in_month / HOURS_PER_LONGEST_MONTH, state.hours_to_peak_window / HOURS_PER_DAY]
     return np.concatenate([values, np.asarray(state.pv_forecast_kwh) / pv_scale,
                            np.asarray(state.load_forecast_kwh) / load_scale])
 

@@ -12,7 +12,7 @@ The components, each a signed number of "reference kWh" over `learning_scales.en
 clipped (a negative marginal import is a gain, and the learner must see it as one):
 
 - co2:             -marginal_import * (ef / ef_reference) / energy_kwh
-- cost:            -marginal_import * (tariff / tariff_reference) / energy_kwh
+- cost:            -(marginal_import * tariff + marginal_demand_charge) / tariff_reference / energy_kwh
 - solar:           -marginal_surplus / energy_kwh
 - ev_satisfaction: -behind / ev_behind_kwh: every step, the energy the connected vehicles can no
                    longer receive by their departure even at rated power (after this step); on a
@@ -23,6 +23,24 @@ clipped (a negative marginal import is a gain, and the learner must see it as on
                    episode's first step)
 
 weighted with params `reward.weights`, as the reported reward is.
+
+Demand charges (params `tariff.demand`, 0 outside `mall_mt3`). The month's demand charge is a rate
+times the month's billed peak; per step it is the rate times the rise the step causes in the
+month's peak so far (`control/demand.py`), which the state carries (`billed_peak_*_kw`), so the
+reward stays Markovian. "Marginal" here means against the idle site, as for energy: the idle
+site's month-to-date peaks (`idle_peak_*_kw`, from the exogenous load - PV) rise by their own
+steps, and
+
+  marginal_demand_charge = rate * rise of the site's billed peak - rate * rise of the idle site's
+
+Over a month it sums to rate * (site's peak - idle site's peak): negative when the battery shaves
+below the mall's own peak (a gain, as a negative marginal import is), and the cost term ranks
+schedules as the bill does, since the idle site's charge is the same for every schedule. Against the
+absolute rise, each month's first day would carry the idle site's whole peak (about 2 MW at
+72 PEN/kW-month: -48 reward in one step) that no action can move. PEN count as reference kWh at the
+peak tariff, as the energy cost does: a 100 kW rise of the billed peak under MT3 (72.49 PEN/kW)
+is 7,249 PEN, 16 reference units, weighed against the energy terms as the bill weighs them. With no
+demand rates the term is exactly 0 and every value is as without it.
 
 References. ef_reference is the grid's constant factor (`emissions.grid_kg_per_kwh`), so with the
 isolated grid's flat factor a kWh of marginal import weighs exactly 1 reference kWh in co2.
@@ -54,7 +72,10 @@ from typing import Mapping
 import numpy as np
 
 from ..config import REWARD_COMPONENTS, LearningScales, Settings
+from .demand import DemandRates, demand_charge_pen
 from .station import StationState
+
+HOURS_PER_STEP = 1.0            # the datasets are hourly: a step's kWh is its mean kW
 
 
 @dataclass(frozen=True)
@@ -64,12 +85,14 @@ class LearningReferences:
     tariff_pen_per_kwh: float
     scales: LearningScales
     weights: Mapping[str, float]
+    demand: DemandRates = DemandRates()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LearningReferences":
         return cls(ef_kg_per_kwh=settings.emissions.grid_kg_per_kwh,
                    tariff_pen_per_kwh=settings.tariff.peak_pen_per_kwh,
-                   scales=settings.control.learning_scales, weights=dict(settings.reward.weights))
+                   scales=settings.control.learning_scales, weights=dict(settings.reward.weights),
+                   demand=DemandRates.from_tariff(settings.tariff))
 
 
 def baseline_import_kwh(load_kwh: float, pv_kwh: float) -> float:
@@ -88,6 +111,18 @@ def marginal_flows(net_kwh: float, load_kwh: float, pv_kwh: float) -> tuple[floa
             max(-net_kwh, 0.0) - baseline_surplus_kwh(load_kwh, pv_kwh))
 
 
+def marginal_demand_charge_pen(state: StationState, import_kwh: float, rates: DemandRates) -> float:
+    """The demand charge the step adds on the site, less what it adds on the idle site (signed)."""
+    if not rates.charged:
+        return 0.0
+    idle_kwh = baseline_import_kwh(state.load_kwh, state.pv_kwh)
+    site = demand_charge_pen(import_kwh / HOURS_PER_STEP, state.in_peak_window, state.billed_peak_window_kw,
+                             state.billed_peak_any_kw, rates)
+    idle = demand_charge_pen(idle_kwh / HOURS_PER_STEP, state.in_peak_window, state.idle_peak_window_kw,
+                             state.idle_peak_any_kw, rates)
+    return site - idle
+
+
 def energy_behind_kwh(state: StationState, vehicle_soc_after: np.ndarray) -> float:
     """Energy the vehicles connected in `state` can no longer receive by departure at rated power,
     given their SOC after the step (NaN or anything where no vehicle is connected)."""
@@ -102,13 +137,15 @@ def energy_behind_kwh(state: StationState, vehicle_soc_after: np.ndarray) -> flo
 
 def learning_components(marginal_import_kwh: float, marginal_surplus_kwh: float, emission_factor: float,
                         tariff: float, behind_kwh: float, previous_marginal_import_kwh: float,
-                        references: LearningReferences) -> dict[str, float]:
+                        references: LearningReferences, marginal_demand_pen: float = 0.0) -> dict[str, float]:
     """The five components of one step (pure; signed, never clipped)."""
     scales = references.scales
     return {
         "co2": -marginal_import_kwh * (emission_factor / references.ef_kg_per_kwh) / scales.energy_kwh,
         "solar": -marginal_surplus_kwh / scales.energy_kwh,
-        "cost": -marginal_import_kwh * (tariff / references.tariff_pen_per_kwh) / scales.energy_kwh,
+        # the demand part is subtracted apart, so that without demand rates (0.0) the term is bit for bit as before
+        "cost": (-marginal_import_kwh * (tariff / references.tariff_pen_per_kwh) / scales.energy_kwh
+                 - marginal_demand_pen / references.tariff_pen_per_kwh / scales.energy_kwh),
         "ev_satisfaction": -behind_kwh / scales.ev_behind_kwh,
         "grid_stability": -abs(marginal_import_kwh - previous_marginal_import_kwh) / scales.ramp_kwh,
     }
@@ -127,15 +164,18 @@ class MarginalReward:
 
     def reset(self) -> None:
         self.previous_marginal_import_kwh: float | None = None
+        self.last_demand_charge_pen = 0.0
 
     def __call__(self, state: StationState, net_kwh: float, vehicle_soc_after: np.ndarray) -> tuple[float, dict[str, float]]:
         """Reward and components of the step taken from `state` that ended with meter net `net_kwh`."""
         marginal_import, marginal_surplus = marginal_flows(net_kwh, state.load_kwh, state.pv_kwh)
         previous = marginal_import if self.previous_marginal_import_kwh is None else self.previous_marginal_import_kwh
+        demand_pen = marginal_demand_charge_pen(state, max(net_kwh, 0.0), self.references.demand)
         components = learning_components(marginal_import, marginal_surplus, state.emission_factor_kg_per_kwh,
                                          state.tariff_pen_per_kwh, energy_behind_kwh(state, vehicle_soc_after),
-                                         previous, self.references)
+                                         previous, self.references, demand_pen)
         self.previous_marginal_import_kwh = marginal_import
+        self.last_demand_charge_pen = demand_pen
         return weighted(components, self.references.weights), components
 
     def snapshot(self) -> dict:

@@ -8,6 +8,12 @@ SOC after the previous step - into a `StationState`. `state_from_fast_env` and
 the dataset, so a controller sees the same state in training (fast twin) and in evaluation
 (CityLearn). A vehicle's SOC on a session's first step is its arrival SOC from the session table,
 never CityLearn's per-socket SOC observation, which lags by one visitor on back-to-back sessions.
+
+The third thing the simulator decides, the month's billed peaks so far (what a step's demand charge
+depends on, `control/demand.py`), each builder reads from its simulator's imports: the fast twin
+keeps them as it steps, CityLearn's are the maxima of its net consumption since the month's first
+step; both are CityLearn's float32 values, so the two agree exactly. The idle site's peaks (mall
+and PV only) and the billing clock come from the dataset.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from ..config import VEHICLE_KINDS, Settings
 from ..dataset import PROFILES_FILE, read_csv
 from ..errors import DataError
 from ..simulation.fast_data import StationData, load_station
+from .demand import billing_clock, month_start_steps, peaks_before, running_peaks_before
+from .learning_reward import baseline_import_kwh
 from .station import StationState
 
 # The forecast noise must be identical in both simulators and on every run, not random across runs:
@@ -40,17 +48,28 @@ def socket_groups(charger_ids: tuple[str, ...]) -> np.ndarray:
     return np.array(groups, dtype=int)
 
 
-def calendar(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Local hour (0-23) and weekday (0 Monday) of every row, from the dataset's profile timestamps
-    (CityLearn's padded terminal row, past the profiles, continues the clock)."""
+def local_stamps(folder: Path, rows: int) -> pd.DatetimeIndex:
+    """Local timestamp of every row, from the dataset's profile timestamps (CityLearn's padded
+    terminal row, past the profiles, continues the clock)."""
     stamps = pd.to_datetime(read_csv(Path(folder) / PROFILES_FILE)["timestamp"], format="%Y-%m-%d %H:%M%z")
     if len(stamps) == 0:
         raise DataError(f"{folder / PROFILES_FILE}: no rows")
     if len(stamps) < rows:
         extra = pd.date_range(stamps.iloc[-1], periods=rows - len(stamps) + 1, freq="h")[1:]
         stamps = pd.concat([stamps, pd.Series(extra)], ignore_index=True)
-    stamps = pd.DatetimeIndex(stamps.iloc[:rows])
+    return pd.DatetimeIndex(stamps.iloc[:rows])
+
+
+def calendar(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local hour (0-23) and weekday (0 Monday) of every row."""
+    stamps = local_stamps(folder, rows)
     return stamps.hour.to_numpy(dtype=int), stamps.dayofweek.to_numpy(dtype=int)
+
+
+def idle_import_kw(data: StationData) -> np.ndarray:
+    """Each row's import with sockets and battery idle (the learning reward's baseline), in kW."""
+    return np.array([baseline_import_kwh(float(load), float(pv)) for load, pv in zip(data.load_kwh, data.pv_kwh)]) \
+        / data.hours_per_step
 
 
 def energy_at_full_power_kwh(data: StationData) -> np.ndarray:
@@ -82,7 +101,13 @@ class StationObserver:
         self.forecast_hours = settings.control.forecast_hours
         self.noise_fraction = settings.control.forecast_noise_pct / 100
         self.noise_seed = noise_seed
-        self.hour, self.weekday = calendar(self.folder, self.data.rows)
+        stamps = local_stamps(self.folder, self.data.rows)
+        self.hour, self.weekday = stamps.hour.to_numpy(dtype=int), stamps.dayofweek.to_numpy(dtype=int)
+        tariff = settings.tariff
+        self.clock = billing_clock(stamps, tariff.peak_start_hour, tariff.peak_end_hour)
+        self.month_start = month_start_steps(self.clock["month"])
+        self.idle_import_kw = idle_import_kw(self.data)
+        self._idle_peaks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.socket_group = socket_groups(self.data.charger_ids)
         self.kwh_per_step_at_full_power = energy_at_full_power_kwh(self.data)
         battery = self.data.battery
@@ -105,11 +130,31 @@ class StationObserver:
             values = np.maximum(values * (1.0 + self.noise_fraction * rng.standard_normal(len(values))), 0.0)
         return values
 
-    def state(self, step: int, battery_soc: float, vehicle_soc_after_previous_step: np.ndarray) -> StationState:
-        """The station before `step`: the battery's SOC now, and each vehicle's SOC after the
-        previous step (ignored where a session starts now: the vehicle arrives with its own)."""
+    def first_billed_step(self, step: int, episode_start: int = 0) -> int:
+        """The first step whose import counts in `step`'s month-to-date peaks: the month's first, or
+        the episode's when it started later in the month (a window of the year is billed from its start)."""
+        return max(int(self.month_start[step]), episode_start)
+
+    def idle_peaks_before(self, step: int, episode_start: int = 0) -> tuple[float, float]:
+        """The idle site's month-to-date (peak-window, any-hour) peaks before `step` (kW); worked out
+        once per episode start, as the idle site's imports are known in advance."""
+        if episode_start not in self._idle_peaks:
+            self._idle_peaks[episode_start] = running_peaks_before(
+                self.idle_import_kw, self.clock["month"], self.clock["in_window"], episode_start)
+        window, any_hour = self._idle_peaks[episode_start]
+        return float(window[step]), float(any_hour[step])
+
+    def state(self, step: int, battery_soc: float, vehicle_soc_after_previous_step: np.ndarray,
+              billed_peaks_kw: tuple[float, float] = (0.0, 0.0), episode_start: int = 0) -> StationState:
+        """The station before `step`: the battery's SOC now, each vehicle's SOC after the previous
+        step (ignored where a session starts now: the vehicle arrives with its own), and the site's
+        month-to-date billed (peak-window, any-hour) peaks in kW over the steps before this one."""
         if not 0 <= step < self.steps:
             raise DataError(f"step {step}: outside the episode's {self.steps} steps")
+        if not 0 <= episode_start <= step:
+            raise DataError(f"episode start {episode_start}: after step {step}")
+        clock = self.clock
+        idle_window_kw, idle_any_kw = self.idle_peaks_before(step, episode_start)
         data, sessions = self.data, self.data.sessions
         connected = sessions.connected[step]
         soc = np.where(sessions.new_session[step], sessions.arrival_soc[step],
@@ -131,12 +176,28 @@ class StationObserver:
             steps_left=np.where(connected, np.maximum(sessions.departure_steps[step], 0), 0).astype(int),
             socket_power_kw=data.sockets.max_power_kw,
             kwh_per_step_at_full_power=self.kwh_per_step_at_full_power,
+            month=int(clock["month"][step]), hours_left_in_month=int(clock["hours_left_in_month"][step]),
+            in_peak_window=bool(clock["in_window"][step]),
+            hours_to_peak_window=int(clock["hours_to_peak_window"][step]),
+            billed_peak_window_kw=float(billed_peaks_kw[0]), billed_peak_any_kw=float(billed_peaks_kw[1]),
+            idle_peak_window_kw=idle_window_kw, idle_peak_any_kw=idle_any_kw,
         )
 
 
 def state_from_fast_env(observer: StationObserver, env) -> StationState:
     """The state of a `FastStationEnv` before its next step."""
-    return observer.state(env.time_step, float(env.battery.soc), env.vehicle_soc)
+    step = env.time_step
+    peaks = env.billed_peaks.before(int(observer.clock["month"][step]))
+    return observer.state(step, float(env.battery.soc), env.vehicle_soc, (peaks.window_kw, peaks.any_kw),
+                          env.episode_start)
+
+
+def citylearn_billed_peaks_kw(observer: StationObserver, citylearn_env, step: int) -> tuple[float, float]:
+    """The month-to-date (peak-window, any-hour) billed peaks before `step` from CityLearn's own net
+    consumption of the steps taken (its episodes start on the dataset's first step)."""
+    net_kwh = np.asarray(citylearn_env.buildings[0].net_electricity_consumption[:step], dtype=float)
+    import_kw = np.maximum(net_kwh, 0.0) / observer.data.hours_per_step
+    return peaks_before(import_kw, observer.clock["in_window"], observer.first_billed_step(step), step)
 
 
 def state_from_citylearn(observer: StationObserver, citylearn_env, step: int) -> StationState:
@@ -153,4 +214,4 @@ def state_from_citylearn(observer: StationObserver, citylearn_env, step: int) ->
     if step > 0:
         previous = connected_vehicle_socs(citylearn_env, step - 1)
         vehicles = np.array([0.0 if soc is None else soc for soc in previous], dtype=np.float32)
-    return observer.state(step, battery_soc, vehicles)
+    return observer.state(step, battery_soc, vehicles, citylearn_billed_peaks_kw(observer, citylearn_env, step))

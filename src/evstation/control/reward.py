@@ -7,7 +7,14 @@ every step at -1 and teach nothing):
 
 - co2:             -(import_kwh * emission_factor) / co2_kg
 - solar:           -surplus_kwh / solar_surplus_kwh          (PV neither used on site nor stored)
-- cost:            -(import_kwh * tariff) / cost_pen
+- cost:            -(import_kwh * tariff + demand_charge_pen) / cost_pen, where demand_charge_pen is
+                   the monthly demand charge the step adds: each rate of params `tariff.demand` times
+                   the rise the step's import causes in the month's billed peak so far (peak hours,
+                   any hour; `control/demand.py`). Summed over a month it is the month's demand charge
+                   (`control/bill.py`); with no demand rates it is exactly 0 and the term is as before.
+                   The month's first steps raise the peak from 0, so with demand rates this term
+                   saturates at -1 there (the learning reward counts the rise over the idle site's, which
+                   does not).
 - ev_satisfaction: -unmet_kwh / ev_unmet_kwh, unmet_kwh = energy still missing, at their required
                    SOC, from the vehicles that leave after this step
 - grid_stability:  -|import_kwh - previous import_kwh| / ramp_kwh
@@ -23,11 +30,19 @@ from typing import Mapping
 
 from citylearn.reward_function import RewardFunction
 
-from ..config import REWARD_COMPONENTS, Reward
+from ..config import REWARD_COMPONENTS, Reward, Tariff
 from ..schema import as_plain
+from .demand import DemandRates, MonthPeaks, demand_charge_pen
 
 REQUIRED_OBSERVATIONS = ["net_electricity_consumption", "solar_generation", "carbon_intensity",
-                         "electricity_pricing", "electric_vehicles_chargers_dict"]
+                         "electricity_pricing", "electric_vehicles_chargers_dict", "month", "hour"]
+HOURS_PER_STEP = 1.0            # the datasets are hourly: a step's kWh is its mean kW
+CITYLEARN_FIRST_HOUR = 1        # CityLearn's hour column counts 1-24: hour 1 is 00:00-00:59 local
+
+
+def local_hour(citylearn_hour: int) -> int:
+    """The local clock hour (0-23) of CityLearn's hour observation."""
+    return int(citylearn_hour) - CITYLEARN_FIRST_HOUR
 
 
 def penalty(amount: float, scale: float) -> float:
@@ -49,12 +64,13 @@ def unmet_departure_kwh(chargers: Mapping[str, dict]) -> float:
 
 
 def reward_components(import_kwh: float, surplus_kwh: float, emission_factor: float, tariff: float,
-                      unmet_kwh: float, previous_import_kwh: float, scales: Mapping[str, float]) -> dict[str, float]:
+                      unmet_kwh: float, previous_import_kwh: float, scales: Mapping[str, float],
+                      demand_charge_pen: float = 0.0) -> dict[str, float]:
     """The five components for one step (pure, so it can be tested and reused on a timeseries)."""
     return {
         "co2": penalty(import_kwh * emission_factor, scales["co2_kg"]),
         "solar": penalty(surplus_kwh, scales["solar_surplus_kwh"]),
-        "cost": penalty(import_kwh * tariff, scales["cost_pen"]),
+        "cost": penalty(import_kwh * tariff + demand_charge_pen, scales["cost_pen"]),
         "ev_satisfaction": penalty(unmet_kwh, scales["ev_unmet_kwh"]),
         "grid_stability": penalty(abs(import_kwh - previous_import_kwh), scales["ramp_kwh"]),
     }
@@ -67,22 +83,27 @@ def weighted(components: Mapping[str, float], weights: Mapping[str, float]) -> f
 class StationReward(RewardFunction):
     """CityLearn reward function of the station (central agent: one value per step)."""
 
-    def __init__(self, env_metadata, weights: Mapping[str, float] = None, scales: Mapping[str, float] = None, **kwargs):
+    def __init__(self, env_metadata, weights: Mapping[str, float] = None, scales: Mapping[str, float] = None,
+                 demand: Mapping[str, float] = None, **kwargs):
         super().__init__(env_metadata, **kwargs)
         if weights is None or scales is None:
             raise ValueError("StationReward needs the weights and scales of params.yaml `reward`")
         self.weights = dict(weights)
         self.scales = dict(scales)
+        self.demand = DemandRates(**(demand or {}))
         self.reset()
 
     @classmethod
-    def kwargs_from(cls, reward: Reward) -> dict:
-        return {"weights": dict(reward.weights), "scales": as_plain(reward.scales)}
+    def kwargs_from(cls, reward: Reward, tariff: Tariff | None = None) -> dict:
+        return {"weights": dict(reward.weights), "scales": as_plain(reward.scales),
+                "demand": as_plain(DemandRates.from_tariff(tariff))}
 
     def reset(self):
         self.previous_import_kwh = None     # no ramp is charged on the first step of an episode
+        self.billed_peaks = MonthPeaks()    # the month's billed peaks so far, from the episode's first step
         self.last_components = dict.fromkeys(REWARD_COMPONENTS, 0.0)
         self.last_unmet_kwh = 0.0
+        self.last_demand_charge_pen = 0.0
 
     def get_required_observation_names(self):
         return REQUIRED_OBSERVATIONS
@@ -93,9 +114,16 @@ class StationReward(RewardFunction):
         import_kwh, surplus_kwh = max(net_kwh, 0.0), max(-net_kwh, 0.0)
         unmet_kwh = unmet_departure_kwh(station.get("electric_vehicles_chargers_dict") or {})
         previous = import_kwh if self.previous_import_kwh is None else self.previous_import_kwh
+        month, in_window = int(station["month"]), self.demand.in_window(local_hour(station["hour"]))
+        import_kw = import_kwh / HOURS_PER_STEP
+        peaks = self.billed_peaks.before(month)
+        demand_pen = demand_charge_pen(import_kw, in_window, peaks.window_kw, peaks.any_kw, self.demand)
         components = reward_components(import_kwh, surplus_kwh, float(station["carbon_intensity"]),
-                                       float(station["electricity_pricing"]), unmet_kwh, previous, self.scales)
+                                       float(station["electricity_pricing"]), unmet_kwh, previous, self.scales,
+                                       demand_pen)
         self.previous_import_kwh = import_kwh
+        self.billed_peaks = peaks.after(month, import_kw, in_window)
+        self.last_demand_charge_pen = demand_pen
         self.last_components = components
         self.last_unmet_kwh = unmet_kwh
         return [weighted(components, self.weights)]

@@ -43,6 +43,19 @@ class StationState:
     steps_left: np.ndarray                 # int: steps it stays plugged in, this one included; 0 where none
     socket_power_kw: np.ndarray            # rated power of the socket
     kwh_per_step_at_full_power: np.ndarray  # energy into the vehicle's battery in one step at rated power
+    # the bill's month (control/demand.py): what a step's demand charge depends on. The builders
+    # always set these; the defaults (no peak billed yet) only spare states made by hand.
+    month: int = 1                         # billing month of the step, 1-12
+    hours_left_in_month: int = 1           # steps of this month from this one on, this one included
+    in_peak_window: bool = False           # the step lies in the tariff's peak hours (the generation charge's window)
+    hours_to_peak_window: int = 0          # hours until the next peak window starts; 0 within it
+    # month-to-date billed peaks (kW): the largest hourly import of the steps before this one in its
+    # month (counted from the episode's first step), within the peak hours and at any hour
+    billed_peak_window_kw: float = 0.0
+    billed_peak_any_kw: float = 0.0
+    # the same for the site with sockets and battery idle (mall and PV only: exogenous)
+    idle_peak_window_kw: float = 0.0
+    idle_peak_any_kw: float = 0.0
 
     @property
     def sockets(self) -> int:

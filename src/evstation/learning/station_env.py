@@ -149,7 +149,7 @@ def make_learner_env(settings: Settings, folder: str | Path, *, reward_scale: fl
     validation period, "validation" is that period only, "year" the whole episode."""
     folder = Path(folder)
     if backend == "fast":
-        simulator = FastStationEnv.from_folder(folder, settings.reward)
+        simulator = FastStationEnv.from_folder(folder, settings.reward, tariff=settings.tariff)
         observer = StationObserver(settings, folder, data=simulator.data)
     else:
         from ..simulation.citylearn_env import CentralAgentEnv, make_station_env

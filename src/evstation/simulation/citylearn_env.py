@@ -32,7 +32,7 @@ def make_station_env(settings, folder: Path, *, without_solar: bool = False):
     if without_solar:
         schema["buildings"][BUILDING_NAME]["pv"]["attributes"]["nominal_power"] = 0.0
     return _citylearn(schema, reward_function=StationReward,
-                      reward_function_kwargs=StationReward.kwargs_from(settings.reward))
+                      reward_function_kwargs=StationReward.kwargs_from(settings.reward, settings.tariff))
 
 
 def _citylearn(schema, **overrides):

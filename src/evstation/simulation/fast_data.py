@@ -110,6 +110,8 @@ class StationData:
     battery: BatterySpec
     sockets: SocketSpec
     sessions: SessionTable
+    month: np.ndarray                # int per row, 1-12: CityLearn's calendar, which its reward function reads
+    hour: np.ndarray                 # int per row, CityLearn's 1-24 (hour 1 is 00:00-00:59 local)
 
 
 # ---------------------------------------------------------------- reading
@@ -529,4 +531,12 @@ def _assemble(schema, series, rows, charger_ids, tables, per_socket, battery, so
         vehicle_soc_columns=np.array(vehicle_soc, dtype=int) if vehicle_soc else None,
         load_kwh=series["non_shiftable_load"], pv_kwh=series["solar_generation"], pricing=series["electricity_pricing"],
         carbon_intensity=series["carbon_intensity"], battery=battery, sockets=sockets, sessions=session_table(per_socket),
+        month=_calendar_column(series, "month", rows), hour=_calendar_column(series, "hour", rows),
     )
+
+
+def _calendar_column(series: dict, name: str, rows: int) -> np.ndarray:
+    """A calendar column of the energy simulation table (the demand charges' month and peak hours)."""
+    if name not in series:
+        raise NotImplementedError(f"energy simulation without a {name} column is not simulated")
+    return np.asarray(series[name], dtype=int)[:rows]

@@ -20,7 +20,10 @@ CityLearn behaviours reproduced on purpose (they are what the agents were traine
   arrival SOC (or the vehicle entry's initial SOC on row 0);
 - the observation after the last step repeats the last pre-step observation (CityLearn does not
   advance its buildings on the terminal transition);
-- no ramp penalty on an episode's first step.
+- no ramp penalty on an episode's first step;
+- the reward's cost term adds the monthly demand charge each step causes (`control/demand.py`),
+  billed against the month's peaks since the episode's first step, as `StationReward` counts it;
+  the same peaks (`billed_peaks`) go into the station state the learner sees.
 
 Not simulated (NotImplementedError at construction): several buildings, noise, V2G, charger
 efficiency curves, non-flat vehicle curves, vehicle standby loss or degradation, sub-hourly steps,
@@ -45,10 +48,11 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
-from ..config import Reward, Settings
+from ..config import Reward, Settings, Tariff
 from .fast_data import NO_SOC, StationData, load_station
 from .fast_physics import StationBattery, charge_vehicles
-from ..control.reward import reward_components, weighted
+from ..control.demand import DemandRates, MonthPeaks, demand_charge_pen
+from ..control.reward import local_hour, reward_components, weighted
 from ..schema import as_plain
 
 
@@ -84,9 +88,13 @@ class FastStationEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, data: StationData, reward: Reward, reward_scale: float = 1.0):
+    def __init__(self, data: StationData, reward: Reward, reward_scale: float = 1.0, *, tariff: Tariff):
         self.data, self.reward_scale = data, reward_scale
         self.weights, self.scales = dict(reward.weights), as_plain(reward.scales)
+        self.demand = DemandRates.from_tariff(tariff)
+        # the generation charge's window by CityLearn's own calendar, as StationReward reads it; the
+        # tariff is required even without demand rates, as the state's window peak is tracked here
+        self.in_peak_window = np.array([self.demand.in_window(local_hour(hour)) for hour in data.hour])
         self.observation_space = gymnasium.spaces.Box(low=data.observation_low, high=data.observation_high, dtype=np.float32)
         self.action_space = gymnasium.spaces.Box(low=data.action_low, high=data.action_high, dtype=np.float32)
         self.observation_names = list(data.observation_names)
@@ -97,8 +105,9 @@ class FastStationEnv(gymnasium.Env):
         self._reset_state()
 
     @classmethod
-    def from_folder(cls, folder: str | Path, reward: Reward, reward_scale: float = 1.0) -> "FastStationEnv":
-        return cls(load_station(Path(folder)), reward, reward_scale)
+    def from_folder(cls, folder: str | Path, reward: Reward, reward_scale: float = 1.0, *,
+                    tariff: Tariff) -> "FastStationEnv":
+        return cls(load_station(Path(folder)), reward, reward_scale, tariff=tariff)
 
     # ------------------------------------------------------------ gymnasium interface
 
@@ -134,7 +143,8 @@ class FastStationEnv(gymnasium.Env):
         settings are rebuilt from their files; only what the steps change is here."""
         return {"time_step": self.time_step, "battery": self.battery.snapshot(),
                 "vehicle_soc": self.vehicle_soc.copy(), "previous_import_kwh": self.previous_import_kwh,
-                "observation": self._observation.copy(), "last_flows": self.last_flows}
+                "observation": self._observation.copy(), "last_flows": self.last_flows,
+                "episode_start": self.episode_start, "billed_peaks": self.billed_peaks}
 
     def restore(self, state: dict) -> None:
         self.time_step = int(state["time_step"])
@@ -143,13 +153,17 @@ class FastStationEnv(gymnasium.Env):
         self.previous_import_kwh = state["previous_import_kwh"]
         self._observation = np.array(state["observation"])
         self.last_flows = state["last_flows"]
+        self.episode_start = int(state["episode_start"])
+        self.billed_peaks = state["billed_peaks"]
 
     # ------------------------------------------------------------ one step
 
     def _reset_state(self, start: int = 0) -> None:
         data = self.data
-        self.time_step = start
+        self.time_step = self.episode_start = start
         self.battery.reset()
+        self.billed_peaks = MonthPeaks()          # the month's billed peaks since the episode's first step
+        self.last_demand_charge_pen = 0.0         # what the last step added to the month's demand charges
         self.vehicle_soc = np.zeros(len(data.charger_ids), dtype=np.float32)
         self.previous_import_kwh = None
         reset_net = bus_net_kwh(data.load_kwh[start], np.float32(0.0), data.pv_kwh[start], np.float32(0.0))
@@ -179,9 +193,16 @@ class FastStationEnv(gymnasium.Env):
         """StationReward.calculate on this step's flows."""
         import_kwh, surplus_kwh = max(flows.net_kwh, 0.0), max(-flows.net_kwh, 0.0)
         previous = import_kwh if self.previous_import_kwh is None else self.previous_import_kwh
+        month, in_window = int(self.data.month[step]), bool(self.in_peak_window[step])
+        import_kw = import_kwh / self.data.hours_per_step
+        peaks = self.billed_peaks.before(month)
+        demand_pen = demand_charge_pen(import_kw, in_window, peaks.window_kw, peaks.any_kw, self.demand)
         components = reward_components(import_kwh, surplus_kwh, float(self.data.carbon_intensity[step]),
-                                       float(self.data.pricing[step]), self._unmet_kwh(step), previous, self.scales)
+                                       float(self.data.pricing[step]), self._unmet_kwh(step), previous, self.scales,
+                                       demand_pen)
         self.previous_import_kwh = import_kwh
+        self.billed_peaks = peaks.after(month, import_kw, in_window)
+        self.last_demand_charge_pen = demand_pen
         return weighted(components, self.weights), components
 
     # ------------------------------------------------------------ observations
@@ -206,7 +227,7 @@ class FastStationEnv(gymnasium.Env):
 
 
 def make_fast_env(settings: Settings, folder: str | Path, reward_scale: float = 1.0) -> FastStationEnv:
-    return FastStationEnv.from_folder(folder, settings.reward, reward_scale)
+    return FastStationEnv.from_folder(folder, settings.reward, reward_scale, tariff=settings.tariff)
 
 
 def make_fast_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0) -> FastStationEnv:
