@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import random
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from evstation.config import apply_overrides, load_settings
 from evstation.learning.agents import actor_parameters, build_model, model_class, schedule_callbacks
 from evstation.learning.station_env import make_learner_env
-from evstation.learning.training import choose_device
+from evstation.learning.training import KILL_HOOK
 
 from conftest import data_dir, results_dir, run_cli, write_params
 
@@ -104,7 +102,8 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
     project = project_with(built_small, tmp_path)
     result = run_cli("train", agent, cwd=project)
     # params' `training.device: auto`: the GPU on a machine with one (tests/test_gpu.py), else the CPU
-    assert f"training on {choose_device('auto')}" in result.stderr and "fast environments" in result.stderr
+    expected_device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert f"training on {expected_device} (" in result.stderr and "fast environments" in result.stderr
     final = run_dir(project, agent) / "final"
     selection = json.loads((run_dir(project, agent) / "selection.json").read_text())
     assert selection["scores"][0]["timesteps"] == 0 and selection["scores"][-1]["timesteps"] == BUDGET[agent]
@@ -139,19 +138,29 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
     assert (results_dir(project) / "timeseries" / f"{agent}_seed0_eval.csv").is_file()
 
 
-def _train_until_first_checkpoint_then_kill(project: Path, agent: str) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "evstation.cli", "train", agent], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 240
+def train_killed_at(project: Path, agent: str, point: str) -> str:
+    """`evstation train AGENT --resume`, killed with SIGKILL at a chosen point by the training loop's
+    test hook: "checkpoint:N" right after the checkpoint of step N is complete, "step:N" when the step
+    counter reaches N (mid-rollout). Returns the run's messages; fails if it was not killed."""
+    process = subprocess.Popen([sys.executable, "-m", "evstation.cli", "train", agent, "--resume"], cwd=project,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env={**os.environ, "PYTHONHASHSEED": "0", KILL_HOOK: point})
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if any((folder / "meta.json").exists() for folder in periodic(project, agent)):
-                break
-            time.sleep(0.05)
+        _, messages = process.communicate(timeout=300)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    assert not (run_dir(project, agent) / "final").exists(), "the run finished before it could be killed"
+        try:                            # CityLearn's environment workers, should any outlive the kill
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert process.returncode == -signal.SIGKILL, f"not killed at {point} ({process.returncode}):\n{messages[-2000:]}"
+    where, step = point.split(":")
+    steps = [meta(folder)["num_timesteps"] for folder in periodic(project, agent)]
+    if where == "checkpoint":
+        assert steps and steps[-1] == int(step), steps       # killed right after that checkpoint
+    else:
+        assert all(done < int(step) for done in steps), steps
+    assert not (run_dir(project, agent) / "final").exists()
+    return messages
 
 
 @pytest.mark.parametrize("agent, overrides", [
@@ -163,7 +172,7 @@ def _train_until_first_checkpoint_then_kill(project: Path, agent: str) -> None:
 ])
 def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, tmp_path, agent, overrides):
     killed = project_with(built_small, tmp_path / "killed", overrides)
-    _train_until_first_checkpoint_then_kill(killed, agent)
+    train_killed_at(killed, agent, "checkpoint:64")
     resumed = run_cli("train", agent, "--resume", cwd=killed)
     assert "resuming from step_" in resumed.stderr
     whole = project_with(built_small, tmp_path / "whole", overrides)
@@ -186,37 +195,26 @@ def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, t
         assert models["resumed"]._n_updates == budget - 32
 
 
-# On the fast simulator a resume is exact: two environments (so an episode ends mid-rollout),
-# PPO with its state-dependent exploration, SAC through its warm-up and past an episode's end.
-# Budgets leave several times the longest kill delay after the last kill point, on a fast machine too.
+# On the fast simulator a resume is exact wherever the run is killed. Each run is killed, one after
+# the other, at chosen points (the training loop's test hook) and resumed to the end: mid-rollout before
+# its first checkpoint (the resume starts afresh), and right after checkpoints inside and after the
+# critic's warm-up (its actor's optimiser state does not exist yet inside it), SAC's also before
+# `learning_starts` (its replay buffer filling with random actions). Two environments, so an episode
+# ends mid-rollout; PPO with its state-dependent exploration; SAC over three episodes.
 EXACT = {
-    "a2c": {"agents.a2c.total_timesteps": 2048, "agents.a2c.n_envs": 2, "training.checkpoint_every_steps": 32},
-    "ppo": {"agents.ppo.total_timesteps": 2048, "agents.ppo.n_envs": 2, "agents.ppo.use_sde": True,
+    "a2c": {"agents.a2c.total_timesteps": 512, "agents.a2c.n_envs": 2, "agents.a2c.critic_warmup_steps": 192,
             "training.checkpoint_every_steps": 32},
-    "sac": {"agents.sac.episodes": 3, "training.checkpoint_every_steps": 32},
+    "ppo": {"agents.ppo.total_timesteps": 512, "agents.ppo.n_envs": 2, "agents.ppo.use_sde": True,
+            "agents.ppo.critic_warmup_steps": 256, "training.checkpoint_every_steps": 32},
+    "sac": {"agents.sac.episodes": 3, "agents.sac.learning_starts": 48, "agents.sac.critic_warmup_steps": 96,
+            "training.checkpoint_every_steps": 32},
 }
-KILLS_PER_RUN = 2
-LAST_KILL_ROW = 6          # the curve gets a row every 32 steps: killed at step 32 to 192 plus a delay
-MAX_KILL_DELAY_S = 0.2
-
-
-def _train_and_kill_at_random(project: Path, agent: str, rows: int, delay_s: float) -> None:
-    """Start `evstation train --resume` and SIGKILL it at a random moment: once the learning curve has
-    a chosen number of rows, after a further delay (mid-rollout, mid-save, anywhere)."""
-    curve = results_dir(project) / "curves" / f"{agent}_seed0.csv"
-    process = subprocess.Popen([sys.executable, "-m", "evstation.cli", "train", agent, "--resume"], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if curve.is_file() and len(curve.read_text().splitlines()) > rows:
-                time.sleep(delay_s)
-                break
-            time.sleep(0.02)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+# rollouts: A2C 2 x 32 steps, PPO 2 x 64; SAC one step, checkpointed every 32
+KILL_POINTS = {
+    "a2c": ["step:40", "checkpoint:128", "checkpoint:384"],                   # warm-up until 192
+    "ppo": ["step:100", "checkpoint:128", "checkpoint:384"],                  # warm-up until 256
+    "sac": ["step:20", "checkpoint:32", "checkpoint:64", "checkpoint:224"],   # learns from 48, actor from 96
+}
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:
@@ -230,20 +228,16 @@ def assert_same_files(first: dict[str, bytes], second: dict[str, bytes]) -> None
         assert first[name] == second[name], name
 
 
-# Measured on an H200: A2C and SAC resume byte-identical on the GPU too; PPO with gSDE continues with
-# the same learning curve but saves other model bytes (cause not established). Strict: a fix shows.
-PPO_ON_A_GPU = pytest.mark.xfail(torch.cuda.is_available(), strict=True,
-                                 reason="PPO with gSDE resumed on a GPU: same curve, other model bytes")
-
-
-@pytest.mark.parametrize("agent", ["a2c", pytest.param("ppo", marks=PPO_ON_A_GPU), "sac"])
-def test_a_run_killed_anywhere_and_resumed_ends_byte_identical(built_small, tmp_path, agent):
-    chooser = random.Random(f"kill-{agent}")
+@pytest.mark.parametrize("agent", ["a2c", "ppo", "sac"])
+def test_a_run_killed_at_chosen_points_and_resumed_ends_byte_identical(built_small, tmp_path, agent):
     killed = project_with(built_small, tmp_path / "killed", EXACT[agent])
-    for rows in sorted(chooser.sample(range(1, LAST_KILL_ROW + 1), KILLS_PER_RUN)):
-        _train_and_kill_at_random(killed, agent, rows, chooser.uniform(0.0, MAX_KILL_DELAY_S))
-    assert not (run_dir(killed, agent) / "final").exists(), "the run finished before it was killed"
-    assert "resuming from step_" in run_cli("train", agent, "--resume", cwd=killed).stderr   # not from scratch
+    messages = [train_killed_at(killed, agent, point) for point in KILL_POINTS[agent]]
+    messages.append(run_cli("train", agent, "--resume", cwd=killed).stderr)
+    # killed before its first checkpoint, the run starts afresh; after each later kill it resumes
+    assert "no intact checkpoint to resume from" in messages[1]
+    for point, resumed in zip(KILL_POINTS[agent][1:], messages[2:]):
+        assert f"resuming from step_{int(point.split(':')[1]):09d}" in resumed or point.startswith("step:")
+        assert "resuming from step_" in resumed
     whole = project_with(built_small, tmp_path / "whole", EXACT[agent])
     run_cli("train", agent, cwd=whole)
 

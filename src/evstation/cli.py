@@ -96,7 +96,13 @@ def _baseline(args: argparse.Namespace) -> int:
 
 
 def _seeds(args: argparse.Namespace, settings) -> list[int]:
-    return [args.seed] if args.seed is not None else list(settings.training.seeds)
+    """The seeds to run, every one checked before the first runs."""
+    from .learning.training import check_seed
+
+    seeds = [args.seed] if args.seed is not None else list(settings.training.seeds)
+    for seed in seeds:
+        check_seed(seed, "--seed" if args.seed is not None else "training.seeds")
+    return seeds
 
 
 def _train(args: argparse.Namespace) -> int:

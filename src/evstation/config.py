@@ -369,6 +369,9 @@ class Training:
     cpu_threads: int = bounded(ge=1)
     backend: Literal["fast", "citylearn"]
 
+    def check(self, path: str) -> None:
+        if not self.seeds: raise ConfigError(f"{path}.seeds: needs at least one seed, got none")  # noqa: E701
+
 
 @dataclass(frozen=True)
 class LearningScales:

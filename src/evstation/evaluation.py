@@ -92,13 +92,21 @@ def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path
     twin sees the same observations and station states, so the policy acts the same)."""
     from .learning.checkpoints import CheckpointStore
     from .learning.station_env import PolicyController
-    from .learning.training import run_folder
+    from .learning.training import check_seed, check_trained_under, check_writable, run_folder
 
+    check_seed(seed)
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
     chosen = store.final() if checkpoint == "final" else store.newest()
     if chosen is None:
         raise DataError(f"{run_folder(results_dir, agent, seed)}: no intact {checkpoint} model "
                         f"(run `evstation train {agent} --seed {seed}`)")
+    training_data = data_dir / "train"
+    if not (training_data / "schema.json").is_file():
+        raise DataError(f"{training_data / 'schema.json'}: training data not found (run `evstation build-dataset`)")
+    # only under the parameters it was trained with (runtime settings apart), on the data it was trained on
+    check_trained_under(chosen, settings, agent, seed, training_data)
+    PolicyController(agent, chosen.model, chosen.normalization, settings)     # loads, and fits this station
+    check_writable(results_dir / "metrics", results_dir / "timeseries")
     log.info("%s seed %d: evaluating %s (step %d)", agent, seed, chosen.folder, chosen.num_timesteps)
     record = run_controller(settings, f"{agent}_seed{seed}",
                             lambda split: PolicyController(agent, chosen.model, chosen.normalization, settings),

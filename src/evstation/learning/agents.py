@@ -40,9 +40,12 @@ OFF_POLICY = ("sac",)
 
 
 def linear_schedule(start: float, end: float = 0.0) -> Callable[[float], float]:
-    """A value going linearly from `start` (progress_remaining 1) to `end` (progress_remaining 0)."""
+    """A value going linearly from `start` (progress_remaining 1) to `end` (progress_remaining 0),
+    and held there: a last rollout that runs past the budget (stable-baselines3's progress then goes
+    below 0) keeps `end` instead of going past it (a learning rate below 0)."""
     def value(progress_remaining: float) -> float:
-        return end + (start - end) * progress_remaining
+        progress = min(max(progress_remaining, 0.0), 1.0)
+        return end + (start - end) * progress
     return value
 
 
@@ -182,6 +185,12 @@ class EntropySchedule(BeforeEveryRollout):
     def _apply(self) -> None:
         self.model.ent_coef = float(self.schedule(self.model._current_progress_remaining))
         self.logger.record("train/ent_coef", self.model.ent_coef)
+
+
+def rollout_steps(agent: str, settings: Settings) -> int:
+    """Steps one rollout collects: training stops at the first rollout end at or past the budget."""
+    config = getattr(settings.agents, agent)
+    return config.train_freq if agent in OFF_POLICY else config.n_steps * config.n_envs
 
 
 def total_timesteps(agent: str, settings: Settings, episode_steps: int) -> int:

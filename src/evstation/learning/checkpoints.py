@@ -27,6 +27,7 @@ import json
 import logging
 import pickle
 import shutil
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,10 +198,11 @@ class CheckpointStore:
     `fingerprint` identifies the settings and data the run was trained with: a checkpoint written
     under another fingerprint (params changed since) is never resumed from."""
 
-    def __init__(self, root: Path, keep: int, fingerprint: str = ""):
+    def __init__(self, root: Path, keep: int, fingerprint: str = "", record: dict | None = None):
         self.root = Path(root)
         self.keep = keep
         self.fingerprint = fingerprint
+        self.record = dict(record or {})      # written into every meta: the settings and data trained on
 
     def _step_folders(self) -> list[Path]:
         if not self.root.is_dir():
@@ -208,7 +210,7 @@ class CheckpointStore:
         return sorted(path for path in self.root.iterdir() if path.is_dir() and path.name.startswith(STEP_PREFIX))
 
     def save(self, model, normalization, *, with_replay_buffer: bool, final: bool = False, best: bool = False,
-             run_state: bytes | None = None) -> Checkpoint:
+             run_state: bytes | None = None, extra: dict | None = None) -> Checkpoint:
         name = FINAL if final else BEST if best else f"{STEP_PREFIX}{model.num_timesteps:09d}"
         target = self.root / name
         with staged_folder(target) as staging:
@@ -219,7 +221,8 @@ class CheckpointStore:
             if run_state is not None:
                 (staging / RUN_STATE_FILE).write_bytes(run_state)
             files = {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())}
-            meta = {"num_timesteps": int(model.num_timesteps), "fingerprint": self.fingerprint, "files": files}
+            meta = {"num_timesteps": int(model.num_timesteps), "fingerprint": self.fingerprint, **self.record,
+                    **(extra or {}), "files": files}
             (staging / META_FILE).write_text(json.dumps(meta, indent=2))
         if not (final or best):
             self._rotate(keep_buffer_in=target)
@@ -258,14 +261,19 @@ class CheckpointStore:
         folder = self.root / BEST
         return verify(folder) if folder.is_dir() else None
 
-    def promote_best(self) -> Checkpoint:
-        """Copy `best/` to `final/` (staged, so `final/` appears only whole, and only once the run ended)."""
+    def promote_best(self, extra: dict | None = None) -> Checkpoint:
+        """Copy `best/` to `final/` (staged, so `final/` appears only whole, and only once the run
+        ended); `extra` joins its meta (what the run as a whole did)."""
         best = self.best()
         if best is None:
             raise ValueError(f"{self.root}: no intact best model to make final")
         with staged_folder(self.root / FINAL) as staging:
             for path in sorted(best.folder.iterdir()):
                 shutil.copy2(path, staging / path.name)
+            if extra:
+                meta = json.loads((staging / META_FILE).read_text())
+                files = meta.pop("files")
+                (staging / META_FILE).write_text(json.dumps({**meta, **extra, "files": files}, indent=2))
         return Checkpoint(self.root / FINAL, best.num_timesteps)
 
     def discard_unfinished(self) -> None:
@@ -282,18 +290,26 @@ class CheckpointStore:
             shutil.rmtree(self.root)
 
 
-def step_counters_to_cpu(model) -> None:
-    """Put the optimisers' step counters of a model loaded onto a GPU back on the CPU.
+def settle_loaded_optimizers(model) -> None:
+    """Make a model loaded from a checkpoint save as a run never stopped would, in two ways.
 
-    stable-baselines3 loads a checkpoint with every tensor mapped to the training device, the
-    optimisers' `step` counters too, and torch leaves those where they were loaded (it keeps them on
-    the CPU unless an optimiser is fused or capturable). A resumed run on a GPU then saved its
-    optimisers with counters on the GPU: the same numbers as a run never stopped, other bytes."""
+    - The optimisers' state keys (`step`, `exp_avg`, ...) are put back as the interned strings the
+      optimiser's own code uses. Loaded, they are strings read from the pickle; a parameter whose
+      state the optimiser creates only after the resume (an actor held out of the gradient by the
+      critic's warm-up, checkpointed inside it) gets the code's strings. Pickle writes an object it
+      has seen as a back-reference, so the mix of both spelled the same state in other bytes.
+    - The `step` counters go back on the CPU (a GPU resume): stable-baselines3 loads a checkpoint
+      with every tensor mapped to the training device, and torch leaves the counters where they were
+      loaded (it keeps them on the CPU unless an optimiser is fused or capturable); saved from the
+      GPU, they were the same numbers as a run never stopped, other bytes."""
     state_dicts, _ = model._get_torch_save_params()
     for name in state_dicts:
         optimizer = recursive_getattr(model, name)
         if not isinstance(optimizer, torch.optim.Optimizer):
             continue
+        for parameter, state in list(optimizer.state.items()):
+            optimizer.state[parameter] = {sys.intern(key) if isinstance(key, str) else key: value
+                                          for key, value in state.items()}
         for group in optimizer.param_groups:
             if group.get("fused") or group.get("capturable"):
                 continue

@@ -37,6 +37,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from .checkpoints import canonical_pickle
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -194,15 +195,32 @@ class ResumedRun(BaseCallback):
         return True
 
 
-def resume(path: Path | None, model, *, normalization, curve) -> ResumedRun | None:
-    """Restore a checkpoint's run state into freshly built environments, model and curve (before
-    `learn`: a model with its last observation set does not reset its environments). Returns the
-    callback that finishes the restore when training starts, or None when there is no usable
-    state (the environments then restart their year, as on CityLearn)."""
+def read(path: Path | None) -> dict | None:
+    """A checkpoint's run state (None where it has none); a file that does not load is refused in
+    one line (its bytes matched the checkpoint's recorded hash: written so, not cut short)."""
     if path is None:
+        return None
+    try:
+        state = pickle.loads(Path(path).read_bytes())
+    except Exception as error:          # any garbage: pickle raises whatever the bytes lead it to
+        state = error
+    if not isinstance(state, dict) or not RUN_STATE_KEYS <= set(state):
+        detail = f"{type(state).__name__}: {str(state).splitlines()[0][:200] if str(state) else ''}"
+        raise DataError(f"{path}: not a run state this code can load ({detail})")
+    return state
+
+
+RUN_STATE_KEYS = {"environments", "vec_env", "normalization", "model", "logger", "random", "noise", "curve"}
+
+
+def resume(state: dict | None, model, *, normalization, curve) -> ResumedRun | None:
+    """Restore a checkpoint's run state (`read`) into freshly built environments, model and curve
+    (before `learn`: a model with its last observation set does not reset its environments). Returns
+    the callback that finishes the restore when training starts, or None when there is no usable
+    state (the environments then restart their year, as on CityLearn)."""
+    if state is None:
         log.warning("the checkpoint holds no run state: the environments restart their year")
         return None
-    state = pickle.loads(Path(path).read_bytes())
     try:
         restore_environments(normalization, state["environments"])
     except StateMismatch as error:

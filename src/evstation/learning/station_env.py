@@ -30,6 +30,7 @@ import gymnasium
 import numpy as np
 
 from ..config import Settings
+from ..errors import DataError
 from ..control.actions import ActionPipeline
 from ..control.features import features, observation_size
 from ..control.learning_reward import LearningReferences, MarginalReward
@@ -38,6 +39,12 @@ from ..control.station import StationState
 from ..simulation.fast_env import FastStationEnv
 
 HOURS_PER_DAY = 24
+
+
+def unreadable(path: Path, what: str, error: Exception) -> DataError:
+    """A file that passed its recorded hash but does not load (written so): one line naming it."""
+    detail = (str(error).strip().splitlines() or [""])[0][:200]
+    return DataError(f"{path}: not {what} this code can load ({type(error).__name__}: {detail})")
 
 
 def validation_start_step(settings: Settings, steps: int) -> int:
@@ -180,11 +187,31 @@ class PolicyController:
 
         self.name = agent
         self.settings = settings
-        self.model = agents.model_class(agent).load(model_path, device=device)
-        with open(normalization_path, "rb") as stream:
-            self.normalization = pickle.load(stream)
+        try:
+            self.model = agents.model_class(agent).load(model_path, device=device)
+        except Exception as error:          # any garbage: the zip and pickle readers raise what the bytes lead to
+            raise unreadable(model_path, f"a {agent} model", error) from None
+        try:
+            with open(normalization_path, "rb") as stream:
+                self.normalization = pickle.load(stream)
+            observations = int(np.prod(self.normalization.obs_rms.mean.shape))
+        except Exception as error:
+            raise unreadable(normalization_path, "normalisation statistics", error) from None
         self.pipeline = ActionPipeline(settings)
         self.last_stats = None
+        self.observations = int(np.prod(self.model.observation_space.shape))
+        if observations != self.observations:
+            raise DataError(f"{normalization_path}: statistics of {observations} observations, "
+                            f"the model beside it takes {self.observations}")
+        self._check_size("actions", self.model.action_space.shape, self.pipeline.policy_action_space.shape)
+        if settings.control.observation == "compact":
+            self._check_size("observations", self.model.observation_space.shape, (observation_size(settings),))
+
+    def _check_size(self, what: str, trained: tuple, station: tuple) -> None:
+        """A model trained for another station (other sockets, features) is refused in one line."""
+        if tuple(trained) != tuple(station):
+            raise DataError(f"{self.name}: the model takes {what} of shape {tuple(trained)}, this station's are "
+                            f"{tuple(station)} (trained for another station: sockets or control settings differ)")
 
     def reset(self) -> None:
         self.last_stats = None
@@ -196,6 +223,8 @@ class PolicyController:
             values = features(state, self.settings)
         else:
             values = np.fromiter(observation.values(), dtype=np.float32, count=len(observation))
+        if values.shape[0] != self.observations:
+            self._check_size("observations", (self.observations,), values.shape)
         normalized = self.normalization.normalize_obs(values[None, :])
         action, _ = self.model.predict(normalized, deterministic=True)
         citylearn_action, self.last_stats = self.pipeline.to_citylearn(np.asarray(action[0], dtype=float), state)

@@ -11,7 +11,13 @@ optimisers, normalisation statistics and (SAC) replay buffer continue. On the fa
 checkpoint also carries the run's own state (`run_state`: environments, random generators,
 buffers, the curve's open window), and a resumed run ends byte for byte as an uninterrupted one.
 On CityLearn, which cannot be captured mid-episode, the environments restart their year at the
-resume point.
+resume point. The tests kill runs at chosen points through a hook (`KILL_HOOK`).
+
+A2C and PPO stop at the first rollout end at or past the budget: where n_steps x n_envs does not
+divide it, the run trains that many steps more; it says so when it starts, and `final/meta.json`
+records the budget, the steps trained and the overshoot. The schedules hold their end value there.
+Every checkpoint's meta records the settings (runtime ones apart) and the training data it was
+trained under: a final model is evaluated only under the same (`check_trained_under`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import io
 import json
 import logging
 import math
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -33,11 +41,11 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
 from . import agents, run_state
-from .checkpoints import CheckpointStore, load_replay_buffer, step_counters_to_cpu
+from .checkpoints import META_FILE, Checkpoint, CheckpointStore, load_replay_buffer, settle_loaded_optimizers
 from ..config import REWARD_COMPONENTS, Settings
-from ..errors import DataError, UserError
+from ..errors import ConfigError, DataError, UserError
 from .selection import ModelSelection
-from .station_env import make_learner_env, make_training_env, validation_start_step
+from .station_env import make_learner_env, make_training_env, unreadable, validation_start_step
 from ..files import write_text_atomically
 from ..simulation.progress import progress_bar
 
@@ -70,19 +78,97 @@ def curve_path(results_dir: Path, agent: str, seed: int) -> Path:
 RUNTIME_ONLY = ("device", "cpu_threads", "seeds", "keep_checkpoints", "backend")   # both backends: the same physics
 
 
+MAX_SEED = 2**32 - 1                     # numpy's and torch's seeds
+
+
+def check_seed(seed: int, key: str = "seed") -> None:
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{key}: {seed} is no training seed (a whole number from 0 to {MAX_SEED})")
+
+
 def run_fingerprint(settings: Settings, agent: str, seed: int, folder: Path) -> str:
     """A hash of everything the trained policy depends on: settings, agent, seed and the training data."""
     plain = settings.as_dict()
     for key in RUNTIME_ONLY:
         plain["training"].pop(key)
     digest = hashlib.sha256(json.dumps([plain, agent, seed], sort_keys=True).encode())
+    _hash_training_data(digest, folder)
+    return digest.hexdigest()[:16]
+
+
+def _hash_training_data(digest, folder: Path) -> None:
     for path in sorted(folder.iterdir()):
         if path.is_file():
             digest.update(path.name.encode())
             digest.update(str(path.stat().st_size).encode())
     for name in ("schema.json", "summary.json"):        # the summary changes with any profile
         digest.update((folder / name).read_bytes())
+
+
+def data_fingerprint(folder: Path) -> str:
+    """The training data's part of `run_fingerprint`: which dataset a model was trained on."""
+    digest = hashlib.sha256()
+    _hash_training_data(digest, folder)
     return digest.hexdigest()[:16]
+
+
+def trained_settings(settings: Settings) -> dict:
+    """The settings a model's policy depends on, as its checkpoints record them (JSON values): all
+    of this scenario's merged settings but the runtime ones and the other scenarios' overrides."""
+    plain = settings.as_dict()
+    plain.pop("scenarios", None)
+    for key in RUNTIME_ONLY:
+        plain["training"].pop(key)
+    return json.loads(json.dumps(plain))
+
+
+def _flat(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        return {key: leaf for name, inner in value.items() for key, leaf in _flat(inner, f"{prefix}{name}.").items()}
+    return {prefix[:-1]: value}
+
+
+def _shown(value) -> str:
+    return "nothing" if value is _ABSENT else str(value) if isinstance(value, (int, float, str)) else json.dumps(value)
+
+
+_ABSENT = object()
+
+
+def settings_differences(trained: dict, now: dict) -> list[str]:
+    """`key: trained with X, params say Y` for each key whose value differs."""
+    trained, now = _flat(trained), _flat(now)
+    return [f"{key}: trained with {_shown(trained.get(key, _ABSENT))}, params say {_shown(now.get(key, _ABSENT))}"
+            for key in sorted(set(trained) | set(now)) if trained.get(key, _ABSENT) != now.get(key, _ABSENT)]
+
+
+def check_trained_under(checkpoint: Checkpoint, settings: Settings, agent: str, seed: int, data_folder: Path) -> None:
+    """Refuse (one line) a model trained under other parameters or on other training data than now."""
+    meta = json.loads((checkpoint.folder / META_FILE).read_text())
+    recorded = meta.get("settings")
+    if recorded is None:                          # recorded before checkpoints held their settings
+        if meta.get("fingerprint") != run_fingerprint(settings, agent, seed, data_folder):
+            raise DataError(f"{checkpoint.model}: trained under other parameters or training data than these "
+                            f"(its meta records no settings to name them): retrain it")
+        return
+    differences = settings_differences(recorded, trained_settings(settings))
+    if differences:
+        raise DataError(f"{checkpoint.model}: trained under other parameters: {'; '.join(differences)}")
+    if meta.get("data") != data_fingerprint(data_folder):
+        raise DataError(f"{data_folder}: not the training data {checkpoint.model} was trained on "
+                        f"(the dataset was rebuilt since): retrain, or rebuild the dataset it was trained on")
+
+
+def check_writable(*folders: Path) -> None:
+    """Each folder can be written (or created) - checked before a run writes anything."""
+    for folder in folders:
+        existing = Path(folder)
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise DataError(f"{existing}: a file where a folder is needed (to write {folder})")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise DataError(f"{existing}: not writable (to write {folder})")
 
 
 def make_vec_env(settings: Settings, agent: str, folder: Path):
@@ -95,6 +181,34 @@ def make_vec_env(settings: Settings, agent: str, folder: Path):
     if count == 1 or settings.training.backend == "fast":
         return DummyVecEnv([build] * count)
     return SubprocVecEnv([build] * count, start_method="spawn")
+
+
+# Tests only: "checkpoint:N" kills the process (SIGKILL, no clean-up) right after the checkpoint of
+# step N is complete, "step:N" once the step counter reaches N (mid-rollout): a kill at a chosen point.
+KILL_HOOK = "EVSTATION_TEST_KILL_AT"
+
+
+def _kill_point() -> tuple[str, int] | None:
+    value = os.environ.get(KILL_HOOK, "")
+    where, _, step = value.partition(":")
+    return (where, int(step)) if where in ("checkpoint", "step") and step.isdigit() else None
+
+
+def _kill_now() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillAtStep(BaseCallback):
+    """The test hook's "step:N": SIGKILL once the step counter reaches N."""
+
+    def __init__(self, step: int):
+        super().__init__()
+        self.step = step
+
+    def _on_step(self) -> bool:
+        if self.model.num_timesteps >= self.step:
+            _kill_now()
+        return True
 
 
 class Checkpointing(BaseCallback):
@@ -116,6 +230,8 @@ class Checkpointing(BaseCallback):
             state = self.capture_run_state(self.model) if self.capture_run_state else None
             self.store.save(self.model, self.normalization, with_replay_buffer=self.with_replay_buffer, run_state=state)
             self.last_saved = self.model.num_timesteps
+            if _kill_point() == ("checkpoint", self.model.num_timesteps):
+                _kill_now()
 
     def _on_step(self) -> bool:
         return True
@@ -222,43 +338,79 @@ class ProgressBar(BaseCallback):
 
 
 def _load_normalization(path: Path, venv) -> VecNormalize:
-    normalization = VecNormalize.load(str(path), venv)
+    try:
+        normalization = VecNormalize.load(str(path), venv)
+    except Exception as error:          # any garbage: pickle raises whatever the bytes lead it to
+        raise unreadable(path, "normalisation statistics", error) from None
+    if not isinstance(normalization, VecNormalize):
+        raise DataError(f"{path}: not normalisation statistics (holds a {type(normalization).__name__})")
     normalization.training = True
     return normalization
+
+
+def _load_model(agent: str, settings: Settings, checkpoint: Checkpoint, normalization, device: str):
+    try:
+        model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device,
+                                               custom_objects=agents.rebuilt_on_load(agent, settings))
+    except Exception as error:
+        raise unreadable(checkpoint.model, f"a {agent} model", error) from None
+    settle_loaded_optimizers(model)
+    if checkpoint.replay_buffer is not None:
+        try:
+            load_replay_buffer(model, checkpoint.replay_buffer)
+        except UserError:
+            raise
+        except Exception as error:
+            raise unreadable(checkpoint.replay_buffer, "a replay buffer", error) from None
+    return model
+
+
+def budget_overshoot(agent: str, settings: Settings, budget: int) -> int:
+    """Steps past the budget an uninterrupted run trains: it stops at the first rollout end at or past it."""
+    rollout = agents.rollout_steps(agent, settings)
+    return -budget % rollout
 
 
 def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
                 resume: bool = False) -> dict:
     """Train one agent with one seed on the training year; returns where its final model lies."""
+    check_seed(seed)
     device = choose_device(settings.training.device)
     torch.set_num_threads(settings.training.cpu_threads)
     folder = data_dir / "train"
     if not (folder / "schema.json").is_file():
         raise DataError(f"{folder / 'schema.json'}: training data not found (run `evstation build-dataset`)")
+    check_writable(run_folder(results_dir, agent, seed), curve_path(results_dir, agent, seed).parent)
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints,
-                            run_fingerprint(settings, agent, seed, folder))
+                            run_fingerprint(settings, agent, seed, folder),
+                            record={"settings": trained_settings(settings), "data": data_fingerprint(folder)})
     venv = make_vec_env(settings, agent, folder)
     episode_steps = validation_start_step(settings, settings.simulation.horizon_hours)   # the training window
     budget = agents.total_timesteps(agent, settings, episode_steps)
-    if resume:
-        store.discard_unfinished()
+    overshoot = budget_overshoot(agent, settings, budget)
+    if overshoot:
+        log.warning("%s seed %d: rollouts of %d steps end at step %d, %d past the budget of %d steps (recorded "
+                    "in final/meta.json)", agent, seed, agents.rollout_steps(agent, settings), budget + overshoot,
+                    overshoot, budget)
     checkpoint = store.newest() if resume else None
     if resume and checkpoint is None:
         log.warning("%s seed %d: no intact checkpoint to resume from: training from the start", agent, seed)
     if checkpoint is None:
-        store.clear()
         normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
         model = agents.build_model(agent, settings, normalization, seed, device, budget)
-    else:
+    else:                                   # every file loads before anything is written
         normalization = _load_normalization(checkpoint.normalization, venv)
-        model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device,
-                                               custom_objects=agents.rebuilt_on_load(agent, settings))
-        step_counters_to_cpu(model)
-        if checkpoint.replay_buffer is not None:
-            load_replay_buffer(model, checkpoint.replay_buffer)
-        elif agent in agents.OFF_POLICY:
+        model = _load_model(agent, settings, checkpoint, normalization, device)
+        if checkpoint.replay_buffer is None and agent in agents.OFF_POLICY:
             log.warning("%s seed %d: the checkpoint has no replay buffer: it refills from here", agent, seed)
+    exact = settings.training.backend == "fast"          # CityLearn cannot be captured mid-episode
+    saved_state = run_state.read(checkpoint.run_state) if exact and checkpoint is not None else None
+    if checkpoint is not None:
         log.info("%s seed %d: resuming from %s at step %d", agent, seed, checkpoint.folder.name, checkpoint.num_timesteps)
+    if resume:
+        store.discard_unfinished()
+    if checkpoint is None:
+        store.clear()
     log.info("%s seed %d: training on %s (%d CPU threads, %d %s environments), %d of %d steps to go",
              agent, seed, device, settings.training.cpu_threads, venv.num_envs, settings.training.backend,
              budget - model.num_timesteps, budget)
@@ -268,10 +420,10 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
         validation_env = make_learner_env(settings, folder, window="validation")
         selection = ModelSelection(validation_env, normalization, store, settings.control.model_selection.every_steps)
     curve = LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps, selection)
-    exact = settings.training.backend == "fast"          # CityLearn cannot be captured mid-episode
-    resumed = (run_state.resume(checkpoint.run_state, model, normalization=normalization, curve=curve)
+    resumed = (run_state.resume(saved_state, model, normalization=normalization, curve=curve)
                if exact and checkpoint is not None else None)
     capture = functools.partial(run_state.capture, normalization=normalization, curve=curve) if exact else None
+    kill = _kill_point()
     callbacks = CallbackList([
         *([resumed] if resumed is not None else []),
         *agents.schedule_callbacks(agent, settings),
@@ -280,19 +432,23 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
         *([selection] if selection is not None else []),
         curve,
         ProgressBar(budget, f"{agent}/seed{seed}"),
+        *([KillAtStep(kill[1])] if kill is not None and kill[0] == "step" else []),
     ])
     started, first_step = time.perf_counter(), model.num_timesteps
     if budget > model.num_timesteps:
         model.learn(total_timesteps=budget - model.num_timesteps, callback=callbacks,
                     reset_num_timesteps=checkpoint is None)
     elapsed = time.perf_counter() - started
+    # what the run trained against its budget: rollouts end past it unless they divide it
+    budget_record = {"budget_timesteps": int(budget), "trained_timesteps": int(model.num_timesteps),
+                     "overshoot_timesteps": int(model.num_timesteps - budget)}
     if selection is None:
-        final = store.save(model, normalization, with_replay_buffer=False, final=True)
+        final = store.save(model, normalization, with_replay_buffer=False, final=True, extra=budget_record)
     else:                                  # the best-scoring model on the validation window is final
         if store.best() is None:
             selection.init_callback(model)
             selection.score_now()
-        final = store.promote_best()
+        final = store.promote_best(extra=budget_record)
     venv.close()
     trained = model.num_timesteps - first_step
     log.info("%s seed %d: %d steps in %.0f s (%.1f steps/s); final model in %s", agent, seed, trained, elapsed,
