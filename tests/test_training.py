@@ -199,15 +199,18 @@ def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, t
 # the other, at chosen points (the training loop's test hook) and resumed to the end: mid-rollout before
 # its first checkpoint (the resume starts afresh), and right after checkpoints inside and after the
 # critic's warm-up (its actor's optimiser state does not exist yet inside it), SAC's also before
-# `learning_starts` (its replay buffer filling with random actions). Two environments, so an episode
-# ends mid-rollout; PPO with its state-dependent exploration; SAC over three episodes.
+# `learning_starts` (its replay buffer filling with random actions). Model selection scores at every
+# rollout start that takes a checkpoint: the checkpoint comes before that step's score, so a run killed
+# between the two scores it again. Two environments, so an episode ends mid-rollout; PPO with its
+# state-dependent exploration; SAC over three episodes.
 EXACT = {
     "a2c": {"agents.a2c.total_timesteps": 512, "agents.a2c.n_envs": 2, "agents.a2c.critic_warmup_steps": 192,
-            "training.checkpoint_every_steps": 32},
+            "training.checkpoint_every_steps": 32, "control.model_selection.every_steps": 64},
     "ppo": {"agents.ppo.total_timesteps": 512, "agents.ppo.n_envs": 2, "agents.ppo.use_sde": True,
-            "agents.ppo.critic_warmup_steps": 256, "training.checkpoint_every_steps": 32},
+            "agents.ppo.critic_warmup_steps": 256, "training.checkpoint_every_steps": 32,
+            "control.model_selection.every_steps": 128},
     "sac": {"agents.sac.episodes": 3, "agents.sac.learning_starts": 48, "agents.sac.critic_warmup_steps": 96,
-            "training.checkpoint_every_steps": 32},
+            "training.checkpoint_every_steps": 32, "control.model_selection.every_steps": 32},
 }
 # rollouts: A2C 2 x 32 steps, PPO 2 x 64; SAC one step, checkpointed every 32
 KILL_POINTS = {

@@ -63,11 +63,14 @@ class ModelSelection(BaseCallback):
         self.pending_score = math.nan          # the latest score, for the learning curve's next row
 
     def _on_training_start(self) -> None:
-        if self.path.is_file() and self.model.num_timesteps > 0:      # a resumed run: keep its history
-            record = json.loads(self.path.read_text())
-            record["scores"] = [row for row in record["scores"] if row["timesteps"] <= self.model.num_timesteps]
-            self.record = record
         self.last_scored = self.model.num_timesteps
+        if self.path.is_file() and self.model.num_timesteps > 0:      # a resumed run: keep its history
+            # up to its checkpoint, which is taken before that rollout start's score: a run killed
+            # between the two scores that step again, as a run never stopped does once
+            record = json.loads(self.path.read_text())
+            record["scores"] = [row for row in record["scores"] if row["timesteps"] < self.model.num_timesteps]
+            self.record = record
+            self.last_scored = record["scores"][-1]["timesteps"] if record["scores"] else 0
         if self.model.num_timesteps == 0:
             # the untrained policy is a candidate too: with a residual policy it is the rule itself,
             # and training must beat it to replace it
