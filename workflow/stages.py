@@ -59,10 +59,11 @@ STAGE_CODE = {
     "evaluate": TRAINING_CODE,
     "compare": REPORT_CODE,
 }
-BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak", "peak_shaving"]
+BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak", "peak_shaving",
+             "mpc"]
 ORACLES = ["oracle", "oracle_bill"]
 # What one controller alone reads besides its stage's keys.
-CONTROLLER_PARAMS = {"peak_shaving": ["peak_shaving"]}
+CONTROLLER_PARAMS = {"peak_shaving": ["peak_shaving"], "mpc": ["mpc", "oracle"]}
 AGENTS = ["a2c", "sac", "ppo"]
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from .errors import BalanceError, UserError
 
-# the `baseline` command's controllers (control.rules.BASELINES) and the oracle's modes (control.oracle.MODES)
+# the `baseline` command's controllers (control.rules.BASELINES, and the planner control.mpc) and the oracle's modes
+# (control.oracle.MODES)
 BASELINE_CHOICES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity",
-                    "hold_for_peak", "peak_shaving"]
+                    "hold_for_peak", "peak_shaving", "mpc"]
 ORACLES = ["oracle", "oracle_bill"]
 EXIT_USER_ERROR = 2
 EXIT_CHECK_FAILED = 1
@@ -82,6 +83,10 @@ def _baseline(args: argparse.Namespace) -> int:
         from .control.peak_shaving import run_peak_shaving
 
         record = run_peak_shaving(settings, Path(args.data_dir), Path(args.results_dir))
+    elif args.name == "mpc":
+        from .control.mpc import run_mpc
+
+        record = run_mpc(settings, Path(args.data_dir), Path(args.results_dir))
     else:
         record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
                                 data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),

@@ -428,6 +428,16 @@ class Oracle:
 
 
 @dataclass(frozen=True)
+class Mpc:
+    """The rolling-horizon planner (control/mpc.py): the oracle's LP over the next hours, re-solved every hour."""
+    horizon_hours: int = bounded(ge=2, le=168)
+    forecast: Literal["persistence", "noisy", "perfect", "profile"]   # the load and PV it plans on beyond this hour
+    forecast_noise_pct: float = bounded(ge=0, le=100)   # `noisy`: relative Gaussian noise, independent per hour
+    seed: int = bounded(ge=0)                           # `noisy`: the noise's seed (with the split and the hour)
+    late_discharge_tiebreak_per_kwh: float = bounded(ge=0)   # extra price of a kWh discharged at the window's start over its end
+
+
+@dataclass(frozen=True)
 class SeedTargets:
     """What the project's seed report promised (evaluation year), as [low, high] ranges, to set beside the results."""
     grid_import_change_pct: tuple[float, float] = bounded(ge=-100, le=100)   # against uncontrolled
@@ -485,6 +495,7 @@ class Settings:
     control: Control
     oracle: Oracle
     peak_shaving: PeakShavingRule
+    mpc: Mpc
     report: Report
     # the scenario these settings are: `--scenario`, else the first of `scenarios`; its overrides applied
     scenario: str | None = None
