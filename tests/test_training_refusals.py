@@ -106,8 +106,11 @@ def test_a_model_that_does_not_fit_the_station_is_refused_before_it_acts(trained
 
 
 def test_runtime_settings_may_differ_at_evaluation(project):
+    """Where and how fast a model trains, and what only the measurement reads (the CO2 of displaced
+    gasoline, the report): the pipeline reevaluates a model after such a change without retraining it."""
     write_params(project, {**TINY, "training.cpu_threads": 2, "training.seeds": [0, 7], "training.device": "cpu",
-                           "training.keep_checkpoints": 5})
+                           "training.keep_checkpoints": 5, "emissions.gasoline_kg_per_gal": 9.5,
+                           "report.bootstrap_samples": 500})
     run_cli("evaluate", "ppo", "--seed", "0", cwd=project)
     assert (results_dir(project) / "metrics" / "ppo_seed0.json").is_file()
 

@@ -14,6 +14,8 @@ when its dataset is built, and are dependencies of that stage alone.
 
 from __future__ import annotations
 
+from evstation.learning.policy_settings import POLICY_KEYS
+
 PACKAGE = "src/evstation"
 # Whole subpackages are dependencies: a module added to one is covered without editing this list.
 DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "dataset.py", "site"]
@@ -36,10 +38,9 @@ DATASET_GRID_PARAMS = ["tariff.peak_pen_per_kwh", "tariff.offpeak_pen_per_kwh", 
                        "emissions.grid_kg_per_kwh", "emissions.grid_factor_files"]
 MEASURED_RUN_PARAMS = ["battery", "sockets", "tariff", "emissions", "reward", "validation", "simulation",
                        "control.learning_reward", "control.learning_scales"]
-# What shapes a trained policy: not the gasoline factor, the seeds list or the report.
-TRAINING_PARAMS = ["battery", "sockets", "tariff", "emissions.grid_kg_per_kwh", "reward", "validation", "simulation",
-                   "control", "training.checkpoint_every_steps", "training.keep_checkpoints", "training.device",
-                   "training.cpu_threads", "training.backend"]
+# What shapes a trained policy, declared in the package (a final model is evaluated only where these
+# keys hold the values it was trained with): not the gasoline factor, the seeds list or the report.
+TRAINING_PARAMS = list(POLICY_KEYS)
 STAGE_PARAMS = {
     "build_dataset": ["simulation.horizon_hours", "site", "splits", "weather", "pv", "battery", "sockets",
                       "vehicles", "opening_hours", "fleet", "mall"] + DATASET_GRID_PARAMS,

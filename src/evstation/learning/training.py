@@ -44,6 +44,7 @@ from . import agents, run_state
 from .checkpoints import META_FILE, Checkpoint, CheckpointStore, load_replay_buffer, settle_loaded_optimizers
 from ..config import REWARD_COMPONENTS, Settings
 from ..errors import ConfigError, DataError, UserError
+from .policy_settings import policy_settings
 from .selection import ModelSelection
 from .station_env import make_learner_env, make_training_env, unreadable, validation_start_step
 from ..files import write_text_atomically
@@ -74,10 +75,6 @@ def curve_path(results_dir: Path, agent: str, seed: int) -> Path:
     return results_dir / "curves" / f"{agent}_seed{seed}.csv"
 
 
-# Settings that change how fast or where a run trains, not what it learns: a resume may change them.
-RUNTIME_ONLY = ("device", "cpu_threads", "seeds", "keep_checkpoints", "backend")   # both backends: the same physics
-
-
 MAX_SEED = 2**32 - 1                     # numpy's and torch's seeds
 
 
@@ -87,11 +84,9 @@ def check_seed(seed: int, key: str = "seed") -> None:
 
 
 def run_fingerprint(settings: Settings, agent: str, seed: int, folder: Path) -> str:
-    """A hash of everything the trained policy depends on: settings, agent, seed and the training data."""
-    plain = settings.as_dict()
-    for key in RUNTIME_ONLY:
-        plain["training"].pop(key)
-    digest = hashlib.sha256(json.dumps([plain, agent, seed], sort_keys=True).encode())
+    """A hash of everything the trained policy depends on: its settings (policy_settings), agent, seed
+    and the training data."""
+    digest = hashlib.sha256(json.dumps([policy_settings(settings, agent), agent, seed], sort_keys=True).encode())
     _hash_training_data(digest, folder)
     return digest.hexdigest()[:16]
 
@@ -112,14 +107,9 @@ def data_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def trained_settings(settings: Settings) -> dict:
-    """The settings a model's policy depends on, as its checkpoints record them (JSON values): all
-    of this scenario's merged settings but the runtime ones and the other scenarios' overrides."""
-    plain = settings.as_dict()
-    plain.pop("scenarios", None)
-    for key in RUNTIME_ONLY:
-        plain["training"].pop(key)
-    return json.loads(json.dumps(plain))
+def trained_settings(settings: Settings, agent: str) -> dict:
+    """The settings a model's policy depends on, as its checkpoints record them (JSON values)."""
+    return policy_settings(settings, agent)
 
 
 def _flat(value, prefix: str = "") -> dict:
@@ -151,7 +141,7 @@ def check_trained_under(checkpoint: Checkpoint, settings: Settings, agent: str, 
             raise DataError(f"{checkpoint.model}: trained under other parameters or training data than these "
                             f"(its meta records no settings to name them): retrain it")
         return
-    differences = settings_differences(recorded, trained_settings(settings))
+    differences = settings_differences(recorded, trained_settings(settings, agent))
     if differences:
         raise DataError(f"{checkpoint.model}: trained under other parameters: {'; '.join(differences)}")
     if meta.get("data") != data_fingerprint(data_folder):
@@ -383,7 +373,7 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     check_writable(run_folder(results_dir, agent, seed), curve_path(results_dir, agent, seed).parent)
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints,
                             run_fingerprint(settings, agent, seed, folder),
-                            record={"settings": trained_settings(settings), "data": data_fingerprint(folder)})
+                            record={"settings": trained_settings(settings, agent), "data": data_fingerprint(folder)})
     venv = make_vec_env(settings, agent, folder)
     episode_steps = validation_start_step(settings, settings.simulation.horizon_hours)   # the training window
     budget = agents.total_timesteps(agent, settings, episode_steps)

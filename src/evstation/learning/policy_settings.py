@@ -1,0 +1,36 @@
+"""What a trained policy depends on: the settings its training reads, by dotted key.
+
+One declaration serves three readers: the train stage of both front ends depends on exactly these
+keys (workflow/stages.py takes them from here), a checkpoint records their values, and a final model
+is evaluated only where they hold the values it was trained with. Everything else a stage reads
+(the CO2 of displaced gasoline, the report, the seeds list, where and how fast it trains) may change
+without retraining. The training data enter through the dataset's own fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+
+# The learner's problem (control), its rewards (reward, tariff, emission factor), the physics it
+# acts on (battery, sockets, simulation, validation's tolerances) and the constants the compact
+# observation is scaled by (the mall's modelled peak, opening hours, the inverter's limit).
+POLICY_KEYS = ("battery", "sockets", "tariff", "emissions.grid_kg_per_kwh", "reward", "validation", "simulation",
+               "control", "mall.enabled", "mall.weekday_profile_kw", "mall.annual_energy_mwh", "opening_hours",
+               "pv.inverter_ac_limit_kw", "training.checkpoint_every_steps")
+
+
+def policy_keys(agent: str) -> tuple[str, ...]:
+    """The keys a trained `agent` depends on: the shared ones and its own hyperparameters."""
+    return POLICY_KEYS + (f"agents.{agent}",)
+
+
+def _dotted(data: dict, key: str):
+    for part in key.split("."):
+        data = data[part]
+    return data
+
+
+def policy_settings(settings, agent: str) -> dict:
+    """Those keys' values in `settings` (a Settings), as JSON values keyed by the dotted key."""
+    plain = settings.as_dict()
+    return json.loads(json.dumps({key: _dotted(plain, key) for key in policy_keys(agent)}))
