@@ -36,10 +36,10 @@ def mall_baselines(built_small, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def station_only(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("station_only")
-    write_params(folder, {"scenario": "station_only"})
-    run_cli("build-dataset", cwd=folder)
+    write_params(folder)
+    run_cli("--scenario", "station_only", "build-dataset", cwd=folder)
     for name in ("uncontrolled", "rule_based"):
-        run_cli("baseline", name, cwd=folder)
+        run_cli("--scenario", "station_only", "baseline", name, cwd=folder)
     return folder
 
 

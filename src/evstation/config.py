@@ -639,11 +639,15 @@ def scenario_settings(settings: Settings, scenario: str) -> Settings:
 
 def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:
     """Settings with dotted keys replaced (`sockets.moto.count: 4`), validated like params.yaml.
-    The change applies to the settings' scenario and to the base their other scenarios start from."""
+    The change applies to the settings' scenario and to the base their other scenarios start from;
+    `scenario: NAME` switches to that scenario first (its overrides applied), as `--scenario` does."""
+    overrides = dict(overrides)
+    if "scenario" in overrides:
+        settings = scenario_settings(settings, overrides.pop("scenario"))
     data, base = settings.as_dict(), copy.deepcopy(getattr(settings, "_base"))
     for dotted, value in overrides.items():
         _set_dotted(data, dotted, value)
-        if dotted.split(".")[0] not in ("scenario", "scenarios"):
+        if dotted.split(".")[0] != "scenarios":
             _set_dotted(base, dotted, value, must_exist=False)
         elif dotted == "scenarios":
             base["scenarios"] = value
