@@ -203,3 +203,15 @@ def test_noisy_forecasts_are_reproducible_and_the_seed_matters(runs, tmp_path):
     pd.testing.assert_frame_equal(frames["first"], frames["again"])
     assert not frames["first"]["bess_in_kwh"].equals(frames["other"]["bess_in_kwh"]) \
         or not frames["first"]["bess_out_kwh"].equals(frames["other"]["bess_out_kwh"])
+
+
+def test_the_load_margin_raises_only_the_forecast_hours(runs):
+    settings = _settings(runs)
+    profiles = read_dataset(data_dir(runs) / "eval").profiles
+    calendar, training = Calendar.of(profiles, settings), training_profiles(settings, data_dir(runs))
+    state = type("Now", (), {"load_kwh": 5.0, "pv_kwh": 1.0})()
+    steps = np.arange(40, 64)
+    plain = Forecast(PERFECT, profiles, calendar, training, 0.0, 0, "eval").window(steps, state)
+    raised = Forecast(PERFECT, profiles, calendar, training, 0.0, 0, "eval", load_margin_pct=10.0).window(steps, state)
+    assert raised[0][0] == plain[0][0] == 5.0
+    assert np.allclose(raised[0][1:], 1.1 * plain[0][1:]) and np.array_equal(raised[1], plain[1])

@@ -434,6 +434,7 @@ class Mpc:
     forecast: Literal["persistence", "noisy", "perfect", "profile"]   # the load and PV it plans on beyond this hour
     forecast_noise_pct: float = bounded(ge=0, le=100)   # `noisy`: relative Gaussian noise, independent per hour
     seed: int = bounded(ge=0)                           # `noisy`: the noise's seed (with the split and the hour)
+    load_margin_pct: float = bounded(ge=0, le=100)      # the forecast load beyond this hour raised by this: a reserve
     late_discharge_tiebreak_per_kwh: float = bounded(ge=0)   # extra price of a kWh discharged at the window's start over its end
 
 

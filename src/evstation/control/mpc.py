@@ -7,7 +7,9 @@ What the window's LP is given:
   is no yesterday, the `profile` value), `profile` (the training year's mean: load by weekday and
   hour, PV by hour of day), `noisy` (the dataset's values times 1 + independent Gaussian noise of
   `forecast_noise_pct` per hour, drawn from (seed, split, hour of the solve): the same run gives the
-  same plan) or `perfect` (the dataset's values: a reference no station has);
+  same plan) or `perfect` (the dataset's values: a reference no station has).
+  The forecast load beyond this hour may be raised by `mpc.load_margin_pct`, a reserve against the
+  under-forecast hours that set a month's peak;
 - the energy prices, the emission factor and the billing calendar: published, known ahead;
 - the vehicles plugged in now, each with its socket, its departure (clipped to the window) and what
   it still needs and has room for, as the oracle's sessions;
@@ -131,8 +133,9 @@ class Forecast:
     """Load and PV over a window (kWh per step): step 0 what the state reads, the rest forecast."""
 
     def __init__(self, kind: str, profiles: pd.DataFrame, calendar: Calendar, training: TrainingProfiles,
-                 noise_pct: float, seed: int, split: str):
+                 noise_pct: float, seed: int, split: str, load_margin_pct: float = 0.0):
         self.kind, self.calendar, self.training = kind, calendar, training
+        self.load_factor = 1.0 + load_margin_pct / PERCENT
         self.load_kwh = profiles["mall_kwh"].to_numpy(dtype=float)
         self.pv_kwh = profiles["pv_kwh"].to_numpy(dtype=float)
         self.noise, self.seed, self.split_code = noise_pct / PERCENT, seed, SPLITS.index(split)
@@ -165,6 +168,7 @@ class Forecast:
             load, pv = self._persistence(steps)
         else:
             load, pv = self._profile(steps)
+        load *= self.load_factor
         load[0], pv[0] = state.load_kwh, state.pv_kwh
         return load, pv
 
@@ -225,7 +229,7 @@ class MpcController:
         self.objective = settings.objective
         self.calendar = Calendar.of(profiles, settings)
         self.forecast = Forecast(settings.mpc.forecast, profiles, self.calendar, training,
-                                 settings.mpc.forecast_noise_pct, settings.mpc.seed, split)
+                                 settings.mpc.forecast_noise_pct, settings.mpc.seed, split, settings.mpc.load_margin_pct)
         self.training = training
         self.tariff = profiles["tariff_pen_per_kwh"].to_numpy(dtype=float)
         self.ef = profiles["emission_factor_kg_per_kwh"].to_numpy(dtype=float)
@@ -282,7 +286,7 @@ def planner_record(settings: Settings) -> dict:
     mpc = settings.mpc
     return {"horizon_hours": mpc.horizon_hours, "forecast": mpc.forecast, "objective": settings.objective,
             "forecast_noise_pct": mpc.forecast_noise_pct if mpc.forecast == "noisy" else 0.0,
-            "seed": mpc.seed, "late_discharge_tiebreak_per_kwh": mpc.late_discharge_tiebreak_per_kwh,
+            "seed": mpc.seed, "load_margin_pct": mpc.load_margin_pct, "late_discharge_tiebreak_per_kwh": mpc.late_discharge_tiebreak_per_kwh,
             "future_arrivals": "training year's mean draw by weekday and hour, fixed"}
 
 
