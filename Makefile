@@ -21,8 +21,10 @@ $(STAMP): requirements.lock pyproject.toml
 pipeline: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores all
 
+# The tests on every core (pytest-xdist): the suite is a few hundred tests around one long smoke
+# run of the whole pipeline, which then runs beside the others.
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n auto
 
 # The whole pipeline, every stage, at small size (workflow/quick.yaml over params.yaml) in quick/, a
 # fresh copy of the repository: minutes, and the records in data/ and results/ are left alone.

@@ -90,3 +90,12 @@ def data_dir(folder: Path, scenario: str = "mall") -> Path:
 def results_dir(folder: Path, scenario: str = "mall") -> Path:
     """Where the command line writes a scenario's records in a project folder."""
     return folder / "results" / "scenarios" / scenario
+
+
+# The suite's longest test, the whole pipeline through both front ends: run first, so that on several
+# workers (make test: pytest -n auto) it runs beside the others rather than alone after them.
+LONGEST_FIRST = ("tests/test_frontends.py::test_smoke_pipeline_through_both_front_ends",)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.nodeid not in LONGEST_FIRST)

@@ -153,13 +153,16 @@ def test_a_failing_balance_fails_the_stage(mall_baselines, tmp_path, monkeypatch
 
 
 def test_reward_does_not_saturate_on_the_uncontrolled_year(tmp_path):
-    """A full year at the site's real magnitudes (full mall and PV, 8 sockets): no component pinned at -1."""
+    """A full year at the site's real magnitudes (full mall and PV, 8 sockets): no component pinned at -1.
+    On the fast simulator, whose rewards equal CityLearn's (tests/test_fastsim.py): a CityLearn year
+    costs the suite 20 s."""
+    from evstation.simulation.fast_check import simulate_fast
+
     write_params(tmp_path, {"simulation.horizon_hours": 8760,
                             "validation.pv_yield_kwh_per_kwp": [1200.0, 1550.0]})
     run_cli("build-dataset", "--split", "train", cwd=tmp_path)
     settings = load_settings(tmp_path / "params.yaml")
-    timeseries = simulate(settings, data_dir(tmp_path) / "train",
-                          make_baseline("uncontrolled", settings), progress=False)
+    timeseries = simulate_fast(settings, data_dir(tmp_path) / "train", make_baseline("uncontrolled", settings))
     assert len(timeseries) == 8760
     for component in REWARD_COMPONENTS:
         saturated = (timeseries[f"reward_{component}"] <= -1.0).mean()

@@ -167,7 +167,7 @@ def train_killed_at(project: Path, agent: str, point: str) -> str:
     # CityLearn's environments run in subprocesses: the kill must take them down and the resume rebuild
     # them; they restart their year, so only the counters and schedules match an uninterrupted run
     # (model selection off: `final/` is then the last model, whose counters are compared)
-    ("a2c", {"agents.a2c.total_timesteps": 1024, "agents.a2c.n_envs": 2, "training.backend": "citylearn",
+    ("a2c", {"agents.a2c.total_timesteps": 384, "agents.a2c.n_envs": 2, "training.backend": "citylearn",
              "control.model_selection.validation_days": 0}),
 ])
 def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, tmp_path, agent, overrides):
