@@ -16,8 +16,9 @@ JOBS=${JOBS:-2}
 SCENARIO=${SCENARIO:-mall}
 suffix=""
 if [ "$SCENARIO" != mall ]; then suffix="-$SCENARIO"; fi
-common=(-S "scenarios=[$SCENARIO]" -S 'training.seeds=[0]' -S "agents.ppo.total_timesteps=$BUDGET")
-target=evaluate@$SCENARIO-ppo-0
+# the target is one stage: only it and what it needs run, whatever the other scenarios
+common=(-S 'training.seeds=[0]' -S "agents.ppo.total_timesteps=$BUDGET")
+target=evaluate-$SCENARIO-ppo-0
 
 wanted=("$@")
 
