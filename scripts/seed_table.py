@@ -59,6 +59,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = apply_overrides(load_settings(args.params), {"training.seeds": [args.seed]})
     for scenario in settings.scenarios:
+        if not any((args.results / "scenarios" / scenario / "metrics").glob("*.json")):
+            print(f"{scenario}: no records yet\n")
+            continue
         print("\n".join(table(settings, args.results, scenario, args.seed)) + "\n")
 
 
