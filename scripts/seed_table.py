@@ -28,8 +28,7 @@ def signed(value: float) -> str:
 def table(settings, results: Path, scenario: str, seed: int) -> list[str]:
     settings = scenario_settings(settings, scenario)
     folder = results / "scenarios" / scenario / "metrics"
-    rows = report.mark_the_bar(report.comparison_table(settings, report.load_entries(settings, folder)),
-                               settings.report.ev_service_tolerance_pct)
+    rows = report.mark_the_bar(report.comparison_table(settings, report.load_entries(settings, folder)), settings)
     rows = rows[rows["split"] == "eval"]
     best = rows[rows["best_rule"]].iloc[0]
     lines = [f"| {scenario} | controller | grid CO2 | share of oracle gain | EV satisfied | cost | learning reward per step "
