@@ -9,7 +9,8 @@ credit is always 0.
 
 The monthly demand charge is also a sum over steps, exactly: charge each step the rate times the
 rise it causes in the month's billed peak so far (0 when the peak does not rise). That per-step
-form is what a reward or a rolling planner uses; `demand_charge_steps_pen` sums to the bill's.
+form is what a reward or a rolling planner uses: `control.demand.demand_charge_steps`, which sums
+to this module's monthly demand charges (tests/test_billed_peaks.py).
 """
 
 from __future__ import annotations
@@ -63,21 +64,3 @@ def timeseries_bill(ts: pd.DataFrame, tariff: Tariff) -> dict:
     month, in_peak = billing_calendar(ts["timestamp"], tariff)
     return bill_parts_pen(ts["import_kwh"].to_numpy(), ts["tariff_pen_per_kwh"].to_numpy(), month, in_peak, tariff)
 
-
-def demand_charge_steps_pen(import_kwh: np.ndarray, month: np.ndarray, in_peak: np.ndarray, tariff: Tariff,
-                            step_hours: float = 1.0) -> np.ndarray:
-    """Each step's share of the month's demand charges: the rate times the rise of the billed peaks it
-    causes. Over a month the shares sum to that month's demand charges."""
-    import_kw = np.asarray(import_kwh, dtype=float) / step_hours
-    charges = np.zeros(len(import_kw))
-    window_peak = any_peak = 0.0
-    for step, kw in enumerate(import_kw):
-        if step and month[step] != month[step - 1]:
-            window_peak = any_peak = 0.0
-        rise_any = max(kw - any_peak, 0.0)
-        rise_window = max(kw - window_peak, 0.0) if in_peak[step] else 0.0
-        any_peak += rise_any
-        window_peak += rise_window
-        charges[step] = (tariff.demand.distribution_pen_per_kw_month * rise_any
-                         + tariff.demand.generation_pen_per_kw_month * rise_window)
-    return charges
