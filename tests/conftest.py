@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import subprocess
@@ -66,6 +67,25 @@ def run_cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return result
 
 
+def run_cli_in_process(*args: str, cwd: Path) -> None:
+    """`evstation` through its `main` in this process, for fixtures that need a stage's records rather
+    than its process: no interpreter start and no CityLearn, torch and pandas imports again (~2.5 s a
+    call). The tests of the command line itself, its messages, exits and kills, run it as a process."""
+    from evstation.cli import main
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level          # main() points logging at this stderr
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        code = main(list(args))
+    finally:
+        os.chdir(previous)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert code == 0, f"evstation {' '.join(args)} in {cwd} exited with {code}"
+
+
 @pytest.fixture
 def small_project(tmp_path: Path) -> Path:
     """A working directory with the small station's params.yaml."""
@@ -75,10 +95,10 @@ def small_project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built_small(tmp_path_factory) -> Path:
-    """A small station's datasets, built once per test session through the command line."""
+    """A small station's datasets, built once per test session (per worker) by the command line's main."""
     folder = tmp_path_factory.mktemp("small_station")
     write_params(folder)
-    run_cli("build-dataset", cwd=folder)
+    run_cli_in_process("build-dataset", cwd=folder)
     return folder
 
 

@@ -15,7 +15,7 @@ from evstation.control.rules import make_baseline
 from evstation.evaluation import split_kpis
 from evstation.simulation.runner import simulate
 
-from conftest import run_cli, write_params, data_dir, results_dir
+from conftest import write_params, data_dir, results_dir, run_cli_in_process
 
 BASELINES = ("without_solar", "uncontrolled", "rule_based")
 
@@ -29,7 +29,7 @@ def mall_baselines(built_small, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("mall_baselines")
     shutil.copytree(built_small, folder, dirs_exist_ok=True)
     for name in BASELINES:
-        run_cli("baseline", name, cwd=folder)
+        run_cli_in_process("baseline", name, cwd=folder)
     return folder
 
 
@@ -37,9 +37,9 @@ def mall_baselines(built_small, tmp_path_factory) -> Path:
 def station_only(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("station_only")
     write_params(folder)
-    run_cli("--scenario", "station_only", "build-dataset", cwd=folder)
+    run_cli_in_process("--scenario", "station_only", "build-dataset", cwd=folder)
     for name in ("uncontrolled", "rule_based"):
-        run_cli("--scenario", "station_only", "baseline", name, cwd=folder)
+        run_cli_in_process("--scenario", "station_only", "baseline", name, cwd=folder)
     return folder
 
 
@@ -94,7 +94,7 @@ def test_rule_based_imports_less_where_pv_surplus_exists(station_only):
 def test_same_parameters_and_seed_give_the_same_metrics(mall_baselines, tmp_path):
     shutil.copytree(mall_baselines / "data", tmp_path / "data")
     shutil.copy(mall_baselines / "params.yaml", tmp_path / "params.yaml")
-    run_cli("baseline", "rule_based", cwd=tmp_path)
+    run_cli_in_process("baseline", "rule_based", cwd=tmp_path)
     assert _metrics(tmp_path, "rule_based") == _metrics(mall_baselines, "rule_based")
 
 
@@ -106,7 +106,7 @@ def test_training_year_from_the_fast_simulator_matches_citylearn(mall_baselines,
     assert _metrics(mall_baselines, "without_solar")["simulator"] == {"train": "citylearn", "eval": "citylearn"}
     shutil.copytree(mall_baselines / "data", tmp_path / "data")
     write_params(tmp_path, {"simulation.training_year_simulator": "citylearn"})
-    run_cli("baseline", "rule_based", cwd=tmp_path)
+    run_cli_in_process("baseline", "rule_based", cwd=tmp_path)
     slow = _metrics(tmp_path, "rule_based")
     assert slow["simulator"] == {"train": "citylearn", "eval": "citylearn"}
     assert slow["eval"] == fast["eval"]
@@ -160,7 +160,7 @@ def test_reward_does_not_saturate_on_the_uncontrolled_year(tmp_path):
 
     write_params(tmp_path, {"simulation.horizon_hours": 8760,
                             "validation.pv_yield_kwh_per_kwp": [1200.0, 1550.0]})
-    run_cli("build-dataset", "--split", "train", cwd=tmp_path)
+    run_cli_in_process("build-dataset", "--split", "train", cwd=tmp_path)
     settings = load_settings(tmp_path / "params.yaml")
     timeseries = simulate_fast(settings, data_dir(tmp_path) / "train", make_baseline("uncontrolled", settings))
     assert len(timeseries) == 8760
@@ -176,7 +176,7 @@ def test_battery_check_accounts_for_standby_loss(tmp_path):
     from evstation.kpis import check_energy
 
     write_params(tmp_path, {"battery.standby_loss_pct_per_step": 0.5})
-    run_cli("build-dataset", "--split", "train", cwd=tmp_path)
+    run_cli_in_process("build-dataset", "--split", "train", cwd=tmp_path)
     settings = load_settings(tmp_path / "params.yaml")
     timeseries = simulate(settings, data_dir(tmp_path) / "train", make_baseline("rule_based", settings),
                           progress=False)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PARAMS, SMALL, run_cli, write_params, data_dir, results_dir
+from conftest import PARAMS, SMALL, write_params, data_dir, results_dir, run_cli_in_process
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.dataset import BUILDING_NAME, read_dataset
 from evstation.simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env
@@ -258,7 +258,7 @@ def test_train_and_eval_differ(built_small):
 
 def test_build_is_byte_identical(built_small, tmp_path):
     write_params(tmp_path)
-    run_cli("build-dataset", cwd=tmp_path)
+    run_cli_in_process("build-dataset", cwd=tmp_path)
     first, second = hashes(built_small), hashes(tmp_path)
     assert len(first) == 2 * (9 + len(CHARGERS))
     assert first == second, sorted(name for name in first if first[name] != second.get(name))
@@ -268,7 +268,7 @@ def test_build_is_byte_identical(built_small, tmp_path):
 
 def test_fleet_change_leaves_weather_and_mall_alone(built_small, tmp_path):
     write_params(tmp_path, {"fleet.daily_arrivals": {"moto": 30, "mototaxi": 10}})
-    run_cli("build-dataset", "--split", "train", cwd=tmp_path)
+    run_cli_in_process("build-dataset", "--split", "train", cwd=tmp_path)
     before, after = split_dir(built_small, "train"), split_dir(tmp_path, "train")
     assert not (data_dir(tmp_path) / "eval").exists()
     for name in ("building.csv", "weather.csv", "pricing.csv", "carbon_intensity.csv"):
@@ -281,7 +281,7 @@ def test_fleet_change_leaves_weather_and_mall_alone(built_small, tmp_path):
 
 def test_seed_change_changes_the_split(built_small, tmp_path, settings):
     write_params(tmp_path, {"splits.train.seed": 7})
-    run_cli("build-dataset", "--split", "train", cwd=tmp_path)
+    run_cli_in_process("build-dataset", "--split", "train", cwd=tmp_path)
     before, after = split_dir(built_small, "train"), split_dir(tmp_path, "train")
     for name in ("building.csv", "weather.csv", "sessions.csv"):
         assert (before / name).read_bytes() != (after / name).read_bytes(), name

@@ -18,7 +18,7 @@ from evstation.control.oracle import lp_record_path, run_oracle
 from evstation.control.rules import make_baseline
 from evstation.evaluation import run_controller
 
-from conftest import data_dir, results_dir, run_cli, write_params
+from conftest import data_dir, results_dir, write_params, run_cli_in_process
 
 GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH = 56.09, 16.40
 DEMAND = {"tariff.demand.generation_pen_per_kw_month": GENERATION_PEN_PER_KW_MONTH,
@@ -37,7 +37,7 @@ def runs(built_small, tmp_path_factory) -> Path:
     shutil.copytree(built_small, folder, dirs_exist_ok=True)     # the demand charges are not in the dataset
     write_params(folder, DEMAND)
     for name in ("oracle_bill", "peak_shaving"):
-        run_cli("baseline", name, cwd=folder)
+        run_cli_in_process("baseline", name, cwd=folder)
     settings = load_settings(folder / "params.yaml")
     data, results = data_dir(folder), results_dir(folder)
     run_oracle(settings, data, results, name="oracle")
@@ -149,7 +149,7 @@ def test_the_recorded_bill_is_recomputed_from_the_timeseries_and_the_tariff(runs
 def test_without_demand_charges_oracle_keeps_its_records_and_paths(built_small, tmp_path):
     """With no demand charge, `oracle` writes where it always did and its LP has no billed-peak variables."""
     shutil.copytree(built_small, tmp_path, dirs_exist_ok=True)
-    run_cli("baseline", "oracle", cwd=tmp_path)
+    run_cli_in_process("baseline", "oracle", cwd=tmp_path)
     for split in SPLITS:
         report = json.loads((results_dir(tmp_path) / "oracle" / f"{split}_lp.json").read_text())
         assert report["objective"] == "grid_co2"

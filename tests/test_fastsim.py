@@ -23,7 +23,7 @@ from evstation.simulation.fast_env import FastStationEnv, make_fast_env, make_fa
 from evstation.simulation.fast_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis, trace_timeseries
 from evstation.simulation.runner import simulate
 
-from conftest import run_cli, write_params, data_dir
+from conftest import write_params, data_dir, run_cli_in_process
 
 STEP_TOLERANCE = 1e-6
 KPI_TOLERANCE_PCT = 0.01
@@ -144,7 +144,7 @@ def lossy_station(tmp_path_factory):
     """The small station with battery standby loss and capacity fade switched on."""
     folder = tmp_path_factory.mktemp("lossy_station")
     write_params(folder, {"battery.standby_loss_pct_per_step": 0.5, "battery.capacity_fade_pct_per_cycle": 0.01})
-    run_cli("build-dataset", "--split", "train", cwd=folder)
+    run_cli_in_process("build-dataset", "--split", "train", cwd=folder)
     return load_settings(folder / "params.yaml"), data_dir(folder) / "train"
 
 

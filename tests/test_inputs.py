@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import PARAMS, ROOT, SMALL, data_dir, run_cli, write_params
+from conftest import PARAMS, ROOT, SMALL, data_dir, run_cli, write_params, run_cli_in_process
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.site import calendar, grid, mall, session_file, solar
@@ -348,7 +348,7 @@ def test_cli_refuses_a_wrong_file_in_one_line(tmp_path, kind, split, problem):
 def example_build(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("example_site")
     write_params(folder, {"scenarios": {"mall": {}, "example": example_site(folder)}})
-    run_cli("--scenario", "example", "build-dataset", cwd=folder)
+    run_cli_in_process("--scenario", "example", "build-dataset", cwd=folder)
     return folder
 
 

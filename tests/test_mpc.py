@@ -24,7 +24,7 @@ from evstation.dataset import read_dataset
 from evstation.evaluation import run_controller
 from evstation.simulation.fast_check import simulate_fast
 
-from conftest import data_dir, results_dir, run_cli, write_params
+from conftest import data_dir, results_dir, write_params, run_cli_in_process
 
 DEMAND = {"tariff.demand.generation_pen_per_kw_month": 56.09,
           "tariff.demand.distribution_pen_per_kw_month": 16.40, "objective": "bill"}
@@ -46,7 +46,7 @@ def runs(built_small, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("mpc")
     shutil.copytree(built_small, folder, dirs_exist_ok=True)     # the demand charges are not in the dataset
     write_params(folder, DEMAND)
-    run_cli("baseline", "mpc", cwd=folder)
+    run_cli_in_process("baseline", "mpc", cwd=folder)
     settings, data, results = _settings(folder), data_dir(folder), results_dir(folder)
     run_mpc(_settings(folder, forecast=PERFECT), data, folder / PERFECT)
     run_oracle(settings, data, results, name="oracle_bill")

@@ -18,7 +18,7 @@ from evstation.errors import ConfigError
 from evstation.evaluation import run_controller
 from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, run_oracle, solve_inputs
 
-from conftest import run_cli, write_params, data_dir, results_dir
+from conftest import write_params, data_dir, results_dir, run_cli_in_process
 
 OPTIONS = Oracle(tiebreak_weight=1e-4, throughput_tiebreak_per_kwh=1e-5,
                  unmet_penalty_per_kwh=1000.0, solver="simplex", threads=1)
@@ -198,7 +198,7 @@ def _oracle_and_baselines(source: Path, folder: Path, scenario: str) -> tuple[di
 def station_only_built(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("oracle_station_only")
     write_params(folder)
-    run_cli("--scenario", "station_only", "build-dataset", cwd=folder)
+    run_cli_in_process("--scenario", "station_only", "build-dataset", cwd=folder)
     return folder
 
 

@@ -18,7 +18,7 @@ from evstation.evaluation import split_kpis
 from evstation.learning.station_env import make_learner_env, validation_start_step
 from evstation.simulation.runner import simulate
 
-from conftest import data_dir, results_dir, run_cli, write_params
+from conftest import data_dir, results_dir, write_params, run_cli_in_process
 
 
 
@@ -143,9 +143,9 @@ def test_model_selection_writes_the_validation_score_and_keeps_the_best(built_sm
     project = tmp_path
     shutil.copytree(built_small / "data", project / "data")
     write_params(project, {"agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 32, "agents.ppo.n_envs": 1,
-                           "agents.ppo.net_arch": [16, 16], "agents.ppo.learning_rate": 0.01,
+                           "agents.ppo.batch_size": 32, "agents.ppo.net_arch": [16, 16], "agents.ppo.learning_rate": 0.01,
                            "control.model_selection.every_steps": 64, "training.checkpoint_every_steps": 32})
-    run_cli("train", "ppo", cwd=project)
+    run_cli_in_process("train", "ppo", cwd=project)
     run = results_dir(project) / "checkpoints" / "ppo" / "seed0"
     record = json.loads((run / "selection.json").read_text())
     scores = record["scores"]

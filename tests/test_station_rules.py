@@ -14,7 +14,7 @@ from evstation.config import load_settings
 from evstation.control.floor import floor_fraction
 from evstation.control.rules import HoldForPeak, LeastLaxity, PeakShaving, SelfConsumption, StationSpec, make_baseline
 
-from conftest import PARAMS, results_dir, run_cli
+from conftest import PARAMS, results_dir, run_cli_in_process
 from test_floor import station_state
 
 RULES = ("self_consumption", "least_laxity")
@@ -29,7 +29,7 @@ def ran(built_small, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("station_rules")
     shutil.copytree(built_small, folder, dirs_exist_ok=True)
     for name in ("uncontrolled", *RULES):
-        run_cli("baseline", name, cwd=folder)
+        run_cli_in_process("baseline", name, cwd=folder)
     return folder
 
 

@@ -18,7 +18,7 @@ from evstation.config import apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.learning.agents import linear_schedule, model_class
 
-from conftest import data_dir, results_dir, run_cli, write_params
+from conftest import data_dir, results_dir, run_cli, write_params, run_cli_in_process
 from test_training import TINY, folder_bytes, meta, periodic, project_with, run_dir
 
 
@@ -26,7 +26,7 @@ from test_training import TINY, folder_bytes, meta, periodic, project_with, run_
 def trained(built_small, tmp_path_factory) -> Path:
     """A small station with PPO trained on it (seed 0, params TINY), kept read-only by the tests."""
     project = project_with(built_small, tmp_path_factory.mktemp("trained"))
-    run_cli("train", "ppo", cwd=project)
+    run_cli_in_process("train", "ppo", cwd=project)
     return project
 
 
@@ -111,7 +111,7 @@ def test_runtime_settings_may_differ_at_evaluation(project):
     write_params(project, {**TINY, "training.cpu_threads": 2, "training.seeds": [0, 7], "training.device": "cpu",
                            "training.keep_checkpoints": 5, "emissions.gasoline_kg_per_gal": 9.5,
                            "report.bootstrap_samples": 500})
-    run_cli("evaluate", "ppo", "--seed", "0", cwd=project)
+    run_cli_in_process("evaluate", "ppo", "--seed", "0", cwd=project)
     assert (results_dir(project) / "metrics" / "ppo_seed0.json").is_file()
 
 

@@ -23,6 +23,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,8 +33,12 @@ from .errors import DataError
 from .files import (crash_point, remove_leftovers_beside, staging_folder, swap_in_folder, temporary_json_beside,
                     write_json_atomically)
 from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
-from .site.solar import W_PER_KW, pv_year_summary
-from .site.year import StationYear, build_station_year
+
+if TYPE_CHECKING:
+    from .site.year import StationYear
+
+# Every stage reads datasets, one builds them: the builder's modules (pvlib, a third of a second to
+# import) are imported where a year is built, not by every reader.
 
 BUILDING_NAME = "station"
 STATE_PLUGGED, STATE_INCOMING, STATE_NONE = 1, 2, 3
@@ -87,6 +92,8 @@ def _forecasts(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def building_table(year: StationYear, settings: Settings) -> pd.DataFrame:
+    from .site.solar import W_PER_KW
+
     hours = year.hours
     per_kw = (year.pv["pv_ac_kw"].to_numpy() / settings.pv.dc_capacity_kwp * W_PER_KW
               if settings.pv.dc_capacity_kwp > 0 else np.zeros(len(hours)))
@@ -217,6 +224,8 @@ def build_schema(settings: Settings, seed: int) -> dict:
 # ---------------------------------------------------------------- summary
 
 def year_summary(year: StationYear, settings: Settings) -> dict:
+    from .site.solar import W_PER_KW, pv_year_summary
+
     sessions, arrivals, turned = year.fleet.sessions, year.fleet.arrivals, year.fleet.turned_away
     days = len(year.hours) / 24
     figures = pv_year_summary(year.pv, settings.pv)
@@ -242,6 +251,8 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
 # ---------------------------------------------------------------- writing and reading
 
 def write_split(settings: Settings, split: str, folder: Path) -> dict:
+    from .site.year import build_station_year
+
     """Build one split's year and write it into `folder` (a new folder inside the build's staging
     folder), all but its summary, which carries the build's id; return the summary."""
     year = build_station_year(settings, split)
