@@ -157,3 +157,32 @@ def test_residual_needs_the_symmetric_interface():
 
     with pytest.raises(ConfigError, match="control.residual"):
         _settings(residual="least_laxity", action_interface="citylearn")
+
+
+TUNED = {"threshold_kw": 20.0, "recharge_soc_pct": 60.0}
+
+
+@pytest.mark.parametrize("space", ["aggregated", "per_socket"])
+def test_residual_zero_action_is_the_tuned_peak_shaving_rule(space):
+    from evstation.control.rules import PeakShaving, StationSpec
+
+    settings = _settings(residual="peak_shaving", residual_tuning=TUNED, action_space=space)
+    pipeline = ActionPipeline(settings)
+    rule = PeakShaving(StationSpec.from_settings(settings), TUNED["threshold_kw"], TUNED["recharge_soc_pct"] / 100)
+    size = pipeline.policy_action_space.shape[0]
+    states = (_state(hour=19, pv_kwh=0.0, load_kwh=30.0),                                 # over the threshold in the peak
+              _state(hour=19, pv_kwh=0.0, load_kwh=30.0, billed_peak_window_kw=60.0),     # under the month's peak
+              _state(hour=4, pv_kwh=0.0, load_kwh=5.0, battery_soc=0.3),                  # refills off-peak
+              _state(hour=12, pv_kwh=50.0, load_kwh=5.0))                                  # stores surplus
+    discharging = 0
+    for state in states:
+        expected = rule.act({}, state.step, state)
+        action, _ = pipeline.to_citylearn(np.zeros(size), state)
+        np.testing.assert_allclose(action, expected, atol=1e-12)
+        discharging += expected[0] < 0
+    assert discharging == 1                      # the states tell the rule's cases apart
+
+
+def test_a_peak_shaving_residual_needs_its_tuned_rule():
+    with pytest.raises(ValueError, match="control.residual peak_shaving: the tuned rule is not set"):
+        ActionPipeline(_settings(residual="peak_shaving"))

@@ -18,7 +18,7 @@ from evstation.control.oracle import lp_record_path, run_oracle
 from evstation.control.rules import make_baseline
 from evstation.evaluation import run_controller
 
-from conftest import data_dir, results_dir, write_params, run_cli_in_process
+from conftest import data_dir, results_dir, run_cli, run_cli_in_process, write_params
 
 GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH = 56.09, 16.40
 DEMAND = {"tariff.demand.generation_pen_per_kw_month": GENERATION_PEN_PER_KW_MONTH,
@@ -156,3 +156,35 @@ def test_without_demand_charges_oracle_keeps_its_records_and_paths(built_small, 
         assert report["lp_bill_demand_generation_pen"] == report["lp_bill_demand_distribution_pen"] == 0.0
         assert report["lp_bill_pen"] == pytest.approx(report["lp_cost_pen"])
         assert report["constraints"] == 2 * report["steps"] + report["sessions"]
+
+
+# PPO whose actor is held for its whole budget (the critic's warm-up): its policy is the zero change
+HELD_ACTOR = {"agents.ppo.total_timesteps": 128, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1,
+              "agents.ppo.batch_size": 32, "agents.ppo.net_arch": [16, 16], "agents.ppo.critic_warmup_steps": 1000,
+              "training.checkpoint_every_steps": 64, "training.seeds": [0], "control.residual": "peak_shaving"}
+
+
+def test_a_policy_that_corrects_nothing_is_the_tuned_peak_shaving_rule(runs, tmp_path):
+    """With `control.residual: peak_shaving`, the train and evaluate stages take the rule as the
+    scenario's peak_shaving baseline tuned it: an untouched policy replays that rule, in CityLearn too."""
+    project = Path(shutil.copytree(runs, tmp_path / "project"))
+    write_params(project, {**DEMAND, **HELD_ACTOR})
+    run_cli_in_process("train", "ppo", cwd=project)
+    run_cli_in_process("evaluate", "ppo", "--seed", "0", cwd=project)
+    policy, rule = _metrics(project, "ppo_seed0"), _metrics(project, "peak_shaving")
+    for split in SPLITS:
+        for key in ("bill_pen", "import_kwh", "co2_grid_kg", "ev_satisfaction_pct"):
+            assert policy[split][key] == pytest.approx(rule[split][key], rel=1e-9), f"{split}: {key}"
+    trained_with = json.loads((results_dir(project) / "checkpoints" / "ppo" / "seed0" / "final" / "meta.json").read_text())
+    assert trained_with["settings"]["control"]["residual_tuning"] == {
+        key: rule["tuning"][key] for key in ("threshold_kw", "recharge_soc_pct")}
+
+
+def test_a_peak_shaving_residual_without_its_record_is_refused_in_one_line(built_small, tmp_path):
+    shutil.copytree(built_small / "data", tmp_path / "data")
+    write_params(tmp_path, {**DEMAND, **HELD_ACTOR})
+    result = run_cli("train", "ppo", cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "metrics/peak_shaving.json: not found" in lines[0], result.stderr
+    assert "run `evstation baseline peak_shaving` first" in lines[0]

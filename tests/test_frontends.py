@@ -133,6 +133,13 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
             assert all(f"/{scenario}/" in path for path in stage["outs"]), f"{command}: outputs outside its scenario"
         for key in stage["params"]:          # every declared key exists, so both read a real value
             workflow_stages.dotted_value(params, key)
+    # a policy that corrects the tuned peak_shaving rule reads its record: its stages, and only they, depend on it
+    correcting = [scenario for scenario in params["scenarios"] if workflow_stages.merged_settings(
+        str(full_size_copy / "params.yaml"), scenario)["control"]["residual"] == "peak_shaving"]
+    assert correcting == ["mall_mt3"]
+    readers = {stage["name"] for stage in stages.values() if any(dep.endswith("metrics/peak_shaving.json") for dep in stage["deps"])}
+    assert readers == {f"{kind}-mall_mt3-{agent}-{seed}" for kind in ("train", "evaluate") for agent in workflow_stages.AGENTS
+                       for seed in params["training"]["seeds"]}
 
 
 def test_a_stage_reads_only_its_keys_and_its_scenario_overrides():

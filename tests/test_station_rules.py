@@ -123,7 +123,7 @@ def test_hold_for_peak_charges_at_once_and_keeps_the_battery_for_the_peak_hours(
 
 
 def _shaving(threshold_kw: float, recharge_soc: float = 0.2) -> PeakShaving:
-    return PeakShaving(SPEC, threshold_kw, recharge_soc, month_of_step=np.ones(24, dtype=int))
+    return PeakShaving(SPEC, threshold_kw, recharge_soc)
 
 
 def test_peak_shaving_discharges_what_exceeds_the_threshold_in_the_peak_hours_only():
@@ -159,14 +159,13 @@ def test_peak_shaving_refills_from_the_grid_off_peak_only_and_under_the_threshol
 
 
 def test_peak_shaving_holds_only_the_months_billed_peak_once_it_is_passed():
-    rule = _shaving(200.0)
-    rule.act({}, 3, station_state(hour=19, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))  # empty: ~608 kW billed
-    later = rule.act({}, 4, station_state(hour=20, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
-    assert later[0] == 0.0                                        # ~508 kW is under the month's ~608 kW: no discharge
-    next_month = PeakShaving(SPEC, 200.0, 0.2, month_of_step=np.array([1] * 4 + [2] * 20))
-    next_month.act({}, 3, station_state(hour=19, pv_kwh=0.0, load_kwh=600.0, battery_soc=0.2))
-    fresh = next_month.act({}, 4, station_state(hour=20, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5))
-    assert fresh[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)
+    """The limit is the larger of the threshold and the meter's month-to-date peak in the peak hours."""
+    def evening(billed_peak_kw: float) -> np.ndarray:
+        return _shaving(200.0).act({}, 4, station_state(hour=20, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5,
+                                                         billed_peak_window_kw=billed_peak_kw))
+    assert evening(608.0)[0] == 0.0                               # ~508 kW is under the month's 608 kW: no discharge
+    assert evening(400.0)[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 400.0) / BATTERY_KW)
+    assert evening(0.0)[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)   # a new month
 
 
 def test_peak_shaving_is_only_made_after_tuning():

@@ -154,6 +154,12 @@ REPORT_SUMMARY = "summary.json"          # the compact record: DVC's metrics
 REPORT_FIGURES = ["kpi_bars.png", "power_flows_week.png", "battery_soc_week.png", "learning_curves.png"]
 
 
+def residual_records(settings: dict, results: str) -> list[str]:
+    """What a policy's train and evaluate stages read besides the data: the record of the tuned rule
+    it corrects (`control.residual: peak_shaving`), from the scenario's merged settings."""
+    return [f"{results}/metrics/peak_shaving.json"] if settings["control"]["residual"] == "peak_shaving" else []
+
+
 def oracle_records(results: str, name: str) -> list[str]:
     """The LP's own records of an optimum, beside its metrics."""
     if name == "oracle":

@@ -67,17 +67,18 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             params, params_file, "oracle", scenario, f"baseline {name}", log=name, deps=[data],
             outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
             + _uncached(f"{results}/metrics/{name}.json", *stages.oracle_records(results, name)))
+    corrected = stages.residual_records(stages.merged_settings(params_file, scenario), results)
     for agent in stages.AGENTS:
         for seed in stages.seeds(params):
             run = f"{results}/checkpoints/{agent}/seed{seed}"
             found[f"train-{scenario}-{agent}-{seed}"] = _stage(
                 params, params_file, "train", scenario, f"train {agent} --seed {seed} --resume", agent=agent,
                 log=f"train-{agent}-{seed}",
-                deps=[data], outs=[{run: {"persist": True}}] + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"))
+                deps=[data, *corrected], outs=[{run: {"persist": True}}] + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"))
             found[f"evaluate-{scenario}-{agent}-{seed}"] = _stage(
                 params, params_file, "evaluate", scenario, f"evaluate {agent} --seed {seed}", agent=agent,
                 log=f"evaluate-{agent}-{seed}",
-                deps=[data, run],
+                deps=[data, *corrected, run],
                 outs=[f"{results}/timeseries/{agent}_seed{seed}_train.csv",
                       f"{results}/timeseries/{agent}_seed{seed}_eval.csv"]
                 + _uncached(f"{results}/metrics/{agent}_seed{seed}.json"))

@@ -387,6 +387,14 @@ class ModelSelection:
 
 
 @dataclass(frozen=True)
+class ResidualTuning:
+    """The tuned rule a `peak_shaving` residual corrects. Not a parameter: the train and evaluate stages
+    set it from the scenario's `peak_shaving` record (the threshold chosen on the training year)."""
+    threshold_kw: float = bounded(ge=0)
+    recharge_soc_pct: float = bounded(ge=0, le=100)
+
+
+@dataclass(frozen=True)
 class Control:
     """How the control problem is posed to a learner; each switch is an ablation (dvc exp run -S)."""
     action_interface: Literal["symmetric", "citylearn"]   # [-1, 1] on every dimension | CityLearn's raw box
@@ -394,11 +402,12 @@ class Control:
     action_space: Literal["aggregated", "per_socket"]    # battery + one EV power per socket group | one per socket
     learning_reward: Literal["marginal", "station"]      # the station's marginal effect | the reported reward
     observation: Literal["compact", "citylearn"]         # scaled station features | CityLearn's raw observation
-    residual: Literal["least_laxity", "none"]            # the policy corrects the least-laxity rule | acts alone
+    residual: Literal["least_laxity", "peak_shaving", "none"]   # the policy corrects that rule | acts alone
     forecast_hours: int = bounded(ge=0, le=48)           # hours of PV and load forecast in the compact observation
     forecast_noise_pct: float = bounded(ge=0, le=100)    # relative Gaussian noise on those forecasts
     learning_scales: LearningScales
     model_selection: ModelSelection
+    residual_tuning: ResidualTuning | None = None        # peak_shaving's tuned rule, from its record (not in params.yaml)
 
     def check(self, path: str) -> None:
         if self.residual != "none" and self.action_interface != "symmetric":

@@ -92,9 +92,11 @@ def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path
     twin sees the same observations and station states, so the policy acts the same)."""
     from .learning.checkpoints import CheckpointStore
     from .learning.station_env import PolicyController
+    from .control.peak_shaving import with_tuned_residual
     from .learning.training import check_seed, check_trained_under, check_writable, run_folder
 
     check_seed(seed)
+    settings = with_tuned_residual(settings, results_dir)       # the rule the policy corrects, as it was trained
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
     chosen = store.final() if checkpoint == "final" else store.newest()
     if chosen is None:

@@ -5,6 +5,7 @@ rule train:
     input:
         code_files("train"),
         DATA,
+        corrected_rule,
     output:
         directory(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}"),
         f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
@@ -27,6 +28,7 @@ rule evaluate:
     input:
         code_files("evaluate"),
         DATA,
+        corrected_rule,
         f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}",
     output:
         f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json",

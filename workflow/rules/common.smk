@@ -67,6 +67,11 @@ def param_values(stage, agent=None, controller=None):
     return values
 
 
+def corrected_rule(wildcards):
+    """The tuned rule's record, where a policy corrects it (`control.residual: peak_shaving`)."""
+    return stages.residual_records(merged(wildcards.scenario), RESULTS.format(scenario=wildcards.scenario))
+
+
 def scenario_files(wildcards):
     return stages.input_files(PARAMS, wildcards.scenario)
 

@@ -11,7 +11,9 @@
   battery's action is cut to its SOC window and power.
 - `residual`: `least_laxity` - the policy's action is a change to what the least-laxity rule
   (control.rules.LeastLaxity) would do, so the zero action, where a Gaussian policy starts, is the
-  rule (residual policy learning: Silver et al. 2018, Johannink et al. 2019). The battery's action
+  rule (residual policy learning: Silver et al. 2018, Johannink et al. 2019); `peak_shaving` - the
+  same around the threshold rule as tuned on the training year (`control.residual_tuning`, which the
+  train and evaluate stages take from the scenario's `peak_shaving` record). The battery's action
   is the rule's plus the policy's, clipped to [-1, 1]; an EV dimension d in [-1, 1] moves each
   socket from the rule's fraction towards rated power (d > 0: the headroom above the rule handed out
   least-laxity-first in the aggregated space, or per socket) or towards the floor (d < 0) in
@@ -31,11 +33,27 @@ from ..config import VEHICLE_KINDS, Settings
 from ..site.sessions import socket_kinds
 from .allocation import headroom_kwh_by_group, least_laxity_first
 from .floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
-from .rules import LeastLaxity
+from .rules import LeastLaxity, PeakShaving, StationSpec
 from .station import StationState
 
 RAISE_TOLERANCE = 1e-9       # float noise: a socket counts as raised only above it
-RESIDUAL_RULE = LeastLaxity()  # stateless: it reads everything from the step's StationState
+PERCENT = 100.0
+
+
+def residual_rule(settings: Settings) -> LeastLaxity | PeakShaving | None:
+    """The rule the policy corrects (`control.residual`), or None when the policy acts alone. Both
+    rules read everything from the step's StationState (the meter's month-to-date peak included):
+    whatever the policy changed in earlier steps, the rule's answer for a state is the same."""
+    control = settings.control
+    if control.residual == "least_laxity":
+        return LeastLaxity()
+    if control.residual == "peak_shaving":
+        if control.residual_tuning is None:
+            raise ValueError("control.residual peak_shaving: the tuned rule is not set (the train and evaluate "
+                             "stages take it from the scenario's peak_shaving record)")
+        tuning = control.residual_tuning
+        return PeakShaving(StationSpec.from_settings(settings), tuning.threshold_kw, tuning.recharge_soc_pct / PERCENT)
+    return None
 
 
 @dataclass(frozen=True)
@@ -59,7 +77,8 @@ class ActionPipeline:
         self.symmetric = control.action_interface == "symmetric"
         self.aggregated = control.action_space == "aggregated"
         self.floor_on = control.feasibility_floor
-        self.residual = control.residual == "least_laxity"
+        self.rule = residual_rule(settings)
+        self.residual = self.rule is not None
         self.socket_group = np.array([VEHICLE_KINDS.index(kind) for kind in socket_kinds(settings)], dtype=int)
         self.groups = tuple(sorted(set(self.socket_group.tolist())))     # groups present, VEHICLE_KINDS order
         ev_dimensions = len(self.groups) if self.aggregated else len(self.socket_group)
@@ -93,12 +112,12 @@ class ActionPipeline:
         return least_laxity_first(state, floor, extra_kwh)
 
     def residual_actions(self, policy_action, state: StationState) -> tuple[float, np.ndarray, np.ndarray]:
-        """The least-laxity rule's battery and socket actions moved by the policy's changes in [-1, 1]:
+        """The residual rule's battery and socket actions moved by the policy's changes in [-1, 1]:
         (battery, sockets with the floor kept, sockets as the policy asked them without it)."""
         change = np.clip(np.asarray(policy_action, dtype=float).reshape(-1), -1.0, 1.0)
         if change.shape != self.citylearn_low.shape:
             raise ValueError(f"policy action has {change.size} values, the pipeline expects {self.citylearn_low.size}")
-        rule = RESIDUAL_RULE.act({}, state.step, state)
+        rule = self.rule.act({}, state.step, state)
         battery = float(np.clip(rule[0] + change[0], -1.0, 1.0))
         ev_change = change[1:] if not self.aggregated else change[1:][np.searchsorted(self.groups, self.socket_group)]
         asked = self._moved(rule[1:], np.zeros(state.sockets), ev_change, change[1:], state)

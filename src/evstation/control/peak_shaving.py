@@ -10,6 +10,7 @@ training year's largest hourly mall load less PV: the site's own scale, known be
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Settings
+from ..config import Settings, apply_overrides
 from ..dataset import read_dataset
+from ..errors import DataError
 from ..files import write_json_atomically
-from .bill import billing_calendar, timeseries_bill
+from .bill import timeseries_bill
 from .rules import PeakShaving, StationSpec
 
 log = logging.getLogger(__name__)
@@ -51,18 +53,15 @@ def reference_kw(profiles: pd.DataFrame) -> float:
     return float((profiles["mall_kwh"] - profiles["pv_kwh"]).max())
 
 
-def make_rule(settings: Settings, profiles: pd.DataFrame, threshold_kw: float, recharge_soc_pct: float) -> PeakShaving:
-    """The rule for a split, with that split's billing calendar."""
-    month, _ = billing_calendar(profiles["timestamp"], settings.tariff)
-    return PeakShaving(StationSpec.from_settings(settings), threshold_kw, recharge_soc_pct / PERCENT, month)
+def make_rule(settings: Settings, threshold_kw: float, recharge_soc_pct: float) -> PeakShaving:
+    return PeakShaving(StationSpec.from_settings(settings), threshold_kw, recharge_soc_pct / PERCENT)
 
 
-def candidate_figures(settings: Settings, folder: Path, profiles: pd.DataFrame, threshold_kw: float,
-                      recharge_soc_pct: float) -> dict:
+def candidate_figures(settings: Settings, folder: Path, threshold_kw: float, recharge_soc_pct: float) -> dict:
     """One candidate on a split in the fast simulator: its bill and grid CO2."""
     from ..simulation.fast_check import simulate_fast
 
-    rule = make_rule(settings, profiles, threshold_kw, recharge_soc_pct)
+    rule = make_rule(settings, threshold_kw, recharge_soc_pct)
     timeseries = simulate_fast(settings, folder, rule, label=f"{NAME} {threshold_kw:.0f} kW")
     return {"bill_pen": timeseries_bill(timeseries, settings.tariff)["bill_pen"],
             "co2_grid_kg": float((timeseries["import_kwh"] * timeseries["emission_factor_kg_per_kwh"]).sum())}
@@ -76,7 +75,7 @@ def tune(settings: Settings, data_dir: Path) -> dict:
     table = []
     for candidate in candidates(settings):
         threshold_kw = scale_kw * candidate.threshold_pct / PERCENT
-        figures = candidate_figures(settings, folder, profiles, threshold_kw, candidate.recharge_soc_pct)
+        figures = candidate_figures(settings, folder, threshold_kw, candidate.recharge_soc_pct)
         table.append({"threshold_pct": candidate.threshold_pct, "threshold_kw": threshold_kw,
                       "recharge_soc_pct": candidate.recharge_soc_pct, **figures})
     first, second = JUDGED_BY[settings.objective]
@@ -96,11 +95,31 @@ def run_peak_shaving(settings: Settings, data_dir: Path, results_dir: Path) -> d
     tuning = tune(settings, data_dir)
 
     def make_controller(split: str) -> PeakShaving:
-        profiles = read_dataset(Path(data_dir) / split).profiles
-        return make_rule(settings, profiles, tuning["threshold_kw"], tuning["recharge_soc_pct"])
+        return make_rule(settings, tuning["threshold_kw"], tuning["recharge_soc_pct"])
 
     record = run_controller(settings, NAME, make_controller, data_dir=Path(data_dir), results_dir=Path(results_dir),
                             fast_training_year=True)
     record["tuning"] = tuning
-    write_json_atomically(Path(results_dir) / "metrics" / f"{NAME}.json", record)
+    write_json_atomically(record_path(results_dir), record)
     return record
+
+
+def record_path(results_dir: Path) -> Path:
+    return Path(results_dir) / "metrics" / f"{NAME}.json"
+
+
+def with_tuned_residual(settings: Settings, results_dir: Path) -> Settings:
+    """`settings` with `control.residual_tuning` set from the scenario's record where the policy
+    corrects this rule (`control.residual: peak_shaving`): the threshold chosen on the training year."""
+    if settings.control.residual != NAME:
+        return settings
+    path = record_path(results_dir)
+    try:
+        tuning = json.loads(path.read_text())["tuning"]
+        chosen = {"threshold_kw": float(tuning["threshold_kw"]), "recharge_soc_pct": float(tuning["recharge_soc_pct"])}
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found; control.residual {NAME} corrects the tuned rule "
+                        f"(run `evstation baseline {NAME}` first)") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path}: no tuned rule in it ({type(error).__name__}: {error})") from None
+    return apply_overrides(settings, {"control.residual_tuning": chosen})

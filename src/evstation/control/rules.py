@@ -197,22 +197,19 @@ class PeakShaving:
     charge is the smaller one): it stores PV surplus and refills from the grid up to `recharge_soc`,
     keeping the import under the threshold. Once the month's import in the peak hours has exceeded
     the threshold, holding it under the threshold any longer saves nothing: the month's billed peak so
-    far becomes the limit. A station's meter knows that peak; nothing here reads the future.
-    `month_of_step`: each step's billing month (the dataset's calendar)."""
+    far becomes the limit. That peak is the meter's (the state's month-to-date billed peak), so the
+    rule keeps no memory of its own and acts the same when something else moved the import (a policy
+    correcting it: `control.residual`). Nothing here reads the future."""
     name = "peak_shaving"
 
-    def __init__(self, spec: StationSpec, threshold_kw: float, recharge_soc: float, month_of_step: np.ndarray):
+    def __init__(self, spec: StationSpec, threshold_kw: float, recharge_soc: float):
         self.spec, self.threshold_kw, self.recharge_soc = spec, float(threshold_kw), float(recharge_soc)
-        self.month_of_step = np.asarray(month_of_step)
-        self.reset()
 
     def reset(self) -> None:
-        self.month, self.window_peak_kw = None, 0.0
+        pass
 
-    def _limit_kwh(self, step: int) -> float:
-        if self.month_of_step[step] != self.month:
-            self.month, self.window_peak_kw = self.month_of_step[step], 0.0
-        return max(self.threshold_kw, self.window_peak_kw) * HOURS_PER_STEP
+    def _limit_kwh(self, state: StationState) -> float:
+        return max(self.threshold_kw, state.billed_peak_window_kw) * HOURS_PER_STEP
 
     def _recharge_kwh(self, state: StationState, room_kwh: float) -> float:
         """Grid energy that refills the battery towards `recharge_soc`, within `room_kwh` under the threshold."""
@@ -221,7 +218,7 @@ class PeakShaving:
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         state = _require(state, self.name)
-        limit_kwh = self._limit_kwh(step)
+        limit_kwh = self._limit_kwh(state)
         floor, sockets = floor_fraction(state), charge_at_once(state)
         base_kwh = state.load_kwh - state.pv_kwh
         net_kwh = base_kwh + ev_draw_kwh(state, sockets)
@@ -236,8 +233,6 @@ class PeakShaving:
                 budget_kwh = covered_kwh - base_kwh - ev_draw_kwh(state, floor)
                 sockets = least_laxity_first(state, floor, [budget_kwh], ceiling_fraction=sockets,
                                              socket_group=np.zeros_like(state.socket_group))
-            net_kwh = base_kwh + ev_draw_kwh(state, sockets) + battery * state.battery_power_kw * HOURS_PER_STEP
-            self.window_peak_kw = max(self.window_peak_kw, net_kwh / HOURS_PER_STEP)
         else:
             battery = 0.0
         return np.concatenate([[battery], sockets])

@@ -364,7 +364,10 @@ def budget_overshoot(agent: str, settings: Settings, budget: int) -> int:
 def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
                 resume: bool = False) -> dict:
     """Train one agent with one seed on the training year; returns where its final model lies."""
+    from ..control.peak_shaving import with_tuned_residual
+
     check_seed(seed)
+    settings = with_tuned_residual(settings, results_dir)       # the tuned rule a peak_shaving residual corrects
     device = choose_device(settings.training.device)
     torch.set_num_threads(settings.training.cpu_threads)
     folder = data_dir / "train"
