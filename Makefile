@@ -1,4 +1,5 @@
-# The two commands a user needs: `make pipeline` and `make test`. Both set up the environment first.
+# The two commands a user needs: `make pipeline` and `make test`; `make quick` runs the whole DAG at small
+# size first, `make sync` tells Snakemake what DVC ran. Each sets up the environment first.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -77,7 +77,7 @@ def test_the_billing_clock_counts_hours_left_in_the_month_and_to_the_peak_window
     stamps = pd.DatetimeIndex(pd.to_datetime(["2023-01-31 23:00", "2023-02-01 00:00", "2023-02-28 17:00",
                                               "2023-02-28 18:00", "2023-02-28 22:00", "2023-02-28 23:00"])
                               ).tz_localize("-05:00")
-    clock = billing_clock(stamps, SETTINGS.tariff.peak_start_hour, SETTINGS.tariff.peak_end_hour)
+    clock = billing_clock(stamps, SETTINGS.tariff)
     assert list(clock["month"]) == [1, 2, 2, 2, 2, 2]
     assert list(clock["hours_left_in_month"]) == [1, 28 * 24, 7, 6, 2, 1]
     assert list(clock["hours_to_peak_window"]) == [19, 18, 1, 0, 0, 19]

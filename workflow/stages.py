@@ -14,6 +14,7 @@ when its dataset is built, and are dependencies of that stage alone.
 
 from __future__ import annotations
 
+from evstation.config import dotted_value  # noqa: F401  (the rules read values through it)
 from evstation.learning.policy_settings import POLICY_KEYS
 
 PACKAGE = "src/evstation"
@@ -110,13 +111,6 @@ def param_keys(params: dict, stage: str, scenario: str | None = None, agent: str
     """Every params.yaml key the stage reads for this scenario: base keys, then the scenario's overrides."""
     return (stage_keys(stage, agent, controller)
             + (scenario_keys(params, scenario, stage, agent, controller) if scenario else []))
-
-
-def dotted_value(data: dict, key: str):
-    value = data
-    for part in key.split("."):
-        value = value[part]
-    return value
 
 
 def scenarios(params: dict) -> list[str]:

@@ -666,6 +666,13 @@ def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Sett
     return result
 
 
+def dotted_value(data: dict, dotted: str):
+    """The value at a dotted key of plain settings data (`tariff.demand.generation_pen_per_kw_month`)."""
+    for key in dotted.split("."):
+        data = data[key]
+    return data
+
+
 def _set_dotted(data: dict, dotted: str, value: object, must_exist: bool = True) -> None:
     node = data
     *parents, leaf = dotted.split(".")

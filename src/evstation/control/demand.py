@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Tariff
+from .bill import billing_calendar
 
 HOURS_PER_DAY = 24
 
@@ -78,17 +79,17 @@ def demand_charge_pen(import_kw: float, in_window: bool, window_peak_kw: float, 
     return rates.distribution_pen_per_kw_month * rise_any + rates.generation_pen_per_kw_month * rise_window
 
 
-def billing_clock(stamps: pd.DatetimeIndex, peak_start_hour: int, peak_end_hour: int) -> dict[str, np.ndarray]:
-    """Per step of local timestamps: the month (1-12), whether it is in the peak window, the hours
-    left in its month (this one included: 1 in a month's last hour) and the hours to the next
-    peak window (0 within it)."""
+def billing_clock(stamps: pd.DatetimeIndex, tariff: Tariff) -> dict[str, np.ndarray]:
+    """Per step of local timestamps: the month (1-12) and whether it is in the peak window (the
+    bill's own calendar), the hours left in its month (this one included: 1 in a month's last hour)
+    and the hours to the next peak window (0 within it)."""
     stamps = pd.DatetimeIndex(stamps)
+    month, in_window = billing_calendar(stamps, tariff)
     hour = stamps.hour.to_numpy(dtype=int)
-    in_window = (hour >= peak_start_hour) & (hour < peak_end_hour)
-    to_window = np.where(in_window, 0, (peak_start_hour - hour) % HOURS_PER_DAY)
+    to_window = np.where(in_window, 0, (tariff.peak_start_hour - hour) % HOURS_PER_DAY)
     left = (stamps.days_in_month.to_numpy(dtype=int) - stamps.day.to_numpy(dtype=int)) * HOURS_PER_DAY \
         + HOURS_PER_DAY - hour
-    return {"month": stamps.month.to_numpy(dtype=int), "in_window": in_window,
+    return {"month": month.astype(int), "in_window": in_window,
             "hours_left_in_month": left.astype(int), "hours_to_peak_window": to_window.astype(int)}
 
 

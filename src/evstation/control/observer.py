@@ -104,7 +104,7 @@ class StationObserver:
         stamps = local_stamps(self.folder, self.data.rows)
         self.hour, self.weekday = stamps.hour.to_numpy(dtype=int), stamps.dayofweek.to_numpy(dtype=int)
         tariff = settings.tariff
-        self.clock = billing_clock(stamps, tariff.peak_start_hour, tariff.peak_end_hour)
+        self.clock = billing_clock(stamps, tariff)
         self.month_start = month_start_steps(self.clock["month"])
         self.idle_import_kw = idle_import_kw(self.data)
         self._idle_peaks: dict[int, tuple[np.ndarray, np.ndarray]] = {}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from ..config import dotted_value
+
 # The learner's problem (control), its rewards (reward, tariff, emission factor), the physics it
 # acts on (battery, sockets, simulation, validation's tolerances) and the constants the compact
 # observation is scaled by (the mall's modelled peak, opening hours, the inverter's limit).
@@ -24,13 +26,7 @@ def policy_keys(agent: str) -> tuple[str, ...]:
     return POLICY_KEYS + (f"agents.{agent}",)
 
 
-def _dotted(data: dict, key: str):
-    for part in key.split("."):
-        data = data[part]
-    return data
-
-
 def policy_settings(settings, agent: str) -> dict:
     """Those keys' values in `settings` (a Settings), as JSON values keyed by the dotted key."""
     plain = settings.as_dict()
-    return json.loads(json.dumps({key: _dotted(plain, key) for key in policy_keys(agent)}))
+    return json.loads(json.dumps({key: dotted_value(plain, key) for key in policy_keys(agent)}))
