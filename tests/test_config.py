@@ -320,3 +320,13 @@ def test_a_key_written_twice_is_refused(tmp_path):
     (tmp_path / "params.yaml").write_text(text)
     with pytest.raises(ConfigError, match="key 'capacity_kwh' written twice"):
         load_settings(tmp_path / "params.yaml")
+
+
+def test_a_number_in_exponent_form_without_a_dot_is_a_number(tmp_path):
+    """`dvc exp run -S agents.ppo.learning_rate=0.00003` writes `3e-05`: YAML 1.1 (PyYAML) would read a
+    string and refuse it; it is the number."""
+    text = PARAMS.read_text()
+    assert "    learning_rate: 1.0e-4\n" in text
+    (tmp_path / "params.yaml").write_text(text.replace("    learning_rate: 1.0e-4\n", "    learning_rate: 3e-05\n", 1))
+    settings = load_settings(tmp_path / "params.yaml")
+    assert settings.agents.a2c.learning_rate == 3e-05

@@ -619,6 +619,11 @@ def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, d
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+# A number in exponent form without a dot (`3e-05`) is a string to PyYAML (YAML 1.1) and a number to
+# YAML 1.2 and to the tools that write params.yaml: `dvc exp run -S agents.ppo.learning_rate=0.00003`
+# writes exactly that. Read it as the number it is.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 def read_params(path: str | Path) -> dict:
