@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import warnings
@@ -81,6 +82,15 @@ def test_missing_dataset_names_the_command_to_run(tmp_path):
         gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), scenario="station_only", split="train")
     with pytest.raises(ValueError, match="split 'test'"):
         gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), split="test")
+
+
+def test_a_scenario_correcting_the_tuned_rule_needs_its_record(built_small, tmp_path):
+    """`mall_mt3`'s agents correct `peak_shaving` as its baseline tuned it: without that record, one
+    error naming it and the command that writes it."""
+    shutil.copytree(built_small / "data" / "mall", tmp_path / "data" / "mall_mt3")
+    write_params(tmp_path)
+    with pytest.raises(DataError, match=r"mall_mt3/metrics/peak_shaving.json: not found.*evstation baseline peak_shaving"):
+        gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), scenario="mall_mt3", split="train")
 
 
 def test_stable_baselines3_ppo_learns_on_it(built_small):

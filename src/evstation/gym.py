@@ -50,6 +50,7 @@ class StationEnv(gymnasium.Env):
     def __init__(self, params: str | Path = "params.yaml", scenario: str | None = None, split: str = "train",
                  data_dir: str | Path | None = None, window: str | None = None, reward_scale: float = 1.0):
         from .config import load_settings
+        from .control.peak_shaving import with_tuned_residual
         from .errors import DataError
         from .learning.station_env import make_learner_env
 
@@ -63,6 +64,8 @@ class StationEnv(gymnasium.Env):
         if not (folder / "schema.json").is_file():
             raise DataError(f"{folder}: no {split} dataset of scenario {scenario} "
                             f"(run `evstation --scenario {scenario} build-dataset`)")
+        # a policy that corrects the tuned peak_shaving rule needs the tuning its baseline recorded
+        self.settings = with_tuned_residual(self.settings, params.parent / "results" / "scenarios" / scenario)
         self.scenario, self.split, self.folder = scenario, split, folder
         self.learner = make_learner_env(self.settings, folder, reward_scale=reward_scale,
                                         window=window or ("train" if split == "train" else "year"))
