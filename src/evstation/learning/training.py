@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
 from . import agents, run_state
@@ -396,6 +397,9 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
         model = _load_model(agent, settings, checkpoint, normalization, device)
         if checkpoint.replay_buffer is None and agent in agents.OFF_POLICY:
             log.warning("%s seed %d: the checkpoint has no replay buffer: it refills from here", agent, seed)
+    # stable-baselines3's own logger would make an empty SB3-<time> folder in the temp folder at every
+    # `learn`; the learning curve reads the losses from the logger's values, which this one keeps too
+    model.set_logger(Logger(folder=None, output_formats=[]))
     exact = settings.training.backend == "fast"          # CityLearn cannot be captured mid-episode
     saved_state = run_state.read(checkpoint.run_state) if exact and checkpoint is not None else None
     if checkpoint is not None:
