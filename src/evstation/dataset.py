@@ -251,10 +251,10 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
 # ---------------------------------------------------------------- writing and reading
 
 def write_split(settings: Settings, split: str, folder: Path) -> dict:
-    from .site.year import build_station_year
-
     """Build one split's year and write it into `folder` (a new folder inside the build's staging
     folder), all but its summary, which carries the build's id; return the summary."""
+    from .site.year import build_station_year
+
     year = build_station_year(settings, split)
     folder.mkdir(parents=True)
     steps = len(year.hours)
