@@ -90,9 +90,9 @@ def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path
     """Replay a trained policy, deterministic, on both years: `<agent>_seed<k>` records. The held-out
     year in CityLearn; the training year where `simulation.training_year_simulator` says (the fast
     twin sees the same observations and station states, so the policy acts the same)."""
+    from .control.peak_shaving import with_tuned_residual
     from .learning.checkpoints import CheckpointStore
     from .learning.station_env import PolicyController
-    from .control.peak_shaving import with_tuned_residual
     from .learning.training import check_seed, check_trained_under, check_writable, run_folder
 
     check_seed(seed)

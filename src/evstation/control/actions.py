@@ -33,11 +33,11 @@ from ..config import VEHICLE_KINDS, Settings
 from ..site.sessions import socket_kinds
 from .allocation import headroom_kwh_by_group, least_laxity_first
 from .floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
-from .rules import LeastLaxity, PeakShaving, StationSpec
+from .peak_shaving import make_rule
+from .rules import LeastLaxity, PeakShaving
 from .station import StationState
 
 RAISE_TOLERANCE = 1e-9       # float noise: a socket counts as raised only above it
-PERCENT = 100.0
 
 
 def residual_rule(settings: Settings) -> LeastLaxity | PeakShaving | None:
@@ -51,8 +51,7 @@ def residual_rule(settings: Settings) -> LeastLaxity | PeakShaving | None:
         if control.residual_tuning is None:
             raise ValueError("control.residual peak_shaving: the tuned rule is not set (the train and evaluate "
                              "stages take it from the scenario's peak_shaving record)")
-        tuning = control.residual_tuning
-        return PeakShaving(StationSpec.from_settings(settings), tuning.threshold_kw, tuning.recharge_soc_pct / PERCENT)
+        return make_rule(settings, control.residual_tuning.threshold_kw, control.residual_tuning.recharge_soc_pct)
     return None
 
 
