@@ -3,7 +3,7 @@ sizes, and the projected wall time of the production budgets.
 
     .venv/bin/python scripts/bench_training.py                      # data/mall/citylearn/train, all agents
     .venv/bin/python scripts/bench_training.py --agents ppo --envs 1 2 --rollouts 1
-    .venv/bin/python scripts/bench_training.py --scenario station_only --device cuda   # on a GPU machine
+    .venv/bin/python scripts/bench_training.py --scenario mall --device cuda           # on a GPU machine
 
 Each measurement trains for real (the project's own model builders and environments) for one or
 more whole rollouts (A2C, PPO: n_steps x n_envs steps and their update) or a number of steps after

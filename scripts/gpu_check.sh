@@ -3,10 +3,10 @@
 # training tests, whose params ask for `training.device: auto` and so train on the GPU there, then each
 # agent's training throughput at full size with its networks on the CPU and on the GPU.
 #   bash scripts/gpu_check.sh                     # the scenario's training data in data/SCENARIO/citylearn
-#   SCENARIO=station_only DATA_DIR=elsewhere/citylearn PYTEST_ARGS="-n 8" bash scripts/gpu_check.sh
+#   SCENARIO=mall_mt3 DATA_DIR=elsewhere/citylearn PYTEST_ARGS="-n 8" bash scripts/gpu_check.sh
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
-SCENARIO=${SCENARIO:-station_only}
+SCENARIO=${SCENARIO:-mall}
 DATA_DIR=${DATA_DIR:-data/$SCENARIO/citylearn}
 "$PYTHON" -c "import torch, sys; sys.exit(None if torch.cuda.is_available() else 'gpu_check: no CUDA GPU here')"
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'on', torch.cuda.get_device_name(0))"

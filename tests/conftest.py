@@ -31,6 +31,17 @@ SMALL = {
 }
 
 
+# The station alone behind its meter: not in the default scenario list, a scenario a user adds
+# (docs/your-site.md). The tests that compare a site without the mall's load add it themselves.
+STATION_ONLY = {"mall": {"enabled": False}}
+
+
+def with_station_only() -> dict:
+    """Overrides that add `station_only` to the project's scenarios (after them)."""
+    scenarios = yaml.safe_load(PARAMS.read_text())["scenarios"]
+    return {"scenarios": {**scenarios, "station_only": STATION_ONLY}}
+
+
 _TOOL_CONFIG: list[Path] = []
 
 

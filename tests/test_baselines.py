@@ -15,7 +15,7 @@ from evstation.control.rules import make_baseline
 from evstation.evaluation import split_kpis
 from evstation.simulation.runner import simulate
 
-from conftest import write_params, data_dir, results_dir, run_cli_in_process
+from conftest import with_station_only, write_params, data_dir, results_dir, run_cli_in_process
 
 BASELINES = ("without_solar", "uncontrolled", "rule_based")
 
@@ -36,7 +36,7 @@ def mall_baselines(built_small, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def station_only(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("station_only")
-    write_params(folder)
+    write_params(folder, with_station_only())
     run_cli_in_process("--scenario", "station_only", "build-dataset", cwd=folder)
     for name in ("uncontrolled", "rule_based"):
         run_cli_in_process("--scenario", "station_only", "baseline", name, cwd=folder)

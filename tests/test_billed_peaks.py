@@ -24,7 +24,7 @@ from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_check import compare, run_citylearn, run_fast
 from evstation.simulation.fast_env import make_fast_env
 
-from conftest import PARAMS, data_dir, write_params, run_cli_in_process
+from conftest import PARAMS, data_dir, with_station_only, write_params, run_cli_in_process
 
 MT3 = {"tariff.demand.generation_pen_per_kw_month": 56.09, "tariff.demand.distribution_pen_per_kw_month": 16.40}
 NO_DEMAND = {"tariff.demand.generation_pen_per_kw_month": 0.0, "tariff.demand.distribution_pen_per_kw_month": 0.0}
@@ -199,7 +199,7 @@ def test_fast_twin_agrees_with_citylearn_with_demand_charges_across_a_month_boun
 @pytest.fixture(scope="module")
 def station_only(tmp_path_factory):
     folder = tmp_path_factory.mktemp("station_only")
-    write_params(folder)
+    write_params(folder, with_station_only())
     run_cli_in_process("--scenario", "station_only", "build-dataset", cwd=folder)
     return load_settings(folder / "params.yaml", "station_only"), data_dir(folder, "station_only") / "train"
 

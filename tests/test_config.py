@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PARAMS, run_cli
-from evstation.config import (REWARD_COMPONENTS, Settings, apply_overrides, load_settings)
+from conftest import PARAMS, run_cli, with_station_only
+from evstation.config import (REWARD_COMPONENTS, Settings, apply_overrides, load_settings, scenario_settings)
 from evstation.errors import ConfigError, UserError
 from evstation.schema import build
 
@@ -273,8 +273,8 @@ def test_cli_invalid_yaml_and_explicit_params_path(tmp_path):
 
 def test_scenarios_are_named_overrides(tmp_path):
     settings = load_settings(PARAMS)
-    assert list(settings.scenarios) == ["mall", "station_only", "mall_mt3"] and settings.scenario == "mall"
-    station = load_settings(PARAMS, "station_only")
+    assert list(settings.scenarios) == ["mall", "mall_mt3"] and settings.scenario == "mall"
+    station = scenario_settings(apply_overrides(settings, with_station_only()), "station_only")
     assert station.scenario == "station_only" and not station.mall.enabled and settings.mall.enabled
     mt3 = load_settings(PARAMS, "mall_mt3")
     assert mt3.objective == "bill" and mt3.tariff.demand.generation_pen_per_kw_month == 56.09

@@ -78,8 +78,8 @@ def test_same_seed_same_episode(built_small):
 
 def test_missing_dataset_names_the_command_to_run(tmp_path):
     write_params(tmp_path)
-    with pytest.raises(DataError, match=r"run `evstation --scenario station_only build-dataset`"):
-        gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), scenario="station_only", split="train")
+    with pytest.raises(DataError, match=r"run `evstation --scenario mall_mt3 build-dataset`"):
+        gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), scenario="mall_mt3", split="train")
     with pytest.raises(ValueError, match="split 'test'"):
         gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), split="test")
 

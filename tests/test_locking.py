@@ -59,7 +59,7 @@ def test_a_second_build_of_one_dataset_is_refused_while_other_targets_run(tmp_pa
                         "wait for it to finish (its lock, data/mall/.citylearn.lock, is released when that "
                         "process ends)")
         assert "data/mall/citylearn is being written by another run" in one_line(run(tmp_path, "validate"))
-        other = run(tmp_path, "--scenario", "station_only", "build-dataset")    # another target: not held up
+        other = run(tmp_path, "--scenario", "mall_mt3", "build-dataset")        # another target: not held up
         assert other.returncode == 0, other.stderr
         assert not data_dir(tmp_path).exists()                                  # the first run's own
     finally:

@@ -18,7 +18,7 @@ from evstation.errors import ConfigError
 from evstation.evaluation import run_controller
 from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, run_oracle, solve_inputs
 
-from conftest import write_params, data_dir, results_dir, run_cli_in_process
+from conftest import with_station_only, write_params, data_dir, results_dir, run_cli_in_process
 
 OPTIONS = Oracle(tiebreak_weight=1e-4, throughput_tiebreak_per_kwh=1e-5,
                  unmet_penalty_per_kwh=1000.0, solver="simplex", threads=1)
@@ -197,7 +197,7 @@ def _oracle_and_baselines(source: Path, folder: Path, scenario: str) -> tuple[di
 @pytest.fixture(scope="module")
 def station_only_built(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("oracle_station_only")
-    write_params(folder)
+    write_params(folder, with_station_only())
     run_cli_in_process("--scenario", "station_only", "build-dataset", cwd=folder)
     return folder
 

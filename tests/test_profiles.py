@@ -10,7 +10,7 @@ import pandas as pd
 import pvlib
 import pytest
 
-from conftest import PARAMS, SMALL
+from conftest import PARAMS, SMALL, with_station_only
 from evstation.config import VEHICLE_KINDS, apply_overrides, load_settings, scenario_settings
 from evstation.errors import DataError
 from evstation.site import calendar, mall, sessions, solar
@@ -277,7 +277,7 @@ def test_mall_seeded(settings, hours, mall_kwh):
 
 
 def test_station_only_has_no_mall_load(settings, hours, tmp_path):
-    station_only = apply_overrides(scenario_settings(settings, "station_only"), SMALL)
+    station_only = apply_overrides(scenario_settings(apply_overrides(settings, with_station_only()), "station_only"), SMALL)
     assert not station_only.mall.enabled
     assert (mall.mall_load_kwh(hours, station_only.mall, MALL_SEED) == 0).all()
     year = build_station_year(station_only, "train")

@@ -14,9 +14,9 @@ from evstation.config import apply_overrides, load_settings
 from evstation.report import (KPIS, Entry, best_rule, bootstrap_interval, central, comparison_table, identical_groups,
                               interquartile_mean, reference_scores, validation_scores, write_report)
 
-from conftest import PARAMS
+from conftest import PARAMS, with_station_only
 
-SETTINGS = load_settings(PARAMS)
+SETTINGS = apply_overrides(load_settings(PARAMS), with_station_only())
 
 
 def entry(controller, split, co2, ev=100.0, runs=1):
@@ -274,7 +274,7 @@ def test_summary_is_small_and_holds_the_headline(two_scenarios):
     settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
     write_report(settings, two_scenarios, two_scenarios / "report")
     summary = json.loads((two_scenarios / "report" / "summary.json").read_text())
-    assert list(summary) == ["mall", "station_only", "mall_mt3"]
+    assert list(summary) == ["mall", "mall_mt3", "station_only"]
     assert 50 < count_numbers(summary) < 300
     metrics = {"grid_co2_t", "bill_kpen", "import_mwh", "ev_satisfaction_pct", "share_of_room_pct"}
     assert set(summary["mall"]["uncontrolled"]) == metrics
