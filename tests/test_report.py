@@ -5,16 +5,18 @@ percentage of a base near zero, the room on each scenario's objective, the summa
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.report import (KPIS, Entry, best_rule, bootstrap_interval, central, comparison_table, identical_groups,
+from evstation.report import (KPIS, Entry, best_rule, bootstrap_interval, bootstrap_intervals, central, comparison_table, identical_groups,
                               interquartile_mean, reference_scores, validation_scores, write_report)
 
-from conftest import PARAMS, with_station_only
+from conftest import PARAMS, ROOT, with_station_only
 
 SETTINGS = apply_overrides(load_settings(PARAMS), with_station_only())
 
@@ -39,6 +41,21 @@ def test_bootstrap_interval_brackets_the_mean_and_is_reproducible():
     assert low < values.mean() < high
     assert (low, high) == bootstrap_interval(values, 2000, 95.0, 0)
     assert bootstrap_interval(np.array([5.0]), 2000, 95.0, 0) == (None, None)
+
+
+def test_bootstrap_intervals_depend_on_their_seed_only():
+    """rliable draws its resamples from numpy's global generator: whatever state that is in, the same
+    seed gives the same intervals, and the generator's state is left as it was."""
+    scores = np.array([[1.0, 10.0], [2.0, 30.0], [4.0, 20.0], [8.0, 50.0], [16.0, 40.0]])   # runs x KPIs
+    intervals = []
+    for global_seed in range(5):
+        np.random.seed(global_seed)
+        before = np.random.get_state()
+        intervals.append(bootstrap_intervals(scores, 200, 95.0, 0))
+        after = np.random.get_state()
+        assert np.array_equal(before[1], after[1]) and before[2] == after[2]
+    assert all(np.array_equal(intervals[0], other) for other in intervals[1:])
+    assert not np.array_equal(intervals[0], bootstrap_intervals(scores, 200, 95.0, 1))
 
 
 def test_changes_and_share_of_the_oracle_gain():
@@ -350,3 +367,54 @@ def test_learning_curves_draw_the_rule_and_the_optimum_beside_the_validation_sco
                           "oracle (same 2 days of its year run)": pytest.approx(-0.004)}
     write_report(settings, two_scenarios, two_scenarios / "report")
     assert (two_scenarios / "report" / "learning_curves.png").stat().st_size > 10_000
+
+
+def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(tmp_path):
+    write_records(tmp_path, "mall_mt3", bill_records())
+    write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path / "report")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "**mall_mt3** (objective `bill`), held-out year:"
+    # the bar on the bill: peak_shaving (400 kPEN; hold_for_peak strands vehicles), the optimum 380 kPEN
+    assert "- bill: best rule `peak_shaving` 400.0 kPEN, `oracle_bill` 380.0 kPEN: room +20.0 kPEN (+5.0 % of the best rule)" in lines
+    assert lines[2].startswith("- grid CO2: best rule `rule_based` 0.9 t, `oracle` 0.9 t: room ")     # 950 and 900 kg
+    assert lines[2].endswith("(+5.3 % of the best rule)")
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "---" not in line}
+    assert list(rows)[1:] == ["without_solar", "uncontrolled", "rule_based", "hold_for_peak", "peak_shaving", "oracle",
+                              "oracle_bill", "ppo"]
+    assert rows["peak_shaving"] == "| peak_shaving | 1 | 1.0 | 2.2 | 400.0 | 280.0 | 80.0 | 40.0 | 100.0 |"
+    assert rows["ppo"].startswith("| ppo | 3 | 1.0 | 2.2 | 390.0 [389.0, 391.0] |")      # IQM and its bootstrap interval
+    missing = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path)],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "comparison.csv: no such file" in missing.stderr
+
+
+def test_agents_are_measured_against_the_planner_too(tmp_path):
+    write_records(tmp_path, "mall_mt3", {**bill_records(), "mpc": record("mpc", 970.0, bill_pen=395_000.0)})
+    table = write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
+    evaluation = table[table["split"] == "eval"].set_index("controller")
+    assert not evaluation.loc["mpc", "best_rule"]                                   # a planner is never the bar
+    assert evaluation.loc["mpc", "share_of_room_pct"] == pytest.approx(25.0)        # 5 of the 20 kPEN of room
+    assert evaluation.loc["ppo", "bill_pen_vs_mpc_pct"] == pytest.approx(100 * (390.0 - 395.0) / 395.0)
+    assert evaluation.loc["ppo", "co2_grid_kg_vs_mpc_pct"] == pytest.approx(100 * (980.0 - 970.0) / 970.0)
+    text = (tmp_path / "report" / "comparison.md").read_text()
+    assert "| bill vs mpc |" in text and "-1.3 %" in text
+
+
+def test_the_report_says_what_model_selection_saw(tmp_path):
+    write_records(tmp_path, "mall_mt3", bill_records())
+    curves = tmp_path / "scenarios" / "mall_mt3" / "curves"
+    curves.mkdir()
+    for seed, scores in enumerate(([-0.001, -0.02, -0.03], [-0.001, -0.0005, -0.01], [-0.001, -0.004, -0.002])):
+        pd.DataFrame({"timesteps": [1000, 25000, 26000, 50000, 51000],
+                      "validation_score": [scores[0], np.nan, scores[1], np.nan, scores[2]]}).to_csv(curves / f"ppo_seed{seed}.csv", index=False)
+    write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
+    text = (tmp_path / "report" / "comparison.md").read_text()
+    section = text.split("### What model selection saw")[1].split("###")[0]
+    assert "step 0 is the rule's score" in section                     # mall_mt3's agents correct its rule
+    rows = [line for line in section.splitlines() if line.startswith("| ppo")]
+    assert rows == ["| ppo | 0 | -0.00100 | -0.02000 (step 26,000) | -0.03000 | 0 |",
+                    "| ppo | 1 | -0.00100 | -0.00050 (step 26,000) | -0.01000 | 26,000 |",
+                    "| ppo | 2 | -0.00100 | -0.00200 (step 51,000) | -0.00200 | 0 |"]

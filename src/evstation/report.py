@@ -13,7 +13,8 @@ lowest held-out objective among those that serve the fleet as well as the optimu
 objective: `oracle` (grid CO2 first) or `oracle_bill` (bill first). The room is what the best rule
 leaves to any controller: best rule minus optimum, and each controller's share of the room is how
 much of it it took. The rolling-horizon planner `mpc` is reported like the agents (its bill, CO2
-and share of the room), never as a candidate for the bar: it is a planner on forecasts, not a rule.
+and share of the room, and each agent's distance to it), never as a candidate for the bar: it is a
+planner on forecasts, not a rule.
 Changes are also given against `uncontrolled` (the no-control baseline) and
 `without_solar`, with each controller's share of the optimum's gain over `uncontrolled`.
 
@@ -103,12 +104,19 @@ def _iqm_per_column(scores: np.ndarray) -> np.ndarray:
 def bootstrap_intervals(scores: np.ndarray, samples: int, confidence_pct: float, seed: int) -> np.ndarray:
     """rliable's stratified bootstrap interval of the IQM of each column (a KPI) over the rows (runs):
     an array (2, columns) of low and high bounds. Each KPI is a stratum, so its runs are resampled
-    among themselves, as a task's runs are in rliable."""
-    with warnings.catch_warnings():      # arch asks for a Generator; rliable hands it a RandomState
-        warnings.simplefilter("ignore", FutureWarning)
-        _, intervals = rly.get_interval_estimates({"runs": scores}, _iqm_per_column, reps=samples,
-                                                  confidence_interval_size=confidence_pct / 100,
-                                                  random_state=np.random.RandomState(seed))
+    among themselves, as a task's runs are in rliable. Seeded: rliable's stratified bootstrap draws its
+    resamples from numpy's global generator (`np.random.choice`), not from the `random_state` it is
+    given, so that generator is seeded here and put back afterwards."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():      # arch asks for a Generator; rliable hands it a RandomState
+            warnings.simplefilter("ignore", FutureWarning)
+            _, intervals = rly.get_interval_estimates({"runs": scores}, _iqm_per_column, reps=samples,
+                                                      confidence_interval_size=confidence_pct / 100,
+                                                      random_state=np.random.RandomState(seed))
+    finally:
+        np.random.set_state(saved)
     return intervals["runs"]
 
 
@@ -257,6 +265,7 @@ def mark_the_bar(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     table[f"{objective}_room"] = table[f"{objective}_room_pct"] = table["share_of_room_pct"] = np.nan
     for split in SPLITS:
         in_split = table["split"] == split
+        _distance_to_planner(table, in_split, settings)
         if bar is None:
             continue
         for kpi in BAR_KPIS:
@@ -279,6 +288,17 @@ def mark_the_bar(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
             share = 100 * (best - table.loc[in_split, objective]) / room
             table.loc[in_split, "share_of_room_pct"] = np.where(_may_share(table, in_split, required), share, np.nan)
     return table
+
+
+def _distance_to_planner(table: pd.DataFrame, in_split, settings: Settings) -> None:
+    """Every controller's grid CO2 and bill against the planner `mpc`'s (`{kpi}_vs_mpc`, `..._pct`),
+    when the planner was run: the agents' second bar."""
+    if not (table.loc[in_split, "controller"] == PLANNERS[0]).any():
+        return
+    for kpi in BAR_KPIS:
+        if kpi in table:
+            scale = _value(table, in_split, "uncontrolled", kpi)
+            _change(table, in_split, kpi, _value(table, in_split, PLANNERS[0], kpi), scale, settings, f"{kpi}_vs_mpc")
 
 
 TARGETS = {   # target key -> (column of the table, higher is better, label)
@@ -362,6 +382,7 @@ HEADLINE_COLUMNS = ("controller", "runs", "co2_grid_kg", "bill_pen", "bill_energ
                     "share_of_oracle_gain_pct", "share_of_room_pct")
 BAR_COLUMNS = {"controller": "agent", "model_steps_kept": "model kept (training step, per seed)",
                "co2_grid_kg_vs_best_rule_pct": "grid CO2 vs best rule", "bill_pen_vs_best_rule_pct": "bill vs best rule",
+               "co2_grid_kg_vs_mpc_pct": "grid CO2 vs mpc", "bill_pen_vs_mpc_pct": "bill vs mpc",
                "reward_mean_vs_best_rule": "reward per step vs best rule",
                "learning_reward_mean_vs_best_rule": "learning reward per step vs best rule",
                "share_of_room_pct": "share of the room (%)"}
@@ -388,7 +409,7 @@ def _difference(row: pd.Series, column: str) -> str:
         return f"{_signed(percent)} %"
     if _missing(absolute):
         return NOT_AVAILABLE
-    kpi = column.split("_change_vs_")[0].split("_vs_best_rule")[0]
+    kpi = column.split("_change_vs_")[0].split("_vs_best_rule")[0].split("_vs_mpc")[0]
     divisor, unit = DISPLAY.get(kpi, (1.0, ""))
     return f"{_signed(absolute / divisor)} {unit} (base ≈ 0: no %)"
 
@@ -398,7 +419,7 @@ def _cell(row: pd.Series, column: str) -> str:
     if column == "controller":
         tags = [tag for flag, tag in (("best_rule", "best rule"), ("optimum", "optimum")) if row.get(flag) is True]
         return f"**{value}** ({', '.join(tags)})" if tags else str(value)
-    if column.endswith("_pct") and ("_change_vs_" in column or "_vs_best_rule" in column):
+    if column.endswith("_pct") and any(tag in column for tag in ("_change_vs_", "_vs_best_rule", "_vs_mpc")):
         return _difference(row, column)
     if _missing(value):
         return NOT_AVAILABLE
@@ -459,7 +480,30 @@ def room_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
     return lines + [""]
 
 
-def scenario_markdown(settings: Settings, scenario: str, table: pd.DataFrame) -> list[str]:
+def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> list[str]:
+    """(`settings`: the scenario's.) Per agent and seed, what model selection saw: the untrained policy's validation score (with a
+    residual policy, the rule's), the best score any trained model reached and at which step, the last
+    score, and the step of the model kept. Empty when no run recorded its scores."""
+    rows = []
+    for agent in AGENT_ORDER:
+        for seed in settings.training.seeds:
+            scores = validation_scores(results_dir, scenario, agent, seed)
+            if scores is None or not len(scores) or scores.index[0] != 0:
+                continue
+            trained = scores.iloc[1:]
+            best = (f"{trained.max():+.5f} (step {int(trained.idxmax()):,})" if len(trained) else NOT_AVAILABLE)
+            rows.append(f"| {agent} | {seed} | {scores.iloc[0]:+.5f} | {best} | {scores.iloc[-1]:+.5f} | "
+                        f"{int(scores.idxmax()):,} |")
+    if not rows:
+        return []
+    start = "the rule's score" if settings.control.residual != "none" else "the untrained policy's"
+    return [f"### What model selection saw (validation score: learning reward per step on the training year's last "
+            f"days; step 0 is {start})", "",
+            "| agent | seed | step 0 | best trained model | last | model kept (step) |", "|---|---|---|---|---|---|",
+            *rows, ""]
+
+
+def scenario_markdown(settings: Settings, scenario: str, table: pd.DataFrame, results_dir: Path | None = None) -> list[str]:
     settings = scenario_settings(settings, scenario)
     rows = table[table["scenario"] == scenario]
     lines = [f"## Scenario `{scenario}`", ""]
@@ -474,6 +518,7 @@ def scenario_markdown(settings: Settings, scenario: str, table: pd.DataFrame) ->
                   "The model kept is the one model selection scored best on the validation window; step 0 is the "
                   "untrained policy, which with a residual policy is the rule itself.", ""]
         lines += _table(agents, BAR_COLUMNS)
+        lines += validation_lines(results_dir, settings, scenario) if results_dir is not None else []
     lines += ["### Seed report's targets (evaluation year)", "",
               "| target | seed's range | oracle allows | best rule | best agent serving the fleet (IQM) | verdict | why |",
               "|---|---|---|---|---|---|---|"]
@@ -491,7 +536,7 @@ def scenario_markdown(settings: Settings, scenario: str, table: pd.DataFrame) ->
     return lines
 
 
-def markdown(settings: Settings, table: pd.DataFrame) -> str:
+def markdown(settings: Settings, table: pd.DataFrame, results_dir: Path | None = None) -> str:
     seeds = list(settings.training.seeds)
     report = settings.report
     lines = [f"# Controller comparison, scenarios {', '.join(settings.scenarios)}", "",
@@ -514,7 +559,7 @@ def markdown(settings: Settings, table: pd.DataFrame) -> str:
              "but not in a way the optimum, which serves every session, would count. n/a: not in the record "
              "(records written before the bill was recorded have none).", ""]
     for scenario in settings.scenarios:
-        lines += scenario_markdown(settings, scenario, table)
+        lines += scenario_markdown(settings, scenario, table, results_dir)
     return "\n".join(lines)
 
 
@@ -875,7 +920,7 @@ def write_report(settings: Settings, results_dir: Path, report_dir: Path) -> pd.
     write_json_atomically(report_dir / "comparison.json", {"scenarios": compared, "rows": records,
                                                            "seed_targets": _json_safe(targets)})
     write_json_atomically(report_dir / "summary.json", summary(table, compared))
-    (report_dir / "comparison.md").write_text(markdown(settings, table) + "\n")
+    (report_dir / "comparison.md").write_text(markdown(settings, table, results_dir) + "\n")
     kpi_bars(table, tuple(compared), report_dir / "kpi_bars.png")
     weeks = scenario_weeks(results_dir, settings, controller_order(table["controller"]))
     if weeks:

@@ -1,0 +1,95 @@
+"""The README's results tables, from the report's records (results/report/comparison.csv, written by
+`evstation compare`): per scenario, the held-out year of every controller (CO2, import, the bill and
+its parts, EV service) and the room on each objective, best rule minus optimum, in units and in %.
+
+    .venv/bin/python scripts/results_tables.py                  # results/report/comparison.csv
+    .venv/bin/python scripts/results_tables.py --report other/report
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from evstation.config import load_settings, scenario_settings  # noqa: E402
+from evstation.report import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM, best_rule  # noqa: E402
+
+COLUMNS = {"co2_grid_kg": ("grid CO2 (t)", 1e3), "import_kwh": ("import (MWh)", 1e3), "bill_pen": ("bill (kPEN)", 1e3),
+           "bill_energy_pen": ("energy (kPEN)", 1e3), "bill_demand_generation_pen": ("generation demand (kPEN)", 1e3),
+           "bill_demand_distribution_pen": ("distribution demand (kPEN)", 1e3),
+           "ev_satisfaction_pct": ("EV satisfied (%)", 1.0)}
+UNITS = {"co2_grid_kg": ("t", 1e3), "bill_pen": ("kPEN", 1e3)}
+
+
+def _cell(row: pd.Series, column: str, divisor: float) -> str:
+    value = row.get(column)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    text = f"{value / divisor:,.1f}"
+    low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+    if isinstance(low, float) and not math.isnan(low) and round(low / divisor, 1) != round(high / divisor, 1):
+        text += f" [{low / divisor:,.1f}, {high / divisor:,.1f}]"
+    return text
+
+
+def _signed(value: float) -> str:
+    return "0.0" if round(value, 1) == 0 else f"{value:+,.1f}"
+
+
+def room_line(evaluation: pd.DataFrame, table: pd.DataFrame, objective: str, report) -> str:
+    """The best rule on an objective, its optimum, and the room between them; no % of a best rule
+    near zero (within the report's near-zero share of uncontrolled's value), as the report does."""
+    kpi, optimum, label = OBJECTIVE_KPI[objective], OPTIMUM[objective], OBJECTIVE_LABEL[objective]
+    unit, divisor = UNITS[kpi]
+    bar = best_rule(table, report.ev_service_tolerance_pct, objective)
+    if bar is None or optimum not in evaluation.index:
+        return f"- {label}: no best rule or no `{optimum}` record."
+    rule_value, best = evaluation.loc[bar, kpi], evaluation.loc[optimum, kpi]
+    room = rule_value - best
+    near_zero = abs(rule_value) <= report.near_zero_base_pct_of_uncontrolled / 100 * abs(evaluation.loc["uncontrolled", kpi])
+    share = "" if near_zero else f" ({_signed(100 * room / rule_value)} % of the best rule)"
+    return (f"- {label}: best rule `{bar}` {rule_value / divisor:,.1f} {unit}, "
+            f"`{optimum}` {best / divisor:,.1f} {unit}: room {_signed(room / divisor)} {unit}{share}")
+
+
+def scenario_tables(table: pd.DataFrame, params: Path) -> str:
+    settings = load_settings(params)
+    lines = []
+    for scenario in dict.fromkeys(table["scenario"]):
+        rows = table[table["scenario"] == scenario]
+        scenario_config = scenario_settings(settings, scenario) if scenario in settings.scenarios else settings
+        evaluation = rows[rows["split"] == "eval"].set_index("controller")
+        order = [name for name in BASELINE_ORDER + AGENT_ORDER if name in evaluation.index]
+        lines += [f"**{scenario}** (objective `{scenario_config.objective}`), held-out year:", ""]
+        lines += [room_line(evaluation, rows, objective, scenario_config.report) for objective in ("grid_co2", "bill")] + [""]
+        lines += ["| controller | runs | " + " | ".join(label for label, _ in COLUMNS.values()) + " |",
+                  "|---|---|" + "---|" * len(COLUMNS)]
+        for name in order:
+            row = evaluation.loc[name]
+            cells = [_cell(row, column, divisor) for column, (_, divisor) in COLUMNS.items()]
+            lines.append(f"| {name} | {int(row['runs'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--report", type=Path, default=ROOT / "results" / "report", help="the report's folder")
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    args = parser.parse_args(argv)
+    path = args.report / "comparison.csv"
+    if not path.is_file():
+        print(f"results_tables: error: {path}: no such file (run `evstation compare`)", file=sys.stderr)
+        return 2
+    print(scenario_tables(pd.read_csv(path), args.params))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
