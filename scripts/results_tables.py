@@ -70,10 +70,13 @@ def scenario_tables(table: pd.DataFrame, params: Path) -> str:
         lines += [room_line(evaluation, rows, objective, scenario_config.report) for objective in ("grid_co2", "bill")] + [""]
         lines += ["| controller | runs | " + " | ".join(label for label, _ in COLUMNS.values()) + " |",
                   "|---|---|" + "---|" * len(COLUMNS)]
-        for name in order:
-            row = evaluation.loc[name]
-            cells = [_cell(row, column, divisor) for column, (_, divisor) in COLUMNS.items()]
-            lines.append(f"| {name} | {int(row['runs'])} | " + " | ".join(cells) + " |")
+        rows_shown = {name: f"{int(evaluation.loc[name, 'runs'])} | " + " | ".join(
+            _cell(evaluation.loc[name], column, divisor) for column, (_, divisor) in COLUMNS.items()) for name in order}
+        agents = [name for name in AGENT_ORDER if name in rows_shown]
+        if len(agents) > 1 and len({rows_shown[name] for name in agents}) == 1:     # identical agents: one row
+            rows_shown = {**{name: row for name, row in rows_shown.items() if name not in agents},
+                          f"{', '.join(agents)} (each)": rows_shown[agents[0]]}
+        lines += [f"| {name} | {row} |" for name, row in rows_shown.items()]
         lines.append("")
     return "\n".join(lines)
 
