@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from evstation.config import load_settings, scenario_settings  # noqa: E402
-from evstation.report import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM, best_rule  # noqa: E402
+from evstation.report import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM, best_rule, near_zero  # noqa: E402
 
 COLUMNS = {"co2_grid_kg": ("grid CO2 (t)", 1e3), "import_kwh": ("import (MWh)", 1e3), "bill_pen": ("bill (kPEN)", 1e3),
            "bill_energy_pen": ("energy (kPEN)", 1e3), "bill_demand_generation_pen": ("generation demand (kPEN)", 1e3),
@@ -42,18 +42,18 @@ def _signed(value: float) -> str:
     return "0.0" if round(value, 1) == 0 else f"{value:+,.1f}"
 
 
-def room_line(evaluation: pd.DataFrame, table: pd.DataFrame, objective: str, report) -> str:
+def room_line(evaluation: pd.DataFrame, table: pd.DataFrame, objective: str, settings) -> str:
     """The best rule on an objective, its optimum, and the room between them; no % of a best rule
     near zero (within the report's near-zero share of uncontrolled's value), as the report does."""
     kpi, optimum, label = OBJECTIVE_KPI[objective], OPTIMUM[objective], OBJECTIVE_LABEL[objective]
     unit, divisor = UNITS[kpi]
-    bar = best_rule(table, report.ev_service_tolerance_pct, objective)
+    bar = best_rule(table, settings.report.ev_service_tolerance_pct, objective)
     if bar is None or optimum not in evaluation.index:
         return f"- {label}: no best rule or no `{optimum}` record."
     rule_value, best = evaluation.loc[bar, kpi], evaluation.loc[optimum, kpi]
     room = rule_value - best
-    near_zero = abs(rule_value) <= report.near_zero_base_pct_of_uncontrolled / 100 * abs(evaluation.loc["uncontrolled", kpi])
-    share = "" if near_zero else f" ({_signed(100 * room / rule_value)} % of the best rule)"
+    share = ("" if near_zero(rule_value, evaluation.loc["uncontrolled", kpi], settings)
+             else f" ({_signed(100 * room / rule_value)} % of the best rule)")
     return (f"- {label}: best rule `{bar}` {rule_value / divisor:,.1f} {unit}, "
             f"`{optimum}` {best / divisor:,.1f} {unit}: room {_signed(room / divisor)} {unit}{share}")
 
@@ -67,7 +67,7 @@ def scenario_tables(table: pd.DataFrame, params: Path) -> str:
         evaluation = rows[rows["split"] == "eval"].set_index("controller")
         order = [name for name in BASELINE_ORDER + AGENT_ORDER if name in evaluation.index]
         lines += [f"**{scenario}** (objective `{scenario_config.objective}`), held-out year:", ""]
-        lines += [room_line(evaluation, rows, objective, scenario_config.report) for objective in ("grid_co2", "bill")] + [""]
+        lines += [room_line(evaluation, rows, objective, scenario_config) for objective in ("grid_co2", "bill")] + [""]
         lines += ["| controller | runs | " + " | ".join(label for label, _ in COLUMNS.values()) + " |",
                   "|---|---|" + "---|" * len(COLUMNS)]
         rows_shown = {name: f"{int(evaluation.loc[name, 'runs'])} | " + " | ".join(
