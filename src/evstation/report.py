@@ -365,6 +365,7 @@ def target_rows(settings: Settings, table: pd.DataFrame) -> list[dict]:
 # ---------------------------------------------------------------- Markdown
 
 NOT_AVAILABLE = "n/a"
+DISTANCE_TAGS = ("_change_vs_", "_vs_best_rule", "_vs_mpc")   # a distance column: KPI + tag (+ "_pct")
 MARKDOWN_COLUMNS = {
     "controller": "controller", "runs": "runs", "co2_grid_kg": "grid CO2 (t)", "co2_net_kg": "net CO2 (t)",
     "import_kwh": "import (MWh)", "bill_pen": "bill (kPEN)", "bill_energy_pen": "energy (kPEN)",
@@ -409,7 +410,9 @@ def _difference(row: pd.Series, column: str) -> str:
         return f"{_signed(percent)} %"
     if _missing(absolute):
         return NOT_AVAILABLE
-    kpi = column.split("_change_vs_")[0].split("_vs_best_rule")[0].split("_vs_mpc")[0]
+    kpi = column
+    for tag in DISTANCE_TAGS:
+        kpi = kpi.split(tag)[0]
     divisor, unit = DISPLAY.get(kpi, (1.0, ""))
     return f"{_signed(absolute / divisor)} {unit} (base ≈ 0: no %)"
 
@@ -419,7 +422,7 @@ def _cell(row: pd.Series, column: str) -> str:
     if column == "controller":
         tags = [tag for flag, tag in (("best_rule", "best rule"), ("optimum", "optimum")) if row.get(flag) is True]
         return f"**{value}** ({', '.join(tags)})" if tags else str(value)
-    if column.endswith("_pct") and any(tag in column for tag in ("_change_vs_", "_vs_best_rule", "_vs_mpc")):
+    if column.endswith("_pct") and any(tag in column for tag in DISTANCE_TAGS):
         return _difference(row, column)
     if _missing(value):
         return NOT_AVAILABLE
@@ -481,9 +484,10 @@ def room_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
 
 
 def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> list[str]:
-    """(`settings`: the scenario's.) Per agent and seed, what model selection saw: the untrained policy's validation score (with a
-    residual policy, the rule's), the best score any trained model reached and at which step, the last
-    score, and the step of the model kept. Empty when no run recorded its scores."""
+    """Per agent and seed of the scenario (`settings` are its own), what model selection saw: the untrained
+    policy's validation score (with a residual policy, the rule's), the best score any trained model
+    reached and at which step, the last score, and the step of the model kept (the first best, as model
+    selection keeps it). Empty when no run recorded its scores."""
     rows = []
     for agent in AGENT_ORDER:
         for seed in settings.training.seeds:
