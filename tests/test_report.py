@@ -14,7 +14,7 @@ import pytest
 
 from evstation.config import apply_overrides, load_settings
 from evstation.report import (KPIS, Entry, best_rule, bootstrap_interval, bootstrap_intervals, central, comparison_table, identical_groups,
-                              interquartile_mean, reference_scores, validation_scores, write_report)
+                              interquartile_mean, reference_scores, validation_scores, write_report, _cell)
 
 from conftest import PARAMS, ROOT, with_station_only
 
@@ -418,3 +418,11 @@ def test_the_report_says_what_model_selection_saw(tmp_path):
     assert rows == ["| ppo | 0 | -0.00100 | -0.02000 (step 26,000) | -0.03000 | 0 |",
                     "| ppo | 1 | -0.00100 | -0.00050 (step 26,000) | -0.01000 | 26,000 |",
                     "| ppo | 2 | -0.00100 | -0.00200 (step 51,000) | -0.00200 | 0 |"]
+
+
+def test_a_cell_that_rounds_to_zero_has_no_sign():
+    """An agent equal to the rule has a share of the room of -0.0004 %: shown "0.0", never "-0.0"."""
+    row = pd.Series({"share_of_room_pct": -0.0004, "cost_pen": -40.0, "co2_grid_kg": -1234.56})
+    assert _cell(row, "share_of_room_pct") == "0.0"
+    assert _cell(row, "cost_pen") == "0.0"              # -0.04 kPEN
+    assert _cell(row, "co2_grid_kg") == "-1.2"          # a real negative keeps its sign

@@ -394,6 +394,9 @@ def _missing(value) -> bool:
 
 
 def _number(value: float, digits: int) -> str:
+    """A value to `digits` decimals (none from 100,000 up); one that rounds to zero is unsigned ("0.0", never "-0.0")."""
+    if round(float(value), digits) == 0:
+        value = 0.0
     return f"{value:,.{digits}f}" if abs(value) < 1e5 else f"{value:,.0f}"
 
 
