@@ -25,6 +25,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from evstation.learning import agents
 from evstation.learning.checkpoints import CheckpointStore
 from evstation.config import apply_overrides, load_settings
+from evstation.control.peak_shaving import with_tuned_residual
 from evstation.errors import UserError
 from evstation.learning.training import CLIP_OBSERVATION, choose_device, make_vec_env
 
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--scenario", default=None, help="the scenario applied (default: params' first)")
     parser.add_argument("--data-dir", default=None, help="the datasets' folder (default: data/SCENARIO/citylearn)")
+    parser.add_argument("--results-dir", default=None, help="the scenario's records, for a rule the policy corrects "
+                        "(default: results/scenarios/SCENARIO)")
     parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
                         help="where the networks train (default: params' training.device)")
     parser.add_argument("--agents", nargs="+", default=list(agents.AGENTS), choices=agents.AGENTS)
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sac-steps", type=int, default=500, help="SAC steps timed after its warm-up")
     args = parser.parse_args(argv)
     settings = load_settings(args.params, scenario=args.scenario)
+    # a policy that corrects the tuned threshold rule needs its tuning, as training takes it
+    settings = with_tuned_residual(settings, Path(args.results_dir or f"results/scenarios/{settings.scenario}"))
     device = choose_device(args.device or settings.training.device)
     torch.set_num_threads(settings.training.cpu_threads)     # as training does: params' thread count
     folder = Path(args.data_dir or f"data/{settings.scenario}/citylearn") / "train"
