@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from evstation.config import load_settings, scenario_settings  # noqa: E402
 from evstation.report import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM, best_rule, near_zero  # noqa: E402
+from evstation.report import _signed  # noqa: E402  (the report's signed difference: "0.0", never "-0.0")
 
 COLUMNS = {"co2_grid_kg": ("grid CO2 (t)", 1e3), "import_kwh": ("import (MWh)", 1e3), "bill_pen": ("bill (kPEN)", 1e3),
            "bill_energy_pen": ("energy (kPEN)", 1e3), "bill_demand_generation_pen": ("generation demand (kPEN)", 1e3),
@@ -36,10 +37,6 @@ def _cell(row: pd.Series, column: str, divisor: float) -> str:
     if isinstance(low, float) and not math.isnan(low) and round(low / divisor, 1) != round(high / divisor, 1):
         text += f" [{low / divisor:,.1f}, {high / divisor:,.1f}]"
     return text
-
-
-def _signed(value: float) -> str:
-    return "0.0" if round(value, 1) == 0 else f"{value:+,.1f}"
 
 
 def room_line(evaluation: pd.DataFrame, table: pd.DataFrame, objective: str, settings) -> str:
