@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.control.actions import ActionPipeline, LayerStats
+from evstation.problem.actions import ActionPipeline, LayerStats
 from evstation.control.floor import battery_limits, floor_fraction, room_fraction
 
 from conftest import PARAMS, SMALL

@@ -12,7 +12,7 @@ import pytest
 
 from evstation.config import REWARD_COMPONENTS, load_settings
 from evstation.control.rules import make_baseline
-from evstation.evaluation import split_kpis
+from evstation.kpis import split_kpis
 from evstation.simulation.runner import simulate
 
 from conftest import with_station_only, write_params, data_dir, results_dir, run_cli_in_process

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.control.bill import bill_parts_pen, billing_calendar
-from evstation.control.demand import (DemandRates, MonthPeaks, billing_clock, demand_charge_pen, demand_charge_steps,
+from evstation.tariff.bill import bill_parts_pen, billing_calendar
+from evstation.tariff.demand import (DemandRates, MonthPeaks, billing_clock, demand_charge_pen, demand_charge_steps,
                                       month_start_steps, running_peaks_before)
-from evstation.control.features import features, feature_names
-from evstation.control.learning_reward import (LearningReferences, MarginalReward, baseline_import_kwh,
+from evstation.problem.features import features, feature_names
+from evstation.problem.learning_reward import (LearningReferences, MarginalReward, baseline_import_kwh,
                                                marginal_flows)
-from evstation.control.observer import StationObserver, state_from_citylearn, state_from_fast_env
-from evstation.control.reward import penalty
+from evstation.simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
+from evstation.problem.reward import penalty
 from evstation.learning.station_env import make_learner_env
 from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_check import compare, run_citylearn, run_fast

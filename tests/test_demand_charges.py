@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from evstation.config import load_settings
-from evstation.control.bill import timeseries_bill
-from evstation.control.oracle import lp_record_path, run_oracle
+from evstation.tariff.bill import timeseries_bill
+from evstation.stages.optimum import lp_record_path, run_oracle
 from evstation.control.rules import make_baseline
-from evstation.evaluation import run_controller
+from evstation.stages.records import run_controller
 
 from conftest import data_dir, results_dir, run_cli, run_cli_in_process, write_params
 
@@ -123,7 +123,7 @@ def test_peak_shaving_is_tuned_on_the_training_year_and_records_its_choice(runs)
 
 
 def _bill_from_csv(timeseries: pd.DataFrame, tariff: dict) -> dict:
-    """The bill from a timeseries CSV and the tariff's numbers alone, with pandas (not control/bill.py)."""
+    """The bill from a timeseries CSV and the tariff's numbers alone, with pandas (not tariff/bill.py)."""
     times = pd.to_datetime(timeseries["timestamp"])
     frame = pd.DataFrame({"month": times.dt.month, "hour": times.dt.hour, "kw": timeseries["import_kwh"]})
     window = frame[(frame["hour"] >= tariff["peak_start_hour"]) & (frame["hour"] < tariff["peak_end_hour"])]

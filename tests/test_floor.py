@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.control.actions import ActionPipeline
+from evstation.problem.actions import ActionPipeline
 from evstation.control.allocation import headroom_kwh_by_group, least_laxity_first, least_laxity_order
 from evstation.control.floor import (battery_limits, energy_needed_kwh, floor_fraction, laxity_steps,
                                      room_fraction)
-from evstation.control.observer import StationObserver, state_from_fast_env
+from evstation.simulation.observer import StationObserver, state_from_fast_env
 from evstation.control.station import StationState
 from evstation.simulation.fast_env import make_fast_env
 

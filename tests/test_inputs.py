@@ -18,7 +18,6 @@ from conftest import PARAMS, ROOT, SMALL, data_dir, run_cli, write_params, run_c
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.site import calendar, grid, mall, session_file, solar
-from evstation.site.year import build_station_year
 
 OFFSET_H = -5.0
 YEAR = 2023

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.control.learning_reward import (LearningReferences, MarginalReward, energy_behind_kwh,
+from evstation.problem.learning_reward import (LearningReferences, MarginalReward, energy_behind_kwh,
                                                learning_components, marginal_demand_charge_pen, marginal_flows,
                                                weighted)
 from evstation.control.station import StationState

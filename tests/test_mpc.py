@@ -14,14 +14,16 @@ import pandas as pd
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.control.bill import billing_calendar, timeseries_bill
-from evstation.control.demand import DemandRates, demand_charge_pen
-from evstation.control.mpc import (Calendar, Forecast, MpcController, floor_peaks, run_mpc, training_profiles)
-from evstation.control.oracle import build_lp, run_oracle, solve_lp
-from evstation.control.peak_shaving import run_peak_shaving
+from evstation.tariff.bill import billing_calendar, timeseries_bill
+from evstation.tariff.demand import DemandRates, demand_charge_pen
+from evstation.control.mpc import Calendar, Forecast, MpcController, floor_peaks, training_profiles
+from evstation.control.oracle import build_lp, solve_lp
 from evstation.control.rules import make_baseline
 from evstation.dataset import read_dataset
-from evstation.evaluation import run_controller
+from evstation.stages.optimum import run_oracle
+from evstation.stages.planner import run_mpc
+from evstation.stages.records import run_controller
+from evstation.stages.tuning import run_peak_shaving
 from evstation.simulation.fast_check import simulate_fast
 
 from conftest import data_dir, results_dir, write_params, run_cli_in_process

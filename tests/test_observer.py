@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.control.features import features
-from evstation.control.observer import StationObserver, state_from_citylearn, state_from_fast_env
+from evstation.problem.features import features
+from evstation.simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
 from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_env import make_fast_env
 

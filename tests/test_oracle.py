@@ -15,8 +15,9 @@ import pytest
 from evstation.config import load_settings
 from evstation.control.rules import make_baseline
 from evstation.errors import ConfigError
-from evstation.evaluation import run_controller
-from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, run_oracle, solve_inputs
+from evstation.stages.records import run_controller
+from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, solve_inputs
+from evstation.stages.optimum import run_oracle
 
 from conftest import with_station_only, write_params, data_dir, results_dir, run_cli_in_process
 
@@ -145,7 +146,7 @@ def test_the_lps_bill_is_the_bill_of_its_import():
     """Two months of uneven load and PV: the LP's own bill (its billed-peak variables) is control.bill's
     bill of the import it plans, part by part; each month is billed on its own peaks."""
     from evstation.config import DemandCharges
-    from evstation.control.bill import bill_parts_pen
+    from evstation.tariff.bill import bill_parts_pen
     from conftest import PARAMS
 
     rng = np.random.default_rng(7)

@@ -140,7 +140,7 @@ def test_the_documents_index_names_existing_documents():
     ("`tests/test_nothing.py::test_it`, [up](../../outside.md)", ["../../outside.md (outside the repository)",
                                                                     "tests/test_nothing.py"]),
     # what exists, what a run writes, placeholders, commands and addresses pass
-    ("`src/evstation/control/reward.py`, [`params.yaml`](params.yaml), `.venv/bin`", []),
+    ("`src/evstation/problem/reward.py`, [`params.yaml`](params.yaml), `.venv/bin`", []),
     ("`data/<scenario>/citylearn/{train,eval}/`, `results/scenarios/<scenario>/checkpoints/`", []),
     ("`dvc exp run -S agents.ppo.learning_rate=3e-4`, `train@mall-ppo-0`, `s3://bucket/x.json`", []),
     ("`git show 9dcf939:results/report/comparison.md`, `tests/test_readme.py::test_the_check_finds_stale_paths`", []),

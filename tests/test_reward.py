@@ -7,7 +7,7 @@ import pytest
 from evstation.config import REWARD_COMPONENTS, apply_overrides, load_settings
 from evstation.simulation.citylearn_env import make_station_env
 from evstation.errors import ConfigError
-from evstation.control.reward import penalty, reward_components, unmet_departure_kwh, weighted
+from evstation.problem.reward import penalty, reward_components, unmet_departure_kwh, weighted
 
 from conftest import PARAMS, data_dir
 
@@ -59,7 +59,7 @@ def test_a_steps_demand_charge_adds_to_the_cost_term_and_none_leaves_it_as_it_wa
 
 
 def test_the_citylearn_reward_bills_each_month_from_its_own_peaks():
-    from evstation.control.reward import StationReward
+    from evstation.problem.reward import StationReward
 
     mt3 = apply_overrides(SETTINGS, {"tariff.demand.generation_pen_per_kw_month": 56.09,
                                      "tariff.demand.distribution_pen_per_kw_month": 16.40})

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from evstation.config import VEHICLE_KINDS, apply_overrides, load_settings
-from evstation.control.actions import ActionPipeline
-from evstation.control.features import feature_names, features, observation_size
+from evstation.problem.actions import ActionPipeline
+from evstation.problem.features import feature_names, observation_size
 from evstation.errors import ConfigError
-from evstation.evaluation import split_kpis
+from evstation.kpis import split_kpis
 from evstation.learning.station_env import make_learner_env, validation_start_step
 from evstation.simulation.runner import simulate
 

@@ -72,19 +72,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _baseline(args: argparse.Namespace) -> int:
     from .control.rules import make_baseline
-    from .evaluation import run_controller
+    from .stages.records import run_controller
 
     settings = _settings(args)
     if args.name in ORACLES:
-        from .control.oracle import run_oracle
+        from .stages.optimum import run_oracle
 
         record = run_oracle(settings, Path(args.data_dir), Path(args.results_dir), name=args.name)
     elif args.name == "peak_shaving":
-        from .control.peak_shaving import run_peak_shaving
+        from .stages.tuning import run_peak_shaving
 
         record = run_peak_shaving(settings, Path(args.data_dir), Path(args.results_dir))
     elif args.name == "mpc":
-        from .control.mpc import run_mpc
+        from .stages.planner import run_mpc
 
         record = run_mpc(settings, Path(args.data_dir), Path(args.results_dir))
     else:
@@ -111,8 +111,8 @@ def _seeds(args: argparse.Namespace, settings) -> list[int]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_policy
     from .learning.training import train_agent
+    from .stages.policy import evaluate_policy
 
     settings = _settings(args)
     for seed in _seeds(args, settings):
@@ -126,7 +126,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_policy
+    from .stages.policy import evaluate_policy
 
     settings = _settings(args)
     for seed in _seeds(args, settings):     # the seeds are aggregated by `compare`, never here

@@ -19,8 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import Tariff
-from .control.bill import timeseries_bill
+from .config import Settings, Tariff
+from .tariff.bill import timeseries_bill
 from .errors import BalanceError
 
 FLOAT32_RELATIVE_RESOLUTION = 2.0 ** -23
@@ -160,3 +160,19 @@ def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh:
     metrics.update(peak_metrics(ts))
     metrics.update(reward_metrics(ts))
     return metrics
+
+
+def split_kpis(settings: Settings, timeseries: pd.DataFrame, label: str) -> dict:
+    """The metrics of one split's timeseries under the scenario's settings (emissions, battery, tariff)."""
+    return compute_kpis(
+        timeseries,
+        gasoline_kg_per_kwh=settings.emissions.gasoline_avoided_kg_per_kwh,
+        tolerance_kwh=settings.validation.energy_balance_tolerance_kwh,
+        round_trip_efficiency=settings.battery.round_trip_efficiency_pct / 100,
+        battery_capacity_kwh=settings.battery.capacity_kwh,
+        tariff=settings.tariff,
+        standby_loss_fraction=settings.battery.standby_loss_pct_per_step / 100,
+        min_soc_fraction=settings.battery.min_soc_pct / 100,
+        label=label,
+    )
+

@@ -20,7 +20,7 @@ What the window's LP is given:
   keeping battery energy for the evening arrivals, which tend to set the peak hours' import;
 - the month-to-date billed peaks (the state's, from the meter) as the lower bounds of the current
   month's billed-peak variables: a plan pays the demand rate only on a rise of the month's peak, as
-  the per-step charges of control/demand.py do;
+  the per-step charges of tariff/demand.py do;
 - a tiny discharge price falling across the window (`late_discharge_tiebreak_per_kwh`): among hours
   priced alike (the five peak hours) the plan discharges late rather than spending the battery in
   the first and meeting a forecast error in the last with nothing left.
@@ -44,9 +44,8 @@ import pandas as pd
 
 from ..config import SPLITS, Settings
 from ..dataset import read_dataset
-from ..files import write_json_atomically
 from .allocation import least_laxity_first
-from .bill import billing_calendar
+from ..tariff.bill import billing_calendar
 from .floor import HOURS_PER_STEP, battery_limits, ev_draw_kwh, floor_fraction
 from .oracle import PERCENT, BatterySpec, LPInputs, build_lp, inputs_from_dataset, solve_lp
 from .station import StationState
@@ -281,38 +280,4 @@ class MpcController:
 
 # ---------------------------------------------------------------- recording it like a rule
 
-def planner_record(settings: Settings) -> dict:
-    """What the metrics file says of the planner: its settings (the times are the machine's: logged only)."""
-    mpc = settings.mpc
-    return {"horizon_hours": mpc.horizon_hours, "forecast": mpc.forecast, "objective": settings.objective,
-            "forecast_noise_pct": mpc.forecast_noise_pct if mpc.forecast == "noisy" else 0.0,
-            "seed": mpc.seed, "load_margin_pct": mpc.load_margin_pct, "late_discharge_tiebreak_per_kwh": mpc.late_discharge_tiebreak_per_kwh,
-            "future_arrivals": "training year's mean draw by weekday and hour, fixed"}
 
-
-def run_mpc(settings: Settings, data_dir: Path, results_dir: Path, splits: tuple[str, ...] = SPLITS) -> dict:
-    """Run the planner on each split through the common runner (the held-out year in CityLearn) and
-    record its settings beside the metrics; each split's solve times go to the log."""
-    from ..evaluation import run_controller
-
-    data_dir, results_dir = Path(data_dir), Path(results_dir)
-    training = training_profiles(settings, data_dir)
-    made: dict[str, MpcController] = {}
-
-    def make_controller(split: str) -> MpcController:
-        made[split] = MpcController(settings, read_dataset(data_dir / split).profiles, training, split)
-        return made[split]
-
-    started = time.perf_counter()
-    record = run_controller(settings, NAME, make_controller, data_dir=data_dir, results_dir=results_dir,
-                            splits=splits, fast_training_year=True)
-    for split, controller in made.items():
-        seconds, planning = np.asarray(controller.solve_seconds), np.asarray(controller.plan_seconds)
-        log.info("%s/%s (%s forecast): %d solves, HiGHS %.1f s in all (%.1f ms mean, %.1f ms largest); "
-                 "planning with the LP's build %.1f s in all (%.1f ms mean)", NAME, split, settings.mpc.forecast,
-                 len(seconds), seconds.sum(), MS_PER_S * seconds.mean(), MS_PER_S * seconds.max(), planning.sum(),
-                 MS_PER_S * planning.mean())
-    log.info("%s: every split planned and simulated in %.0f s", NAME, time.perf_counter() - started)
-    record["planner"] = planner_record(settings)
-    write_json_atomically(results_dir / "metrics" / f"{NAME}.json", record)
-    return record

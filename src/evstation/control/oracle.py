@@ -14,7 +14,7 @@ charges, per billing month m, two billed-peak variables (kW; a step is one hour,
     peak_window_m >= import_t   for every step t of m within the tariff's peak hours
     peak_any_m    >= import_t   for every step t of m
 priced at the generation and the distribution rate (PEN per kW-month): at the optimum each is the
-month's billed demand, so the LP's bill is control.bill's bill of its import. (Only a charge that is
+month's billed demand, so the LP's bill is tariff.bill's bill of its import. (Only a charge that is
 not 0 gets its rows and variables: without demand charges the LP is the one without them.)
 
 Two modes, chosen by the controller's name (`MODES`): `oracle` minimises grid CO2 (sum import * ef)
@@ -52,11 +52,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..config import SPLITS, Oracle, Settings
+from ..config import Oracle, Settings
+from ..dataset import read_dataset
 from ..errors import ConfigError, DataError
-from ..files import write_json_atomically
 from ..site.sessions import charger_ids, socket_kinds
-from .bill import billing_calendar
+from ..tariff.bill import billing_calendar
 
 log = logging.getLogger(__name__)
 
@@ -522,65 +522,7 @@ class OracleSchedule:
 
 
 def solve_split(settings: Settings, folder: Path, options: Oracle, objective: str = "grid_co2") -> SolvedSplit:
-    from ..dataset import read_dataset
-
     dataset = read_dataset(Path(folder))
     return solve_inputs(inputs_from_dataset(settings, dataset.profiles, dataset.sessions), options, objective)
 
 
-def replay_gap(report: dict, metrics: dict) -> dict:
-    """How far CityLearn's replay lands from what the LP planned (replay minus LP)."""
-    co2_gap, import_gap = metrics["co2_grid_kg"] - report["lp_grid_co2_kg"], metrics["import_kwh"] - report["lp_import_kwh"]
-    bill_gap = metrics["bill_pen"] - report["lp_bill_pen"]
-    return {
-        "replay_grid_co2_kg": metrics["co2_grid_kg"], "replay_import_kwh": metrics["import_kwh"],
-        "replay_bill_pen": metrics["bill_pen"],
-        "replay_ev_satisfaction_pct": metrics["ev_satisfaction_pct"],
-        "gap_grid_co2_kg": co2_gap, "gap_import_kwh": import_gap, "gap_bill_pen": bill_gap,
-        "gap_grid_co2_pct": PERCENT * co2_gap / report["lp_grid_co2_kg"] if report["lp_grid_co2_kg"] else 0.0,
-        "gap_import_pct": PERCENT * import_gap / report["lp_import_kwh"] if report["lp_import_kwh"] else 0.0,
-        "gap_bill_pct": PERCENT * bill_gap / report["lp_bill_pen"] if report["lp_bill_pen"] else 0.0,
-    }
-
-
-def lp_record(report: dict) -> dict:
-    """The LP report as the metrics file records it: without the run's times and memory."""
-    return {key: value for key, value in report.items() if key not in RUN_FIGURES}
-
-
-def lp_record_path(results_dir: Path, name: str, split: str) -> Path:
-    """`oracle/<split>_lp.json` for `oracle` (its path from before the modes), `oracle/<name>_<split>_lp.json` else."""
-    prefix = "" if name == CONTROLLER_NAME else f"{name}_"
-    return Path(results_dir) / REPORT_DIR / f"{prefix}{split}_lp.json"
-
-
-def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, name: str = CONTROLLER_NAME,
-               options: Oracle | None = None, splits: tuple[str, ...] = SPLITS) -> dict:
-    """Solve each split's LP in the mode `name` names (MODES), replay it through the common runner (the
-    held-out year in CityLearn; metrics and timeseries as every controller), and write its LP record
-    (`lp_record_path`: size, LP figures, replay gap; times and memory only in the log). Returns the
-    runner's record, with each split's full LP report under "lp"."""
-    from ..evaluation import run_controller
-
-    if name not in MODES:
-        raise ConfigError(f"oracle: unknown mode {name!r} (known: {', '.join(MODES)})")
-    options = options or settings.oracle
-    data_dir, results_dir = Path(data_dir), Path(results_dir)
-    reports = {}
-
-    def make_controller(split: str) -> OracleSchedule:
-        solved = solve_split(settings, data_dir / split, options, MODES[name])
-        reports[split] = solved.report
-        log.info("%s/%s: LP %d variables, %d constraints, built in %.1f s, solved in %.1f s, peak memory %.0f MB, "
-                 "grid CO2 %.0f kg, bill %.0f PEN", name, split, solved.report["variables"], solved.report["constraints"],
-                 solved.report["build_seconds"], solved.report["solve_seconds"], solved.report["peak_rss_mb"],
-                 solved.report["lp_grid_co2_kg"], solved.report["lp_bill_pen"])
-        return OracleSchedule(solved.actions, name)
-
-    record = run_controller(settings, name, make_controller, data_dir=data_dir,
-                            results_dir=results_dir, splits=splits, fast_training_year=True)
-    for split in splits:
-        reports[split].update(replay_gap(reports[split], record[split]), replay_simulator=record["simulator"][split])
-        write_json_atomically(lp_record_path(results_dir, name, split), lp_record(reports[split]))
-    record["lp"] = reports
-    return record

@@ -1,6 +1,6 @@
-"""The threshold rule `peak_shaving`, its threshold chosen on the training year only.
+"""The threshold rule `peak_shaving`: its candidate thresholds and the rule a tuned choice builds.
 
-Every candidate (a threshold in `peak_shaving.threshold_pct`'s range, in steps of
+The tuning itself runs in `stages/tuning.py`: every candidate (a threshold in `peak_shaving.threshold_pct`'s range, in steps of
 `threshold_step_pct`, times each `recharge_soc_pct`) runs on the training year in the fast simulator;
 the best by the scenario's `objective` (the bill, or grid CO2; the other breaks ties) is then run on
 both years like every baseline, and the metrics JSON records the choice and every candidate's
@@ -11,7 +11,6 @@ training year's largest hourly mall load less PV: the site's own scale, known be
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings, apply_overrides
-from ..dataset import read_dataset
 from ..errors import DataError
-from ..files import write_json_atomically
-from .bill import timeseries_bill
 from .rules import PeakShaving, StationSpec
-
-log = logging.getLogger(__name__)
 
 NAME = "peak_shaving"
 PERCENT = 100.0
@@ -55,53 +49,6 @@ def reference_kw(profiles: pd.DataFrame) -> float:
 
 def make_rule(settings: Settings, threshold_kw: float, recharge_soc_pct: float) -> PeakShaving:
     return PeakShaving(StationSpec.from_settings(settings), threshold_kw, recharge_soc_pct / PERCENT)
-
-
-def candidate_figures(settings: Settings, folder: Path, threshold_kw: float, recharge_soc_pct: float) -> dict:
-    """One candidate on a split in the fast simulator: its bill and grid CO2."""
-    from ..simulation.fast_check import simulate_fast
-
-    rule = make_rule(settings, threshold_kw, recharge_soc_pct)
-    timeseries = simulate_fast(settings, folder, rule, label=f"{NAME} {threshold_kw:.0f} kW")
-    return {"bill_pen": timeseries_bill(timeseries, settings.tariff)["bill_pen"],
-            "co2_grid_kg": float((timeseries["import_kwh"] * timeseries["emission_factor_kg_per_kwh"]).sum())}
-
-
-def tune(settings: Settings, data_dir: Path) -> dict:
-    """Every candidate on the training year; the best by the scenario's objective, and the table."""
-    folder = Path(data_dir) / TUNING_SPLIT
-    profiles = read_dataset(folder).profiles
-    scale_kw = reference_kw(profiles)
-    table = []
-    for candidate in candidates(settings):
-        threshold_kw = scale_kw * candidate.threshold_pct / PERCENT
-        figures = candidate_figures(settings, folder, threshold_kw, candidate.recharge_soc_pct)
-        table.append({"threshold_pct": candidate.threshold_pct, "threshold_kw": threshold_kw,
-                      "recharge_soc_pct": candidate.recharge_soc_pct, **figures})
-    first, second = JUDGED_BY[settings.objective]
-    best = min(table, key=lambda row: (row[first], row[second]))
-    log.info("%s: %d candidates on the %s year; best by %s: %.0f kW (%.0f %% of %.0f kW), recharge to %.0f %% SOC",
-             NAME, len(table), TUNING_SPLIT, first, best["threshold_kw"], best["threshold_pct"], scale_kw,
-             best["recharge_soc_pct"])
-    return {"split": TUNING_SPLIT, "objective": settings.objective, "reference_kw": scale_kw,
-            "threshold_kw": best["threshold_kw"], "threshold_pct": best["threshold_pct"],
-            "recharge_soc_pct": best["recharge_soc_pct"], "candidates": table}
-
-
-def run_peak_shaving(settings: Settings, data_dir: Path, results_dir: Path) -> dict:
-    """Tune on the training year, run the chosen rule on both years and record the choice with the metrics."""
-    from ..evaluation import run_controller
-
-    tuning = tune(settings, data_dir)
-
-    def make_controller(split: str) -> PeakShaving:
-        return make_rule(settings, tuning["threshold_kw"], tuning["recharge_soc_pct"])
-
-    record = run_controller(settings, NAME, make_controller, data_dir=Path(data_dir), results_dir=Path(results_dir),
-                            fast_training_year=True)
-    record["tuning"] = tuning
-    write_json_atomically(record_path(results_dir), record)
-    return record
 
 
 def record_path(results_dir: Path) -> Path:

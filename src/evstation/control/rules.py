@@ -255,5 +255,5 @@ def make_baseline(name: str, settings: Settings) -> Controller:
         return HoldForPeak(spec)
     if name == "peak_shaving":
         raise ValueError("peak_shaving: its threshold is tuned on the training year first "
-                         "(control.peak_shaving.run_peak_shaving)")
+                         "(stages.tuning.run_peak_shaving)")
     raise ValueError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")

@@ -43,7 +43,7 @@ class StationState:
     steps_left: np.ndarray                 # int: steps it stays plugged in, this one included; 0 where none
     socket_power_kw: np.ndarray            # rated power of the socket
     kwh_per_step_at_full_power: np.ndarray  # energy into the vehicle's battery in one step at rated power
-    # the bill's month (control/demand.py): what a step's demand charge depends on. The builders
+    # the bill's month (tariff/demand.py): what a step's demand charge depends on. The builders
     # always set these; the defaults (no peak billed yet) only spare states made by hand.
     month: int = 1                         # billing month of the step, 1-12
     hours_left_in_month: int = 1           # steps of this month from this one on, this one included

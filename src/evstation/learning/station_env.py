@@ -31,11 +31,13 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import DataError
-from ..control.actions import ActionPipeline
-from ..control.features import features, observation_size
-from ..control.learning_reward import LearningReferences, MarginalReward
-from ..control.observer import StationObserver, state_from_citylearn, state_from_fast_env
+from ..problem.actions import ActionPipeline
+from ..problem.features import features, observation_size
+from ..problem.learning_reward import LearningReferences, MarginalReward
+from ..simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
 from ..control.station import StationState
+from ..schema import build
+from ..simulation.citylearn_env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
 from ..simulation.fast_env import FastStationEnv
 
 HOURS_PER_DAY = 24
@@ -100,8 +102,6 @@ class LearnerEnv(gymnasium.Wrapper):
         if self.fast:
             flows = self.env.unwrapped.last_flows
             return flows.net_kwh, flows.vehicle_soc
-        from ..simulation.citylearn_env import connected_vehicle_socs, read_step
-
         citylearn = self.env.unwrapped.env
         flows = read_step(citylearn, step)
         socs = np.array([np.nan if soc is None else soc for soc in connected_vehicle_socs(citylearn, step)])
@@ -159,8 +159,6 @@ def make_learner_env(settings: Settings, folder: str | Path, *, reward_scale: fl
         simulator = FastStationEnv.from_folder(folder, settings.reward, tariff=settings.tariff)
         observer = StationObserver(settings, folder, data=simulator.data)
     else:
-        from ..simulation.citylearn_env import CentralAgentEnv, make_station_env
-
         simulator = CentralAgentEnv(make_station_env(settings, folder))
         observer = StationObserver(settings, folder)
     start = validation_start_step(settings, observer.steps)
@@ -172,7 +170,6 @@ def make_learner_env(settings: Settings, folder: str | Path, *, reward_scale: fl
 
 def make_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0, backend: str = "fast") -> LearnerEnv:
     """A training environment from plain data (so a subprocess can build its own copy)."""
-    from ..schema import build
 
     return make_learner_env(build(Settings, settings_data), folder, reward_scale=reward_scale, backend=backend)
 

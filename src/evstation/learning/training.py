@@ -44,6 +44,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNorm
 from . import agents, run_state
 from .checkpoints import META_FILE, Checkpoint, CheckpointStore, load_replay_buffer, settle_loaded_optimizers
 from ..config import REWARD_COMPONENTS, Settings
+from ..control.peak_shaving import with_tuned_residual
 from ..errors import ConfigError, DataError, UserError
 from .policy_settings import policy_settings
 from .selection import ModelSelection
@@ -365,8 +366,6 @@ def budget_overshoot(agent: str, settings: Settings, budget: int) -> int:
 def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
                 resume: bool = False) -> dict:
     """Train one agent with one seed on the training year; returns where its final model lies."""
-    from ..control.peak_shaving import with_tuned_residual
-
     check_seed(seed)
     settings = with_tuned_residual(settings, results_dir)       # the tuned rule a peak_shaving residual corrects
     device = choose_device(settings.training.device)

@@ -11,7 +11,11 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
+from ..config import Settings
+from ..dataset import BUILDING_NAME, SCHEMA_FILE, read_json
 from ..errors import DataError
+from ..problem.reward import StationReward
+from ..schema import build
 
 # Any path of CityLearn that would download data fails fast instead.
 os.environ.setdefault("CITYLEARN_OFFLINE", "1")
@@ -23,9 +27,6 @@ def make_station_env(settings, folder: Path, *, without_solar: bool = False):
 
     The schema is read from the dataset folder and handed to CityLearn as a mapping, so the
     without-solar variant is its own simulation of the same dataset, never an edit after the run."""
-    from ..dataset import BUILDING_NAME, SCHEMA_FILE, read_json
-    from ..control.reward import StationReward
-
     folder = Path(folder)
     schema = read_json(folder / SCHEMA_FILE)
     schema["root_directory"] = str(folder.resolve())
@@ -116,8 +117,5 @@ class CentralAgentEnv(gymnasium.Env):
 
 def make_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0) -> CentralAgentEnv:
     """Build a training environment from plain data (so a subprocess can build its own copy)."""
-    from ..config import Settings
-    from ..schema import build
-
     settings = build(Settings, settings_data)
     return CentralAgentEnv(make_station_env(settings, Path(folder)), reward_scale)

@@ -24,9 +24,10 @@ from ..config import REWARD_COMPONENTS, Settings
 from ..control.rules import Controller, make_baseline
 from ..dataset import read_dataset
 from .citylearn_env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
-from ..evaluation import split_kpis
+from ..kpis import split_kpis
 from .fast_env import FastStationEnv, make_fast_env
-from .runner import departures_by_step
+from .observer import StationObserver, state_from_fast_env
+from .runner import ControlRecorder, departures_by_step
 
 log = logging.getLogger(__name__)
 MODES = ("random", "uncontrolled", "rule_based")
@@ -203,8 +204,6 @@ def simulate_fast(settings: Settings, folder: Path, controller: Controller, labe
     """`runner.simulate` on the fast simulator: the same controller interface (with the station state),
     the same columns, the learning reward and the layer's work recorded alike. For the training
     year's figures, where CityLearn's own run would add minutes and no information."""
-    from ..control.observer import StationObserver, state_from_fast_env
-    from .runner import ControlRecorder
 
     env = make_fast_env(settings, folder)
     observer = StationObserver(settings, folder, data=env.data)

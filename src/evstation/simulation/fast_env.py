@@ -9,7 +9,7 @@ reward, info, episode length) built from the same dataset folder, with numpy ove
   each socket's session state for every step, the observation matrix's static columns;
 - each step applies CityLearn's battery and charger physics (`fast_physics`) in its order and
   with its float32 storage, sums the bus as `Building.update_variables` does, and scores the step
-  with the project's own reward functions (`evstation.control.reward`), as `StationReward` does in CityLearn.
+  with the project's own reward functions (`evstation.problem.reward`), as `StationReward` does in CityLearn.
 
 CityLearn behaviours reproduced on purpose (they are what the agents were trained against):
 - observations of the battery SOC, the vehicles' SOC and net consumption show the previous step's
@@ -21,7 +21,7 @@ CityLearn behaviours reproduced on purpose (they are what the agents were traine
 - the observation after the last step repeats the last pre-step observation (CityLearn does not
   advance its buildings on the terminal transition);
 - no ramp penalty on an episode's first step;
-- the reward's cost term adds the monthly demand charge each step causes (`control/demand.py`),
+- the reward's cost term adds the monthly demand charge each step causes (`tariff/demand.py`),
   billed against the month's peaks since the episode's first step, as `StationReward` counts it;
   the same peaks (`billed_peaks`) go into the station state the learner sees.
 
@@ -51,9 +51,9 @@ import numpy as np
 from ..config import Reward, Settings, Tariff
 from .fast_data import NO_SOC, StationData, load_station
 from .fast_physics import StationBattery, charge_vehicles
-from ..control.demand import DemandRates, MonthPeaks, demand_charge_pen
-from ..control.reward import local_hour, reward_components, weighted
-from ..schema import as_plain
+from ..tariff.demand import DemandRates, MonthPeaks, demand_charge_pen
+from ..problem.reward import local_hour, reward_components, weighted
+from ..schema import as_plain, build
 
 
 @dataclass(frozen=True)
@@ -233,6 +233,5 @@ def make_fast_env(settings: Settings, folder: str | Path, reward_scale: float = 
 def make_fast_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0) -> FastStationEnv:
     """Build a fast training environment from plain data (so a subprocess can build its own copy),
     as `env.make_training_env` does for CityLearn."""
-    from ..schema import build
 
     return make_fast_env(build(Settings, settings_data), folder, reward_scale)

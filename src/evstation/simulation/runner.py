@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import REWARD_COMPONENTS, Settings
-from ..control.observer import StationObserver, state_from_citylearn
+from .observer import StationObserver, state_from_citylearn
 from ..control.rules import Controller
 from ..dataset import read_dataset
+from ..problem.learning_reward import LearningReferences, MarginalReward
 from .citylearn_env import connected_vehicle_socs, make_station_env, read_step
 from .progress import progress_bar
 
@@ -58,7 +59,6 @@ class ControlRecorder:
     runner and the fast simulator's (`fast_check.simulate_fast`), whatever the controller."""
 
     def __init__(self, settings: Settings):
-        from ..control.learning_reward import LearningReferences, MarginalReward
 
         self.marginal = (MarginalReward(LearningReferences.from_settings(settings))
                          if settings.control.learning_reward == "marginal" else None)

@@ -10,8 +10,8 @@ every step at -1 and teach nothing):
 - cost:            -(import_kwh * tariff + demand_charge_pen) / cost_pen, where demand_charge_pen is
                    the monthly demand charge the step adds: each rate of params `tariff.demand` times
                    the rise the step's import causes in the month's billed peak so far (peak hours,
-                   any hour; `control/demand.py`). Summed over a month it is the month's demand charge
-                   (`control/bill.py`); with no demand rates it is exactly 0 and the term is as before.
+                   any hour; `tariff/demand.py`). Summed over a month it is the month's demand charge
+                   (`tariff/bill.py`); with no demand rates it is exactly 0 and the term is as before.
                    The month's first steps raise the peak from 0, so with demand rates this term
                    saturates at -1 there (the learning reward counts the rise over the idle site's, which
                    does not).
@@ -32,7 +32,7 @@ from citylearn.reward_function import RewardFunction
 
 from ..config import REWARD_COMPONENTS, Reward, Tariff
 from ..schema import as_plain
-from .demand import DemandRates, MonthPeaks, demand_charge_pen
+from ..tariff.demand import DemandRates, MonthPeaks, demand_charge_pen
 
 REQUIRED_OBSERVATIONS = ["net_electricity_consumption", "solar_generation", "carbon_intensity",
                          "electricity_pricing", "electric_vehicles_chargers_dict", "month", "hour"]

@@ -29,7 +29,7 @@ station:
   pv forecast, load forecast  the next `forecast_hours` steps, scaled as pv and load
 
 The month-to-date peaks, the hours left and a day's forecast make a step's demand charge (the
-rate times the rise of the month's billed peak, `control/demand.py`) a function of the observation,
+rate times the rise of the month's billed peak, `tariff/demand.py`) a function of the observation,
 so the learning reward stays Markovian with demand charges. The forecast covers a day, hour by hour
 (`forecast_hours: 24`), rather than a coarse daily summary: what decides a month's peak is at which
 evening hour tomorrow's load less PV is largest and how much PV comes before it to bank in the
@@ -47,8 +47,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import VEHICLE_KINDS, Settings
-from .floor import energy_needed_kwh, floor_fraction, laxity_steps
-from .station import StationState
+from ..control.floor import energy_needed_kwh, floor_fraction, laxity_steps
+from ..control.station import StationState
 
 SOCKET_FEATURES = ("connected", "energy_needed", "steps_left", "laxity")
 STATION_FEATURES = ("hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "pv", "load", "battery_soc", "tariff",

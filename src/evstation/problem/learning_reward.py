@@ -1,6 +1,6 @@
 """The reward a learner is trained on (`control.learning_reward: marginal`): the station's own effect.
 
-The reported reward (`control/reward.py`) scores the whole site's import, and the mall and the sun
+The reported reward (`problem/reward.py`) scores the whole site's import, and the mall and the sun
 set almost all of it: a controller moves about 4 % of that signal. This reward scores only what the
 sockets and the battery change, so the part no action can move is gone from the learner's signal:
 
@@ -26,7 +26,7 @@ weighted with params `reward.weights`, as the reported reward is.
 
 Demand charges (params `tariff.demand`, 0 outside `mall_mt3`). The month's demand charge is a rate
 times the month's billed peak; per step it is the rate times the rise the step causes in the
-month's peak so far (`control/demand.py`), which the state carries (`billed_peak_*_kw`), so the
+month's peak so far (`tariff/demand.py`), which the state carries (`billed_peak_*_kw`), so the
 reward stays Markovian. "Marginal" here means against the idle site, as for energy: the idle
 site's month-to-date peaks (`idle_peak_*_kw`, from the exogenous load - PV) rise by their own
 steps, and
@@ -72,8 +72,8 @@ from typing import Mapping
 import numpy as np
 
 from ..config import REWARD_COMPONENTS, LearningScales, Settings
-from .demand import DemandRates, demand_charge_pen
-from .station import StationState
+from ..tariff.demand import DemandRates, demand_charge_pen
+from ..control.station import StationState
 
 HOURS_PER_STEP = 1.0            # the datasets are hourly: a step's kWh is its mean kW
 

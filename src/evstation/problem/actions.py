@@ -31,11 +31,11 @@ import numpy as np
 
 from ..config import VEHICLE_KINDS, Settings
 from ..site.sessions import socket_kinds
-from .allocation import headroom_kwh_by_group, least_laxity_first
-from .floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
-from .peak_shaving import make_rule
-from .rules import LeastLaxity, PeakShaving
-from .station import StationState
+from ..control.allocation import headroom_kwh_by_group, least_laxity_first
+from ..control.floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
+from ..control.peak_shaving import make_rule
+from ..control.rules import LeastLaxity, PeakShaving
+from ..control.station import StationState
 
 RAISE_TOLERANCE = 1e-9       # float noise: a socket counts as raised only above it
 

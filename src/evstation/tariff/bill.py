@@ -9,7 +9,7 @@ credit is always 0.
 
 The monthly demand charge is also a sum over steps, exactly: charge each step the rate times the
 rise it causes in the month's billed peak so far (0 when the peak does not rise). That per-step
-form is what a reward or a rolling planner uses: `control.demand.demand_charge_steps`, which sums
+form is what a reward or a rolling planner uses: `tariff.demand.demand_charge_steps`, which sums
 to this module's monthly demand charges (tests/test_billed_peaks.py).
 """
 

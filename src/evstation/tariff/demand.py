@@ -2,7 +2,7 @@
 
 A medium-voltage bill charges, each calendar month, a rate per kW on the month's largest hourly
 import within the tariff's peak hours (generation) and on its largest hourly import at any hour
-(distribution); see `control/bill.py`. The charge is not a per-step quantity, but it becomes one
+(distribution); see `tariff/bill.py`. The charge is not a per-step quantity, but it becomes one
 exactly: charge each step the rate times the rise it causes in the month's billed peak so far.
 Over a month the rises add up to the month's billed peak, so the per-step charges add up to the
 month's demand charge; and with the month-to-date peaks in the state, the charge of a step depends

@@ -10,7 +10,7 @@ the dataset, so a controller sees the same state in training (fast twin) and in 
 never CityLearn's per-socket SOC observation, which lags by one visitor on back-to-back sessions.
 
 The third thing the simulator decides, the month's billed peaks so far (what a step's demand charge
-depends on, `control/demand.py`), each builder reads from its simulator's imports: the fast twin
+depends on, `tariff/demand.py`), each builder reads from its simulator's imports: the fast twin
 keeps them as it steps, CityLearn's are the maxima of its net consumption since the month's first
 step; both are CityLearn's float32 values, so the two agree exactly. The idle site's peaks (mall
 and PV only) and the billing clock come from the dataset.
@@ -27,10 +27,11 @@ import pandas as pd
 from ..config import VEHICLE_KINDS, Settings
 from ..dataset import PROFILES_FILE, read_csv
 from ..errors import DataError
-from ..simulation.fast_data import StationData, load_station
-from .demand import billing_clock, month_start_steps, peaks_before, running_peaks_before
-from .learning_reward import baseline_import_kwh
-from .station import StationState
+from .citylearn_env import connected_vehicle_socs
+from .fast_data import StationData, load_station
+from ..tariff.demand import billing_clock, month_start_steps, peaks_before, running_peaks_before
+from ..problem.learning_reward import baseline_import_kwh
+from ..control.station import StationState
 
 # The forecast noise must be identical in both simulators and on every run, not random across runs:
 # each step draws from a generator seeded by (this value, step). Any fixed value serves.
@@ -203,7 +204,6 @@ def citylearn_billed_peaks_kw(observer: StationObserver, citylearn_env, step: in
 def state_from_citylearn(observer: StationObserver, citylearn_env, step: int) -> StationState:
     """The state of CityLearn's environment before step `step`: the battery's SOC as it will charge
     from, and each vehicle's true SOC after the previous step (not the lagging SOC observation)."""
-    from ..simulation.citylearn_env import connected_vehicle_socs
 
     if citylearn_env.time_step != step:
         raise ValueError(f"CityLearn is before step {citylearn_env.time_step}, not {step}")
