@@ -14,16 +14,17 @@ when its dataset is built, and are dependencies of that stage alone.
 
 from __future__ import annotations
 
+from evstation import registry
 from evstation.config import dotted_value  # noqa: F401  (the rules read values through it)
 from evstation.learning.policy_settings import POLICY_KEYS
 
 PACKAGE = "src/evstation"
 # Whole subpackages are dependencies: a module added to one is covered without editing this list.
-DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "dataset.py", "site"]
+DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "dataset.py", "site"]
 VALIDATE_CODE = DATASET_CODE + ["kpis.py", "validate.py", "tariff", "problem", "simulation", "control"]
 SIMULATION_CODE = DATASET_CODE + ["kpis.py", "tariff", "problem", "simulation", "control", "stages"]
 TRAINING_CODE = SIMULATION_CODE + ["learning"]
-REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "report.py"]
+REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "report.py"]
 
 DATA = "data/{scenario}/citylearn"              # the scenario's CityLearn datasets, one folder per split
 SCENARIO_RESULTS = "results/scenarios"          # compare reads every scenario's records under here
@@ -61,12 +62,10 @@ STAGE_CODE = {
     "evaluate": TRAINING_CODE,
     "compare": REPORT_CODE,
 }
-BASELINES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak", "peak_shaving",
-             "mpc"]
-ORACLES = ["oracle", "oracle_bill"]
-# What one controller alone reads besides its stage's keys.
-CONTROLLER_PARAMS = {"peak_shaving": ["peak_shaving"], "mpc": ["mpc", "oracle"]}
-AGENTS = ["a2c", "sac", "ppo"]
+# The jobs come from the package's registry of controllers and learners: a new entry there is a new job here.
+BASELINES = list(registry.names_run_by("baseline"))
+ORACLES = list(registry.names_run_by("oracle"))
+AGENTS = list(registry.names_run_by("train"))
 
 
 def code_files(stage: str) -> list[str]:
@@ -76,7 +75,7 @@ def code_files(stage: str) -> list[str]:
 def stage_keys(stage: str, agent: str | None = None, controller: str | None = None) -> list[str]:
     """The base parameter keys a stage reads (dotted, as DVC names them): an agent's stage its
     agent's settings too, a controller's stage what that controller alone reads."""
-    return STAGE_PARAMS[stage] + ([f"agents.{agent}"] if agent else []) + CONTROLLER_PARAMS.get(controller, [])
+    return STAGE_PARAMS[stage] + ([f"agents.{agent}"] if agent else []) + registry.extra_params(controller)
 
 
 def leaves(mapping: dict, prefix: str = "") -> list[str]:

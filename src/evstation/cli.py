@@ -15,13 +15,11 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import registry
 from .errors import BalanceError, UserError
 
-# the `baseline` command's controllers (control.rules.BASELINES, and the planner control.mpc) and the oracle's modes
-# (control.oracle.MODES)
-BASELINE_CHOICES = ["without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity",
-                    "hold_for_peak", "peak_shaving", "mpc"]
-ORACLES = ["oracle", "oracle_bill"]
+BASELINE_CHOICES = registry.names_run_by("baseline") + registry.names_run_by("oracle")
+AGENT_CHOICES = registry.names("learner")
 EXIT_USER_ERROR = 2
 EXIT_CHECK_FAILED = 1
 log = logging.getLogger("evstation")
@@ -71,26 +69,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from .control.rules import make_baseline
-    from .stages.records import run_controller
+    from .stages.baselines import run_baseline
 
     settings = _settings(args)
-    if args.name in ORACLES:
-        from .stages.optimum import run_oracle
-
-        record = run_oracle(settings, Path(args.data_dir), Path(args.results_dir), name=args.name)
-    elif args.name == "peak_shaving":
-        from .stages.tuning import run_peak_shaving
-
-        record = run_peak_shaving(settings, Path(args.data_dir), Path(args.results_dir))
-    elif args.name == "mpc":
-        from .stages.planner import run_mpc
-
-        record = run_mpc(settings, Path(args.data_dir), Path(args.results_dir))
-    else:
-        record = run_controller(settings, args.name, lambda split: make_baseline(args.name, settings),
-                                data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
-                                without_solar=args.name == "without_solar", fast_training_year=True)
+    record = run_baseline(settings, args.name, Path(args.data_dir), Path(args.results_dir))
     for split in ("train", "eval"):
         metrics = record[split]
         log.info("%s/%s: import %.0f MWh, grid CO2 %.0f t, cost %.0f kPEN, solar used %.1f %%, EV satisfied %.1f %%, "
@@ -200,13 +182,13 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     baseline = commands.add_parser("baseline", help="simulate a baseline controller on both years")
-    baseline.add_argument("name", choices=BASELINE_CHOICES + ORACLES)
+    baseline.add_argument("name", choices=BASELINE_CHOICES)
     baseline.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
     baseline.add_argument("--results-dir", help="default: results/scenarios/<scenario>")
     baseline.set_defaults(run=_baseline)
 
     train = commands.add_parser("train", help="train an agent on the training year (every seed of params, or --seed)")
-    train.add_argument("agent", choices=["a2c", "sac", "ppo"])
+    train.add_argument("agent", choices=AGENT_CHOICES)
     train.add_argument("--seed", type=int, help="only this training seed")
     train.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
     train.add_argument("--eval-only", action="store_true", help="evaluate the saved model without training")
@@ -217,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="replay each seed's trained policy on both years")
-    evaluate.add_argument("agent", choices=["a2c", "sac", "ppo"])
+    evaluate.add_argument("agent", choices=AGENT_CHOICES)
     evaluate.add_argument("--seed", type=int, help="only this training seed")
     evaluate.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
     evaluate.add_argument("--results-dir", help="default: results/scenarios/<scenario>")

@@ -17,14 +17,13 @@ from typing import Mapping, Protocol
 
 import numpy as np
 
+from .. import registry
 from ..config import Settings
 from ..site.sessions import charger_ids, socket_kinds
 from .allocation import least_laxity_first
 from .floor import HOURS_PER_STEP, battery_limits, ev_draw_kwh, floor_fraction, need_fraction
 from .station import StationState
 
-BASELINES = ("without_solar", "uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak",
-             "peak_shaving")
 
 
 @dataclass(frozen=True)
@@ -58,15 +57,32 @@ class Controller(Protocol):
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray: ...
 
 
-class FullPowerCharging:
-    """Every socket at full power the moment a vehicle is plugged in; the battery idle."""
-    name = "uncontrolled"
+class Rule:
+    """A rule that decides from the station's state alone; `from_settings` is how the registry builds it."""
+    name = "rule"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Rule":
+        return cls()
+
+    def reset(self) -> None:
+        pass
+
+
+class EquipmentRule(Rule):
+    """A rule that also reads the equipment from params (socket powers, battery power, peak hours)."""
 
     def __init__(self, spec: StationSpec):
         self.spec = spec
 
-    def reset(self) -> None:
-        pass
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "EquipmentRule":
+        return cls(StationSpec.from_settings(settings))
+
+
+class FullPowerCharging(EquipmentRule):
+    """Every socket at full power the moment a vehicle is plugged in; the battery idle."""
+    name = "uncontrolled"
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         return np.concatenate([[0.0], np.ones(len(self.spec.chargers))])
@@ -117,13 +133,10 @@ def self_consumption_battery(state: StationState, ev_kwh: float) -> float:
     return min(max(surplus_kwh / (state.battery_power_kw * HOURS_PER_STEP), low), high)
 
 
-class SelfConsumption:
+class SelfConsumption(Rule):
     """Every socket at full power; the battery charges from any PV surplus and discharges against any
     import (not only in the tariff peak, unlike `rule_based`), within its SOC window and power."""
     name = "self_consumption"
-
-    def reset(self) -> None:
-        pass
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         state = _require(state, self.name)
@@ -131,16 +144,13 @@ class SelfConsumption:
         return np.concatenate([[self_consumption_battery(state, ev_draw_kwh(state, sockets))], sockets])
 
 
-class LeastLaxity:
+class LeastLaxity(Rule):
     """Vehicles charge on PV surplus beyond the mall's load, handed out least-laxity-first across the
     station, and otherwise only their floor: what they need to still leave at their required SOC.
     Surplus charges a vehicle only up to its required SOC: energy beyond it leaves the site and
     displaces no import, where the battery can store it for the evening. The battery follows the
     self-consumption rule on what remains."""
     name = "least_laxity"
-
-    def reset(self) -> None:
-        pass
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         state = _require(state, self.name)
@@ -168,17 +178,11 @@ def battery_action(state: StationState, grid_kwh: float) -> float:
     return min(max(grid_kwh / (state.battery_power_kw * HOURS_PER_STEP), low), high)
 
 
-class HoldForPeak:
+class HoldForPeak(EquipmentRule):
     """Every vehicle charged at once to its required SOC; the battery stores PV surplus and gives it
     back only in the tariff's peak hours, against import: the energy bought there is the dearest, and
     the generation demand charge is billed on the peak hours' largest import."""
     name = "hold_for_peak"
-
-    def __init__(self, spec: StationSpec):
-        self.spec = spec
-
-    def reset(self) -> None:
-        pass
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         state = _require(state, self.name)
@@ -239,21 +243,12 @@ class PeakShaving:
 
 
 def make_baseline(name: str, settings: Settings) -> Controller:
-    """The controller a baseline runs (`without_solar` is full-power charging with the PV set to 0)."""
-    spec = StationSpec.from_settings(settings)
-    if name in ("without_solar", "uncontrolled"):
-        controller = FullPowerCharging(spec)
-        controller.name = name
-        return controller
-    if name == "rule_based":
-        return RuleBased(spec)
-    if name == "self_consumption":
-        return SelfConsumption()
-    if name == "least_laxity":
-        return LeastLaxity()
-    if name == "hold_for_peak":
-        return HoldForPeak(spec)
-    if name == "peak_shaving":
-        raise ValueError("peak_shaving: its threshold is tuned on the training year first "
-                         "(stages.tuning.run_peak_shaving)")
-    raise ValueError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+    """The rule a registry entry names, built from params (`without_solar` is full-power charging with
+    the PV set to 0 by the simulation). A rule without a class (`peak_shaving`) is tuned first."""
+    entry = registry.entry(name)
+    if entry.build is None or entry.kind not in ("rule", "site"):
+        raise ValueError(f"{name}: not built from params alone: it is tuned on the training year or planned first "
+                         f"(its driver: {entry.driver})")
+    controller = registry.resolve(entry.build).from_settings(settings)
+    controller.name = name
+    return controller

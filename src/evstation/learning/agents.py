@@ -33,9 +33,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
+from .. import registry
 from ..config import Settings
 
-AGENTS = ("a2c", "sac", "ppo")
+AGENTS = registry.names("learner")
 OFF_POLICY = ("sac",)
 
 
@@ -200,42 +201,45 @@ def total_timesteps(agent: str, settings: Settings, episode_steps: int) -> int:
 
 
 def build_model(agent: str, settings: Settings, env, seed: int, device: str, budget: int):
-    """A fresh model with every production setting of params `agents.<agent>` applied.
+    """A fresh model with every production setting of params `agents.<agent>` applied, made by the
+    builder the registry names for the agent."""
+    build = registry.resolve(registry.entry(agent).build)
+    return build(getattr(settings.agents, agent), env, seed=seed, device=device, budget=budget)
 
-    SAC's replay buffer is allocated whole up front and saved whole: it is sized to the smaller of
+
+def build_a2c(config, env, *, seed: int, device: str, budget: int) -> HuberA2C:
+    model = HuberA2C(
+        "MlpPolicy", env, n_steps=config.n_steps, gamma=config.gamma, ent_coef=config.ent_coef_start,
+        learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
+        policy_kwargs={"net_arch": list(config.net_arch), "log_std_init": config.log_std_init},
+        seed=seed, device=device, verbose=0)
+    start_at_zero_action(model.policy.action_net)
+    return model
+
+
+def build_ppo(config, env, *, seed: int, device: str, budget: int) -> PPO:
+    model = PPO(
+        "MlpPolicy", env, n_steps=config.n_steps, ent_coef=config.ent_coef_start, target_kl=config.target_kl,
+        clip_range=config.clip_range, batch_size=config.batch_size, n_epochs=config.n_epochs, use_sde=config.use_sde,
+        learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
+        policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)},
+                       "log_std_init": config.log_std_init},
+        seed=seed, device=device, verbose=0)
+    start_at_zero_action(model.policy.action_net)
+    return model
+
+
+def build_sac(config, env, *, seed: int, device: str, budget: int) -> ClippedSAC:
+    """SAC's replay buffer is allocated whole up front and saved whole: it is sized to the smaller of
     `buffer_size` and the step budget, which keeps every transition exactly as the larger buffer
     would (it never fills) without allocating or saving memory that can never be used."""
-    config = getattr(settings.agents, agent)
-    if agent in ("a2c", "ppo"):
-        model = _on_policy_model(agent, config, env, seed, device)
-        start_at_zero_action(model.policy.action_net)
-        return model
-    if agent == "sac":
-        return ClippedSAC(
-            "MlpPolicy", env, batch_size=config.batch_size, buffer_size=min(config.buffer_size, budget),
-            learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
-            learning_starts=config.learning_starts, train_freq=config.train_freq, gradient_steps=config.gradient_steps,
-            max_grad_norm=config.max_grad_norm, log_std_init=config.log_std_init,
-            critic_warmup_steps=config.critic_warmup_steps,
-            policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
-    raise ValueError(f"unknown agent {agent!r} (known: {', '.join(AGENTS)})")
-
-
-def _on_policy_model(agent: str, config, env, seed: int, device: str):
-    if agent == "a2c":
-        return HuberA2C(
-            "MlpPolicy", env, n_steps=config.n_steps, gamma=config.gamma, ent_coef=config.ent_coef_start,
-            learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
-            policy_kwargs={"net_arch": list(config.net_arch), "log_std_init": config.log_std_init},
-            seed=seed, device=device, verbose=0)
-    if agent == "ppo":
-        return PPO(
-            "MlpPolicy", env, n_steps=config.n_steps, ent_coef=config.ent_coef_start, target_kl=config.target_kl,
-            clip_range=config.clip_range, batch_size=config.batch_size, n_epochs=config.n_epochs, use_sde=config.use_sde,
-            learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
-            policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)},
-                           "log_std_init": config.log_std_init},
-            seed=seed, device=device, verbose=0)
+    return ClippedSAC(
+        "MlpPolicy", env, batch_size=config.batch_size, buffer_size=min(config.buffer_size, budget),
+        learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
+        learning_starts=config.learning_starts, train_freq=config.train_freq, gradient_steps=config.gradient_steps,
+        max_grad_norm=config.max_grad_norm, log_std_init=config.log_std_init,
+        critic_warmup_steps=config.critic_warmup_steps,
+        policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
 
 
 def rebuilt_on_load(agent: str, settings: Settings) -> dict:

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from ..config import Settings
-from ..control.peak_shaving import JUDGED_BY, NAME, PERCENT, TUNING_SPLIT, candidates, make_rule, record_path, reference_kw
+from ..control.peak_shaving import JUDGED_BY, NAME, PERCENT, TUNING_SPLIT, candidates, make_rule, reference_kw
 from ..control.rules import PeakShaving
 from ..dataset import read_dataset
 from ..files import write_json_atomically
@@ -51,16 +51,16 @@ def tune(settings: Settings, data_dir: Path) -> dict:
             "recharge_soc_pct": best["recharge_soc_pct"], "candidates": table}
 
 
-def run_peak_shaving(settings: Settings, data_dir: Path, results_dir: Path) -> dict:
+def run_peak_shaving(settings: Settings, data_dir: Path, results_dir: Path, *, name: str = NAME) -> dict:
     """Tune on the training year, run the chosen rule on both years and record the choice with the metrics."""
     tuning = tune(settings, data_dir)
 
     def make_controller(split: str) -> PeakShaving:
         return make_rule(settings, tuning["threshold_kw"], tuning["recharge_soc_pct"])
 
-    record = run_controller(settings, NAME, make_controller, data_dir=Path(data_dir), results_dir=Path(results_dir),
+    record = run_controller(settings, name, make_controller, data_dir=Path(data_dir), results_dir=Path(results_dir),
                             fast_training_year=True)
     record["tuning"] = tuning
-    write_json_atomically(record_path(results_dir), record)
+    write_json_atomically(Path(results_dir) / "metrics" / f"{name}.json", record)
     return record
 
