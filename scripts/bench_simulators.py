@@ -97,18 +97,20 @@ def time_simulators(sockets: int, settings: Settings, folder: Path) -> dict:
 
 def fast_vec_env(settings: Settings, agent: str, folder: Path):
     """The training environments of `agent` on the fast simulator, exactly as `evstation train` builds them."""
-    venv = make_vec_env(apply_overrides(settings, {"training.backend": "fast"}), agent, folder)
+    fast = apply_overrides(settings, {"training.backend": "fast"})
+    venv = make_vec_env(fast, agents.Learner.of(agent, fast), folder)
     return VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
 
 
 def build_model(agent: str, settings: Settings, venv):
-    budget = agents.total_timesteps(agent, settings, settings.simulation.horizon_hours)
-    return agents.build_model(agent, settings, venv, SEED, "cpu", budget)
+    learner = agents.Learner.of(agent, settings)
+    return learner.build(venv, SEED, "cpu", learner.total_timesteps(settings.simulation.horizon_hours))
 
 
 def _learn_seconds(model, steps: int, agent: str, settings: Settings, first: bool) -> float:
     started = time.perf_counter()
-    model.learn(total_timesteps=steps, callback=agents.schedule_callbacks(agent, settings), reset_num_timesteps=first)
+    model.learn(total_timesteps=steps, callback=agents.Learner.of(agent, settings).schedule_callbacks(),
+                reset_num_timesteps=first)
     return time.perf_counter() - started
 
 
@@ -137,13 +139,13 @@ def training_projection(settings: Settings, folder: Path, simulators: dict) -> l
     episode_steps = settings.simulation.horizon_hours
     rows = []
     for agent in ("a2c", "ppo"):
-        budget = agents.total_timesteps(agent, settings, episode_steps)
+        budget = agents.Learner.of(agent, settings).total_timesteps(episode_steps)
         for count in (1, 2):
             rate = on_policy_rate(settings, agent, folder, count)
             rows.append({"agent": agent, "n_envs": count, "budget": budget, "fast_steps_per_s": rate,
                          "fast_hours": budget / rate / SECONDS_PER_HOUR})
             print(f"  {agent} n_envs={count}: {rate:.0f} steps/s", flush=True)
-    budget = agents.total_timesteps("sac", settings, episode_steps)
+    budget = agents.Learner.of("sac", settings).total_timesteps(episode_steps)
     warmup = min(settings.agents.sac.learning_starts, budget)
     warm_rate, train_rate = sac_rates(settings, folder)
     seconds = warmup / warm_rate + (budget - warmup) / train_rate

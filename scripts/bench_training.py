@@ -42,18 +42,19 @@ def measure(settings, agent: str, n_envs: int, folder: Path, rollouts: int, sac_
     if agent != "sac":
         settings = apply_overrides(settings, {f"agents.{agent}.n_envs": n_envs})
     started = time.perf_counter()
-    venv = make_vec_env(settings, agent, folder)
+    learner = agents.Learner.of(agent, settings)
+    venv = make_vec_env(settings, learner, folder)
     normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
-    budget = agents.total_timesteps(agent, settings, settings.simulation.horizon_hours)
-    model = agents.build_model(agent, settings, normalization, seed=0, device=device, budget=budget)
+    budget = learner.total_timesteps(settings.simulation.horizon_hours)
+    model = learner.build(normalization, seed=0, device=device, budget=budget)
     build_s = time.perf_counter() - started
     config = getattr(settings.agents, agent)
     steps = sac_steps if agent == "sac" else rollouts * config.n_steps * n_envs
     if agent == "sac":             # fill the warm-up first: the timed part trains every step
-        model.learn(total_timesteps=config.learning_starts, callback=agents.schedule_callbacks(agent, settings))
+        model.learn(total_timesteps=config.learning_starts, callback=learner.schedule_callbacks())
     started = time.perf_counter()
     model.learn(total_timesteps=steps, reset_num_timesteps=agent != "sac",
-                callback=agents.schedule_callbacks(agent, settings))
+                callback=learner.schedule_callbacks())
     elapsed = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as scratch:
         store = CheckpointStore(Path(scratch), keep=1)

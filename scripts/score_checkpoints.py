@@ -28,7 +28,7 @@ from evstation.learning.station_env import make_learner_env
 
 
 def score(folder: Path, agent: str, environments: dict) -> dict:
-    model = agents.model_class(agent).load(folder / "model.zip", device="cpu")
+    model = agents.MODEL_CLASSES[agent].load(folder / "model.zip", device="cpu")
     normalizations = {}
     for name, env in environments.items():
         normalizations[name] = VecNormalize.load(str(folder / "normalization.pkl"), DummyVecEnv([lambda env=env: env]))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from evstation.learning.agents import model_class
+from evstation.learning.agents import MODEL_CLASSES
 
 from conftest import results_dir, run_cli, write_params
 from test_training import EXACT, TINY, assert_same_files, folder_bytes, project_with, run_dir
@@ -28,8 +28,8 @@ def test_agent_trains_on_the_gpu_and_its_model_evaluates_on_the_cpu(built_small,
     project = project_with(built_small, tmp_path, {**TRAINED, "training.device": "auto"})
     assert "training on cuda" in run_cli("train", agent, cwd=project).stderr
     model_zip = run_dir(project, agent) / "final" / "model.zip"
-    on_gpu = model_class(agent).load(model_zip, device="cuda")
-    on_cpu = model_class(agent).load(model_zip, device="cpu")
+    on_gpu = MODEL_CLASSES[agent].load(model_zip, device="cuda")
+    on_cpu = MODEL_CLASSES[agent].load(model_zip, device="cpu")
     assert on_cpu.num_timesteps > 0                                      # the trained policy, not step 0's
     assert all(parameter.is_cuda for parameter in on_gpu.policy.parameters())
     observations = np.random.default_rng(0).normal(size=(256, *on_cpu.observation_space.shape)).astype(np.float32)

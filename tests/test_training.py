@@ -18,7 +18,7 @@ import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from evstation.config import apply_overrides, load_settings
-from evstation.learning.agents import actor_parameters, build_model, model_class, schedule_callbacks
+from evstation.learning.agents import MODEL_CLASSES, Learner, actor_parameters
 from evstation.learning.station_env import make_learner_env
 from evstation.learning.training import KILL_HOOK
 
@@ -61,7 +61,7 @@ def test_every_untrained_agent_starts_at_the_rule_with_small_exploration(built_s
     deterministic action must be exactly 0 in any state, and its exploration about exp(log_std_init)."""
     settings = apply_overrides(load_settings(built_small / "params.yaml"), TINY)
     env = DummyVecEnv([lambda: make_learner_env(settings, data_dir(built_small) / "train", window="year")])
-    model = build_model(agent, settings, env, seed=0, device="cpu", budget=BUDGET[agent])
+    model = Learner.of(agent, settings).build(env, seed=0, device="cpu", budget=BUDGET[agent])
     rng = np.random.default_rng(0)
     observations = rng.uniform(-1.0, 1.3, (64, env.observation_space.shape[0])).astype(np.float32)
     actions, _ = model.predict(observations, deterministic=True)
@@ -87,10 +87,10 @@ def test_critic_warmup_holds_the_actor_at_the_rule_while_the_critic_learns(built
     settings = apply_overrides(load_settings(built_small / "params.yaml"),
                                {**TINY, f"agents.{agent}.critic_warmup_steps": warmup})
     env = DummyVecEnv([lambda: make_learner_env(settings, data_dir(built_small) / "train", window="year")])
-    model = build_model(agent, settings, env, seed=0, device="cpu", budget=BUDGET[agent])
+    model = Learner.of(agent, settings).build(env, seed=0, device="cpu", budget=BUDGET[agent])
     actor, critic = _actor_and_critic(model, agent)
     actor_before, critic_before = [p.detach().clone() for p in actor], [p.detach().clone() for p in critic]
-    model.learn(total_timesteps=BUDGET[agent], callback=schedule_callbacks(agent, settings))
+    model.learn(total_timesteps=BUDGET[agent], callback=Learner.of(agent, settings).schedule_callbacks())
     actor_moved = any(not torch.equal(before, p) for before, p in zip(actor_before, actor))
     critic_moved = any(not torch.equal(before, p) for before, p in zip(critic_before, critic))
     assert critic_moved
@@ -183,7 +183,7 @@ def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, t
     for name, project in (("resumed", killed), ("whole", whole)):
         final = run_dir(project, agent) / "final"
         assert meta(final)["num_timesteps"] == budget
-        models[name] = model_class(agent).load(final / "model.zip", device="cpu")
+        models[name] = MODEL_CLASSES[agent].load(final / "model.zip", device="cpu")
     # one gradient update per A2C rollout and per SAC step after warm-up: equal counts mean no
     # step was trained twice or lost, and the schedules ended at the same point
     assert models["resumed"]._n_updates == models["whole"]._n_updates

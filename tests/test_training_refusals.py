@@ -16,7 +16,7 @@ import yaml
 
 from evstation.config import apply_overrides, load_settings
 from evstation.errors import DataError
-from evstation.learning.agents import linear_schedule, model_class
+from evstation.learning.agents import MODEL_CLASSES, linear_schedule
 
 from conftest import data_dir, results_dir, run_cli, write_params, run_cli_in_process
 from test_training import TINY, folder_bytes, meta, periodic, project_with, run_dir
@@ -197,7 +197,7 @@ def test_a_budget_that_rollouts_do_not_divide_states_its_overshoot(built_small, 
     with open(results_dir(project) / "curves" / "ppo_seed0.csv") as stream:
         rates = [float(row["learning_rate"]) for row in csv.DictReader(stream) if row["learning_rate"] not in ("", "nan")]
     assert len(rates) >= 3 and min(rates) >= 0.0
-    model = model_class("ppo").load(run_dir(project, "ppo") / "final" / "model.zip", device="cpu")
+    model = MODEL_CLASSES["ppo"].load(run_dir(project, "ppo") / "final" / "model.zip", device="cpu")
     assert model._current_progress_remaining == pytest.approx(-20 / 300)
     assert model.policy.optimizer.param_groups[0]["lr"] == 0.0      # the last update's: the schedule's end
 

@@ -24,7 +24,8 @@ as one batch, so it has no batch size; SAC's `episodes` is turned into its step 
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch as th
 from gymnasium import spaces
@@ -188,23 +189,63 @@ class EntropySchedule(BeforeEveryRollout):
         self.logger.record("train/ent_coef", self.model.ent_coef)
 
 
-def rollout_steps(agent: str, settings: Settings) -> int:
-    """Steps one rollout collects: training stops at the first rollout end at or past the budget."""
-    config = getattr(settings.agents, agent)
-    return config.train_freq if agent in OFF_POLICY else config.n_steps * config.n_envs
+@dataclass(frozen=True)
+class Learner:
+    """One agent under one run's settings: its params (`agents.<name>`) looked up once, and everything
+    training needs of it (budget, rollout, builder, callbacks, how to load it back)."""
+    name: str
+    config: Any
 
+    @classmethod
+    def of(cls, agent: str, settings: Settings) -> "Learner":
+        return cls(agent, getattr(settings.agents, agent))
 
-def total_timesteps(agent: str, settings: Settings, episode_steps: int) -> int:
-    """The step budget: A2C and PPO give it directly, SAC as a number of whole episodes."""
-    config = getattr(settings.agents, agent)
-    return config.episodes * episode_steps if agent in OFF_POLICY else config.total_timesteps
+    @property
+    def off_policy(self) -> bool:
+        return self.name in OFF_POLICY
 
+    @property
+    def rollout_steps(self) -> int:
+        """Steps one rollout collects: training stops at the first rollout end at or past the budget."""
+        return self.config.train_freq if self.off_policy else self.config.n_steps * self.config.n_envs
 
-def build_model(agent: str, settings: Settings, env, seed: int, device: str, budget: int):
-    """A fresh model with every production setting of params `agents.<agent>` applied, made by the
-    builder the registry names for the agent."""
-    build = registry.resolve(registry.entry(agent).build)
-    return build(getattr(settings.agents, agent), env, seed=seed, device=device, budget=budget)
+    def total_timesteps(self, episode_steps: int) -> int:
+        """The step budget: A2C and PPO give it directly, SAC as a number of whole episodes."""
+        return self.config.episodes * episode_steps if self.off_policy else self.config.total_timesteps
+
+    @property
+    def n_envs(self) -> int:
+        return 1 if self.off_policy else self.config.n_envs
+
+    @property
+    def reward_scale(self) -> float:
+        return getattr(self.config, "reward_scale", 1.0)
+
+    def build(self, env, seed: int, device: str, budget: int):
+        """A fresh model with every production setting of params `agents.<name>` applied, made by the
+        builder the registry names for the agent."""
+        build = registry.resolve(registry.entry(self.name).build)
+        return build(self.config, env, seed=seed, device=device, budget=budget)
+
+    @property
+    def model_class(self):
+        return MODEL_CLASSES[self.name]
+
+    def rebuilt_on_load(self) -> dict:
+        """The model's schedules as the builder makes them, to load a checkpoint with: the functions
+        pickled in it load back as equal functions that pickle to other bytes, and a resumed run would
+        then save a different-looking model than an uninterrupted one."""
+        rebuilt = {"learning_rate": learning_rate(self.config.learning_rate,
+                                                  getattr(self.config, "learning_rate_schedule", "constant"))}
+        if self.name == "ppo":
+            rebuilt["clip_range"] = self.config.clip_range
+        return rebuilt
+
+    def schedule_callbacks(self) -> list[BaseCallback]:
+        if self.off_policy:
+            return []
+        warmup = [CriticWarmup(self.config.critic_warmup_steps)] if self.config.critic_warmup_steps else []
+        return [*warmup, EntropySchedule(self.config.ent_coef_start, self.config.ent_coef_end)]
 
 
 def build_a2c(config, env, *, seed: int, device: str, budget: int) -> HuberA2C:
@@ -242,32 +283,4 @@ def build_sac(config, env, *, seed: int, device: str, budget: int) -> ClippedSAC
         policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
 
 
-def rebuilt_on_load(agent: str, settings: Settings) -> dict:
-    """The model's schedules as `build_model` makes them, to load a checkpoint with: the functions
-    pickled in it load back as equal functions that pickle to other bytes, and a resumed run would
-    then save a different-looking model than an uninterrupted one."""
-    config = getattr(settings.agents, agent)
-    rebuilt = {"learning_rate": learning_rate(config.learning_rate, getattr(config, "learning_rate_schedule", "constant"))}
-    if agent == "ppo":
-        rebuilt["clip_range"] = config.clip_range
-    return rebuilt
-
-
-def model_class(agent: str):
-    return {"a2c": HuberA2C, "ppo": PPO, "sac": ClippedSAC}[agent]
-
-
-def schedule_callbacks(agent: str, settings: Settings) -> list[BaseCallback]:
-    config = getattr(settings.agents, agent)
-    if agent in ("a2c", "ppo"):
-        warmup = [CriticWarmup(config.critic_warmup_steps)] if config.critic_warmup_steps else []
-        return [*warmup, EntropySchedule(config.ent_coef_start, config.ent_coef_end)]
-    return []
-
-
-def n_envs(agent: str, settings: Settings) -> int:
-    return 1 if agent in OFF_POLICY else getattr(settings.agents, agent).n_envs
-
-
-def reward_scale(agent: str, settings: Settings) -> float:
-    return getattr(getattr(settings.agents, agent), "reward_scale", 1.0)
+MODEL_CLASSES = {"a2c": HuberA2C, "ppo": PPO, "sac": ClippedSAC}   # what a saved model of each loads as

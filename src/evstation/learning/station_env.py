@@ -185,7 +185,7 @@ class PolicyController:
         self.name = agent
         self.settings = settings
         try:
-            self.model = agents.model_class(agent).load(model_path, device=device)
+            self.model = agents.MODEL_CLASSES[agent].load(model_path, device=device)
         except Exception as error:          # any garbage: the zip and pickle readers raise what the bytes lead to
             raise unreadable(model_path, f"a {agent} model", error) from None
         try:

@@ -163,12 +163,12 @@ def check_writable(*folders: Path) -> None:
             raise DataError(f"{existing}: not writable (to write {folder})")
 
 
-def make_vec_env(settings: Settings, agent: str, folder: Path):
+def make_vec_env(settings: Settings, learner: agents.Learner, folder: Path):
     """n_envs copies of the training environment. CityLearn's are stepped in subprocesses so both
     cores work; the fast simulator's stay in-process, where a step (~0.1 ms at 128 sockets) costs
     less than sending it to another process."""
-    count = agents.n_envs(agent, settings)
-    build = functools.partial(make_training_env, settings.as_dict(), str(folder), agents.reward_scale(agent, settings),
+    count = learner.n_envs
+    build = functools.partial(make_training_env, settings.as_dict(), str(folder), learner.reward_scale,
                               settings.training.backend)
     if count == 1 or settings.training.backend == "fast":
         return DummyVecEnv([build] * count)
@@ -340,12 +340,12 @@ def _load_normalization(path: Path, venv) -> VecNormalize:
     return normalization
 
 
-def _load_model(agent: str, settings: Settings, checkpoint: Checkpoint, normalization, device: str):
+def _load_model(learner: agents.Learner, checkpoint: Checkpoint, normalization, device: str):
     try:
-        model = agents.model_class(agent).load(checkpoint.model, env=normalization, device=device,
-                                               custom_objects=agents.rebuilt_on_load(agent, settings))
+        model = learner.model_class.load(checkpoint.model, env=normalization, device=device,
+                                         custom_objects=learner.rebuilt_on_load())
     except Exception as error:
-        raise unreadable(checkpoint.model, f"a {agent} model", error) from None
+        raise unreadable(checkpoint.model, f"a {learner.name} model", error) from None
     settle_loaded_optimizers(model)
     if checkpoint.replay_buffer is not None:
         try:
@@ -357,10 +357,9 @@ def _load_model(agent: str, settings: Settings, checkpoint: Checkpoint, normaliz
     return model
 
 
-def budget_overshoot(agent: str, settings: Settings, budget: int) -> int:
+def budget_overshoot(learner: agents.Learner, budget: int) -> int:
     """Steps past the budget an uninterrupted run trains: it stops at the first rollout end at or past it."""
-    rollout = agents.rollout_steps(agent, settings)
-    return -budget % rollout
+    return -budget % learner.rollout_steps
 
 
 def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
@@ -377,24 +376,25 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints,
                             run_fingerprint(settings, agent, seed, folder),
                             record={"settings": trained_settings(settings, agent), "data": data_fingerprint(folder)})
-    venv = make_vec_env(settings, agent, folder)
+    learner = agents.Learner.of(agent, settings)
+    venv = make_vec_env(settings, learner, folder)
     episode_steps = validation_start_step(settings, settings.simulation.horizon_hours)   # the training window
-    budget = agents.total_timesteps(agent, settings, episode_steps)
-    overshoot = budget_overshoot(agent, settings, budget)
+    budget = learner.total_timesteps(episode_steps)
+    overshoot = budget_overshoot(learner, budget)
     if overshoot:
         log.warning("%s seed %d: rollouts of %d steps end at step %d, %d past the budget of %d steps (recorded "
-                    "in final/meta.json)", agent, seed, agents.rollout_steps(agent, settings), budget + overshoot,
+                    "in final/meta.json)", agent, seed, learner.rollout_steps, budget + overshoot,
                     overshoot, budget)
     checkpoint = store.newest() if resume else None
     if resume and checkpoint is None:
         log.warning("%s seed %d: no intact checkpoint to resume from: training from the start", agent, seed)
     if checkpoint is None:
         normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
-        model = agents.build_model(agent, settings, normalization, seed, device, budget)
+        model = learner.build(normalization, seed, device, budget)
     else:                                   # every file loads before anything is written
         normalization = _load_normalization(checkpoint.normalization, venv)
-        model = _load_model(agent, settings, checkpoint, normalization, device)
-        if checkpoint.replay_buffer is None and agent in agents.OFF_POLICY:
+        model = _load_model(learner, checkpoint, normalization, device)
+        if checkpoint.replay_buffer is None and learner.off_policy:
             log.warning("%s seed %d: the checkpoint has no replay buffer: it refills from here", agent, seed)
     # stable-baselines3's own logger would make an empty SB3-<time> folder in the temp folder at every
     # `learn`; the learning curve reads the losses from the logger's values, which this one keeps too
@@ -422,8 +422,8 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     kill = _kill_point()
     callbacks = CallbackList([
         *([resumed] if resumed is not None else []),
-        *agents.schedule_callbacks(agent, settings),
-        Checkpointing(store, normalization, every, with_replay_buffer=agent in agents.OFF_POLICY,
+        *learner.schedule_callbacks(),
+        Checkpointing(store, normalization, every, with_replay_buffer=learner.off_policy,
                       capture_run_state=capture),
         *([selection] if selection is not None else []),
         curve,
