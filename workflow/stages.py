@@ -23,7 +23,7 @@ DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py"
 VALIDATE_CODE = DATASET_CODE + ["kpis.py", "validate.py", "simulation", "control"]
 SIMULATION_CODE = DATASET_CODE + ["kpis.py", "evaluation.py", "simulation", "control"]
 TRAINING_CODE = SIMULATION_CODE + ["learning"]
-REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "report.py"]
+REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "report"]
 
 DATA = "data/{scenario}/citylearn"              # the scenario's CityLearn datasets, one folder per split
 SCENARIO_RESULTS = "results/scenarios"          # compare reads every scenario's records under here
