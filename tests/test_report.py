@@ -19,7 +19,7 @@ from evstation.report.names import KPIS
 from evstation.report.records import Entry, validation_scores
 from evstation.report.statistics import bootstrap_interval, bootstrap_intervals, central, interquartile_mean
 from evstation.report.tables import best_rule, comparison_table
-from evstation.report.text import cell
+from evstation.report.text import cell, signed
 
 from conftest import PARAMS, ROOT, with_station_only
 
@@ -431,3 +431,10 @@ def test_a_cell_that_rounds_to_zero_has_no_sign():
     assert cell(row, "share_of_room_pct") == "0.0"
     assert cell(row, "cost_pen") == "0.0"              # -0.04 kPEN
     assert cell(row, "co2_grid_kg") == "-1.2"          # a real negative keeps its sign
+
+
+def test_a_signed_difference_that_rounds_to_zero_has_no_sign():
+    """The README's tables (scripts/results_tables.py) write the room with the report's own `signed`."""
+    assert signed(-0.04) == "0.0" and signed(0.04) == "0.0"
+    assert signed(-0.004, 2) == "0.00"
+    assert signed(1234.56) == "+1,234.6" and signed(-1.26) == "-1.3"
