@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from evstation.config import load_settings, scenario_settings  # noqa: E402
-from evstation.report import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM, best_rule, near_zero  # noqa: E402
-from evstation.report import _signed  # noqa: E402  (the report's signed difference: "0.0", never "-0.0")
+from evstation.report.names import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM  # noqa: E402
+from evstation.report.tables import best_rule, near_zero  # noqa: E402
+from evstation.report.text import signed  # noqa: E402  (the report's signed difference: "0.0", never "-0.0")
 
 COLUMNS = {"co2_grid_kg": ("grid CO2 (t)", 1e3), "import_kwh": ("import (MWh)", 1e3), "bill_pen": ("bill (kPEN)", 1e3),
            "bill_energy_pen": ("energy (kPEN)", 1e3), "bill_demand_generation_pen": ("generation demand (kPEN)", 1e3),
@@ -50,9 +51,9 @@ def room_line(evaluation: pd.DataFrame, table: pd.DataFrame, objective: str, set
     rule_value, best = evaluation.loc[bar, kpi], evaluation.loc[optimum, kpi]
     room = rule_value - best
     share = ("" if near_zero(rule_value, evaluation.loc["uncontrolled", kpi], settings)
-             else f" ({_signed(100 * room / rule_value)} % of the best rule)")
+             else f" ({signed(100 * room / rule_value)} % of the best rule)")
     return (f"- {label}: best rule `{bar}` {rule_value / divisor:,.1f} {unit}, "
-            f"`{optimum}` {best / divisor:,.1f} {unit}: room {_signed(room / divisor)} {unit}{share}")
+            f"`{optimum}` {best / divisor:,.1f} {unit}: room {signed(room / divisor)} {unit}{share}")
 
 
 def scenario_tables(table: pd.DataFrame, params: Path) -> str:

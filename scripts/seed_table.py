@@ -2,7 +2,7 @@
 
     python scripts/seed_table.py --seed 0
 
-The figures are the report's own (`evstation.report`: its comparison table, share of the oracle's
+The figures are the report's own (`evstation.report.tables`: its comparison table, share of the oracle's
 gain and best rule, the bar), made from `results/scenarios/<scenario>/metrics/*.json` for this one
 seed; evaluation year (CityLearn). "vs best rule": the controller minus the scenario's best rule,
 on grid CO2 (t) and on the learning reward per step the agents were trained for.
@@ -15,8 +15,9 @@ import json
 import math
 from pathlib import Path
 
-from evstation import report
 from evstation.config import apply_overrides, load_settings, scenario_settings
+from evstation.report.records import load_entries
+from evstation.report.tables import comparison_table, mark_the_bar
 
 AGENTS = ("a2c", "ppo", "sac")
 
@@ -28,7 +29,7 @@ def signed(value: float) -> str:
 def table(settings, results: Path, scenario: str, seed: int) -> list[str]:
     settings = scenario_settings(settings, scenario)
     folder = results / "scenarios" / scenario / "metrics"
-    rows = report.mark_the_bar(report.comparison_table(settings, report.load_entries(settings, folder)), settings)
+    rows = mark_the_bar(comparison_table(settings, load_entries(settings, folder)), settings)
     rows = rows[rows["split"] == "eval"]
     best = rows[rows["best_rule"]].iloc[0]
     lines = [f"| {scenario} | controller | grid CO2 | share of oracle gain | EV satisfied | cost | learning reward per step "

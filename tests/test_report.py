@@ -13,8 +13,13 @@ import pandas as pd
 import pytest
 
 from evstation.config import apply_overrides, load_settings
-from evstation.report import (KPIS, Entry, best_rule, bootstrap_interval, bootstrap_intervals, central, comparison_table, identical_groups,
-                              interquartile_mean, reference_scores, validation_scores, write_report, _cell)
+from evstation.report import write_report
+from evstation.report.figures import identical_groups, reference_scores
+from evstation.report.names import KPIS
+from evstation.report.records import Entry, validation_scores
+from evstation.report.statistics import bootstrap_interval, bootstrap_intervals, central, interquartile_mean
+from evstation.report.tables import best_rule, comparison_table
+from evstation.report.text import cell, signed
 
 from conftest import PARAMS, ROOT, with_station_only
 
@@ -189,8 +194,8 @@ def test_no_percentage_against_a_base_near_zero(tmp_path, best_rule_co2_kg):
     assert ppo["co2_grid_kg_vs_best_rule"] == pytest.approx(6000.0)
     assert np.isnan(ppo["co2_grid_kg_vs_best_rule_pct"])
     text = (tmp_path / "report" / "comparison.md").read_text()
-    cell = markdown_cell(text, "### Agents against the best rule", "ppo", "grid CO2 vs best rule")
-    assert cell.startswith("+6.0 t") and "%" not in cell.split("(")[0], cell
+    distance = markdown_cell(text, "### Agents against the best rule", "ppo", "grid CO2 vs best rule")
+    assert distance.startswith("+6.0 t") and "%" not in distance.split("(")[0], distance
     assert "1,296" not in text and "e+" not in text
     # the room between a best rule and an optimum both at zero is none: no share of it
     assert "Room left by the best rule: " in text and "so no share of it is given" in text
@@ -423,6 +428,13 @@ def test_the_report_says_what_model_selection_saw(tmp_path):
 def test_a_cell_that_rounds_to_zero_has_no_sign():
     """An agent equal to the rule has a share of the room of -0.0004 %: shown "0.0", never "-0.0"."""
     row = pd.Series({"share_of_room_pct": -0.0004, "cost_pen": -40.0, "co2_grid_kg": -1234.56})
-    assert _cell(row, "share_of_room_pct") == "0.0"
-    assert _cell(row, "cost_pen") == "0.0"              # -0.04 kPEN
-    assert _cell(row, "co2_grid_kg") == "-1.2"          # a real negative keeps its sign
+    assert cell(row, "share_of_room_pct") == "0.0"
+    assert cell(row, "cost_pen") == "0.0"              # -0.04 kPEN
+    assert cell(row, "co2_grid_kg") == "-1.2"          # a real negative keeps its sign
+
+
+def test_a_signed_difference_that_rounds_to_zero_has_no_sign():
+    """The README's tables (scripts/results_tables.py) write the room with the report's own `signed`."""
+    assert signed(-0.04) == "0.0" and signed(0.04) == "0.0"
+    assert signed(-0.004, 2) == "0.00"
+    assert signed(1234.56) == "+1,234.6" and signed(-1.26) == "-1.3"

@@ -24,7 +24,7 @@ DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py"
 VALIDATE_CODE = DATASET_CODE + ["kpis.py", "validate.py", "tariff", "problem", "simulation", "control"]
 SIMULATION_CODE = DATASET_CODE + ["kpis.py", "tariff", "problem", "simulation", "control", "stages"]
 TRAINING_CODE = SIMULATION_CODE + ["learning"]
-REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "report.py"]
+REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "report"]
 
 DATA = "data/{scenario}/citylearn"              # the scenario's CityLearn datasets, one folder per split
 SCENARIO_RESULTS = "results/scenarios"          # compare reads every scenario's records under here

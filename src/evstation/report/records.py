@@ -1,0 +1,97 @@
+"""What the report reads from the pipeline's records under `results/scenarios/<scenario>/`: each
+controller's metrics (`metrics/`), the agents' learning curves (`curves/`) and model selection's
+validation scores (`checkpoints/<agent>/seed<seed>/selection.json`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import SPLITS, Settings
+from ..errors import DataError
+from .names import AGENT_ORDER, BASELINE_ORDER, KPIS
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One controller's KPIs on one split: a single run, or the seeds of an agent."""
+    controller: str
+    split: str
+    values: dict[str, list[float]]          # KPI -> one value per run (one run for a baseline)
+    model_steps: tuple = field(default=())  # an agent's seeds: the training step of the model each kept
+
+
+def scenario_dir(results_dir: Path, scenario: str) -> Path:
+    return results_dir / "scenarios" / scenario
+
+
+def _scalar(value):
+    """A KPI as a number, or None where the record lacks it (older records have no bill)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
+    """Every controller with a metrics record: the baselines (and oracles) and each agent's seeds;
+    none when the scenario has no record yet."""
+    entries = []
+    for name in BASELINE_ORDER:
+        path = metrics_dir / f"{name}.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+            entries += [Entry(name, split, {k: [_scalar(record[split].get(k))] for k in KPIS}) for split in SPLITS]
+    for agent in AGENT_ORDER:
+        records = [json.loads(path.read_text()) for seed in settings.training.seeds
+                   if (path := metrics_dir / f"{agent}_seed{seed}.json").is_file()]
+        if records:
+            steps = tuple(record.get("model_steps") for record in records)
+            entries += [Entry(agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps)
+                        for split in SPLITS]
+    if entries and not any(entry.controller == "uncontrolled" for entry in entries):
+        raise DataError(f"{metrics_dir}/uncontrolled.json: missing (run `evstation baseline uncontrolled`)")
+    return entries
+
+
+def kept_model_steps(results_dir: Path, settings: Settings) -> dict:
+    """(scenario, agent, seed) -> the training step of the model its record was evaluated with."""
+    steps = {}
+    for scenario in settings.scenarios:
+        for agent in AGENT_ORDER:
+            for seed in settings.training.seeds:
+                path = scenario_dir(results_dir, scenario) / "metrics" / f"{agent}_seed{seed}.json"
+                if path.is_file() and (step := json.loads(path.read_text()).get("model_steps")) is not None:
+                    steps[(scenario, agent, seed)] = int(step)
+    return steps
+
+
+# the learning curves' files, as training writes them (learning/training.py, learning/selection.py)
+def curve_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:
+    return scenario_dir(results_dir, scenario) / "curves" / f"{agent}_seed{seed}.csv"
+
+
+def selection_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:
+    return scenario_dir(results_dir, scenario) / "checkpoints" / agent / f"seed{seed}" / "selection.json"
+
+
+def validation_scores(results_dir: Path, scenario: str, agent: str, seed: int) -> pd.Series | None:
+    """One run's validation scores by training step: from model selection's record when the checkpoints are
+    there, else from the learning curve (each score lands on the curve's next row; the first is the untrained
+    policy's, scored when training started: step 0)."""
+    record = selection_file(results_dir, scenario, agent, seed)
+    if record.is_file():
+        scores = json.loads(record.read_text())["scores"]
+        return pd.Series({int(row["timesteps"]): float(row["score"]) for row in scores}).sort_index()
+    path = curve_file(results_dir, scenario, agent, seed)
+    if not path.is_file():
+        return None
+    curve = pd.read_csv(path)
+    if "validation_score" not in curve:
+        return None
+    scored = curve.dropna(subset=["validation_score"])
+    if not len(scored):
+        return None
+    steps = scored["timesteps"].to_numpy(dtype=int)
+    steps[0] = 0
+    return pd.Series(scored["validation_score"].to_numpy(dtype=float), index=steps)
