@@ -5,6 +5,7 @@
 # results/benchmarks/.
 configfile: "params.yaml"
 
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/baselines.smk"
@@ -13,10 +14,10 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         expand(f"{RESULTS}/validation.json", scenario=SCENARIOS),
         rules.compare.output,
-    default_target: True
 
 
 # After a successful run, record its outputs in dvc.lock so `dvc repro` finds nothing stale, keeping
@@ -24,4 +25,5 @@ rule all:
 # leaves other stages without outputs: DVC then records nothing and says so.
 onsuccess:
     from dvc_record import commit_keeping_times
+
     commit_keeping_times()

@@ -9,8 +9,6 @@ rule train:
     output:
         directory(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}"),
         f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
-    params:
-        values=param_values("train", agent=True),
     log:
         log_file("train-{agent}-{seed}"),
     benchmark:
@@ -20,6 +18,8 @@ rule train:
         seed=r"\d+",
     conda:
         ENVIRONMENT
+    params:
+        values=param_values("train", agent=True),
     shell:
         f"{EVSTATION} train {{wildcards.agent}} --seed {{wildcards.seed}} --resume"
 
@@ -34,8 +34,6 @@ rule evaluate:
         f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json",
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv",
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_eval.csv",
-    params:
-        values=param_values("evaluate", agent=True),
     log:
         log_file("evaluate-{agent}-{seed}"),
     benchmark:
@@ -45,5 +43,7 @@ rule evaluate:
         seed=r"\d+",
     conda:
         ENVIRONMENT
+    params:
+        values=param_values("evaluate", agent=True),
     shell:
         f"{EVSTATION} evaluate {{wildcards.agent}} --seed {{wildcards.seed}}"

@@ -8,14 +8,14 @@ rule build_dataset:
     output:
         directory(DATA),
         f"{RESULTS}/dataset/summary.json",
-    params:
-        values=param_values("build_dataset"),
     log:
         log_file("build_dataset"),
     benchmark:
         benchmark_file("build_dataset")
     conda:
         ENVIRONMENT
+    params:
+        values=param_values("build_dataset"),
     shell:
         f"{EVSTATION} build-dataset"
 
@@ -26,13 +26,13 @@ rule validate:
         DATA,
     output:
         f"{RESULTS}/validation.json",
-    params:
-        values=param_values("validate"),
     log:
         log_file("validate"),
     benchmark:
         benchmark_file("validate")
     conda:
         ENVIRONMENT
+    params:
+        values=param_values("validate"),
     shell:
         f"{EVSTATION} validate"
