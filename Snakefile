@@ -3,6 +3,12 @@
 # Other values: snakemake --configfile mine.yaml (only the keys it changes; the commands then read
 # params.yaml with those values laid over it). Each job logs to results/logs/ and times itself in
 # results/benchmarks/.
+from snakemake.utils import min_version
+
+# The release the pipeline is tested with (requirements.lock): an older Snakemake stops here, not mid-run.
+min_version("9.27")
+
+
 configfile: "params.yaml"
 
 
