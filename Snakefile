@@ -22,8 +22,8 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        expand(f"{RESULTS}/validation.json", scenario=SCENARIOS),
-        rules.compare.output,
+        validations=expand(f"{RESULTS}/validation.json", scenario=SCENARIOS),
+        report=rules.compare.output,
 
 
 # After a successful run, record its outputs in dvc.lock so `dvc repro` finds nothing stale, keeping

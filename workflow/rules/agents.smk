@@ -3,9 +3,9 @@
 
 rule train:
     input:
-        code_files("train"),
-        DATA,
-        corrected_rule,
+        code=code_files("train"),
+        data=DATA,
+        corrected_rule=corrected_rule,
     output:
         directory(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}"),
         f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
@@ -26,10 +26,10 @@ rule train:
 
 rule evaluate:
     input:
-        code_files("evaluate"),
-        DATA,
-        corrected_rule,
-        f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}",
+        code=code_files("evaluate"),
+        data=DATA,
+        corrected_rule=corrected_rule,
+        checkpoints=f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}",
     output:
         f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json",
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv",

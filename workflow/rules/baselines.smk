@@ -4,8 +4,8 @@
 
 rule baseline:
     input:
-        code_files("baseline"),
-        DATA,
+        code=code_files("baseline"),
+        data=DATA,
     output:
         f"{RESULTS}/metrics/{{name}}.json",
         f"{RESULTS}/timeseries/{{name}}_train.csv",
@@ -31,8 +31,8 @@ for optimum in ORACLES:
         name:
             optimum
         input:
-            code_files("oracle"),
-            DATA,
+            code=code_files("oracle"),
+            data=DATA,
         output:
             f"{RESULTS}/metrics/{optimum}.json",
             f"{RESULTS}/timeseries/{optimum}_train.csv",

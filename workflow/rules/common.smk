@@ -1,4 +1,6 @@
 # Helpers shared by the rules. What each stage reads is declared once, in workflow/stages.py.
+# The rules name their inputs (code=, data=, ...): the commands find their files through params.yaml,
+# never {input}, so the names are there for the reader and for `rules.<rule>.input.<name>`.
 import functools
 import os
 import sys

@@ -3,8 +3,8 @@
 
 rule build_dataset:
     input:
-        code_files("build_dataset"),
-        scenario_files,
+        code=code_files("build_dataset"),
+        site_files=scenario_files,
     output:
         directory(DATA),
         f"{RESULTS}/dataset/summary.json",
@@ -22,8 +22,8 @@ rule build_dataset:
 
 rule validate:
     input:
-        code_files("validate"),
-        DATA,
+        code=code_files("validate"),
+        data=DATA,
     output:
         f"{RESULTS}/validation.json",
     log:
