@@ -3,7 +3,14 @@
 # Other values: snakemake --configfile mine.yaml (only the keys it changes; the commands then read
 # params.yaml with those values laid over it). Each job logs to results/logs/ and times itself in
 # results/benchmarks/.
+from snakemake.utils import min_version
+
+# The release the pipeline is tested with (requirements.lock): an older Snakemake stops here, not mid-run.
+min_version("9.27")
+
+
 configfile: "params.yaml"
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
@@ -13,10 +20,10 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
-    input:
-        expand(f"{RESULTS}/validation.json", scenario=SCENARIOS),
-        rules.compare.output,
     default_target: True
+    input:
+        validations=expand(f"{RESULTS}/validation.json", scenario=SCENARIOS),
+        report=rules.compare.output,
 
 
 # After a successful run, record its outputs in dvc.lock so `dvc repro` finds nothing stale, keeping
@@ -24,4 +31,5 @@ rule all:
 # leaves other stages without outputs: DVC then records nothing and says so.
 onsuccess:
     from dvc_record import commit_keeping_times
+
     commit_keeping_times()

@@ -26,31 +26,58 @@ SIMULATION_CODE = DATASET_CODE + ["kpis.py", "tariff", "problem", "simulation", 
 TRAINING_CODE = SIMULATION_CODE + ["learning"]
 REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "report"]
 
-DATA = "data/{scenario}/citylearn"              # the scenario's CityLearn datasets, one folder per split
-SCENARIO_RESULTS = "results/scenarios"          # compare reads every scenario's records under here
-RESULTS = SCENARIO_RESULTS + "/{scenario}"      # metrics/, timeseries/, checkpoints/, curves/, oracle/, dataset/
-REPORT = "results/report"                       # the comparison of every scenario
-LOGS = "results/logs"                           # each job's log (not versioned)
-BENCHMARKS = "results/benchmarks"               # each Snakemake job's time and memory (not versioned)
+DATA = "data/{scenario}/citylearn"  # the scenario's CityLearn datasets, one folder per split
+SCENARIO_RESULTS = "results/scenarios"  # compare reads every scenario's records under here
+RESULTS = SCENARIO_RESULTS + "/{scenario}"  # metrics/, timeseries/, checkpoints/, curves/, oracle/, dataset/
+REPORT = "results/report"  # the comparison of every scenario
+LOGS = "results/logs"  # each job's log (not versioned)
+BENCHMARKS = "results/benchmarks"  # each Snakemake job's time and memory (not versioned)
 
 # The energy prices and emission factor written into the dataset; the demand charges and the CO2 of
 # displaced gasoline are read only where a run is measured.
-DATASET_GRID_PARAMS = ["tariff.peak_pen_per_kwh", "tariff.offpeak_pen_per_kwh", "tariff.peak_start_hour",
-                       "tariff.peak_end_hour", "tariff.energy_price_files",
-                       "emissions.grid_kg_per_kwh", "emissions.grid_factor_files"]
-MEASURED_RUN_PARAMS = ["battery", "sockets", "tariff", "emissions", "reward", "validation", "simulation",
-                       "control.learning_reward", "control.learning_scales"]
+DATASET_GRID_PARAMS = [
+    "tariff.peak_pen_per_kwh",
+    "tariff.offpeak_pen_per_kwh",
+    "tariff.peak_start_hour",
+    "tariff.peak_end_hour",
+    "tariff.energy_price_files",
+    "emissions.grid_kg_per_kwh",
+    "emissions.grid_factor_files",
+]
+MEASURED_RUN_PARAMS = [
+    "battery",
+    "sockets",
+    "tariff",
+    "emissions",
+    "reward",
+    "validation",
+    "simulation",
+    "control.learning_reward",
+    "control.learning_scales",
+]
 # What shapes a trained policy, declared in the package (a final model is evaluated only where these
 # keys hold the values it was trained with): not the gasoline factor, the seeds list or the report.
 TRAINING_PARAMS = list(POLICY_KEYS)
 STAGE_PARAMS = {
-    "build_dataset": ["simulation.horizon_hours", "site", "splits", "weather", "pv", "battery", "sockets",
-                      "vehicles", "opening_hours", "fleet", "mall"] + DATASET_GRID_PARAMS,
+    "build_dataset": [
+        "simulation.horizon_hours",
+        "site",
+        "splits",
+        "weather",
+        "pv",
+        "battery",
+        "sockets",
+        "vehicles",
+        "opening_hours",
+        "fleet",
+        "mall",
+    ]
+    + DATASET_GRID_PARAMS,
     "validate": ["simulation.horizon_hours", "mall", "sockets", "battery", "validation"],
     "baseline": MEASURED_RUN_PARAMS + ["objective"],
     "oracle": MEASURED_RUN_PARAMS + ["oracle"],
-    "train": TRAINING_PARAMS,                                        # + agents.<agent>
-    "evaluate": TRAINING_PARAMS + ["emissions"],                     # + agents.<agent>
+    "train": TRAINING_PARAMS,  # + agents.<agent>
+    "evaluate": TRAINING_PARAMS + ["emissions"],  # + agents.<agent>
     "compare": ["scenarios", "objective", "emissions", "battery", "training.seeds", "report"],
 }
 STAGE_CODE = {
@@ -95,21 +122,24 @@ def overlaps(key: str, other: str) -> bool:
     return key == other or key.startswith(other + ".") or other.startswith(key + ".")
 
 
-def scenario_keys(params: dict, scenario: str, stage: str, agent: str | None = None,
-                  controller: str | None = None) -> list[str]:
+def scenario_keys(
+    params: dict, scenario: str, stage: str, agent: str | None = None, controller: str | None = None
+) -> list[str]:
     """The scenario's overrides of the keys the stage reads, as params.yaml keys."""
     if stage == "compare":
-        return []            # compare reads `scenarios` whole
+        return []  # compare reads `scenarios` whole
     overrides = params["scenarios"][scenario] or {}
     read = stage_keys(stage, agent, controller)
     return [f"scenarios.{scenario}.{leaf}" for leaf in leaves(overrides) if any(overlaps(leaf, key) for key in read)]
 
 
-def param_keys(params: dict, stage: str, scenario: str | None = None, agent: str | None = None,
-               controller: str | None = None) -> list[str]:
+def param_keys(
+    params: dict, stage: str, scenario: str | None = None, agent: str | None = None, controller: str | None = None
+) -> list[str]:
     """Every params.yaml key the stage reads for this scenario: base keys, then the scenario's overrides."""
-    return (stage_keys(stage, agent, controller)
-            + (scenario_keys(params, scenario, stage, agent, controller) if scenario else []))
+    return stage_keys(stage, agent, controller) + (
+        scenario_keys(params, scenario, stage, agent, controller) if scenario else []
+    )
 
 
 def scenarios(params: dict) -> list[str]:
@@ -143,7 +173,7 @@ def merged_settings(params_path: str, scenario: str) -> dict:
 
 
 REPORT_TABLES = ["comparison.md", "comparison.csv", "comparison.json"]
-REPORT_SUMMARY = "summary.json"          # the compact record: DVC's metrics
+REPORT_SUMMARY = "summary.json"  # the compact record: DVC's metrics
 REPORT_FIGURES = ["kpi_bars.png", "power_flows_week.png", "battery_soc_week.png", "learning_curves.png"]
 
 

@@ -31,13 +31,26 @@ def _command(params_file: str, scenario: str | None, rest: str, log: str) -> str
     return f"evstation --params {params_file}{where} --log {log} {rest}"
 
 
-def _stage(params: dict, params_file: str, stage: str, scenario: str | None, command: str, *, log: str,
-           deps: list[str] = (), outs: list = (), agent: str | None = None, controller: str | None = None,
-           extra: dict | None = None) -> dict:
+def _stage(
+    params: dict,
+    params_file: str,
+    stage: str,
+    scenario: str | None,
+    command: str,
+    *,
+    log: str,
+    deps: list[str] = (),
+    outs: list = (),
+    agent: str | None = None,
+    controller: str | None = None,
+    extra: dict | None = None,
+) -> dict:
     log_path = f"{stages.LOGS}/{scenario}/{log}.log" if scenario else f"{stages.LOGS}/{log}.log"
-    body = {"cmd": _command(params_file, scenario, command, log_path),
-            "deps": stages.code_files(stage) + list(deps),
-            "params": stages.param_keys(params, stage, scenario, agent, controller)}
+    body = {
+        "cmd": _command(params_file, scenario, command, log_path),
+        "deps": stages.code_files(stage) + list(deps),
+        "params": stages.param_keys(params, stage, scenario, agent, controller),
+    }
     if outs:
         body["outs"] = list(outs)
     body.update(extra or {})
@@ -51,37 +64,83 @@ def _uncached(*paths: str) -> list[dict]:
 def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
     data = stages.DATA.format(scenario=scenario)
     results = stages.RESULTS.format(scenario=scenario)
-    found = {f"build_dataset-{scenario}": _stage(
-        params, params_file, "build_dataset", scenario, "build-dataset", log="build_dataset",
-        deps=stages.input_files(params_file, scenario),
-        outs=[data] + _uncached(f"{results}/dataset/summary.json"))}
-    found[f"validate-{scenario}"] = _stage(params, params_file, "validate", scenario, "validate", log="validate", deps=[data],
-                                           outs=_uncached(f"{results}/validation.json"))
+    found = {
+        f"build_dataset-{scenario}": _stage(
+            params,
+            params_file,
+            "build_dataset",
+            scenario,
+            "build-dataset",
+            log="build_dataset",
+            deps=stages.input_files(params_file, scenario),
+            outs=[data] + _uncached(f"{results}/dataset/summary.json"),
+        )
+    }
+    found[f"validate-{scenario}"] = _stage(
+        params,
+        params_file,
+        "validate",
+        scenario,
+        "validate",
+        log="validate",
+        deps=[data],
+        outs=_uncached(f"{results}/validation.json"),
+    )
     for name in stages.BASELINES:
         found[f"baseline-{scenario}-{name}"] = _stage(
-            params, params_file, "baseline", scenario, f"baseline {name}", log=f"baseline-{name}", deps=[data], controller=name,
+            params,
+            params_file,
+            "baseline",
+            scenario,
+            f"baseline {name}",
+            log=f"baseline-{name}",
+            deps=[data],
+            controller=name,
             outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
-            + _uncached(f"{results}/metrics/{name}.json"))
+            + _uncached(f"{results}/metrics/{name}.json"),
+        )
     for name in stages.ORACLES:
         found[f"{name}-{scenario}"] = _stage(
-            params, params_file, "oracle", scenario, f"baseline {name}", log=name, deps=[data],
+            params,
+            params_file,
+            "oracle",
+            scenario,
+            f"baseline {name}",
+            log=name,
+            deps=[data],
             outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
-            + _uncached(f"{results}/metrics/{name}.json", *stages.oracle_records(results, name)))
+            + _uncached(f"{results}/metrics/{name}.json", *stages.oracle_records(results, name)),
+        )
     corrected = stages.residual_records(stages.merged_settings(params_file, scenario), results)
     for agent in stages.AGENTS:
         for seed in stages.seeds(params):
             run = f"{results}/checkpoints/{agent}/seed{seed}"
             found[f"train-{scenario}-{agent}-{seed}"] = _stage(
-                params, params_file, "train", scenario, f"train {agent} --seed {seed} --resume", agent=agent,
+                params,
+                params_file,
+                "train",
+                scenario,
+                f"train {agent} --seed {seed} --resume",
+                agent=agent,
                 log=f"train-{agent}-{seed}",
-                deps=[data, *corrected], outs=[{run: {"persist": True}}] + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"))
+                deps=[data, *corrected],
+                outs=[{run: {"persist": True}}] + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"),
+            )
             found[f"evaluate-{scenario}-{agent}-{seed}"] = _stage(
-                params, params_file, "evaluate", scenario, f"evaluate {agent} --seed {seed}", agent=agent,
+                params,
+                params_file,
+                "evaluate",
+                scenario,
+                f"evaluate {agent} --seed {seed}",
+                agent=agent,
                 log=f"evaluate-{agent}-{seed}",
                 deps=[data, *corrected, run],
-                outs=[f"{results}/timeseries/{agent}_seed{seed}_train.csv",
-                      f"{results}/timeseries/{agent}_seed{seed}_eval.csv"]
-                + _uncached(f"{results}/metrics/{agent}_seed{seed}.json"))
+                outs=[
+                    f"{results}/timeseries/{agent}_seed{seed}_train.csv",
+                    f"{results}/timeseries/{agent}_seed{seed}_eval.csv",
+                ]
+                + _uncached(f"{results}/metrics/{agent}_seed{seed}.json"),
+            )
     return found
 
 
@@ -91,10 +150,19 @@ def pipeline(params: dict, params_file: str = "params.yaml") -> dict:
         found.update(scenario_stages(params, params_file, scenario))
     report = stages.REPORT
     found["compare"] = _stage(
-        params, params_file, "compare", None, "compare", log="compare", deps=[stages.SCENARIO_RESULTS],
+        params,
+        params_file,
+        "compare",
+        None,
+        "compare",
+        log="compare",
+        deps=[stages.SCENARIO_RESULTS],
         outs=_uncached(*(f"{report}/{name}" for name in stages.REPORT_TABLES)),
-        extra={"metrics": _uncached(f"{report}/{stages.REPORT_SUMMARY}"),
-               "plots": _uncached(*(f"{report}/{name}" for name in stages.REPORT_FIGURES))})
+        extra={
+            "metrics": _uncached(f"{report}/{stages.REPORT_SUMMARY}"),
+            "plots": _uncached(*(f"{report}/{name}" for name in stages.REPORT_FIGURES)),
+        },
+    )
     return {"stages": found}
 
 

@@ -3,14 +3,12 @@
 
 rule train:
     input:
-        code_files("train"),
-        DATA,
-        corrected_rule,
+        code=code_files("train"),
+        data=DATA,
+        corrected_rule=corrected_rule,
     output:
         directory(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}"),
         f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
-    params:
-        values=param_values("train", agent=True),
     log:
         log_file("train-{agent}-{seed}"),
     benchmark:
@@ -20,22 +18,22 @@ rule train:
         seed=r"\d+",
     conda:
         ENVIRONMENT
+    params:
+        values=param_values("train", agent=True),
     shell:
         f"{EVSTATION} train {{wildcards.agent}} --seed {{wildcards.seed}} --resume"
 
 
 rule evaluate:
     input:
-        code_files("evaluate"),
-        DATA,
-        corrected_rule,
-        f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}",
+        code=code_files("evaluate"),
+        data=DATA,
+        corrected_rule=corrected_rule,
+        checkpoints=f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}",
     output:
         f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json",
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv",
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_eval.csv",
-    params:
-        values=param_values("evaluate", agent=True),
     log:
         log_file("evaluate-{agent}-{seed}"),
     benchmark:
@@ -45,5 +43,7 @@ rule evaluate:
         seed=r"\d+",
     conda:
         ENVIRONMENT
+    params:
+        values=param_values("evaluate", agent=True),
     shell:
         f"{EVSTATION} evaluate {{wildcards.agent}} --seed {{wildcards.seed}}"

@@ -4,14 +4,12 @@
 
 rule baseline:
     input:
-        code_files("baseline"),
-        DATA,
+        code=code_files("baseline"),
+        data=DATA,
     output:
         f"{RESULTS}/metrics/{{name}}.json",
         f"{RESULTS}/timeseries/{{name}}_train.csv",
         f"{RESULTS}/timeseries/{{name}}_eval.csv",
-    params:
-        values=param_values("baseline", controller=True),
     log:
         log_file("baseline-{name}"),
     benchmark:
@@ -20,6 +18,8 @@ rule baseline:
         name="|".join(BASELINES),
     conda:
         ENVIRONMENT
+    params:
+        values=param_values("baseline", controller=True),
     shell:
         f"{EVSTATION} baseline {{wildcards.name}}"
 
@@ -31,21 +31,21 @@ for optimum in ORACLES:
         name:
             optimum
         input:
-            code_files("oracle"),
-            DATA,
+            code=code_files("oracle"),
+            data=DATA,
         output:
             f"{RESULTS}/metrics/{optimum}.json",
             f"{RESULTS}/timeseries/{optimum}_train.csv",
             f"{RESULTS}/timeseries/{optimum}_eval.csv",
             stages.oracle_records(RESULTS, optimum),
-        params:
-            values=param_values("oracle"),
-            mode=optimum,              # the loop's value now: the shell command is formatted when the job runs
         log:
             log_file(optimum),
         benchmark:
             benchmark_file(optimum)
         conda:
             ENVIRONMENT
+        params:
+            values=param_values("oracle"),
+            mode=optimum,  # the loop's value now: the shell command is formatted when the job runs
         shell:
             f"{EVSTATION} baseline {{params.mode}}"

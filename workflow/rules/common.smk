@@ -1,4 +1,6 @@
 # Helpers shared by the rules. What each stage reads is declared once, in workflow/stages.py.
+# The rules name their inputs (code=, data=, ...): the commands find their files through params.yaml,
+# never {input}, so the names are there for the reader and for `rules.<rule>.input.<name>`.
 import functools
 import os
 import sys
@@ -46,6 +48,7 @@ SCENARIOS = stages.scenarios(config)
 SEEDS = stages.seeds(config)
 EVSTATION = f"evstation --params {PARAMS} --scenario {{wildcards.scenario}} --log {{log}}"
 
+
 wildcard_constraints:
     scenario="|".join(SCENARIOS),
 
@@ -59,11 +62,13 @@ def param_values(stage, agent=None, controller=None):
     """A job's params: the values of every key its stage reads, its scenario's overrides applied,
     so Snakemake reruns it when one of them changes and for nothing else. `controller`: the
     controller's name is the job's `name` wildcard (True) or this name."""
+
     def values(wildcards):
         settings = merged(wildcards.scenario)
         name = wildcards.name if controller is True else controller
         keys = stages.stage_keys(stage, wildcards.agent if agent else None, name)
         return {key: stages.dotted_value(settings, key) for key in keys}
+
     return values
 
 

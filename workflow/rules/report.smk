@@ -6,22 +6,28 @@ RUNS = stages.runs(config)
 
 rule compare:
     input:
-        code_files("compare"),
-        expand(f"{RESULTS}/metrics/{{name}}.json", scenario=SCENARIOS, name=CONTROLLERS + RUNS),
-        expand(f"{RESULTS}/timeseries/{{name}}_{{split}}.csv", scenario=SCENARIOS, name=CONTROLLERS + RUNS,
-               split=["train", "eval"]),
-        expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
+        code=code_files("compare"),
+        metrics=expand(f"{RESULTS}/metrics/{{name}}.json", scenario=SCENARIOS, name=CONTROLLERS + RUNS),
+        timeseries=expand(
+            f"{RESULTS}/timeseries/{{name}}_{{split}}.csv",
+            scenario=SCENARIOS,
+            name=CONTROLLERS + RUNS,
+            split=["train", "eval"],
+        ),
+        curves=expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
         # each run's validation scores (selection.json) for the learning curves
-        expand(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}", scenario=SCENARIOS, agent=AGENTS, seed=SEEDS),
+        checkpoints=expand(
+            f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}", scenario=SCENARIOS, agent=AGENTS, seed=SEEDS
+        ),
     output:
         expand(f"{REPORT}/{{name}}", name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY] + stages.REPORT_FIGURES),
-    params:
-        values=lambda wildcards: {key: stages.dotted_value(config, key) for key in stages.stage_keys("compare")},
     log:
         f"{LOGS}/compare.log",
     benchmark:
         f"{BENCHMARKS}/compare.tsv"
     conda:
         ENVIRONMENT
+    params:
+        values=lambda wildcards: {key: stages.dotted_value(config, key) for key in stages.stage_keys("compare")},
     shell:
         f"evstation --params {PARAMS} --log {{log}} compare"
