@@ -112,6 +112,9 @@ def test_a_new_rule_is_its_class_and_one_registry_entry(tmp_path, built_small):
         assert f"baseline-{scenario}-night_charging" in dvc_stages
         assert f"results/scenarios/{scenario}/metrics/night_charging.json" in planned
 
+    shown = run(sys.executable, "-c", "from evstation.report.names import RULES; print(' '.join(RULES))", cwd=project)
+    assert "night_charging" in shown.stdout.split()                              # a candidate for the agents' bar
+
     shutil.copy2(built_small / "params.yaml", project / "params.yaml")
     run(sys.executable, "-m", "evstation.cli", "baseline", "night_charging", "--data-dir",
         str(data_dir(built_small)), "--results-dir", str(tmp_path / "results"), cwd=project)

@@ -4,13 +4,15 @@ a planner or an agent, and in which order they are shown."""
 
 from __future__ import annotations
 
-RULES = ("uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak",
-         "peak_shaving")                          # the candidates for the bar
-OPTIMA = ("oracle", "oracle_bill")                # the LP solved grid CO2 first | bill first
-PLANNERS = ("mpc",)                               # forecasts and re-plans: reported with its share, never the bar
-NOT_STRATEGIES = ("without_solar",)               # another site (no PV), not a way to control this one
-BASELINE_ORDER = ("without_solar",) + RULES + PLANNERS + OPTIMA
-AGENT_ORDER = ("a2c", "sac", "ppo")
+from .. import registry
+
+# who is who comes from the package's registry, in its order
+RULES = registry.names("rule")                    # the candidates for the bar
+OPTIMA = registry.names("optimum")                # the LP solved grid CO2 first | bill first
+PLANNERS = registry.names("planner")              # forecasts and re-plans: reported with its share, never the bar
+NOT_STRATEGIES = registry.names("site")           # another site (no PV), not a way to control this one
+BASELINE_ORDER = registry.names("site", "rule", "planner", "optimum")
+AGENT_ORDER = registry.names("learner")
 OBJECTIVE_KPI = {"grid_co2": "co2_grid_kg", "bill": "bill_pen"}
 OPTIMUM = {"grid_co2": "oracle", "bill": "oracle_bill"}
 OBJECTIVE_LABEL = {"grid_co2": "grid CO2", "bill": "bill"}
