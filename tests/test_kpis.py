@@ -11,12 +11,13 @@ import pytest
 from evstation.config import load_settings
 from conftest import PARAMS
 from evstation.errors import BalanceError
+from evstation.tariff.model import BillingTariff
 from evstation.kpis import check_energy, co2_kg, compute_kpis, energy_balance_error_kwh, peak_metrics
 
 GASOLINE = 2.596
 EFFICIENCY = 0.9
 CAPACITY = 4520.0
-TARIFF = load_settings(PARAMS).tariff
+BILLING = BillingTariff.from_settings(load_settings(PARAMS).tariff)
 
 
 def make_timeseries(load, pv, ev, bess_in, bess_out, ef, tariff=0.3, charger_efficiency=0.95, soc0=0.5):
@@ -53,7 +54,7 @@ def random_timeseries(seed: int, steps: int = 500) -> pd.DataFrame:
 
 def kpis(ts):
     return compute_kpis(ts, gasoline_kg_per_kwh=GASOLINE, tolerance_kwh=1e-6, round_trip_efficiency=EFFICIENCY,
-                        battery_capacity_kwh=CAPACITY, tariff=TARIFF)
+                        battery_capacity_kwh=CAPACITY, billing=BILLING)
 
 
 def test_hand_made_two_steps():

@@ -93,12 +93,12 @@ def test_the_demand_charge_is_marginal_over_the_idle_sites_rise():
     # the idle site imports 600 kWh (1000 load - 400 PV); month-to-date peaks 650 (site) and 550 (idle), at any hour
     state = hand_state(billed_peak_any_kw=650.0, idle_peak_any_kw=550.0, billed_peak_window_kw=0.0,
                        idle_peak_window_kw=0.0)
-    assert marginal_demand_charge_pen(state, 700.0, mt3.demand) == pytest.approx(16.40 * (50.0 - 50.0))
-    assert marginal_demand_charge_pen(state, 800.0, mt3.demand) == pytest.approx(16.40 * (150.0 - 50.0))
+    assert marginal_demand_charge_pen(state, 700.0, mt3.billing) == pytest.approx(16.40 * (50.0 - 50.0))
+    assert marginal_demand_charge_pen(state, 800.0, mt3.billing) == pytest.approx(16.40 * (150.0 - 50.0))
     # the battery keeps the site below the idle site's rise: a gain
-    assert marginal_demand_charge_pen(state, 500.0, mt3.demand) == pytest.approx(-16.40 * 50.0)
+    assert marginal_demand_charge_pen(state, 500.0, mt3.billing) == pytest.approx(-16.40 * 50.0)
     evening = hand_state(in_peak_window=True, billed_peak_any_kw=650.0, idle_peak_any_kw=550.0)
-    assert marginal_demand_charge_pen(evening, 800.0, mt3.demand) == pytest.approx(
+    assert marginal_demand_charge_pen(evening, 800.0, mt3.billing) == pytest.approx(
         16.40 * 100.0 + 56.09 * (800.0 - 600.0))
     # in reference kWh at the peak tariff, in the cost term only
     _, charged = MarginalReward(mt3)(state, 800.0, np.array([0.4, np.nan]))
@@ -106,7 +106,7 @@ def test_the_demand_charge_is_marginal_over_the_idle_sites_rise():
     scale = REFERENCES.tariff_pen_per_kwh * SETTINGS.control.learning_scales.energy_kwh
     assert charged["cost"] == pytest.approx(plain["cost"] - 16.40 * 100.0 / scale)
     assert {k: v for k, v in charged.items() if k != "cost"} == {k: v for k, v in plain.items() if k != "cost"}
-    assert marginal_demand_charge_pen(state, 800.0, REFERENCES.demand) == 0.0
+    assert marginal_demand_charge_pen(state, 800.0, REFERENCES.billing) == 0.0
 
 
 def run_schedule(env, battery_action) -> list:

@@ -16,6 +16,7 @@ import pytest
 from evstation.config import apply_overrides, load_settings
 from evstation.tariff.bill import billing_calendar, timeseries_bill
 from evstation.tariff.demand import DemandRates, demand_charge_pen
+from evstation.tariff.model import BillingTariff
 from evstation.control.mpc import Calendar, Forecast, MpcController, floor_peaks, training_profiles
 from evstation.control.oracle import build_lp, solve_lp
 from evstation.control.rules import make_baseline
@@ -166,7 +167,7 @@ def test_the_month_to_date_peaks_floor_the_windows_billed_peaks(runs):
 def test_persistence_forecasts_yesterdays_hour_and_the_profile_before_the_first_day(runs):
     settings = _settings(runs)
     profiles = read_dataset(data_dir(runs) / "eval").profiles
-    calendar = Calendar.of(profiles, settings)
+    calendar = Calendar.of(profiles, BillingTariff.from_settings(settings.tariff))
     training = training_profiles(settings, data_dir(runs))
     forecast = Forecast("persistence", profiles, calendar, training, 0.0, 0, "eval")
     state = type("Now", (), {"load_kwh": -1.0, "pv_kwh": -2.0})()
@@ -184,7 +185,7 @@ def test_the_expected_arrivals_carry_the_training_years_ev_energy(runs):
     settings = _settings(runs)
     training = training_profiles(settings, data_dir(runs))
     dataset = read_dataset(data_dir(runs) / "train")
-    calendar = Calendar.of(dataset.profiles, settings)
+    calendar = Calendar.of(dataset.profiles, BillingTariff.from_settings(settings.tariff))
     hours_in_cell = np.bincount(calendar.weekday * 24 + calendar.hour, minlength=7 * 24).reshape(7, 24)
     expected_kwh = float((training.ev_by_lag_kwh.sum(axis=2) * hours_in_cell).sum())
     sessions = dataset.sessions
@@ -211,7 +212,8 @@ def test_noisy_forecasts_are_reproducible_and_the_seed_matters(runs, tmp_path):
 def test_the_load_margin_raises_only_the_forecast_hours(runs):
     settings = _settings(runs)
     profiles = read_dataset(data_dir(runs) / "eval").profiles
-    calendar, training = Calendar.of(profiles, settings), training_profiles(settings, data_dir(runs))
+    calendar = Calendar.of(profiles, BillingTariff.from_settings(settings.tariff))
+    training = training_profiles(settings, data_dir(runs))
     state = type("Now", (), {"load_kwh": 5.0, "pv_kwh": 1.0})()
     steps = np.arange(40, 64)
     plain = Forecast(PERFECT, profiles, calendar, training, 0.0, 0, "eval").window(steps, state)

@@ -18,6 +18,8 @@ from evstation.errors import ConfigError
 from evstation.stages.records import run_controller
 from evstation.control.oracle import SESSION_INPUT_COLUMNS, BatterySpec, LPInputs, Oracle, solve_inputs
 from evstation.stages.optimum import run_oracle
+from evstation.tariff.demand import DemandRates
+from evstation.tariff.model import BillingTariff
 
 from conftest import with_station_only, write_params, data_dir, results_dir, run_cli_in_process
 
@@ -122,9 +124,9 @@ GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH = 56.09, 16.40
 
 
 def _billed(inputs: LPInputs, month, in_peak) -> LPInputs:
-    return replace(inputs, month=np.asarray(month), in_peak=np.asarray(in_peak, bool),
-                   generation_pen_per_kw_month=GENERATION_PEN_PER_KW_MONTH,
-                   distribution_pen_per_kw_month=DISTRIBUTION_PEN_PER_KW_MONTH)
+    billing = BillingTariff(DemandRates(generation_pen_per_kw_month=GENERATION_PEN_PER_KW_MONTH,
+                                        distribution_pen_per_kw_month=DISTRIBUTION_PEN_PER_KW_MONTH))
+    return replace(inputs, month=np.asarray(month), in_peak=np.asarray(in_peak, bool), billing=billing)
 
 
 def test_bill_first_cycles_grid_energy_to_flatten_the_peak_and_co2_first_does_not():

@@ -19,8 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import Settings, Tariff
-from .tariff.bill import timeseries_bill
+from .config import Settings
+from .tariff.model import BillingTariff
 from .errors import BalanceError
 
 FLOAT32_RELATIVE_RESOLUTION = 2.0 ** -23
@@ -142,7 +142,7 @@ def reward_metrics(ts: pd.DataFrame) -> dict:
 
 
 def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh: float,
-                 round_trip_efficiency: float, battery_capacity_kwh: float, tariff: Tariff,
+                 round_trip_efficiency: float, battery_capacity_kwh: float, billing: BillingTariff,
                  standby_loss_fraction: float = 0.0, min_soc_fraction: float = 0.0, label: str = "run") -> dict:
     """Every metric of a run, the bill's parts and monthly billed peaks included; raises BalanceError
     first if its energy does not close."""
@@ -154,7 +154,7 @@ def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh:
     metrics.update(totals)
     metrics["solar_utilization_pct"] = 100 * totals["pv_used_kwh"] / totals["pv_kwh"] if totals["pv_kwh"] > 0 else 0.0
     metrics["cost_pen"] = float((ts["import_kwh"] * ts["tariff_pen_per_kwh"]).sum())   # the energy part of the bill
-    metrics.update(timeseries_bill(ts, tariff))
+    metrics.update(billing.bill(ts))
     metrics.update(co2_kg(ts, gasoline_kg_per_kwh))
     metrics.update(ev_metrics(ts))
     metrics.update(peak_metrics(ts))
@@ -170,7 +170,7 @@ def split_kpis(settings: Settings, timeseries: pd.DataFrame, label: str) -> dict
         tolerance_kwh=settings.validation.energy_balance_tolerance_kwh,
         round_trip_efficiency=settings.battery.round_trip_efficiency_pct / 100,
         battery_capacity_kwh=settings.battery.capacity_kwh,
-        tariff=settings.tariff,
+        billing=BillingTariff.from_settings(settings.tariff),
         standby_loss_fraction=settings.battery.standby_loss_pct_per_step / 100,
         min_soc_fraction=settings.battery.min_soc_pct / 100,
         label=label,

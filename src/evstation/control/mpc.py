@@ -19,8 +19,8 @@ What the window's LP is given:
   the LP the oracle's, it never promises flexibility the fleet may not bring, and it errs towards
   keeping battery energy for the evening arrivals, which tend to set the peak hours' import;
 - the month-to-date billed peaks (the state's, from the meter) as the lower bounds of the current
-  month's billed-peak variables: a plan pays the demand rate only on a rise of the month's peak, as
-  the per-step charges of tariff/demand.py do;
+  month's billed-peak variables (the tariff's rows, `tariff.model.PeakRows`): a plan pays the demand
+  rate only on a rise of the month's peak, as the tariff's per-step charges do;
 - a tiny discharge price falling across the window (`late_discharge_tiebreak_per_kwh`): among hours
   priced alike (the five peak hours) the plan discharges late rather than spending the battery in
   the first and meeting a forecast error in the last with nothing left.
@@ -44,8 +44,8 @@ import pandas as pd
 
 from ..config import SPLITS, Settings
 from ..dataset import read_dataset
+from ..tariff.model import BillingTariff
 from .allocation import least_laxity_first
-from ..tariff.bill import billing_calendar
 from .floor import HOURS_PER_STEP, battery_limits, ev_draw_kwh, floor_fraction
 from .oracle import PERCENT, BatterySpec, LPInputs, build_lp, inputs_from_dataset, solve_lp
 from .station import StationState
@@ -69,9 +69,9 @@ class Calendar:
     in_peak: np.ndarray
 
     @classmethod
-    def of(cls, profiles: pd.DataFrame, settings: Settings) -> "Calendar":
+    def of(cls, profiles: pd.DataFrame, billing: BillingTariff) -> "Calendar":
         times = pd.DatetimeIndex(pd.to_datetime(profiles["timestamp"]))
-        month, in_peak = billing_calendar(profiles["timestamp"], settings.tariff)
+        month, in_peak = billing.calendar(profiles["timestamp"])
         return cls(times.weekday.to_numpy(), times.hour.to_numpy(), month, in_peak)
 
 
@@ -108,7 +108,7 @@ def asap_draw_kwh(sessions: pd.DataFrame, efficiency: float) -> tuple[np.ndarray
 def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
     dataset = read_dataset(Path(data_dir) / TRAINING_SPLIT)
     profiles = dataset.profiles
-    calendar = Calendar.of(profiles, settings)
+    calendar = Calendar.of(profiles, BillingTariff.from_settings(settings.tariff))
     cell = calendar.weekday * HOURS_PER_DAY + calendar.hour
     cells = DAYS_PER_WEEK * HOURS_PER_DAY
     hours_in_cell = np.maximum(np.bincount(cell, minlength=cells), 1)
@@ -226,7 +226,8 @@ class MpcController:
     def __init__(self, settings: Settings, profiles: pd.DataFrame, training: TrainingProfiles, split: str):
         self.settings, self.options, self.horizon = settings, settings.oracle, settings.mpc.horizon_hours
         self.objective = settings.objective
-        self.calendar = Calendar.of(profiles, settings)
+        self.billing = BillingTariff.from_settings(settings.tariff)
+        self.calendar = Calendar.of(profiles, self.billing)
         self.forecast = Forecast(settings.mpc.forecast, profiles, self.calendar, training,
                                  settings.mpc.forecast_noise_pct, settings.mpc.seed, split, settings.mpc.load_margin_pct)
         self.training = training
@@ -243,15 +244,12 @@ class MpcController:
     def window_inputs(self, step: int, state: StationState) -> LPInputs:
         steps = np.arange(step, min(step + self.horizon, len(self.tariff)))
         load, pv = self.forecast.window(steps, state)
-        demand = self.settings.tariff.demand
         return LPInputs(
             load_kwh=load + self.training.ev_expected_kwh(self.calendar, steps), pv_kwh=pv,
             tariff_pen_per_kwh=self.tariff[steps], ef_kg_per_kwh=self.ef[steps],
             sessions=connected_sessions(state, len(steps)), battery=battery_now(self.battery, state),
             charger_efficiency=self.efficiency, socket_count=state.sockets,
-            month=self.calendar.month[steps], in_peak=self.calendar.in_peak[steps],
-            generation_pen_per_kw_month=demand.generation_pen_per_kw_month,
-            distribution_pen_per_kw_month=demand.distribution_pen_per_kw_month)
+            month=self.calendar.month[steps], in_peak=self.calendar.in_peak[steps], billing=self.billing)
 
     def plan_first_hour(self, step: int, state: StationState) -> FirstHour:
         started = time.perf_counter()

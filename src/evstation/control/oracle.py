@@ -14,8 +14,10 @@ charges, per billing month m, two billed-peak variables (kW; a step is one hour,
     peak_window_m >= import_t   for every step t of m within the tariff's peak hours
     peak_any_m    >= import_t   for every step t of m
 priced at the generation and the distribution rate (PEN per kW-month): at the optimum each is the
-month's billed demand, so the LP's bill is tariff.bill's bill of its import. (Only a charge that is
-not 0 gets its rows and variables: without demand charges the LP is the one without them.)
+month's billed demand, so the LP's bill is the tariff's bill of its import. The tariff owns these
+rows, their variables and their prices (`tariff.model.BillingTariff.lp_peak_rows`, `PeakRows`); this
+module only places them after its own. (Only a charge that is not 0 gets its rows and variables:
+without demand charges the LP is the one without them.)
 
 Two modes, chosen by the controller's name (`MODES`): `oracle` minimises grid CO2 (sum import * ef)
 first and the bill (energy plus demand charges) times a small tie-break weight; `oracle_bill` the
@@ -56,7 +58,7 @@ from ..config import Oracle, Settings
 from ..dataset import read_dataset
 from ..errors import ConfigError, DataError
 from ..site.sessions import charger_ids, socket_kinds
-from ..tariff.bill import billing_calendar
+from ..tariff.model import BillingTariff, PeakRows
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +112,17 @@ class LPInputs:
     socket_count: int
     month: np.ndarray | None = None          # billing month of each step (None: a single month)
     in_peak: np.ndarray | None = None        # bool per step: within the tariff's peak hours (None: never)
-    generation_pen_per_kw_month: float = 0.0     # on each month's largest import within the peak hours
-    distribution_pen_per_kw_month: float = 0.0   # on each month's largest import at any hour
+    billing: BillingTariff = BillingTariff()     # its demand charges and their rows (default: none)
 
     @property
     def steps(self) -> int:
         return len(self.load_kwh)
+
+    def peak_rows(self) -> PeakRows | None:
+        """The tariff's billed-peak block over these steps (None: no demand charge)."""
+        month = np.zeros(self.steps, dtype=np.int64) if self.month is None else self.month
+        in_peak = np.zeros(self.steps, dtype=bool) if self.in_peak is None else self.in_peak
+        return self.billing.lp_peak_rows(month, in_peak)
 
     def check(self) -> None:
         for name in ("pv_kwh", "tariff_pen_per_kwh", "ef_kg_per_kwh", "month", "in_peak"):
@@ -136,7 +143,8 @@ def inputs_from_dataset(settings: Settings, profiles: pd.DataFrame, sessions: pd
     unknown = sorted(set(sessions["charger_id"]) - set(index_of))
     if unknown:
         raise DataError(f"sessions.csv: sockets {', '.join(unknown[:3])} are not in params.yaml's sockets")
-    month, in_peak = billing_calendar(profiles["timestamp"], settings.tariff)
+    billing = BillingTariff.from_settings(settings.tariff)
+    month, in_peak = billing.calendar(profiles["timestamp"])
     power_of = np.array([settings.sockets.group(kind).power_kw for kind in kinds])
     socket_index = sessions["charger_id"].map(index_of).to_numpy(dtype=int)
     table = pd.DataFrame({
@@ -154,38 +162,7 @@ def inputs_from_dataset(settings: Settings, profiles: pd.DataFrame, sessions: pd
         ef_kg_per_kwh=profiles["emission_factor_kg_per_kwh"].to_numpy(dtype=float),
         sessions=table, battery=BatterySpec.from_settings(settings),
         charger_efficiency=settings.sockets.efficiency_pct / PERCENT, socket_count=len(ids),
-        month=month, in_peak=in_peak,
-        generation_pen_per_kw_month=settings.tariff.demand.generation_pen_per_kw_month,
-        distribution_pen_per_kw_month=settings.tariff.demand.distribution_pen_per_kw_month)
-
-
-# ---------------------------------------------------------------- billed peaks
-
-@dataclass(frozen=True)
-class PeakRows:
-    """The steps each kind of billed peak bounds, and the month variable each of them raises."""
-    window_steps: np.ndarray         # steps with a `peak_window` row (none when its rate is 0)
-    any_steps: np.ndarray            # steps with a `peak_any` row (none when its rate is 0)
-    month_index: np.ndarray          # per step: 0..months-1
-    months: int
-
-    @property
-    def window_peaks(self) -> int:
-        return self.months if len(self.window_steps) else 0
-
-    @property
-    def any_peaks(self) -> int:
-        return self.months if len(self.any_steps) else 0
-
-
-def peak_rows(inputs: LPInputs) -> PeakRows:
-    """Which steps bound which month's billed peaks; only a charge that is not 0 gets rows."""
-    month = np.zeros(inputs.steps, dtype=np.int64) if inputs.month is None else np.asarray(inputs.month)
-    _, month_index = np.unique(month, return_inverse=True)
-    in_peak = np.zeros(inputs.steps, dtype=bool) if inputs.in_peak is None else np.asarray(inputs.in_peak, dtype=bool)
-    window = np.flatnonzero(in_peak) if inputs.generation_pen_per_kw_month > 0 else np.array([], dtype=np.int64)
-    every = np.arange(inputs.steps) if inputs.distribution_pen_per_kw_month > 0 else np.array([], dtype=np.int64)
-    return PeakRows(window, every, month_index.astype(np.int64), int(month_index.max(initial=-1)) + 1)
+        month=month, in_peak=in_peak, billing=billing)
 
 
 # ---------------------------------------------------------------- the LP
@@ -197,7 +174,7 @@ class Layout:
     sessions: int
     draw_session: np.ndarray         # per draw variable: its session's row in the sessions table
     draw_step: np.ndarray            # per draw variable: its step
-    peaks: PeakRows | None = None    # the billed-peak variables and rows (None: no demand charge)
+    peaks: PeakRows | None = None    # the tariff's billed-peak variables and rows (None: no demand charge)
 
     @property
     def draws(self) -> int:
@@ -228,7 +205,7 @@ class Layout:
 
     @property
     def peak_row_count(self) -> int:
-        return len(self.peaks.window_steps) + len(self.peaks.any_steps) if self.peaks else 0
+        return self.peaks.row_count if self.peaks else 0
 
     @property
     def rows(self) -> int:
@@ -270,10 +247,9 @@ def _objective_prices(inputs: LPInputs, options: Oracle, objective: str) -> Pric
     weight = options.tiebreak_weight
     if objective == "grid_co2":
         return Prices(inputs.ef_kg_per_kwh + weight * inputs.tariff_pen_per_kwh,
-                      weight * inputs.generation_pen_per_kw_month, weight * inputs.distribution_pen_per_kw_month)
+                      *inputs.billing.lp_prices_per_kw(weight))
     if objective == "bill":
-        return Prices(inputs.tariff_pen_per_kwh + weight * inputs.ef_kg_per_kwh,
-                      inputs.generation_pen_per_kw_month, inputs.distribution_pen_per_kw_month)
+        return Prices(inputs.tariff_pen_per_kwh + weight * inputs.ef_kg_per_kwh, *inputs.billing.lp_prices_per_kw())
     raise ConfigError(f"oracle objective: {objective!r} is neither grid_co2 nor bill")
 
 
@@ -326,17 +302,11 @@ def _matrix(inputs: LPInputs, layout: Layout) -> sp.csc_matrix:
 
 
 def _peak_triplets(layout: Layout, import_cols: np.ndarray) -> list[tuple]:
-    """import_t - peak_m <= 0 for each bounded step: the window rows first, then the any-hour rows."""
+    """The tariff's billed-peak rows, after the balance, dynamics and session rows."""
     if layout.peaks is None:
         return []
-    peaks, first_row = layout.peaks, 2 * layout.steps + layout.sessions
-    triplets = []
-    for steps, block in ((peaks.window_steps, "peak_window"), (peaks.any_steps, "peak_any")):
-        rows = first_row + np.arange(len(steps))
-        month_cols = layout.block(block).start + peaks.month_index[steps]
-        triplets += [(rows, import_cols[steps], np.ones(len(steps))), (rows, month_cols, -np.ones(len(steps)))]
-        first_row += len(steps)
-    return triplets
+    return layout.peaks.triplets(2 * layout.steps + layout.sessions, import_cols,
+                                 layout.block("peak_window").start, layout.block("peak_any").start)
 
 
 def _row_bounds(inputs: LPInputs, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -348,9 +318,9 @@ def _row_bounds(inputs: LPInputs, layout: Layout) -> tuple[np.ndarray, np.ndarra
     capacity = sessions["battery_kwh"].to_numpy()
     required = np.clip(sessions["required_soc_pct"].to_numpy() / PERCENT - arrival, 0.0, None) * capacity
     room = (1.0 - arrival) * capacity
-    peak_rows_count = layout.peak_row_count
-    lower = np.concatenate([net_supply, dynamics, required, np.full(peak_rows_count, -np.inf)])
-    upper = np.concatenate([net_supply, dynamics, np.maximum(room, required), np.zeros(peak_rows_count)])
+    peak_lower, peak_upper = layout.peaks.row_bounds() if layout.peaks else (np.zeros(0), np.zeros(0))
+    lower = np.concatenate([net_supply, dynamics, required, peak_lower])
+    upper = np.concatenate([net_supply, dynamics, np.maximum(room, required), peak_upper])
     return lower, upper
 
 
@@ -358,9 +328,7 @@ def build_lp(inputs: LPInputs, options: Oracle, objective: str = "grid_co2") -> 
     """The whole horizon's LP, vectorised: no Python loop over variables or sessions."""
     inputs.check()
     draw_session, draw_step = session_hours(inputs.sessions)
-    peaks = peak_rows(inputs)
-    layout = Layout(inputs.steps, len(inputs.sessions), draw_session, draw_step,
-                    peaks if peaks.window_peaks or peaks.any_peaks else None)
+    layout = Layout(inputs.steps, len(inputs.sessions), draw_session, draw_step, inputs.peak_rows())
     prices = _objective_prices(inputs, options, objective)
     _check_penalty(prices, inputs, options)
     cost = np.zeros(layout.columns)
@@ -452,10 +420,11 @@ def extract_plan(lp: LinearProgram, solution: Solution, inputs: LPInputs) -> Pla
 def lp_bill(plan: Plan, inputs: LPInputs) -> dict:
     """The bill as the LP sees it: the energy of its import, the demand charges of its own billed-peak
     variables (a charge of 0 has none and costs nothing)."""
+    generation_pen, distribution_pen = inputs.billing.lp_demand_charges_pen(plan.peak_window_kw, plan.peak_any_kw)
     parts = {
         "lp_bill_energy_pen": float(plan.import_kwh @ inputs.tariff_pen_per_kwh),
-        "lp_bill_demand_generation_pen": float(inputs.generation_pen_per_kw_month * plan.peak_window_kw.sum()),
-        "lp_bill_demand_distribution_pen": float(inputs.distribution_pen_per_kw_month * plan.peak_any_kw.sum()),
+        "lp_bill_demand_generation_pen": generation_pen,
+        "lp_bill_demand_distribution_pen": distribution_pen,
     }
     return {"lp_bill_pen": sum(parts.values()), **parts}
 

@@ -20,6 +20,7 @@ import numpy as np
 from .. import registry
 from ..config import Settings
 from ..site.sessions import charger_ids, socket_kinds
+from ..tariff.model import BillingTariff
 from .allocation import least_laxity_first
 from .floor import HOURS_PER_STEP, battery_limits, ev_draw_kwh, floor_fraction, need_fraction
 from .station import StationState
@@ -33,8 +34,7 @@ class StationSpec:
     socket_power_kw: np.ndarray
     charger_efficiency: float
     battery_power_kw: float
-    peak_start_hour: int
-    peak_end_hour: int
+    billing: BillingTariff               # its peak hours: where the battery is spent
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "StationSpec":
@@ -44,8 +44,7 @@ class StationSpec:
             socket_power_kw=np.array([settings.sockets.group(kind).power_kw for kind in kinds]),
             charger_efficiency=settings.sockets.efficiency_pct / 100,
             battery_power_kw=settings.battery.power_kw,
-            peak_start_hour=settings.tariff.peak_start_hour,
-            peak_end_hour=settings.tariff.peak_end_hour,
+            billing=BillingTariff.from_settings(settings.tariff),
         )
 
 
@@ -114,7 +113,7 @@ class RuleBased(FullPowerCharging):
         power = self.spec.battery_power_kw
         if surplus_kwh > 0:
             actions[0] = min(surplus_kwh, power) / power
-        elif self.spec.peak_start_hour <= local_hour < self.spec.peak_end_hour:
+        elif in_peak_hours(local_hour, self.spec):
             actions[0] = -min(-surplus_kwh, power) / power
         return actions
 
@@ -169,7 +168,8 @@ def charge_at_once(state: StationState) -> np.ndarray:
 
 
 def in_peak_hours(hour: int, spec: StationSpec) -> bool:
-    return spec.peak_start_hour <= hour < spec.peak_end_hour
+    """Whether a local hour (0-23) is in the tariff's peak hours: its dearest energy, its generation charge."""
+    return spec.billing.in_peak_hours(hour)
 
 
 def battery_action(state: StationState, grid_kwh: float) -> float:

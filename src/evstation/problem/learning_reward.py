@@ -26,7 +26,7 @@ weighted with params `reward.weights`, as the reported reward is.
 
 Demand charges (params `tariff.demand`, 0 outside `mall_mt3`). The month's demand charge is a rate
 times the month's billed peak; per step it is the rate times the rise the step causes in the
-month's peak so far (`tariff/demand.py`), which the state carries (`billed_peak_*_kw`), so the
+month's peak so far (`BillingTariff.charge_pen`), which the state carries (`billed_peak_*_kw`), so the
 reward stays Markovian. "Marginal" here means against the idle site, as for energy: the idle
 site's month-to-date peaks (`idle_peak_*_kw`, from the exogenous load - PV) rise by their own
 steps, and
@@ -72,7 +72,7 @@ from typing import Mapping
 import numpy as np
 
 from ..config import REWARD_COMPONENTS, LearningScales, Settings
-from ..tariff.demand import DemandRates, demand_charge_pen
+from ..tariff.model import BillingTariff
 from ..control.station import StationState
 
 HOURS_PER_STEP = 1.0            # the datasets are hourly: a step's kWh is its mean kW
@@ -85,14 +85,14 @@ class LearningReferences:
     tariff_pen_per_kwh: float
     scales: LearningScales
     weights: Mapping[str, float]
-    demand: DemandRates = DemandRates()
+    billing: BillingTariff = BillingTariff()     # the demand charges (default: none)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LearningReferences":
         return cls(ef_kg_per_kwh=settings.emissions.grid_kg_per_kwh,
                    tariff_pen_per_kwh=settings.tariff.peak_pen_per_kwh,
                    scales=settings.control.learning_scales, weights=dict(settings.reward.weights),
-                   demand=DemandRates.from_tariff(settings.tariff))
+                   billing=BillingTariff.from_settings(settings.tariff))
 
 
 def baseline_import_kwh(load_kwh: float, pv_kwh: float) -> float:
@@ -111,15 +111,15 @@ def marginal_flows(net_kwh: float, load_kwh: float, pv_kwh: float) -> tuple[floa
             max(-net_kwh, 0.0) - baseline_surplus_kwh(load_kwh, pv_kwh))
 
 
-def marginal_demand_charge_pen(state: StationState, import_kwh: float, rates: DemandRates) -> float:
+def marginal_demand_charge_pen(state: StationState, import_kwh: float, billing: BillingTariff) -> float:
     """The demand charge the step adds on the site, less what it adds on the idle site (signed)."""
-    if not rates.charged:
+    if not billing.charged:
         return 0.0
     idle_kwh = baseline_import_kwh(state.load_kwh, state.pv_kwh)
-    site = demand_charge_pen(import_kwh / HOURS_PER_STEP, state.in_peak_window, state.billed_peak_window_kw,
-                             state.billed_peak_any_kw, rates)
-    idle = demand_charge_pen(idle_kwh / HOURS_PER_STEP, state.in_peak_window, state.idle_peak_window_kw,
-                             state.idle_peak_any_kw, rates)
+    site = billing.charge_pen(import_kwh / HOURS_PER_STEP, state.in_peak_window, state.billed_peak_window_kw,
+                              state.billed_peak_any_kw)
+    idle = billing.charge_pen(idle_kwh / HOURS_PER_STEP, state.in_peak_window, state.idle_peak_window_kw,
+                              state.idle_peak_any_kw)
     return site - idle
 
 
@@ -170,7 +170,7 @@ class MarginalReward:
         """Reward and components of the step taken from `state` that ended with meter net `net_kwh`."""
         marginal_import, marginal_surplus = marginal_flows(net_kwh, state.load_kwh, state.pv_kwh)
         previous = marginal_import if self.previous_marginal_import_kwh is None else self.previous_marginal_import_kwh
-        demand_pen = marginal_demand_charge_pen(state, max(net_kwh, 0.0), self.references.demand)
+        demand_pen = marginal_demand_charge_pen(state, max(net_kwh, 0.0), self.references.billing)
         components = learning_components(marginal_import, marginal_surplus, state.emission_factor_kg_per_kwh,
                                          state.tariff_pen_per_kwh, energy_behind_kwh(state, vehicle_soc_after),
                                          previous, self.references, demand_pen)

@@ -10,8 +10,8 @@ every step at -1 and teach nothing):
 - cost:            -(import_kwh * tariff + demand_charge_pen) / cost_pen, where demand_charge_pen is
                    the monthly demand charge the step adds: each rate of params `tariff.demand` times
                    the rise the step's import causes in the month's billed peak so far (peak hours,
-                   any hour; `tariff/demand.py`). Summed over a month it is the month's demand charge
-                   (`tariff/bill.py`); with no demand rates it is exactly 0 and the term is as before.
+                   any hour; `BillingTariff.step_charge`). Summed over a month it is the month's demand
+                   charge (`BillingTariff.bill`); with no demand rates it is exactly 0 and the term is as before.
                    The month's first steps raise the peak from 0, so with demand rates this term
                    saturates at -1 there (the learning reward counts the rise over the idle site's, which
                    does not).
@@ -32,7 +32,7 @@ from citylearn.reward_function import RewardFunction
 
 from ..config import REWARD_COMPONENTS, Reward, Tariff
 from ..schema import as_plain
-from ..tariff.demand import DemandRates, MonthPeaks, demand_charge_pen
+from ..tariff.model import BillingTariff, MonthPeaks
 
 REQUIRED_OBSERVATIONS = ["net_electricity_consumption", "solar_generation", "carbon_intensity",
                          "electricity_pricing", "electric_vehicles_chargers_dict", "month", "hour"]
@@ -81,22 +81,24 @@ def weighted(components: Mapping[str, float], weights: Mapping[str, float]) -> f
 
 
 class StationReward(RewardFunction):
-    """CityLearn reward function of the station (central agent: one value per step)."""
+    """CityLearn reward function of the station (central agent: one value per step). CityLearn builds it
+    from plain keyword arguments (`kwargs_from`), so the tariff comes as plain data and is rebuilt here."""
 
     def __init__(self, env_metadata, weights: Mapping[str, float] = None, scales: Mapping[str, float] = None,
-                 demand: Mapping[str, float] = None, **kwargs):
+                 billing: Mapping[str, float] = None, **kwargs):
         super().__init__(env_metadata, **kwargs)
         if weights is None or scales is None:
             raise ValueError("StationReward needs the weights and scales of params.yaml `reward`")
         self.weights = dict(weights)
         self.scales = dict(scales)
-        self.demand = DemandRates(**(demand or {}))
+        self.billing = BillingTariff.from_plain(billing)
         self.reset()
 
     @classmethod
     def kwargs_from(cls, reward: Reward, tariff: Tariff | None = None) -> dict:
+        """The keyword arguments CityLearn builds the reward from: plain data of params' `reward` and `tariff`."""
         return {"weights": dict(reward.weights), "scales": as_plain(reward.scales),
-                "demand": as_plain(DemandRates.from_tariff(tariff))}
+                "billing": BillingTariff.from_settings(tariff).as_plain()}
 
     def reset(self):
         self.previous_import_kwh = None     # no ramp is charged on the first step of an episode
@@ -114,15 +116,14 @@ class StationReward(RewardFunction):
         import_kwh, surplus_kwh = max(net_kwh, 0.0), max(-net_kwh, 0.0)
         unmet_kwh = unmet_departure_kwh(station.get("electric_vehicles_chargers_dict") or {})
         previous = import_kwh if self.previous_import_kwh is None else self.previous_import_kwh
-        month, in_window = int(station["month"]), self.demand.in_window(local_hour(station["hour"]))
-        import_kw = import_kwh / HOURS_PER_STEP
-        peaks = self.billed_peaks.before(month)
-        demand_pen = demand_charge_pen(import_kw, in_window, peaks.window_kw, peaks.any_kw, self.demand)
+        month, in_window = int(station["month"]), self.billing.in_peak_hours(local_hour(station["hour"]))
+        demand_pen, billed_peaks = self.billing.step_charge(self.billed_peaks, month, import_kwh / HOURS_PER_STEP,
+                                                            in_window)
         components = reward_components(import_kwh, surplus_kwh, float(station["carbon_intensity"]),
                                        float(station["electricity_pricing"]), unmet_kwh, previous, self.scales,
                                        demand_pen)
         self.previous_import_kwh = import_kwh
-        self.billed_peaks = peaks.after(month, import_kw, in_window)
+        self.billed_peaks = billed_peaks
         self.last_demand_charge_pen = demand_pen
         self.last_components = components
         self.last_unmet_kwh = unmet_kwh

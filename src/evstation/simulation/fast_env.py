@@ -21,7 +21,7 @@ CityLearn behaviours reproduced on purpose (they are what the agents were traine
 - the observation after the last step repeats the last pre-step observation (CityLearn does not
   advance its buildings on the terminal transition);
 - no ramp penalty on an episode's first step;
-- the reward's cost term adds the monthly demand charge each step causes (`tariff/demand.py`),
+- the reward's cost term adds the monthly demand charge each step causes (`BillingTariff.step_charge`),
   billed against the month's peaks since the episode's first step, as `StationReward` counts it;
   the same peaks (`billed_peaks`) go into the station state the learner sees.
 
@@ -51,7 +51,7 @@ import numpy as np
 from ..config import Reward, Settings, Tariff
 from .fast_data import NO_SOC, StationData, load_station
 from .fast_physics import StationBattery, charge_vehicles
-from ..tariff.demand import DemandRates, MonthPeaks, demand_charge_pen
+from ..tariff.model import BillingTariff, MonthPeaks
 from ..problem.reward import local_hour, reward_components, weighted
 from ..schema import as_plain, build
 
@@ -88,13 +88,13 @@ class FastStationEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, data: StationData, reward: Reward, reward_scale: float = 1.0, *, tariff: Tariff):
+    def __init__(self, data: StationData, reward: Reward, reward_scale: float = 1.0, *, billing: BillingTariff):
         self.data, self.reward_scale = data, reward_scale
         self.weights, self.scales = dict(reward.weights), as_plain(reward.scales)
-        self.demand = DemandRates.from_tariff(tariff)
+        self.billing = billing
         # the generation charge's window by CityLearn's own calendar, as StationReward reads it; the
         # tariff is required even without demand rates, as the state's window peak is tracked here
-        self.in_peak_window = np.array([self.demand.in_window(local_hour(hour)) for hour in data.hour])
+        self.in_peak_window = np.array([billing.in_peak_hours(local_hour(hour)) for hour in data.hour])
         self.observation_space = gymnasium.spaces.Box(low=data.observation_low, high=data.observation_high, dtype=np.float32)
         self.action_space = gymnasium.spaces.Box(low=data.action_low, high=data.action_high, dtype=np.float32)
         self.observation_names = list(data.observation_names)
@@ -107,7 +107,8 @@ class FastStationEnv(gymnasium.Env):
     @classmethod
     def from_folder(cls, folder: str | Path, reward: Reward, reward_scale: float = 1.0, *,
                     tariff: Tariff) -> "FastStationEnv":
-        return cls(load_station(Path(folder)), reward, reward_scale, tariff=tariff)
+        """The environment of a dataset folder under params' `reward` and `tariff` (the settings)."""
+        return cls(load_station(Path(folder)), reward, reward_scale, billing=BillingTariff.from_settings(tariff))
 
     # ------------------------------------------------------------ gymnasium interface
 
@@ -194,14 +195,13 @@ class FastStationEnv(gymnasium.Env):
         import_kwh, surplus_kwh = max(flows.net_kwh, 0.0), max(-flows.net_kwh, 0.0)
         previous = import_kwh if self.previous_import_kwh is None else self.previous_import_kwh
         month, in_window = int(self.data.month[step]), bool(self.in_peak_window[step])
-        import_kw = import_kwh / self.data.hours_per_step
-        peaks = self.billed_peaks.before(month)
-        demand_pen = demand_charge_pen(import_kw, in_window, peaks.window_kw, peaks.any_kw, self.demand)
+        demand_pen, billed_peaks = self.billing.step_charge(self.billed_peaks, month,
+                                                            import_kwh / self.data.hours_per_step, in_window)
         components = reward_components(import_kwh, surplus_kwh, float(self.data.carbon_intensity[step]),
                                        float(self.data.pricing[step]), self._unmet_kwh(step), previous, self.scales,
                                        demand_pen)
         self.previous_import_kwh = import_kwh
-        self.billed_peaks = peaks.after(month, import_kw, in_window)
+        self.billed_peaks = billed_peaks
         self.last_demand_charge_pen = demand_pen
         return weighted(components, self.weights), components
 

@@ -10,7 +10,7 @@ the dataset, so a controller sees the same state in training (fast twin) and in 
 never CityLearn's per-socket SOC observation, which lags by one visitor on back-to-back sessions.
 
 The third thing the simulator decides, the month's billed peaks so far (what a step's demand charge
-depends on, `tariff/demand.py`), each builder reads from its simulator's imports: the fast twin
+depends on, `BillingTariff.step_charge`), each builder reads from its simulator's imports: the fast twin
 keeps them as it steps, CityLearn's are the maxima of its net consumption since the month's first
 step; both are CityLearn's float32 values, so the two agree exactly. The idle site's peaks (mall
 and PV only) and the billing clock come from the dataset.
@@ -29,7 +29,7 @@ from ..dataset import PROFILES_FILE, read_csv
 from ..errors import DataError
 from .citylearn_env import connected_vehicle_socs
 from .fast_data import StationData, load_station
-from ..tariff.demand import billing_clock, month_start_steps, peaks_before, running_peaks_before
+from ..tariff.model import BillingTariff
 from ..problem.learning_reward import baseline_import_kwh
 from ..control.station import StationState
 
@@ -104,9 +104,9 @@ class StationObserver:
         self.noise_seed = noise_seed
         stamps = local_stamps(self.folder, self.data.rows)
         self.hour, self.weekday = stamps.hour.to_numpy(dtype=int), stamps.dayofweek.to_numpy(dtype=int)
-        tariff = settings.tariff
-        self.clock = billing_clock(stamps, tariff)
-        self.month_start = month_start_steps(self.clock["month"])
+        self.billing = BillingTariff.from_settings(settings.tariff)
+        self.clock = self.billing.clock(stamps)
+        self.month_start = self.billing.month_starts(self.clock["month"])
         self.idle_import_kw = idle_import_kw(self.data)
         self._idle_peaks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.socket_group = socket_groups(self.data.charger_ids)
@@ -140,7 +140,7 @@ class StationObserver:
         """The idle site's month-to-date (peak-window, any-hour) peaks before `step` (kW); worked out
         once per episode start, as the idle site's imports are known in advance."""
         if episode_start not in self._idle_peaks:
-            self._idle_peaks[episode_start] = running_peaks_before(
+            self._idle_peaks[episode_start] = self.billing.running_peaks_before(
                 self.idle_import_kw, self.clock["month"], self.clock["in_window"], episode_start)
         window, any_hour = self._idle_peaks[episode_start]
         return float(window[step]), float(any_hour[step])
@@ -198,7 +198,7 @@ def citylearn_billed_peaks_kw(observer: StationObserver, citylearn_env, step: in
     consumption of the steps taken (its episodes start on the dataset's first step)."""
     net_kwh = np.asarray(citylearn_env.buildings[0].net_electricity_consumption[:step], dtype=float)
     import_kw = np.maximum(net_kwh, 0.0) / observer.data.hours_per_step
-    return peaks_before(import_kw, observer.clock["in_window"], observer.first_billed_step(step), step)
+    return observer.billing.peaks_before(import_kw, observer.clock["in_window"], observer.first_billed_step(step), step)
 
 
 def state_from_citylearn(observer: StationObserver, citylearn_env, step: int) -> StationState:

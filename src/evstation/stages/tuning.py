@@ -16,7 +16,7 @@ from ..control.rules import PeakShaving
 from ..dataset import read_dataset
 from ..files import write_json_atomically
 from ..simulation.fast_check import simulate_fast
-from ..tariff.bill import timeseries_bill
+from ..tariff.model import BillingTariff
 from .records import run_controller
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def candidate_figures(settings: Settings, folder: Path, threshold_kw: float, rec
     """One candidate on a split in the fast simulator: its bill and grid CO2."""
     rule = make_rule(settings, threshold_kw, recharge_soc_pct)
     timeseries = simulate_fast(settings, folder, rule, label=f"{NAME} {threshold_kw:.0f} kW")
-    return {"bill_pen": timeseries_bill(timeseries, settings.tariff)["bill_pen"],
+    return {"bill_pen": BillingTariff.from_settings(settings.tariff).bill(timeseries)["bill_pen"],
             "co2_grid_kg": float((timeseries["import_kwh"] * timeseries["emission_factor_kg_per_kwh"]).sum())}
 
 

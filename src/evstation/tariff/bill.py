@@ -10,7 +10,8 @@ credit is always 0.
 The monthly demand charge is also a sum over steps, exactly: charge each step the rate times the
 rise it causes in the month's billed peak so far (0 when the peak does not rise). That per-step
 form is what a reward or a rolling planner uses: `tariff.demand.demand_charge_steps`, which sums
-to this module's monthly demand charges (tests/test_billed_peaks.py).
+to this module's monthly demand charges (tests/test_billed_peaks.py). Callers outside `tariff/` reach
+both forms, and the LP's, through `tariff.model.BillingTariff`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,16 @@ BILL_PARTS = ("bill_energy_pen", "bill_demand_generation_pen", "bill_demand_dist
 
 def billing_calendar(timestamps: pd.Series | pd.DatetimeIndex, tariff: Tariff) -> tuple[np.ndarray, np.ndarray]:
     """For each step: its billing month (1-12) and whether it lies in the tariff's peak hours."""
+    return peak_hours_calendar(timestamps, tariff.peak_start_hour, tariff.peak_end_hour)
+
+
+def peak_hours_calendar(timestamps: pd.Series | pd.DatetimeIndex, peak_start_hour: int,
+                        peak_end_hour: int) -> tuple[np.ndarray, np.ndarray]:
+    """`billing_calendar` from the peak window's hours alone (local hours [start, end)), for a caller that
+    holds the window rather than the settings (`tariff.model.BillingTariff`)."""
     times = pd.DatetimeIndex(pd.to_datetime(timestamps))
     hour = times.hour.to_numpy()
-    in_peak = (hour >= tariff.peak_start_hour) & (hour < tariff.peak_end_hour)
+    in_peak = (hour >= peak_start_hour) & (hour < peak_end_hour)
     return times.month.to_numpy(), in_peak
 
 
@@ -45,11 +53,21 @@ def monthly_billed_peaks_kw(import_kwh: np.ndarray, month: np.ndarray, in_peak: 
 def bill_parts_pen(import_kwh: np.ndarray, price_pen_per_kwh: np.ndarray, month: np.ndarray,
                    in_peak: np.ndarray, tariff: Tariff, step_hours: float = 1.0) -> dict:
     """The bill's parts (PEN), its total and each month's billed peaks (kW)."""
+    return rated_bill_parts_pen(import_kwh, price_pen_per_kwh, month, in_peak, step_hours=step_hours,
+                                generation_pen_per_kw_month=tariff.demand.generation_pen_per_kw_month,
+                                distribution_pen_per_kw_month=tariff.demand.distribution_pen_per_kw_month)
+
+
+def rated_bill_parts_pen(import_kwh: np.ndarray, price_pen_per_kwh: np.ndarray, month: np.ndarray,
+                         in_peak: np.ndarray, *, generation_pen_per_kw_month: float,
+                         distribution_pen_per_kw_month: float, step_hours: float = 1.0) -> dict:
+    """`bill_parts_pen` from the two demand rates alone, for a caller that holds the rates rather than the
+    settings (`tariff.model.BillingTariff`)."""
     peaks = monthly_billed_peaks_kw(import_kwh, month, in_peak, step_hours)
     parts = {
         "bill_energy_pen": float(np.sum(np.asarray(import_kwh, dtype=float) * price_pen_per_kwh)),
-        "bill_demand_generation_pen": float(tariff.demand.generation_pen_per_kw_month * peaks["peak_window_kw"].sum()),
-        "bill_demand_distribution_pen": float(tariff.demand.distribution_pen_per_kw_month * peaks["any_hour_kw"].sum()),
+        "bill_demand_generation_pen": float(generation_pen_per_kw_month * peaks["peak_window_kw"].sum()),
+        "bill_demand_distribution_pen": float(distribution_pen_per_kw_month * peaks["any_hour_kw"].sum()),
         "bill_export_credit_pen": 0.0,
     }
     parts["bill_pen"] = (parts["bill_energy_pen"] + parts["bill_demand_generation_pen"]

@@ -9,7 +9,8 @@ month's demand charge; and with the month-to-date peaks in the state, the charge
 only on the state and the step's import, so a reward built from it stays Markovian.
 
 Everything here is pure: the reward functions (reported and learning), the fast twin and the
-state builders all call these, so training and evaluation count the same charge.
+state builders all reach these through `tariff.model.BillingTariff`, so training and evaluation
+count the same charge.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Tariff
-from .bill import billing_calendar
+from .bill import peak_hours_calendar
 
 HOURS_PER_DAY = 24
 
@@ -83,10 +84,15 @@ def billing_clock(stamps: pd.DatetimeIndex, tariff: Tariff) -> dict[str, np.ndar
     """Per step of local timestamps: the month (1-12) and whether it is in the peak window (the
     bill's own calendar), the hours left in its month (this one included: 1 in a month's last hour)
     and the hours to the next peak window (0 within it)."""
+    return peak_hours_clock(stamps, tariff.peak_start_hour, tariff.peak_end_hour)
+
+
+def peak_hours_clock(stamps: pd.DatetimeIndex, peak_start_hour: int, peak_end_hour: int) -> dict[str, np.ndarray]:
+    """`billing_clock` from the peak window's hours alone (local hours [start, end))."""
     stamps = pd.DatetimeIndex(stamps)
-    month, in_window = billing_calendar(stamps, tariff)
+    month, in_window = peak_hours_calendar(stamps, peak_start_hour, peak_end_hour)
     hour = stamps.hour.to_numpy(dtype=int)
-    to_window = np.where(in_window, 0, (tariff.peak_start_hour - hour) % HOURS_PER_DAY)
+    to_window = np.where(in_window, 0, (peak_start_hour - hour) % HOURS_PER_DAY)
     left = (stamps.days_in_month.to_numpy(dtype=int) - stamps.day.to_numpy(dtype=int)) * HOURS_PER_DAY \
         + HOURS_PER_DAY - hour
     return {"month": month.astype(int), "in_window": in_window,
