@@ -26,21 +26,22 @@ import torch
 import yaml
 from stable_baselines3.common.vec_env import VecNormalize
 
-from evstation.learning import agents
 from evstation.config import Settings, apply_overrides, load_settings
+from evstation.learning import agents
+from evstation.learning.training import CLIP_OBSERVATION, make_vec_env
 from evstation.simulation.citylearn_env import CentralAgentEnv, make_station_env
 from evstation.simulation.fast_env import make_fast_env
-from evstation.learning.training import CLIP_OBSERVATION, make_vec_env
 
-SOCKET_COUNTS = {8: (6, 2), 128: (112, 16)}       # sockets -> (moto, mototaxi), as the tests and params
-CITYLEARN_STEPS = {8: 8760, 128: 1000}            # CityLearn is timed on part of the year at full size
+SOCKET_COUNTS = {8: (6, 2), 128: (112, 16)}  # sockets -> (moto, mototaxi), as the tests and params
+CITYLEARN_STEPS = {8: 8760, 128: 1000}  # CityLearn is timed on part of the year at full size
 SEED = 0
-ROLLOUTS_TIMED = 2                                # A2C/PPO: whole rollouts + updates timed
-SAC_TRAINING_STEPS_TIMED = 1000                   # SAC: steps timed after its warm-up
+ROLLOUTS_TIMED = 2  # A2C/PPO: whole rollouts + updates timed
+SAC_TRAINING_STEPS_TIMED = 1000  # SAC: steps timed after its warm-up
 SECONDS_PER_HOUR = 3600.0
 
 
 # ---------------------------------------------------------------- datasets
+
 
 def socket_count(folder: Path) -> int:
     return len(json.loads((folder / "schema.json").read_text())["buildings"]["station"]["chargers"])
@@ -54,7 +55,21 @@ def build_dataset(settings: Settings, sockets: int, workdir: Path) -> Path:
     sized = apply_overrides(settings, {"sockets.moto.count": moto, "sockets.mototaxi.count": mototaxi})
     (project / "params.yaml").write_text(yaml.safe_dump(sized.as_params(), sort_keys=False))
     print(f"building a {sockets}-socket year in {project} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", "build-dataset", "--data-dir", "data/citylearn", "--split", "train"], cwd=project, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evstation.cli",
+            "--quiet",
+            "build-dataset",
+            "--data-dir",
+            "data/citylearn",
+            "--split",
+            "train",
+        ],
+        cwd=project,
+        check=True,
+    )
     return project / "data" / "citylearn" / "train"
 
 
@@ -66,6 +81,7 @@ def dataset_for(sockets: int, settings: Settings, full_folder: Path, workdir: Pa
 
 
 # ---------------------------------------------------------------- simulators
+
 
 def steps_per_second(env, steps: int) -> tuple[float, float]:
     """(construction-excluded) random-action steps per second over `steps` steps, restarting at episode end."""
@@ -86,14 +102,19 @@ def time_simulators(sockets: int, settings: Settings, folder: Path) -> dict:
     started = time.perf_counter()
     fast = make_fast_env(settings, folder)
     fast_build = time.perf_counter() - started
-    row = {"sockets": sockets, "citylearn_build_s": citylearn_build, "fast_build_s": fast_build,
-           "citylearn_steps_per_s": steps_per_second(citylearn, CITYLEARN_STEPS[sockets]),
-           "fast_steps_per_s": steps_per_second(fast, fast.steps_per_episode)}
+    row = {
+        "sockets": sockets,
+        "citylearn_build_s": citylearn_build,
+        "fast_build_s": fast_build,
+        "citylearn_steps_per_s": steps_per_second(citylearn, CITYLEARN_STEPS[sockets]),
+        "fast_steps_per_s": steps_per_second(fast, fast.steps_per_episode),
+    }
     row["speedup"] = row["fast_steps_per_s"] / row["citylearn_steps_per_s"]
     return row
 
 
 # ---------------------------------------------------------------- training throughput
+
 
 def fast_vec_env(settings: Settings, agent: str, folder: Path):
     """The training environments of `agent` on the fast simulator, exactly as `evstation train` builds them."""
@@ -109,8 +130,11 @@ def build_model(agent: str, settings: Settings, venv):
 
 def _learn_seconds(model, steps: int, agent: str, settings: Settings, first: bool) -> float:
     started = time.perf_counter()
-    model.learn(total_timesteps=steps, callback=agents.Learner.of(agent, settings).schedule_callbacks(),
-                reset_num_timesteps=first)
+    model.learn(
+        total_timesteps=steps,
+        callback=agents.Learner.of(agent, settings).schedule_callbacks(),
+        reset_num_timesteps=first,
+    )
     return time.perf_counter() - started
 
 
@@ -130,7 +154,9 @@ def sac_rates(settings: Settings, folder: Path) -> tuple[float, float]:
     model = build_model("sac", settings, venv)
     warmup = settings.agents.sac.learning_starts
     warm_rate = warmup / _learn_seconds(model, warmup, "sac", settings, first=True) if warmup else float("inf")
-    train_rate = SAC_TRAINING_STEPS_TIMED / _learn_seconds(model, SAC_TRAINING_STEPS_TIMED, "sac", settings, first=False)
+    train_rate = SAC_TRAINING_STEPS_TIMED / _learn_seconds(
+        model, SAC_TRAINING_STEPS_TIMED, "sac", settings, first=False
+    )
     venv.close()
     return warm_rate, train_rate
 
@@ -142,19 +168,35 @@ def training_projection(settings: Settings, folder: Path, simulators: dict) -> l
         budget = agents.Learner.of(agent, settings).total_timesteps(episode_steps)
         for count in (1, 2):
             rate = on_policy_rate(settings, agent, folder, count)
-            rows.append({"agent": agent, "n_envs": count, "budget": budget, "fast_steps_per_s": rate,
-                         "fast_hours": budget / rate / SECONDS_PER_HOUR})
+            rows.append(
+                {
+                    "agent": agent,
+                    "n_envs": count,
+                    "budget": budget,
+                    "fast_steps_per_s": rate,
+                    "fast_hours": budget / rate / SECONDS_PER_HOUR,
+                }
+            )
             print(f"  {agent} n_envs={count}: {rate:.0f} steps/s", flush=True)
     budget = agents.Learner.of("sac", settings).total_timesteps(episode_steps)
     warmup = min(settings.agents.sac.learning_starts, budget)
     warm_rate, train_rate = sac_rates(settings, folder)
     seconds = warmup / warm_rate + (budget - warmup) / train_rate
-    rows.append({"agent": "sac", "n_envs": 1, "budget": budget, "fast_steps_per_s": budget / seconds,
-                 "fast_hours": seconds / SECONDS_PER_HOUR, "warmup_steps_per_s": warm_rate, "training_steps_per_s": train_rate})
+    rows.append(
+        {
+            "agent": "sac",
+            "n_envs": 1,
+            "budget": budget,
+            "fast_steps_per_s": budget / seconds,
+            "fast_hours": seconds / SECONDS_PER_HOUR,
+            "warmup_steps_per_s": warm_rate,
+            "training_steps_per_s": train_rate,
+        }
+    )
     print(f"  sac: warm-up {warm_rate:.0f} steps/s, training {train_rate:.0f} steps/s", flush=True)
     fast_step_s, citylearn_step_s = 1.0 / simulators["fast_steps_per_s"], 1.0 / simulators["citylearn_steps_per_s"]
     for row in rows:
-        if row["n_envs"] == 1:       # learner time per step + CityLearn's step time instead of the fast one
+        if row["n_envs"] == 1:  # learner time per step + CityLearn's step time instead of the fast one
             learner_s = max(row["fast_hours"] * SECONDS_PER_HOUR / row["budget"] - fast_step_s, 0.0)
             row["citylearn_hours"] = row["budget"] * (learner_s + citylearn_step_s) / SECONDS_PER_HOUR
     return rows
@@ -162,25 +204,36 @@ def training_projection(settings: Settings, folder: Path, simulators: dict) -> l
 
 # ---------------------------------------------------------------- report
 
+
 def print_report(simulators: list[dict], training: list[dict]) -> None:
     print("\nSimulators, random actions, one process (steps/s):")
     print(f"  {'sockets':>7} {'CityLearn':>10} {'fast':>10} {'speed-up':>9} {'build CL s':>11} {'build fast s':>13}")
     for row in simulators:
-        print(f"  {row['sockets']:>7} {row['citylearn_steps_per_s']:>10.0f} {row['fast_steps_per_s']:>10.0f} "
-              f"{row['speedup']:>8.0f}x {row['citylearn_build_s']:>11.1f} {row['fast_build_s']:>13.1f}")
+        print(
+            f"  {row['sockets']:>7} {row['citylearn_steps_per_s']:>10.0f} {row['fast_steps_per_s']:>10.0f} "
+            f"{row['speedup']:>8.0f}x {row['citylearn_build_s']:>11.1f} {row['fast_build_s']:>13.1f}"
+        )
     print("\nTraining at 128 sockets (CPU), production budgets:")
-    print(f"  {'agent':<5} {'n_envs':>6} {'budget':>8} {'fast steps/s':>13} {'fast h':>7} {'CityLearn h (derived)':>22}")
+    print(
+        f"  {'agent':<5} {'n_envs':>6} {'budget':>8} {'fast steps/s':>13} {'fast h':>7} {'CityLearn h (derived)':>22}"
+    )
     for row in training:
         citylearn = f"{row['citylearn_hours']:.1f}" if "citylearn_hours" in row else "-"
-        print(f"  {row['agent']:<5} {row['n_envs']:>6} {row['budget']:>8} {row['fast_steps_per_s']:>13.0f} "
-              f"{row['fast_hours']:>7.2f} {citylearn:>22}")
+        print(
+            f"  {row['agent']:<5} {row['n_envs']:>6} {row['budget']:>8} {row['fast_steps_per_s']:>13.0f} "
+            f"{row['fast_hours']:>7.2f} {citylearn:>22}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", type=Path)
-    parser.add_argument("--full-folder", default="data/mall/citylearn/train", type=Path,
-                        help="an existing 128-socket one-year dataset to use instead of building one")
+    parser.add_argument(
+        "--full-folder",
+        default="data/mall/citylearn/train",
+        type=Path,
+        help="an existing 128-socket one-year dataset to use instead of building one",
+    )
     parser.add_argument("--skip-training", action="store_true", help="only time the simulators")
     args = parser.parse_args(argv)
     settings = load_settings(args.params)
@@ -192,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
             folder, sized = dataset_for(sockets, settings, args.full_folder, Path(workdir))
             folders[sockets] = (folder, sized)
             simulators.append(time_simulators(sockets, sized, folder))
-            print(f"{sockets} sockets: CityLearn {simulators[-1]['citylearn_steps_per_s']:.0f} steps/s, "
-                  f"fast {simulators[-1]['fast_steps_per_s']:.0f} steps/s", flush=True)
+            print(
+                f"{sockets} sockets: CityLearn {simulators[-1]['citylearn_steps_per_s']:.0f} steps/s, "
+                f"fast {simulators[-1]['fast_steps_per_s']:.0f} steps/s",
+                flush=True,
+            )
         if not args.skip_training:
             folder, sized = folders[128]
             training = training_projection(sized, folder, simulators[-1])

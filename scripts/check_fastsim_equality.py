@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 from evstation.config import load_settings
-from evstation.simulation.fast_env import make_fast_env
 from evstation.simulation.fast_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis
+from evstation.simulation.fast_env import make_fast_env
 
-STEP_TOLERANCE = 1e-6        # relative (absolute below 1): per-step flows, SOCs, observations, rewards
-KPI_TOLERANCE_PCT = 0.01     # relative, in percent
+STEP_TOLERANCE = 1e-6  # relative (absolute below 1): per-step flows, SOCs, observations, rewards
+KPI_TOLERANCE_PCT = 0.01  # relative, in percent
 
 
 def check_mode(settings, folder: Path, mode: str, seed: int) -> bool:
@@ -29,11 +29,16 @@ def check_mode(settings, folder: Path, mode: str, seed: int) -> bool:
     reference = run_citylearn(settings, folder, mode, seed)
     candidate = run_fast(settings, folder, mode, seed, env=fast_env)
     differences = compare(reference, candidate)
-    kpis = kpi_differences_pct(trace_kpis(reference, settings, folder, fast_env.charger_ids, f"citylearn/{mode}"),
-                               trace_kpis(candidate, settings, folder, fast_env.charger_ids, f"fast/{mode}"))
+    kpis = kpi_differences_pct(
+        trace_kpis(reference, settings, folder, fast_env.charger_ids, f"citylearn/{mode}"),
+        trace_kpis(candidate, settings, folder, fast_env.charger_ids, f"fast/{mode}"),
+    )
     steps = len(reference.rewards)
-    print(f"\n{mode}: {steps} steps, {len(fast_env.charger_ids)} sockets; CityLearn {reference.seconds:.1f} s "
-          f"({steps / reference.seconds:.0f} steps/s), fast {candidate.seconds:.2f} s ({steps / candidate.seconds:.0f} steps/s)")
+    print(
+        f"\n{mode}: {steps} steps, {len(fast_env.charger_ids)} sockets; CityLearn {reference.seconds:.1f} s "
+        f"({steps / reference.seconds:.0f} steps/s), fast {candidate.seconds:.2f} s "
+        f"({steps / candidate.seconds:.0f} steps/s)"
+    )
     print(f"  {'quantity':<32}{'largest difference':>20}  (relative; absolute below 1)")
     for name, value in differences.items():
         flag = "" if value <= STEP_TOLERANCE else "   <-- exceeds tolerance"
@@ -58,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.params)
     results = {mode: check_mode(settings, args.folder, mode, args.seed) for mode in args.modes}
     failed = [mode for mode, ok in results.items() if not ok]
-    print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'all modes agree'} "
-          f"(tolerances: {STEP_TOLERANCE:g} per step, {KPI_TOLERANCE_PCT:g} % per KPI)")
+    print(
+        f"\n{'FAILED: ' + ', '.join(failed) if failed else 'all modes agree'} "
+        f"(tolerances: {STEP_TOLERANCE:g} per step, {KPI_TOLERANCE_PCT:g} % per KPI)"
+    )
     return 1 if failed else 0
 
 

@@ -9,6 +9,7 @@ params.yaml first, so a misspelled key stops here in one line instead of in the 
 Stage names after the overlay are dvc targets (only they and what they need run); `-S KEY=VALUE`
 adds one more override; `--queue` queues the experiment instead of running it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", help="the experiment's name (dvc exp run -n)")
     parser.add_argument("overlay", type=Path, help="a YAML file of dotted keys laid over params.yaml")
     parser.add_argument("targets", nargs="*", help="dvc stages to run (default: the whole pipeline)")
-    parser.add_argument("-S", dest="extra", action="append", default=[], metavar="KEY=VALUE",
-                        help="one more override, as dvc exp run -S takes it")
+    parser.add_argument(
+        "-S",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more override, as dvc exp run -S takes it",
+    )
     parser.add_argument("--queue", action="store_true", help="queue the experiment (dvc queue start runs it)")
     parser.add_argument("--dry-run", action="store_true", help="print the dvc command, run nothing")
     args = parser.parse_args(argv)

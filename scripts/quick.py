@@ -22,15 +22,24 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_COPIED = ("results/", "dvc.lock")          # the full-size records: the quick run writes its own
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "quick", "GIT_AUTHOR_EMAIL": "quick@localhost",
-                "GIT_COMMITTER_NAME": "quick", "GIT_COMMITTER_EMAIL": "quick@localhost"}
+NOT_COPIED = ("results/", "dvc.lock")  # the full-size records: the quick run writes its own
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "quick",
+    "GIT_AUTHOR_EMAIL": "quick@localhost",
+    "GIT_COMMITTER_NAME": "quick",
+    "GIT_COMMITTER_EMAIL": "quick@localhost",
+}
 
 
 def working_files() -> list[str]:
     """The working tree's files that git tracks or would (not the ignored ones: .venv, data, ...)."""
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [name for name in listing.split("\0") if name and not name.startswith(NOT_COPIED)]
 
 
@@ -40,7 +49,7 @@ def copy_repository(target: Path) -> None:
     target.mkdir(parents=True)
     for name in working_files():
         source = ROOT / name
-        if source.is_file():                   # a file deleted in the working tree but still tracked is left out
+        if source.is_file():  # a file deleted in the working tree but still tracked is left out
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
 
@@ -65,14 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     if target == ROOT or ROOT.is_relative_to(target):
         parser.error(f"--folder {target}: must not be the repository or hold it")
 
-    params = quick_params(overlay)             # a bad overlay stops here, before the copy is emptied
+    params = quick_params(overlay)  # a bad overlay stops here, before the copy is emptied
     copy_repository(target)
     (target / "params.yaml").write_text(params)
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, **GIT_IDENTITY, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-           "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(target / ".dvc" / "tmp" / "site"),
-           # the copy's own package, not the installed one (an editable install points at the working tree)
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(target / "src"), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        **GIT_IDENTITY,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(target / ".dvc" / "tmp" / "site"),
+        # the copy's own package, not the installed one (an editable install points at the working tree)
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(target / "src"), os.environ.get("PYTHONPATH")])),
+    }
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "quick run"]):
         subprocess.run(command, cwd=target, env=env, check=True)
 

@@ -5,6 +5,7 @@ its parts, EV service) and the room on each objective, best rule minus optimum, 
     .venv/bin/python scripts/results_tables.py                  # results/report/comparison.csv
     .venv/bin/python scripts/results_tables.py --report other/report
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,15 @@ from evstation.report.names import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, O
 from evstation.report.tables import best_rule, near_zero  # noqa: E402
 from evstation.report.text import signed  # noqa: E402  (the report's signed difference: "0.0", never "-0.0")
 
-COLUMNS = {"co2_grid_kg": ("grid CO2 (t)", 1e3), "import_kwh": ("import (MWh)", 1e3), "bill_pen": ("bill (kPEN)", 1e3),
-           "bill_energy_pen": ("energy (kPEN)", 1e3), "bill_demand_generation_pen": ("generation demand (kPEN)", 1e3),
-           "bill_demand_distribution_pen": ("distribution demand (kPEN)", 1e3),
-           "ev_satisfaction_pct": ("EV satisfied (%)", 1.0)}
+COLUMNS = {
+    "co2_grid_kg": ("grid CO2 (t)", 1e3),
+    "import_kwh": ("import (MWh)", 1e3),
+    "bill_pen": ("bill (kPEN)", 1e3),
+    "bill_energy_pen": ("energy (kPEN)", 1e3),
+    "bill_demand_generation_pen": ("generation demand (kPEN)", 1e3),
+    "bill_demand_distribution_pen": ("distribution demand (kPEN)", 1e3),
+    "ev_satisfaction_pct": ("EV satisfied (%)", 1.0),
+}
 UNITS = {"co2_grid_kg": ("t", 1e3), "bill_pen": ("kPEN", 1e3)}
 
 
@@ -50,10 +56,15 @@ def room_line(evaluation: pd.DataFrame, table: pd.DataFrame, objective: str, set
         return f"- {label}: no best rule or no `{optimum}` record."
     rule_value, best = evaluation.loc[bar, kpi], evaluation.loc[optimum, kpi]
     room = rule_value - best
-    share = ("" if near_zero(rule_value, evaluation.loc["uncontrolled", kpi], settings)
-             else f" ({signed(100 * room / rule_value)} % of the best rule)")
-    return (f"- {label}: best rule `{bar}` {rule_value / divisor:,.1f} {unit}, "
-            f"`{optimum}` {best / divisor:,.1f} {unit}: room {signed(room / divisor)} {unit}{share}")
+    share = (
+        ""
+        if near_zero(rule_value, evaluation.loc["uncontrolled", kpi], settings)
+        else f" ({signed(100 * room / rule_value)} % of the best rule)"
+    )
+    return (
+        f"- {label}: best rule `{bar}` {rule_value / divisor:,.1f} {unit}, "
+        f"`{optimum}` {best / divisor:,.1f} {unit}: room {signed(room / divisor)} {unit}{share}"
+    )
 
 
 def scenario_tables(table: pd.DataFrame, params: Path) -> str:
@@ -66,14 +77,21 @@ def scenario_tables(table: pd.DataFrame, params: Path) -> str:
         order = [name for name in BASELINE_ORDER + AGENT_ORDER if name in evaluation.index]
         lines += [f"**{scenario}** (objective `{scenario_config.objective}`), held-out year:", ""]
         lines += [room_line(evaluation, rows, objective, scenario_config) for objective in ("grid_co2", "bill")] + [""]
-        lines += ["| controller | runs | " + " | ".join(label for label, _ in COLUMNS.values()) + " |",
-                  "|---|---|" + "---|" * len(COLUMNS)]
-        rows_shown = {name: f"{int(evaluation.loc[name, 'runs'])} | " + " | ".join(
-            _cell(evaluation.loc[name], column, divisor) for column, (_, divisor) in COLUMNS.items()) for name in order}
+        lines += [
+            "| controller | runs | " + " | ".join(label for label, _ in COLUMNS.values()) + " |",
+            "|---|---|" + "---|" * len(COLUMNS),
+        ]
+        rows_shown = {
+            name: f"{int(evaluation.loc[name, 'runs'])} | "
+            + " | ".join(_cell(evaluation.loc[name], column, divisor) for column, (_, divisor) in COLUMNS.items())
+            for name in order
+        }
         agents = [name for name in AGENT_ORDER if name in rows_shown]
-        if len(agents) > 1 and len({rows_shown[name] for name in agents}) == 1:     # identical agents: one row
-            rows_shown = {**{name: row for name, row in rows_shown.items() if name not in agents},
-                          f"{', '.join(agents)} (each)": rows_shown[agents[0]]}
+        if len(agents) > 1 and len({rows_shown[name] for name in agents}) == 1:  # identical agents: one row
+            rows_shown = {
+                **{name: row for name, row in rows_shown.items() if name not in agents},
+                f"{', '.join(agents)} (each)": rows_shown[agents[0]],
+            }
         lines += [f"| {name} | {row} |" for name, row in rows_shown.items()]
         lines.append("")
     return "\n".join(lines)

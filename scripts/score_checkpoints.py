@@ -34,9 +34,11 @@ def score(folder: Path, agent: str, environments: dict) -> dict:
         normalizations[name] = VecNormalize.load(str(folder / "normalization.pkl"), DummyVecEnv([lambda env=env: env]))
         normalizations[name].training = False
     held_out = environments["held_out_year"]
-    return {"validation": episode_means(model, normalizations["validation"], environments["validation"])["reward"],
-            "held_out_year": episode_means(model, normalizations["held_out_year"], held_out),
-            "exploring": episode_means(model, normalizations["held_out_year"], held_out, deterministic=False)["reward"]}
+    return {
+        "validation": episode_means(model, normalizations["validation"], environments["validation"])["reward"],
+        "held_out_year": episode_means(model, normalizations["held_out_year"], held_out),
+        "exploring": episode_means(model, normalizations["held_out_year"], held_out, deterministic=False)["reward"],
+    }
 
 
 def main() -> None:
@@ -48,21 +50,28 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings(args.params, args.scenario)
     data = args.data_dir or Path("data") / args.scenario / "citylearn"
-    environments = {"validation": make_learner_env(settings, data / "train", window="validation"),
-                    "held_out_year": make_learner_env(settings, data / "eval", window="year")}
+    environments = {
+        "validation": make_learner_env(settings, data / "train", window="validation"),
+        "held_out_year": make_learner_env(settings, data / "eval", window="year"),
+    }
     agent = args.run_folder.parent.name
     selection = json.loads((args.run_folder / "selection.json").read_text())
     print(f"{args.run_folder}: best on validation at step {selection['best_timesteps']:,}")
-    print("     steps  validation  held-out year  " + "  ".join(f"{name:>14}" for name in REWARD_COMPONENTS)
-          + "  exploring policy")
-    folders = [args.run_folder / "best", *sorted(args.run_folder.glob("step_*"))]     # best: the kept model
+    print(
+        "     steps  validation  held-out year  "
+        + "  ".join(f"{name:>14}" for name in REWARD_COMPONENTS)
+        + "  exploring policy"
+    )
+    folders = [args.run_folder / "best", *sorted(args.run_folder.glob("step_*"))]  # best: the kept model
     for folder in folders:
         steps = json.loads((folder / "meta.json").read_text())["num_timesteps"]
         scores = score(folder, agent, environments)
         held_out = scores["held_out_year"]
-        print(f"{steps:>10,}  {scores['validation']:>10.5f}  {held_out['reward']:>13.5f}  "
-              + "  ".join(f"{held_out[name]:>14.5f}" for name in REWARD_COMPONENTS)
-              + f"  {scores['exploring']:>16.5f}")
+        print(
+            f"{steps:>10,}  {scores['validation']:>10.5f}  {held_out['reward']:>13.5f}  "
+            + "  ".join(f"{held_out[name]:>14.5f}" for name in REWARD_COMPONENTS)
+            + f"  {scores['exploring']:>16.5f}"
+        )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,11 @@ def table(settings, results: Path, scenario: str, seed: int) -> list[str]:
     rows = mark_the_bar(comparison_table(settings, load_entries(settings, folder)), settings)
     rows = rows[rows["split"] == "eval"]
     best = rows[rows["best_rule"]].iloc[0]
-    lines = [f"| {scenario} | controller | grid CO2 | share of oracle gain | EV satisfied | cost | learning reward per step "
-             f"| reported reward per step | vs best rule: CO2 | vs best rule: learning reward | model kept |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| {scenario} | controller | grid CO2 | share of oracle gain | EV satisfied | cost | learning reward per step "
+        f"| reported reward per step | vs best rule: CO2 | vs best rule: learning reward | model kept |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for _, row in rows.iterrows():
         name, model = row["controller"], ""
         if name in AGENTS:
@@ -47,7 +49,8 @@ def table(settings, results: Path, scenario: str, seed: int) -> list[str]:
             f"| {row['ev_satisfaction_pct']:.2f} % | {row['cost_pen'] / 1000:,.1f} kPEN "
             f"| {signed(row['learning_reward_mean'])} | {row['reward_mean']:+.4f} "
             f"| {(row['co2_grid_kg'] - best['co2_grid_kg']) / 1000:+,.1f} t "
-            f"| {signed(row['learning_reward_mean'] - best['learning_reward_mean'])} | {model} |")
+            f"| {signed(row['learning_reward_mean'] - best['learning_reward_mean'])} | {model} |"
+        )
     return lines
 
 

@@ -27,8 +27,13 @@ def read_job(path: Path, root: Path) -> dict:
     seconds = float(row["s"])
     end = path.stat().st_mtime
     name = str(path.relative_to(root).with_suffix(""))
-    return {"job": name, "seconds": seconds, "max_rss_mb": float(row.get("max_rss") or "nan"),
-            "start": end - seconds, "end": end}
+    return {
+        "job": name,
+        "seconds": seconds,
+        "max_rss_mb": float(row.get("max_rss") or "nan"),
+        "start": end - seconds,
+        "end": end,
+    }
 
 
 def group_of(job: str) -> str:

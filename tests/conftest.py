@@ -26,8 +26,8 @@ SMALL = {
     "sockets.mototaxi.count": 2,
     "fleet.daily_arrivals": {"moto": 60, "mototaxi": 20},
     "validation.rollout_steps": 48,
-    "validation.pv_yield_kwh_per_kwp": [900.0, 1700.0],   # one January week, annualised
-    "control.model_selection.validation_days": 2,         # the week's last 2 days: 120 training steps
+    "validation.pv_yield_kwh_per_kwp": [900.0, 1700.0],  # one January week, annualised
+    "control.model_selection.validation_days": 2,  # the week's last 2 days: 120 training steps
 }
 
 
@@ -54,11 +54,17 @@ def tool_env() -> dict[str, str]:
         atexit.register(shutil.rmtree, folder, True)
         _TOOL_CONFIG.append(folder)
     folder = _TOOL_CONFIG[0]
-    return {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
-            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org",
-            "DVC_GLOBAL_CONFIG_DIR": str(folder / "dvc-global"), "DVC_SYSTEM_CONFIG_DIR": str(folder / "dvc-system"),
-            "DVC_NO_ANALYTICS": "1"}
+    return {
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.org",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.org",
+        "DVC_GLOBAL_CONFIG_DIR": str(folder / "dvc-global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(folder / "dvc-system"),
+        "DVC_NO_ANALYTICS": "1",
+    }
 
 
 def write_params(folder: Path, overrides: dict | None = None) -> Path:
@@ -71,8 +77,13 @@ def write_params(folder: Path, overrides: dict | None = None) -> Path:
 
 def run_cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run the `evstation` command line for real, in `cwd`."""
-    result = subprocess.run([sys.executable, "-m", "evstation.cli", *args], cwd=cwd, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    result = subprocess.run(
+        [sys.executable, "-m", "evstation.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"evstation {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
@@ -85,7 +96,7 @@ def run_cli_in_process(*args: str, cwd: Path) -> None:
     from evstation.cli import main
 
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level          # main() points logging at this stderr
+    handlers, level = root.handlers[:], root.level  # main() points logging at this stderr
     previous = Path.cwd()
     os.chdir(cwd)
     try:

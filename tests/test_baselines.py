@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import data_dir, results_dir, run_cli_in_process, with_station_only, write_params
 from evstation.config import REWARD_COMPONENTS, load_settings
 from evstation.control.rules import make_baseline
 from evstation.kpis import split_kpis
 from evstation.simulation.runner import simulate
-
-from conftest import with_station_only, write_params, data_dir, results_dir, run_cli_in_process
 
 BASELINES = ("without_solar", "uncontrolled", "rule_based")
 
@@ -53,10 +52,22 @@ def test_every_baseline_writes_metrics_and_timeseries_for_both_years(mall_baseli
             assert metrics["max_energy_balance_error_kwh"] <= 1e-6
             timeseries = pd.read_csv(results_dir(mall_baselines) / "timeseries" / f"{name}_{split}.csv")
             assert len(timeseries) == 168
-            for column in ("load_kwh", "pv_kwh", "ev_kwh", "ev_delivered_kwh", "bess_in_kwh", "bess_out_kwh",
-                           "bess_soc_pct", "import_kwh", "surplus_kwh", "tariff_pen_per_kwh",
-                           "emission_factor_kg_per_kwh", "sessions_departing", "sessions_fulfilled",
-                           *(f"reward_{c}" for c in REWARD_COMPONENTS)):
+            for column in (
+                "load_kwh",
+                "pv_kwh",
+                "ev_kwh",
+                "ev_delivered_kwh",
+                "bess_in_kwh",
+                "bess_out_kwh",
+                "bess_soc_pct",
+                "import_kwh",
+                "surplus_kwh",
+                "tariff_pen_per_kwh",
+                "emission_factor_kg_per_kwh",
+                "sessions_departing",
+                "sessions_fulfilled",
+                *(f"reward_{c}" for c in REWARD_COMPONENTS),
+            ):
                 assert column in timeseries.columns
             assert metrics["import_kwh"] == pytest.approx(timeseries["import_kwh"].sum())
 
@@ -67,8 +78,14 @@ def test_without_solar_is_its_own_simulation_and_imports_more(mall_baselines):
     assert without["pv_kwh"].sum() == 0 and with_pv["pv_kwh"].sum() > 0
     assert (without["import_kwh"] >= with_pv["import_kwh"] - 1e-6).all()
     for split in ("train", "eval"):
-        assert _metrics(mall_baselines, "without_solar")[split]["import_kwh"] > _metrics(mall_baselines, "uncontrolled")[split]["import_kwh"]
-        assert _metrics(mall_baselines, "without_solar")[split]["co2_grid_kg"] > _metrics(mall_baselines, "uncontrolled")[split]["co2_grid_kg"]
+        assert (
+            _metrics(mall_baselines, "without_solar")[split]["import_kwh"]
+            > _metrics(mall_baselines, "uncontrolled")[split]["import_kwh"]
+        )
+        assert (
+            _metrics(mall_baselines, "without_solar")[split]["co2_grid_kg"]
+            > _metrics(mall_baselines, "uncontrolled")[split]["co2_grid_kg"]
+        )
 
 
 def test_full_power_charging_satisfies_every_feasible_session(mall_baselines):
@@ -158,8 +175,7 @@ def test_reward_does_not_saturate_on_the_uncontrolled_year(tmp_path):
     costs the suite 20 s."""
     from evstation.simulation.fast_check import simulate_fast
 
-    write_params(tmp_path, {"simulation.horizon_hours": 8760,
-                            "validation.pv_yield_kwh_per_kwp": [1200.0, 1550.0]})
+    write_params(tmp_path, {"simulation.horizon_hours": 8760, "validation.pv_yield_kwh_per_kwp": [1200.0, 1550.0]})
     run_cli_in_process("build-dataset", "--split", "train", cwd=tmp_path)
     settings = load_settings(tmp_path / "params.yaml")
     timeseries = simulate_fast(settings, data_dir(tmp_path) / "train", make_baseline("uncontrolled", settings))
@@ -167,7 +183,7 @@ def test_reward_does_not_saturate_on_the_uncontrolled_year(tmp_path):
     for component in REWARD_COMPONENTS:
         saturated = (timeseries[f"reward_{component}"] <= -1.0).mean()
         assert saturated < 0.01, f"{component} saturated on {100 * saturated:.1f} % of the year"
-    assert timeseries["reward_co2"].std() > 0.05       # it varies: it can teach something
+    assert timeseries["reward_co2"].std() > 0.05  # it varies: it can teach something
 
 
 def test_battery_check_accounts_for_standby_loss(tmp_path):
@@ -178,10 +194,14 @@ def test_battery_check_accounts_for_standby_loss(tmp_path):
     write_params(tmp_path, {"battery.standby_loss_pct_per_step": 0.5})
     run_cli_in_process("build-dataset", "--split", "train", cwd=tmp_path)
     settings = load_settings(tmp_path / "params.yaml")
-    timeseries = simulate(settings, data_dir(tmp_path) / "train", make_baseline("rule_based", settings),
-                          progress=False)
+    timeseries = simulate(settings, data_dir(tmp_path) / "train", make_baseline("rule_based", settings), progress=False)
     metrics = split_kpis(settings, timeseries, "lossy")
     assert metrics["max_battery_soc_error_kwh"] < 0.02
     with pytest.raises(BalanceError, match="battery stored energy"):
-        check_energy(timeseries, tolerance_kwh=1e-6, round_trip_efficiency=0.9, battery_capacity_kwh=4520.0,
-                     standby_loss_fraction=0.0)
+        check_energy(
+            timeseries,
+            tolerance_kwh=1e-6,
+            round_trip_efficiency=0.9,
+            battery_capacity_kwh=4520.0,
+            standby_loss_fraction=0.0,
+        )

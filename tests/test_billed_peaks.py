@@ -10,25 +10,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import PARAMS, data_dir, run_cli_in_process, with_station_only, write_params
 from evstation.config import apply_overrides, load_settings
-from evstation.tariff.bill import bill_parts_pen, billing_calendar
-from evstation.tariff.demand import (DemandRates, MonthPeaks, billing_clock, demand_charge_pen, demand_charge_steps,
-                                      month_start_steps, running_peaks_before)
-from evstation.problem.features import features, feature_names
-from evstation.problem.learning_reward import (LearningReferences, MarginalReward, baseline_import_kwh,
-                                               marginal_flows)
-from evstation.simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
-from evstation.problem.reward import penalty
 from evstation.learning.station_env import make_learner_env
+from evstation.problem.features import feature_names, features
+from evstation.problem.learning_reward import LearningReferences, MarginalReward, baseline_import_kwh, marginal_flows
+from evstation.problem.reward import penalty
 from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_check import compare, run_citylearn, run_fast
 from evstation.simulation.fast_env import make_fast_env
-
-from conftest import PARAMS, data_dir, with_station_only, write_params, run_cli_in_process
+from evstation.simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
+from evstation.tariff.bill import bill_parts_pen, billing_calendar
+from evstation.tariff.demand import (
+    DemandRates,
+    MonthPeaks,
+    billing_clock,
+    demand_charge_pen,
+    demand_charge_steps,
+    month_start_steps,
+    running_peaks_before,
+)
 
 MT3 = {"tariff.demand.generation_pen_per_kw_month": 56.09, "tariff.demand.distribution_pen_per_kw_month": 16.40}
 NO_DEMAND = {"tariff.demand.generation_pen_per_kw_month": 0.0, "tariff.demand.distribution_pen_per_kw_month": 0.0}
-SPAN_HOURS = 24 * 40                       # 1 January to 9 February: one month boundary
+SPAN_HOURS = 24 * 40  # 1 January to 9 February: one month boundary
 STEP_TOLERANCE = 1e-6
 SETTINGS = apply_overrides(load_settings(PARAMS), MT3)
 
@@ -45,9 +50,11 @@ def two_months(tmp_path_factory):
 def monthly_demand_pen(parts: dict, settings) -> dict[int, float]:
     """Each month's demand charge from bill_parts_pen's billed peaks."""
     demand = settings.tariff.demand
-    return {month: demand.generation_pen_per_kw_month * parts["billed_peak_window_kw"][month]
-            + demand.distribution_pen_per_kw_month * parts["billed_peak_any_hour_kw"][month]
-            for month in parts["billed_peak_window_kw"]}
+    return {
+        month: demand.generation_pen_per_kw_month * parts["billed_peak_window_kw"][month]
+        + demand.distribution_pen_per_kw_month * parts["billed_peak_any_hour_kw"][month]
+        for month in parts["billed_peak_window_kw"]
+    }
 
 
 def by_month(values: np.ndarray, month: np.ndarray) -> dict[int, float]:
@@ -56,10 +63,11 @@ def by_month(values: np.ndarray, month: np.ndarray) -> dict[int, float]:
 
 # ---------------------------------------------------------------- pure
 
+
 def test_per_step_charges_add_up_to_each_months_bill_over_a_year():
     stamps = pd.date_range("2023-01-01", periods=8760, freq="h", tz="-05:00")
     rng = np.random.default_rng(3)
-    import_kwh = rng.gamma(4.0, 400.0, len(stamps)) * (rng.random(len(stamps)) > 0.1)   # some hours import nothing
+    import_kwh = rng.gamma(4.0, 400.0, len(stamps)) * (rng.random(len(stamps)) > 0.1)  # some hours import nothing
     month, in_peak = billing_calendar(pd.Series(stamps), SETTINGS.tariff)
     rates = DemandRates.from_tariff(SETTINGS.tariff)
     steps = demand_charge_steps(import_kwh, month, in_peak, rates)
@@ -68,15 +76,25 @@ def test_per_step_charges_add_up_to_each_months_bill_over_a_year():
     assert len(expected) == 12
     for m, charge in by_month(steps, month).items():
         assert charge == pytest.approx(expected[m], rel=1e-12)
-    assert steps.sum() == pytest.approx(parts["bill_demand_generation_pen"] + parts["bill_demand_distribution_pen"],
-                                        rel=1e-12)
-    assert (steps >= 0).all() and (steps[month == 2] > 0).sum() < 0.1 * (month == 2).sum()   # few steps raise a peak
+    assert steps.sum() == pytest.approx(
+        parts["bill_demand_generation_pen"] + parts["bill_demand_distribution_pen"], rel=1e-12
+    )
+    assert (steps >= 0).all() and (steps[month == 2] > 0).sum() < 0.1 * (month == 2).sum()  # few steps raise a peak
 
 
 def test_the_billing_clock_counts_hours_left_in_the_month_and_to_the_peak_window():
-    stamps = pd.DatetimeIndex(pd.to_datetime(["2023-01-31 23:00", "2023-02-01 00:00", "2023-02-28 17:00",
-                                              "2023-02-28 18:00", "2023-02-28 22:00", "2023-02-28 23:00"])
-                              ).tz_localize("-05:00")
+    stamps = pd.DatetimeIndex(
+        pd.to_datetime(
+            [
+                "2023-01-31 23:00",
+                "2023-02-01 00:00",
+                "2023-02-28 17:00",
+                "2023-02-28 18:00",
+                "2023-02-28 22:00",
+                "2023-02-28 23:00",
+            ]
+        )
+    ).tz_localize("-05:00")
     clock = billing_clock(stamps, SETTINGS.tariff)
     assert list(clock["month"]) == [1, 2, 2, 2, 2, 2]
     assert list(clock["hours_left_in_month"]) == [1, 28 * 24, 7, 6, 2, 1]
@@ -94,12 +112,17 @@ def test_month_peaks_restart_each_month_and_from_an_episodes_first_step():
     assert demand_charge_pen(600.0, True, 300.0, 500.0, rates) == pytest.approx(56.09 * 300 + 16.40 * 100)
     assert demand_charge_pen(400.0, False, 300.0, 500.0, rates) == 0.0
     assert demand_charge_pen(600.0, True, 300.0, 500.0, DemandRates()) == 0.0
-    window, any_hour = running_peaks_before(np.array([5.0, 9.0, 7.0, 4.0, 6.0]), np.array([1, 1, 1, 2, 2]),
-                                            np.array([True, False, True, True, True]), start=1)
+    window, any_hour = running_peaks_before(
+        np.array([5.0, 9.0, 7.0, 4.0, 6.0]),
+        np.array([1, 1, 1, 2, 2]),
+        np.array([True, False, True, True, True]),
+        start=1,
+    )
     assert list(any_hour) == [0.0, 0.0, 9.0, 0.0, 4.0] and list(window) == [0.0, 0.0, 0.0, 0.0, 4.0]
 
 
 # ---------------------------------------------------------------- both simulators, across a month boundary
+
 
 def _assert_equal_states(fast, reference) -> None:
     for field in dataclasses.fields(fast):
@@ -118,8 +141,17 @@ def stepped(two_months):
     fast.reset(), citylearn.reset()
     marginal = MarginalReward(LearningReferences.from_settings(settings))
     rng = np.random.default_rng(5)
-    run = {"states": [], "fast_features": [], "citylearn_features": [], "fast_reward": [], "citylearn_reward": [],
-           "fast_demand_pen": [], "citylearn_demand_pen": [], "import_kwh": [], "marginal_demand_pen": []}
+    run = {
+        "states": [],
+        "fast_features": [],
+        "citylearn_features": [],
+        "fast_reward": [],
+        "citylearn_reward": [],
+        "fast_demand_pen": [],
+        "citylearn_demand_pen": [],
+        "import_kwh": [],
+        "marginal_demand_pen": [],
+    }
     for step in range(observer.steps):
         state, reference = state_from_fast_env(observer, fast), state_from_citylearn(observer, citylearn, step)
         _assert_equal_states(state, reference)
@@ -135,7 +167,11 @@ def stepped(two_months):
         run["fast_demand_pen"].append(fast.last_demand_charge_pen)
         run["citylearn_demand_pen"].append(citylearn.reward_function.last_demand_charge_pen)
         run["import_kwh"].append(max(net_kwh, 0.0)), run["marginal_demand_pen"].append(marginal.last_demand_charge_pen)
-    return settings, observer, {name: (values if name == "states" else np.array(values)) for name, values in run.items()}
+    return (
+        settings,
+        observer,
+        {name: (values if name == "states" else np.array(values)) for name, values in run.items()},
+    )
 
 
 def test_both_simulators_see_the_same_billed_peaks_and_features_across_a_month_boundary(stepped):
@@ -158,8 +194,14 @@ def test_both_simulators_see_the_same_billed_peaks_and_features_across_a_month_b
     # the features stay about [0, 1] (the mall's noise may pass its modelled peak, as in the load feature)
     names = feature_names(settings)
     values = np.array(run["fast_features"])
-    for name in ("billed_peak_window", "billed_peak_any", "idle_peak_window", "idle_peak_any", "hours_left_in_month",
-                 "hours_to_peak_window"):
+    for name in (
+        "billed_peak_window",
+        "billed_peak_any",
+        "idle_peak_window",
+        "idle_peak_any",
+        "hours_left_in_month",
+        "hours_to_peak_window",
+    ):
         column = values[:, names.index(name)]
         assert 0.0 <= column.min() and column.max() <= 1.3 and column.max() > 0.1, name
 
@@ -168,7 +210,7 @@ def test_both_simulators_charge_each_steps_demand_alike_and_it_adds_up_to_the_bi
     settings, observer, run = stepped
     np.testing.assert_allclose(run["fast_reward"], run["citylearn_reward"], rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE)
     np.testing.assert_array_equal(run["fast_demand_pen"], run["citylearn_demand_pen"])
-    month, in_peak = observer.clock["month"][:observer.steps], observer.clock["in_window"][:observer.steps]
+    month, in_peak = observer.clock["month"][: observer.steps], observer.clock["in_window"][: observer.steps]
     parts = bill_parts_pen(run["import_kwh"], np.zeros(observer.steps), month, in_peak, settings.tariff)
     expected = monthly_demand_pen(parts, settings)
     charged = by_month(run["citylearn_demand_pen"], month)
@@ -176,10 +218,12 @@ def test_both_simulators_charge_each_steps_demand_alike_and_it_adds_up_to_the_bi
     for m in charged:
         assert charged[m] == pytest.approx(expected[m], rel=1e-12)
     # the learning reward's marginal charges add up to the site's bill less the idle site's
-    idle = np.array([baseline_import_kwh(float(load), float(pv))
-                     for load, pv in zip(observer.data.load_kwh, observer.data.pv_kwh)])[:observer.steps]
-    idle_expected = monthly_demand_pen(bill_parts_pen(idle, np.zeros(observer.steps), month, in_peak, settings.tariff),
-                                       settings)
+    idle = np.array(
+        [baseline_import_kwh(float(load), float(pv)) for load, pv in zip(observer.data.load_kwh, observer.data.pv_kwh)]
+    )[: observer.steps]
+    idle_expected = monthly_demand_pen(
+        bill_parts_pen(idle, np.zeros(observer.steps), month, in_peak, settings.tariff), settings
+    )
     marginal = by_month(run["marginal_demand_pen"], month)
     for m in marginal:
         assert marginal[m] == pytest.approx(expected[m] - idle_expected[m], rel=1e-9, abs=1e-6)
@@ -189,12 +233,14 @@ def test_both_simulators_charge_each_steps_demand_alike_and_it_adds_up_to_the_bi
 @pytest.mark.parametrize("mode", ["random", "rule_based"])
 def test_fast_twin_agrees_with_citylearn_with_demand_charges_across_a_month_boundary(two_months, mode):
     settings, folder = two_months
-    differences = compare(run_citylearn(settings, folder, mode, seed=3), run_fast(settings, folder, mode, seed=3),
-                          floor=1.0)
+    differences = compare(
+        run_citylearn(settings, folder, mode, seed=3), run_fast(settings, folder, mode, seed=3), floor=1.0
+    )
     assert max(differences.values()) <= STEP_TOLERANCE, {k: v for k, v in differences.items() if v > STEP_TOLERANCE}
 
 
 # ---------------------------------------------------------------- without demand rates nothing changes
+
 
 @pytest.fixture(scope="module")
 def station_only(tmp_path_factory):
@@ -221,11 +267,14 @@ def test_without_demand_rates_the_rewards_cost_terms_are_energy_only(scenario, t
         flows = env.unwrapped.last_flows
         import_kwh = max(flows.net_kwh, 0.0)
         # the reported cost term as before demand charges, bit for bit
-        assert info["reward_station_components"]["cost"] == penalty(import_kwh * state.tariff_pen_per_kwh,
-                                                                     settings.reward.scales.cost_pen)
+        assert info["reward_station_components"]["cost"] == penalty(
+            import_kwh * state.tariff_pen_per_kwh, settings.reward.scales.cost_pen
+        )
         marginal_import, _ = marginal_flows(flows.net_kwh, state.load_kwh, state.pv_kwh)
-        assert info["reward_components"]["cost"] == -marginal_import * (
-            state.tariff_pen_per_kwh / references.tariff_pen_per_kwh) / scales.energy_kwh
+        assert (
+            info["reward_components"]["cost"]
+            == -marginal_import * (state.tariff_pen_per_kwh / references.tariff_pen_per_kwh) / scales.energy_kwh
+        )
         steps += 1
     assert steps == settings.simulation.horizon_hours
     # with MT3's rates the same cost terms do change: the check above can fail
@@ -234,8 +283,9 @@ def test_without_demand_rates_the_rewards_cost_terms_are_energy_only(scenario, t
     state = charged.state
     _, _, _, _, info = charged.step(np.ones(charged.action_space.shape))
     flows = charged.unwrapped.last_flows
-    assert info["reward_station_components"]["cost"] < penalty(max(flows.net_kwh, 0.0) * state.tariff_pen_per_kwh,
-                                                               settings.reward.scales.cost_pen)
+    assert info["reward_station_components"]["cost"] < penalty(
+        max(flows.net_kwh, 0.0) * state.tariff_pen_per_kwh, settings.reward.scales.cost_pen
+    )
 
 
 def test_a_window_of_the_year_is_billed_from_its_first_step(two_months):
@@ -243,7 +293,7 @@ def test_a_window_of_the_year_is_billed_from_its_first_step(two_months):
     env = make_learner_env(settings, folder, window="validation")
     env.reset()
     start = env.state.step
-    assert env.state.month == 2 and env.observer.month_start[start] < start      # starts within February
+    assert env.state.month == 2 and env.observer.month_start[start] < start  # starts within February
     assert (env.state.billed_peak_any_kw, env.state.idle_peak_any_kw) == (0.0, 0.0)
     imports, idle = [], []
     for _ in range(30):

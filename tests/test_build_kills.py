@@ -28,24 +28,32 @@ CHANGE = {"fleet.daily_arrivals": {"moto": 30, "mototaxi": 10}}
 
 # where each kill leaves things: the datasets of the old params, the new ones or none, and the summary
 KILL_POINTS = {
-    "split-written:train": ("old", "old"),      # the new train split written in staging, eval not yet
+    "split-written:train": ("old", "old"),  # the new train split written in staging, eval not yet
     "split-written:eval": ("old", "old"),
-    "staged": ("old", "old"),                   # staging complete, summaries with the build id in it
-    "summary-removed": ("old", None),           # the old overall summary removed, the swap not begun
-    "old-set-aside": (None, None),              # the old folder renamed aside, the new one not yet in
-    "swapped": ("new", None),                   # the new folder in place, the new summary not yet
+    "staged": ("old", "old"),  # staging complete, summaries with the build id in it
+    "summary-removed": ("old", None),  # the old overall summary removed, the swap not begun
+    "old-set-aside": (None, None),  # the old folder renamed aside, the new one not yet in
+    "swapped": ("new", None),  # the new folder in place, the new summary not yet
 }
 
 
 def build(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evstation.cli", "--quiet", *args], cwd=project,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "evstation.cli", "--quiet", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0", **env},
+    )
 
 
 def files(root: Path) -> dict[str, str]:
     """Every file under `root` (hidden ones included) and its sha256."""
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def outputs(project: Path) -> dict[str, str]:
@@ -129,8 +137,11 @@ def mixed(clean: dict[str, Path], project: Path) -> Path:
 
 
 def test_splits_of_different_builds_are_refused(clean, tmp_path):
-    with pytest.raises(DataError, match=r"citylearn: the splits were not built together \(train from build \w+, "
-                                        r"eval from build \w+\)"):
+    with pytest.raises(
+        DataError,
+        match=r"citylearn: the splits were not built together \(train from build \w+, "
+        r"eval from build \w+\)",
+    ):
         check_built_together(data_dir(mixed(clean, tmp_path)))
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import PARAMS, run_cli, with_station_only
-from evstation.config import (REWARD_COMPONENTS, Settings, apply_overrides, load_settings, scenario_settings)
+from evstation.config import REWARD_COMPONENTS, Settings, apply_overrides, load_settings, scenario_settings
 from evstation.errors import ConfigError, UserError
 from evstation.schema import build
 
@@ -54,7 +54,7 @@ def renamed(data: dict, dotted: str, new_leaf: str) -> dict:
 
 def config_error(tmp_path: Path, data) -> str:
     path = write_yaml(tmp_path, data)
-    with pytest.raises(ConfigError, match=r"^\S+: \S") as caught:     # the key or file, then what is wrong
+    with pytest.raises(ConfigError, match=r"^\S+: \S") as caught:  # the key or file, then what is wrong
         load_settings(path)
     message = str(caught.value)
     assert "\n" not in message, f"a config error is one line: {message!r}"
@@ -62,6 +62,7 @@ def config_error(tmp_path: Path, data) -> str:
 
 
 # ---------------------------------------------------------------- the real file
+
 
 def test_real_params_load_with_domain_values():
     settings = load_settings(PARAMS)
@@ -71,7 +72,9 @@ def test_real_params_load_with_domain_values():
     assert settings.battery.capacity_kwh == 4520.0 and settings.battery.power_kw == 2712.0
     assert settings.sockets.moto.count == 112 and settings.sockets.mototaxi.count == 16
     assert settings.sockets.total == 128
-    installed_kw = sum(settings.sockets.group(k).count * settings.sockets.group(k).power_kw for k in ("moto", "mototaxi"))
+    installed_kw = sum(
+        settings.sockets.group(k).count * settings.sockets.group(k).power_kw for k in ("moto", "mototaxi")
+    )
     assert installed_kw == pytest.approx(272.0)
     assert settings.simulation.horizon_hours == 8760
     assert settings.splits["train"].seed != settings.splits["eval"].seed
@@ -117,6 +120,7 @@ def test_apply_overrides_validates_and_names_the_key():
 
 # ---------------------------------------------------------------- every kind of error
 
+
 def _weights(**changes):
     weights = {"co2": 0.50, "solar": 0.20, "cost": 0.15, "ev_satisfaction": 0.10, "grid_stability": 0.05}
     weights.update(changes)
@@ -139,7 +143,13 @@ BAD = [
     ("mapping expected", "pv", [1, 2], "pv: expected a mapping", ()),
     ("list expected", "mall.weekday_profile_kw", 500, "mall.weekday_profile_kw: expected a list", ()),
     ("wrong profile length", "mall.weekday_profile_kw", [500.0] * 23, "mall.weekday_profile_kw: needs 24", ()),
-    ("negative in a list", "mall.weekday_profile_kw", [500.0] * 23 + [-1.0], "mall.weekday_profile_kw[23]: must be >= 0", ()),
+    (
+        "negative in a list",
+        "mall.weekday_profile_kw",
+        [500.0] * 23 + [-1.0],
+        "mall.weekday_profile_kw[23]: must be >= 0",
+        (),
+    ),
     ("unknown choice", "objective", "city", "objective: must be one of", ("grid_co2", "bill")),
     ("not finite", "pv.albedo", float("nan"), "pv.albedo: must be a finite number", ()),
     ("negative capacity", "battery.capacity_kwh", -10.0, "battery.capacity_kwh: must be > 0", ("-10",)),
@@ -152,17 +162,41 @@ BAD = [
     ("identical seeds", "splits.eval.seed", 2023, "splits.eval.seed: must differ", ("splits.train.seed",)),
     ("negative seed", "splits.train.seed", -1, "splits.train.seed: must be >= 0", ()),
     ("missing split", "splits.eval", "DELETE", "splits:", ("eval",)),
-    ("horizon not whole days", "simulation.horizon_hours", 100, "simulation.horizon_hours: must be whole days", ("100",)),
+    (
+        "horizon not whole days",
+        "simulation.horizon_hours",
+        100,
+        "simulation.horizon_hours: must be whole days",
+        ("100",),
+    ),
     ("horizon beyond a year", "simulation.horizon_hours", 8784, "simulation.horizon_hours: must be <= 8760", ()),
     ("weights sum 1.1", "reward.weights", _weights(co2=0.6), "reward.weights: must sum to 1", ("1.1",)),
     ("weights sum 0.9", "reward.weights", _weights(co2=0.4), "reward.weights: must sum to 1", ("0.9",)),
-    ("missing component", "reward.weights", _weights(grid_stability=None, co2=0.55), "reward.weights: missing grid_stability", ()),
-    ("unknown component", "reward.weights", {**_weights(co2=0.45), "comfort": 0.05}, "reward.weights: unknown comfort", ()),
+    (
+        "missing component",
+        "reward.weights",
+        _weights(grid_stability=None, co2=0.55),
+        "reward.weights: missing grid_stability",
+        (),
+    ),
+    (
+        "unknown component",
+        "reward.weights",
+        {**_weights(co2=0.45), "comfort": 0.05},
+        "reward.weights: unknown comfort",
+        (),
+    ),
     ("negative weight", "reward.weights", _weights(co2=0.6, solar=-0.1), "reward.weights.solar: must be >= 0", ()),
     ("weather source without files", "weather.source", "file", "weather.files: required", ()),
     ("close before open", "opening_hours.close_hour", 8, "opening_hours.close_hour: must be after open_hour", ()),
     ("fleet kinds", "fleet.daily_arrivals", {"moto": 900}, "fleet.daily_arrivals: needs exactly the kinds", ()),
-    ("negative arrivals", "fleet.daily_arrivals", {"moto": -5, "mototaxi": 130}, "fleet.daily_arrivals.moto: must be >= 0", ()),
+    (
+        "negative arrivals",
+        "fleet.daily_arrivals",
+        {"moto": -5, "mototaxi": 130},
+        "fleet.daily_arrivals.moto: must be >= 0",
+        (),
+    ),
     ("required soc below arrival", "vehicles.moto.required_soc_pct", 20.0, "vehicles.moto.required_soc_pct:", ()),
     ("no sockets", "sockets.moto.count", 0, None, ()),  # handled below with mototaxi 0 too
 ]
@@ -278,30 +312,45 @@ def test_scenarios_are_named_overrides(tmp_path):
     assert station.scenario == "station_only" and not station.mall.enabled and settings.mall.enabled
     mt3 = load_settings(PARAMS, "mall_mt3")
     assert mt3.objective == "bill" and mt3.tariff.demand.generation_pen_per_kw_month == 56.09
-    assert mt3.tariff.peak_pen_per_kwh == settings.tariff.peak_pen_per_kwh       # what it does not override stays
+    assert mt3.tariff.peak_pen_per_kwh == settings.tariff.peak_pen_per_kwh  # what it does not override stays
     data = yaml.safe_load(PARAMS.read_text())
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": {"hot_day": {"site": {"altitude_m": 5.0}}}},
-                                                         sort_keys=False))
-    assert load_settings(tmp_path / "params.yaml").site.altitude_m == 5.0          # any name, any key
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump({**data, "scenarios": {"hot_day": {"site": {"altitude_m": 5.0}}}}, sort_keys=False)
+    )
+    assert load_settings(tmp_path / "params.yaml").site.altitude_m == 5.0  # any name, any key
     result = run_cli("--scenario", "mall", "build-dataset", cwd=tmp_path, check=False)
     assert result.returncode == 2 and "scenario mall: not in scenarios (hot_day)" in result.stderr
 
 
-@pytest.mark.parametrize("scenarios, message", [
-    ({"mt3": {"tariff": {"demand": {"generation_pen_per_kw_month": -1.0}}}},
-     "scenario mt3: tariff.demand.generation_pen_per_kw_month: must be >= 0"),
-    ({"mt3": {"tarif": {}}}, "scenario mt3: tarif: unknown key"),
-    ({"mt3": {"mall": {"load_files": {"train": "a.csv"}}}}, "scenario mt3: mall.load_files: needs one file per split"),
-    ({"bad name": {}}, "scenarios.bad name: a name of letters"),
-    ({"mt3": [1]}, "scenarios.mt3: expected a mapping"),
-    ({}, "scenarios: needs a mapping"),
-    (["mall"], "scenarios: needs a mapping"),
-])
+@pytest.mark.parametrize(
+    "scenarios, message",
+    [
+        (
+            {"mt3": {"tariff": {"demand": {"generation_pen_per_kw_month": -1.0}}}},
+            "scenario mt3: tariff.demand.generation_pen_per_kw_month: must be >= 0",
+        ),
+        ({"mt3": {"tarif": {}}}, "scenario mt3: tarif: unknown key"),
+        (
+            {"mt3": {"mall": {"load_files": {"train": "a.csv"}}}},
+            "scenario mt3: mall.load_files: needs one file per split",
+        ),
+        ({"bad name": {}}, "scenarios.bad name: a name of letters"),
+        ({"mt3": [1]}, "scenarios.mt3: expected a mapping"),
+        ({}, "scenarios: needs a mapping"),
+        (["mall"], "scenarios: needs a mapping"),
+    ],
+)
 def test_a_scenario_mistake_names_the_scenario_and_the_key(tmp_path, scenarios, message):
     data = yaml.safe_load(PARAMS.read_text())
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**data, "scenarios": {"mall": {}, **scenarios}
-                                                          if isinstance(scenarios, dict) and scenarios else scenarios},
-                                                         sort_keys=False))
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(
+            {
+                **data,
+                "scenarios": {"mall": {}, **scenarios} if isinstance(scenarios, dict) and scenarios else scenarios,
+            },
+            sort_keys=False,
+        )
+    )
     result = run_cli("--scenario", "mall", "validate", cwd=tmp_path, check=False)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

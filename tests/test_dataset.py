@@ -10,13 +10,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PARAMS, SMALL, write_params, data_dir, results_dir, run_cli_in_process
+from conftest import PARAMS, SMALL, data_dir, results_dir, run_cli_in_process, write_params
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.dataset import BUILDING_NAME, read_dataset
 from evstation.simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env
 
-BATTERY_ATTRIBUTES = ("capacity", "nominal_power", "efficiency", "depth_of_discharge", "initial_soc",
-                      "loss_coefficient", "capacity_loss_coefficient", "power_efficiency_curve", "capacity_power_curve")
+BATTERY_ATTRIBUTES = (
+    "capacity",
+    "nominal_power",
+    "efficiency",
+    "depth_of_discharge",
+    "initial_soc",
+    "loss_coefficient",
+    "capacity_loss_coefficient",
+    "power_efficiency_curve",
+    "capacity_power_curve",
+)
 CHARGERS = [f"moto_{i:03d}" for i in range(6)] + [f"mototaxi_{i:03d}" for i in range(2)]
 HORIZON = SMALL["simulation.horizon_hours"]
 
@@ -32,8 +41,11 @@ def split_dir(project: Path, split: str) -> Path:
 
 def hashes(project: Path) -> dict[str, str]:
     root = data_dir(project)
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module", params=SPLITS)
@@ -45,8 +57,17 @@ def test_folders_and_files(built_small):
     for name in SPLITS:
         folder = split_dir(built_small, name)
         files = {path.name for path in folder.iterdir()}
-        expected = {"schema.json", "building.csv", "weather.csv", "pricing.csv", "carbon_intensity.csv",
-                    "profiles.csv", "sessions.csv", "arrivals.csv", "summary.json"}
+        expected = {
+            "schema.json",
+            "building.csv",
+            "weather.csv",
+            "pricing.csv",
+            "carbon_intensity.csv",
+            "profiles.csv",
+            "sessions.csv",
+            "arrivals.csv",
+            "summary.json",
+        }
         expected |= {f"charger_{c}.csv" for c in CHARGERS}
         assert files == expected, files ^ expected
     hidden = [p.relative_to(built_small).as_posix() for p in (built_small / "data").rglob(".*")]
@@ -98,11 +119,13 @@ def test_plugged_rows_name_defined_vehicles(built_small, split):
         own = sessions[sessions["charger_id"] == charger]
         expected = np.zeros(HORIZON, dtype=bool)
         for row in own.itertuples(index=False):
-            expected[row.arrival_step:row.departure_step] = True
-            countdown = table["electric_vehicle_departure_time"].to_numpy()[row.arrival_step:row.departure_step]
+            expected[row.arrival_step : row.departure_step] = True
+            countdown = table["electric_vehicle_departure_time"].to_numpy()[row.arrival_step : row.departure_step]
             np.testing.assert_array_equal(countdown, np.arange(row.stay_steps, 0, -1))
             assert table["electric_vehicle_current_soc"][row.arrival_step] == pytest.approx(row.arrival_soc_pct / 100)
-            required = table["electric_vehicle_required_soc_departure"].to_numpy()[row.arrival_step:row.departure_step]
+            required = table["electric_vehicle_required_soc_departure"].to_numpy()[
+                row.arrival_step : row.departure_step
+            ]
             np.testing.assert_allclose(required, row.required_soc_pct / 100)
         np.testing.assert_array_equal(plugged, expected)
         # back-to-back visitors are told apart by a text session id
@@ -139,8 +162,10 @@ def test_time_columns(built_small, split, settings):
     np.testing.assert_array_equal(building["day_type"], stamps.dayofweek + 1)
     pricing = pd.read_csv(folder / "pricing.csv")
     peak = (stamps.hour >= settings.tariff.peak_start_hour) & (stamps.hour < settings.tariff.peak_end_hour)
-    np.testing.assert_allclose(pricing["electricity_pricing"],
-                               np.where(peak, settings.tariff.peak_pen_per_kwh, settings.tariff.offpeak_pen_per_kwh))
+    np.testing.assert_allclose(
+        pricing["electricity_pricing"],
+        np.where(peak, settings.tariff.peak_pen_per_kwh, settings.tariff.offpeak_pen_per_kwh),
+    )
     np.testing.assert_allclose(pricing["electricity_pricing_predicted_1"], np.roll(pricing["electricity_pricing"], -1))
     carbon = pd.read_csv(folder / "carbon_intensity.csv")
     np.testing.assert_allclose(carbon["carbon_intensity"], settings.emissions.grid_kg_per_kwh)
@@ -262,8 +287,9 @@ def test_build_is_byte_identical(built_small, tmp_path):
     first, second = hashes(built_small), hashes(tmp_path)
     assert len(first) == 2 * (9 + len(CHARGERS))
     assert first == second, sorted(name for name in first if first[name] != second.get(name))
-    assert (results_dir(tmp_path) / "dataset" / "summary.json").read_bytes() == \
-        (results_dir(built_small) / "dataset" / "summary.json").read_bytes()
+    assert (results_dir(tmp_path) / "dataset" / "summary.json").read_bytes() == (
+        results_dir(built_small) / "dataset" / "summary.json"
+    ).read_bytes()
 
 
 def test_fleet_change_leaves_weather_and_mall_alone(built_small, tmp_path):

@@ -12,17 +12,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from evstation.config import load_settings
-from evstation.tariff.bill import timeseries_bill
-from evstation.stages.optimum import lp_record_path, run_oracle
-from evstation.control.rules import make_baseline
-from evstation.stages.records import run_controller
-
 from conftest import data_dir, results_dir, run_cli, run_cli_in_process, write_params
+from evstation.config import load_settings
+from evstation.control.rules import make_baseline
+from evstation.stages.optimum import lp_record_path, run_oracle
+from evstation.stages.records import run_controller
+from evstation.tariff.bill import timeseries_bill
 
 GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH = 56.09, 16.40
-DEMAND = {"tariff.demand.generation_pen_per_kw_month": GENERATION_PEN_PER_KW_MONTH,
-          "tariff.demand.distribution_pen_per_kw_month": DISTRIBUTION_PEN_PER_KW_MONTH, "objective": "bill"}
+DEMAND = {
+    "tariff.demand.generation_pen_per_kw_month": GENERATION_PEN_PER_KW_MONTH,
+    "tariff.demand.distribution_pen_per_kw_month": DISTRIBUTION_PEN_PER_KW_MONTH,
+    "objective": "bill",
+}
 RULES = ("uncontrolled", "rule_based", "self_consumption", "least_laxity", "hold_for_peak", "peak_shaving")
 NEW_RULES = ("hold_for_peak", "peak_shaving")
 SPLITS = ("train", "eval")
@@ -34,7 +36,7 @@ REPLAY_REL = 1e-5
 def runs(built_small, tmp_path_factory) -> Path:
     """Every controller on the small station billed as MT3; oracle_bill and peak_shaving through the command line."""
     folder = tmp_path_factory.mktemp("demand_charges")
-    shutil.copytree(built_small, folder, dirs_exist_ok=True)     # the demand charges are not in the dataset
+    shutil.copytree(built_small, folder, dirs_exist_ok=True)  # the demand charges are not in the dataset
     write_params(folder, DEMAND)
     for name in ("oracle_bill", "peak_shaving"):
         run_cli_in_process("baseline", name, cwd=folder)
@@ -43,8 +45,14 @@ def runs(built_small, tmp_path_factory) -> Path:
     run_oracle(settings, data, results, name="oracle")
     for name in RULES:
         if name != "peak_shaving":
-            run_controller(settings, name, lambda split, name=name: make_baseline(name, settings), data_dir=data,
-                           results_dir=results, fast_training_year=True)
+            run_controller(
+                settings,
+                name,
+                lambda split, name=name: make_baseline(name, settings),
+                data_dir=data,
+                results_dir=results,
+                fast_training_year=True,
+            )
     return folder
 
 
@@ -119,7 +127,7 @@ def test_peak_shaving_is_tuned_on_the_training_year_and_records_its_choice(runs)
     # the training year's record is the chosen candidate's run: the same rule on the same simulator
     assert record["train"]["bill_pen"] == pytest.approx(best["bill_pen"], rel=1e-12)
     worst = max(row["bill_pen"] for row in tuning["candidates"])
-    assert worst > best["bill_pen"]          # the threshold matters: a grid that changes nothing would tune nothing
+    assert worst > best["bill_pen"]  # the threshold matters: a grid that changes nothing would tune nothing
 
 
 def _bill_from_csv(timeseries: pd.DataFrame, tariff: dict) -> dict:
@@ -130,8 +138,12 @@ def _bill_from_csv(timeseries: pd.DataFrame, tariff: dict) -> dict:
     generation = tariff["demand"]["generation_pen_per_kw_month"] * window.groupby("month")["kw"].max().sum()
     distribution = tariff["demand"]["distribution_pen_per_kw_month"] * frame.groupby("month")["kw"].max().sum()
     energy = float((timeseries["import_kwh"] * timeseries["tariff_pen_per_kwh"]).sum())
-    return {"bill_energy_pen": energy, "bill_demand_generation_pen": generation,
-            "bill_demand_distribution_pen": distribution, "bill_pen": energy + generation + distribution}
+    return {
+        "bill_energy_pen": energy,
+        "bill_demand_generation_pen": generation,
+        "bill_demand_distribution_pen": distribution,
+        "bill_pen": energy + generation + distribution,
+    }
 
 
 def test_the_recorded_bill_is_recomputed_from_the_timeseries_and_the_tariff(runs):
@@ -159,9 +171,17 @@ def test_without_demand_charges_oracle_keeps_its_records_and_paths(built_small, 
 
 
 # PPO whose actor is held for its whole budget (the critic's warm-up): its policy is the zero change
-HELD_ACTOR = {"agents.ppo.total_timesteps": 128, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1,
-              "agents.ppo.batch_size": 32, "agents.ppo.net_arch": [16, 16], "agents.ppo.critic_warmup_steps": 1000,
-              "training.checkpoint_every_steps": 64, "training.seeds": [0], "control.residual": "peak_shaving"}
+HELD_ACTOR = {
+    "agents.ppo.total_timesteps": 128,
+    "agents.ppo.n_steps": 64,
+    "agents.ppo.n_envs": 1,
+    "agents.ppo.batch_size": 32,
+    "agents.ppo.net_arch": [16, 16],
+    "agents.ppo.critic_warmup_steps": 1000,
+    "training.checkpoint_every_steps": 64,
+    "training.seeds": [0],
+    "control.residual": "peak_shaving",
+}
 
 
 def test_a_policy_that_corrects_nothing_is_the_tuned_peak_shaving_rule(runs, tmp_path):
@@ -175,9 +195,12 @@ def test_a_policy_that_corrects_nothing_is_the_tuned_peak_shaving_rule(runs, tmp
     for split in SPLITS:
         for key in ("bill_pen", "import_kwh", "co2_grid_kg", "ev_satisfaction_pct"):
             assert policy[split][key] == pytest.approx(rule[split][key], rel=1e-9), f"{split}: {key}"
-    trained_with = json.loads((results_dir(project) / "checkpoints" / "ppo" / "seed0" / "final" / "meta.json").read_text())
+    trained_with = json.loads(
+        (results_dir(project) / "checkpoints" / "ppo" / "seed0" / "final" / "meta.json").read_text()
+    )
     assert trained_with["settings"]["control"]["residual_tuning"] == {
-        key: rule["tuning"][key] for key in ("threshold_kw", "recharge_soc_pct")}
+        key: rule["tuning"][key] for key in ("threshold_kw", "recharge_soc_pct")
+    }
 
 
 def test_a_peak_shaving_residual_without_its_record_is_refused_in_one_line(built_small, tmp_path):

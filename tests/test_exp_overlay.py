@@ -1,4 +1,5 @@
 """A named configuration (workflow/experiments/*.yaml) becomes one `dvc exp run` with its keys as -S."""
+
 import subprocess
 import sys
 
@@ -18,13 +19,21 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
 def test_the_seed_settings_are_the_seed_reports_and_valid_params():
     overrides = yaml.safe_load(SEED_SETTINGS.read_text())
     settings = apply_overrides(load_settings(ROOT / "params.yaml"), overrides)
-    assert settings.agents.ppo.use_sde and settings.agents.sac.ent_coef_init == 0.5 and settings.agents.sac.train_freq == 1
-    assert (settings.agents.a2c.total_timesteps, settings.agents.ppo.total_timesteps, settings.agents.sac.episodes) == (500_000, 500_000, 3)
-    assert not any(key.startswith("control.") for key in overrides)      # the learners' settings, not the problem
+    assert (
+        settings.agents.ppo.use_sde and settings.agents.sac.ent_coef_init == 0.5 and settings.agents.sac.train_freq == 1
+    )
+    assert (settings.agents.a2c.total_timesteps, settings.agents.ppo.total_timesteps, settings.agents.sac.episodes) == (
+        500_000,
+        500_000,
+        3,
+    )
+    assert not any(key.startswith("control.") for key in overrides)  # the learners' settings, not the problem
 
 
 def test_a_dry_run_prints_the_dvc_command_that_sets_every_key():
-    result = run_script("seed-settings", str(SEED_SETTINGS), "evaluate-mall_mt3-ppo-0", "-S", "training.seeds=[0]", "--dry-run")
+    result = run_script(
+        "seed-settings", str(SEED_SETTINGS), "evaluate-mall_mt3-ppo-0", "-S", "training.seeds=[0]", "--dry-run"
+    )
     assert result.returncode == 0, result.stderr
     words = result.stdout.split()
     assert words[:5] == ["dvc", "exp", "run", "-n", "seed-settings"] and words[-1] == "evaluate-mall_mt3-ppo-0"

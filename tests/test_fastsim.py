@@ -16,14 +16,21 @@ import pickle
 import numpy as np
 import pytest
 
+from conftest import data_dir, run_cli_in_process, write_params
 from evstation.config import load_settings
 from evstation.control.rules import make_baseline
 from evstation.simulation.citylearn_env import CentralAgentEnv, make_station_env
+from evstation.simulation.fast_check import (
+    MODES,
+    compare,
+    kpi_differences_pct,
+    run_citylearn,
+    run_fast,
+    trace_kpis,
+    trace_timeseries,
+)
 from evstation.simulation.fast_env import FastStationEnv, make_fast_env, make_fast_training_env
-from evstation.simulation.fast_check import MODES, compare, kpi_differences_pct, run_citylearn, run_fast, trace_kpis, trace_timeseries
 from evstation.simulation.runner import simulate
-
-from conftest import write_params, data_dir, run_cli_in_process
 
 STEP_TOLERANCE = 1e-6
 KPI_TOLERANCE_PCT = 0.01
@@ -41,7 +48,10 @@ def small(built_small):
 @pytest.fixture(scope="module")
 def traces(small):
     settings, folder = small
-    return {mode: (run_citylearn(settings, folder, mode, seed=7), run_fast(settings, folder, mode, seed=7)) for mode in MODES}
+    return {
+        mode: (run_citylearn(settings, folder, mode, seed=7), run_fast(settings, folder, mode, seed=7))
+        for mode in MODES
+    }
 
 
 def test_spaces_names_and_episode_length_match_citylearn(small):
@@ -67,9 +77,15 @@ def test_every_step_agrees(traces, mode):
     assert not too_far, f"{mode}: {too_far}"
     # the quantities the brief names, checked directly as well
     np.testing.assert_allclose(fast.import_kwh, reference.import_kwh, rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE)
-    np.testing.assert_allclose(fast.array("battery_soc"), reference.array("battery_soc"), rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE)
-    np.testing.assert_allclose(fast.array("vehicle_soc"), reference.array("vehicle_soc"), rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE)
-    np.testing.assert_allclose(np.stack(fast.observations), np.stack(reference.observations), rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE)
+    np.testing.assert_allclose(
+        fast.array("battery_soc"), reference.array("battery_soc"), rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE
+    )
+    np.testing.assert_allclose(
+        fast.array("vehicle_soc"), reference.array("vehicle_soc"), rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE
+    )
+    np.testing.assert_allclose(
+        np.stack(fast.observations), np.stack(reference.observations), rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE
+    )
     np.testing.assert_allclose(fast.rewards, reference.rewards, rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE)
 
 
@@ -78,9 +94,13 @@ def test_kpis_agree(traces, small, mode):
     settings, folder = small
     reference, fast = traces[mode]
     chargers = make_fast_env(settings, folder).charger_ids
-    differences = kpi_differences_pct(trace_kpis(reference, settings, folder, chargers, f"citylearn/{mode}"),
-                                      trace_kpis(fast, settings, folder, chargers, f"fast/{mode}"))
-    assert max(differences.values()) <= KPI_TOLERANCE_PCT, {k: v for k, v in differences.items() if v > KPI_TOLERANCE_PCT}
+    differences = kpi_differences_pct(
+        trace_kpis(reference, settings, folder, chargers, f"citylearn/{mode}"),
+        trace_kpis(fast, settings, folder, chargers, f"fast/{mode}"),
+    )
+    assert max(differences.values()) <= KPI_TOLERANCE_PCT, {
+        k: v for k, v in differences.items() if v > KPI_TOLERANCE_PCT
+    }
 
 
 def test_random_run_exercises_what_is_compared(traces, small):
@@ -116,7 +136,9 @@ def test_trace_timeseries_is_what_simulate_records(traces, small):
         if column == "timestamp":
             assert (from_trace[column] == recorded[column]).all()
         else:
-            np.testing.assert_allclose(from_trace[column].to_numpy(float), recorded[column].to_numpy(float), rtol=0, atol=0, err_msg=column)
+            np.testing.assert_allclose(
+                from_trace[column].to_numpy(float), recorded[column].to_numpy(float), rtol=0, atol=0, err_msg=column
+            )
 
 
 def test_training_factory_builds_in_a_subprocess_and_scales_the_reward(small):

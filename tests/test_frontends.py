@@ -1,10 +1,10 @@
 """Snakemake and DVC drive one pipeline: same stages, and each finds nothing stale after the other ran.
 
 Both scenarios of params.yaml run in every test here. The smoke test runs the whole pipeline
-(small station, one week, tiny training budgets) in a temporary git copy of the repository: Snakemake runs it all, DVC then finds it current,
-a changed training setting makes exactly the agents' stages stale, a DVC experiment reruns only what
-depends on its key, `dvc metrics diff` compares it with the unchanged run of the same scenario, and Snakemake is brought in
-line by `snakemake --touch`.
+(small station, one week, tiny training budgets) in a temporary git copy of the repository: Snakemake
+runs it all, DVC then finds it current, a changed training setting makes exactly the agents' stages
+stale, a DVC experiment reruns only what depends on its key, `dvc metrics diff` compares it with the
+unchanged run of the same scenario, and Snakemake is brought in line by `snakemake --touch`.
 """
 
 from __future__ import annotations
@@ -24,17 +24,29 @@ import yaml
 from conftest import ROOT, STATION_ONLY, data_dir, tool_env, write_params
 
 sys.path.insert(0, str(ROOT / "workflow"))
-from dvc_record import commit_keeping_times  # noqa: E402
 import stages as workflow_stages  # noqa: E402
+from dvc_record import commit_keeping_times  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SMOKE = {
-    "agents.a2c.total_timesteps": 128, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
-    "agents.ppo.total_timesteps": 128, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1, "agents.ppo.net_arch": [32, 32],
-    "agents.ppo.critic_warmup_steps": 0,     # 128 steps: a warm-up would hold the actor, and a learning rate change nothing
-    "agents.sac.episodes": 1, "agents.sac.learning_starts": 32, "agents.sac.batch_size": 32,
-    "agents.sac.buffer_size": 1000, "agents.sac.net_arch": [32, 32],
-    "training.checkpoint_every_steps": 64, "training.seeds": [0], "validation.rollout_steps": 24,
+    "agents.a2c.total_timesteps": 128,
+    "agents.a2c.n_steps": 32,
+    "agents.a2c.n_envs": 1,
+    "agents.a2c.net_arch": [32, 32],
+    "agents.ppo.total_timesteps": 128,
+    "agents.ppo.n_steps": 64,
+    "agents.ppo.n_envs": 1,
+    "agents.ppo.net_arch": [32, 32],
+    # 128 steps: a warm-up would hold the actor, and a learning rate change nothing
+    "agents.ppo.critic_warmup_steps": 0,
+    "agents.sac.episodes": 1,
+    "agents.sac.learning_starts": 32,
+    "agents.sac.batch_size": 32,
+    "agents.sac.buffer_size": 1000,
+    "agents.sac.net_arch": [32, 32],
+    "training.checkpoint_every_steps": 64,
+    "training.seeds": [0],
+    "validation.rollout_steps": 24,
     # at these budgets model selection keeps the untrained policy whatever a hyperparameter says: the
     # final model here is the last one, so an experiment's change shows in its metrics
     "control.model_selection.validation_days": 0,
@@ -42,8 +54,12 @@ SMOKE = {
 
 
 def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, **tool_env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "DVC_SITE_CACHE_DIR": str(cwd / ".dvc-site")}
+    env = {
+        **os.environ,
+        **tool_env(),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_SITE_CACHE_DIR": str(cwd / ".dvc-site"),
+    }
     result = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -52,8 +68,14 @@ def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
 
 def copy_repository(target: Path) -> Path:
     """The repository's tracked files (what a clone has), as a fresh git repository of its own."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True,
-                           env={**os.environ, **tool_env()}).stdout
+    files = subprocess.run(
+        ["git", "ls-files", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **tool_env()},
+    ).stdout
     for name in filter(None, files.split("\0")):
         source = ROOT / name
         if source.is_file():
@@ -72,6 +94,7 @@ def git_commit(folder: Path, message: str) -> None:
 
 # ---------------------------------------------------------------- the two front ends agree
 
+
 def dvc_stages(folder: Path) -> dict[str, dict]:
     from dvc.repo import Repo
 
@@ -79,9 +102,12 @@ def dvc_stages(folder: Path) -> dict[str, dict]:
     with patch.dict(os.environ, tool_env()), Repo(str(folder)) as repo:
         for stage in repo.index.stages:
             params = [key for dep in stage.deps if type(dep).__name__ == "ParamsDependency" for key in dep.params]
-            stages[stage.cmd] = {"name": stage.name, "params": params,
-                                 "deps": [dep.def_path for dep in stage.deps if type(dep).__name__ != "ParamsDependency"],
-                                 "outs": sorted(out.def_path for out in stage.outs)}
+            stages[stage.cmd] = {
+                "name": stage.name,
+                "params": params,
+                "deps": [dep.def_path for dep in stage.deps if type(dep).__name__ != "ParamsDependency"],
+                "outs": sorted(out.def_path for out in stage.outs),
+            }
     return stages
 
 
@@ -93,8 +119,11 @@ def snakemake_jobs(folder: Path) -> dict[str, dict]:
         if rule == "all":
             continue
         fields = dict(re.findall(r"^\s+(\w+): (.*)$", body, re.M))
-        jobs[command.strip()] = {"rule": rule, "inputs": fields.get("input", "").split(", "),
-                                 "outputs": sorted(fields.get("output", "").split(", "))}
+        jobs[command.strip()] = {
+            "rule": rule,
+            "inputs": fields.get("input", "").split(", "),
+            "outputs": sorted(fields.get("output", "").split(", ")),
+        }
     return jobs
 
 
@@ -110,8 +139,9 @@ def full_size_copy(tmp_path_factory) -> Path:
 
 
 def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
-    assert run(sys.executable, "workflow/write_dvc_yaml.py", "--check", cwd=full_size_copy, check=False).returncode == 0, \
-        "dvc.yaml is not what workflow/write_dvc_yaml.py writes from params.yaml"
+    assert (
+        run(sys.executable, "workflow/write_dvc_yaml.py", "--check", cwd=full_size_copy, check=False).returncode == 0
+    ), "dvc.yaml is not what workflow/write_dvc_yaml.py writes from params.yaml"
     stages, jobs = dvc_stages(full_size_copy), snakemake_jobs(full_size_copy)
     assert sorted(stages) == sorted(jobs), "the two front ends run different commands"
     params = yaml.safe_load((full_size_copy / "params.yaml").read_text())
@@ -121,25 +151,39 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
         for path in job["inputs"]:
             assert covered(path, stage["deps"]), f"{command}: Snakemake input {path} is not a DVC dependency"
         for path in stage["deps"]:
-            assert any(covered(inp, [path]) for inp in job["inputs"]), f"{command}: DVC dependency {path} not in Snakemake"
-        kind, *rest = stage["name"].split("-")          # train-<scenario>-<agent>-<seed>, oracle_bill-<scenario>, compare
+            assert any(covered(inp, [path]) for inp in job["inputs"]), (
+                f"{command}: DVC dependency {path} not in Snakemake"
+            )
+        kind, *rest = stage["name"].split("-")  # train-<scenario>-<agent>-<seed>, oracle_bill-<scenario>, compare
         kind = "oracle" if kind in workflow_stages.ORACLES else kind
         scenario = rest[0] if rest else None
         agent = rest[1] if kind in ("train", "evaluate") else None
         controller = rest[1] if kind == "baseline" else None
         assert stage["params"] == workflow_stages.param_keys(params, kind, scenario, agent, controller), command
-        if kind != "compare":                     # one job per scenario, its scenario in the command
+        if kind != "compare":  # one job per scenario, its scenario in the command
             assert re.search(r"--scenario (\w+)", command).group(1) == scenario
             assert all(f"/{scenario}/" in path for path in stage["outs"]), f"{command}: outputs outside its scenario"
-        for key in stage["params"]:          # every declared key exists, so both read a real value
+        for key in stage["params"]:  # every declared key exists, so both read a real value
             workflow_stages.dotted_value(params, key)
     # a policy that corrects the tuned peak_shaving rule reads its record: its stages, and only they, depend on it
-    correcting = [scenario for scenario in params["scenarios"] if workflow_stages.merged_settings(
-        str(full_size_copy / "params.yaml"), scenario)["control"]["residual"] == "peak_shaving"]
+    correcting = [
+        scenario
+        for scenario in params["scenarios"]
+        if workflow_stages.merged_settings(str(full_size_copy / "params.yaml"), scenario)["control"]["residual"]
+        == "peak_shaving"
+    ]
     assert correcting == ["mall_mt3"]
-    readers = {stage["name"] for stage in stages.values() if any(dep.endswith("metrics/peak_shaving.json") for dep in stage["deps"])}
-    assert readers == {f"{kind}-mall_mt3-{agent}-{seed}" for kind in ("train", "evaluate") for agent in workflow_stages.AGENTS
-                       for seed in params["training"]["seeds"]}
+    readers = {
+        stage["name"]
+        for stage in stages.values()
+        if any(dep.endswith("metrics/peak_shaving.json") for dep in stage["deps"])
+    }
+    assert readers == {
+        f"{kind}-mall_mt3-{agent}-{seed}"
+        for kind in ("train", "evaluate")
+        for agent in workflow_stages.AGENTS
+        for seed in params["training"]["seeds"]
+    }
 
 
 def test_a_stage_reads_only_its_keys_and_its_scenario_overrides():
@@ -159,7 +203,9 @@ def test_a_partial_configfile_is_laid_over_params(full_size_copy):
     """Snakemake merges a partial --configfile into params.yaml; the commands read the merged values."""
     (full_size_copy / "mine.yaml").write_text(yaml.safe_dump({"agents": {"ppo": {"learning_rate": 0.01}}}))
     try:
-        text = run("snakemake", "-n", "-F", "-p", "--cores", "1", "--configfile", "mine.yaml", cwd=full_size_copy).stdout
+        text = run(
+            "snakemake", "-n", "-F", "-p", "--cores", "1", "--configfile", "mine.yaml", cwd=full_size_copy
+        ).stdout
         shown = [line.split("Shell command: ")[1] for line in text.splitlines() if "Shell command: evstation" in line]
         merged_file = ".snakemake/evstation/params.yaml"
         assert shown and all(line.startswith(f"evstation --params {merged_file} ") for line in shown)
@@ -195,8 +241,10 @@ EXAMPLE_SITE = {
     "weather": {"source": "file", "files": {split: f"{EXAMPLES}/weather_{split}.csv" for split in ("train", "eval")}},
     "mall": {"load_files": {split: f"{EXAMPLES}/load_{split}.csv" for split in ("train", "eval")}},
     "fleet": {"sessions_files": {split: f"{EXAMPLES}/sessions_{split}.csv" for split in ("train", "eval")}},
-    "tariff": {"energy_price_files": {split: f"{EXAMPLES}/energy_price_{split}.csv" for split in ("train", "eval")},
-               "demand": {"generation_pen_per_kw_month": 56.09, "distribution_pen_per_kw_month": 16.40}},
+    "tariff": {
+        "energy_price_files": {split: f"{EXAMPLES}/energy_price_{split}.csv" for split in ("train", "eval")},
+        "demand": {"generation_pen_per_kw_month": 56.09, "distribution_pen_per_kw_month": 16.40},
+    },
     "emissions": {"grid_factor_files": {split: f"{EXAMPLES}/grid_factor_{split}.csv" for split in ("train", "eval")}},
     "objective": "bill",
 }
@@ -231,23 +279,33 @@ def with_params_changed(project: Path, change) -> tuple[set[str], set[str]]:
 
 def assert_only_what_reads_a_key_is_stale(project: Path) -> None:
     """A key makes stale exactly the stages that read it, in both front ends."""
+
     def every_agent(params):
         params["training"]["checkpoint_every_steps"] += 1
-    stale, planned = with_params_changed(project, every_agent)
-    agents = {f"{stage}-{scenario}-{agent}-0" for stage in ("train", "evaluate") for scenario in SMOKE_SCENARIOS
-              for agent in ("a2c", "sac", "ppo")}
-    assert stale == agents, sorted(stale ^ agents)     # the report reads only the seeds list of `training`
-    assert planned == {f"{rule} {scenario}" for rule in ("train", "evaluate") for scenario in SMOKE_SCENARIOS} | {"compare"}
 
-    def gasoline(params):             # read by the CO2 accounting only: no dataset, no training
+    stale, planned = with_params_changed(project, every_agent)
+    agents = {
+        f"{stage}-{scenario}-{agent}-0"
+        for stage in ("train", "evaluate")
+        for scenario in SMOKE_SCENARIOS
+        for agent in ("a2c", "sac", "ppo")
+    }
+    assert stale == agents, sorted(stale ^ agents)  # the report reads only the seeds list of `training`
+    assert planned == {f"{rule} {scenario}" for rule in ("train", "evaluate") for scenario in SMOKE_SCENARIOS} | {
+        "compare"
+    }
+
+    def gasoline(params):  # read by the CO2 accounting only: no dataset, no training
         params["emissions"]["gasoline_kg_per_gal"] += 0.1
+
     stale, planned = with_params_changed(project, gasoline)
     assert not any(stage.startswith(("build_dataset", "validate", "train")) for stage in stale), sorted(stale)
     assert {"baseline-mall-uncontrolled", "oracle-example", "evaluate-mall-ppo-0", "compare"} <= stale
     assert not any(job.startswith(("build_dataset", "validate", "train")) for job in planned), sorted(planned)
 
-    def example_demand_charge(params):    # one scenario's override: its measured stages only
+    def example_demand_charge(params):  # one scenario's override: its measured stages only
         params["scenarios"]["example"]["tariff"]["demand"]["generation_pen_per_kw_month"] += 1
+
     stale, planned = with_params_changed(project, example_demand_charge)
     assert stale and all(stage == "compare" or "-example" in stage for stage in stale), sorted(stale)
     assert not any(stage.startswith(("build_dataset", "validate")) for stage in stale), sorted(stale)
@@ -269,7 +327,7 @@ def assert_each_input_file_makes_its_build_stale(project: Path) -> None:
         assert reads == (sorted(named) if stage["name"] == "build_dataset-example" else []), command
     for path in [path for path in named if path.endswith("_train.csv")]:
         original = (project / path).read_bytes()
-        (project / path).write_bytes(original + b"\n")            # other content, the same data
+        (project / path).write_bytes(original + b"\n")  # other content, the same data
         try:
             stale = dvc_stale(project)
             assert stale == {"build_dataset-example"}, (path, sorted(stale))
@@ -278,7 +336,7 @@ def assert_each_input_file_makes_its_build_stale(project: Path) -> None:
                 assert "build_dataset example" in planned and not any(job.endswith(" mall") for job in planned), planned
         finally:
             (project / path).write_bytes(original)
-            os.utime(project / path, ns=(0, 0))     # older than what was built from it, as before
+            os.utime(project / path, ns=(0, 0))  # older than what was built from it, as before
 
 
 def _files_in(node) -> list[str]:
@@ -312,13 +370,20 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
     rows = json.loads((report / "comparison.json").read_text())["rows"]
     for scenario in SMOKE_SCENARIOS:
         assert {row["controller"] for row in rows if row["scenario"] == scenario} >= {
-            "without_solar", "uncontrolled", "rule_based", "oracle", "a2c", "sac", "ppo"}
+            "without_solar",
+            "uncontrolled",
+            "rule_based",
+            "oracle",
+            "a2c",
+            "sac",
+            "ppo",
+        }
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
     assert_recorded_dataset_is_what_the_stage_wrote(project)
     run("dvc", "plots", "show", "-o", "plots_html", cwd=project)
     page = (project / "plots_html" / "index.html").read_text()
-    assert page.count("<img") >= 4 and "<script" not in page   # the figures show without anything from the network
+    assert page.count("<img") >= 4 and "<script" not in page  # the figures show without anything from the network
     shutil.rmtree(project / "plots_html")
     metrics = json.loads(run("dvc", "metrics", "show", "--json", cwd=project).stdout)
     assert count_numbers(metrics) < 300, "dvc metrics show should list a compact summary"
@@ -332,7 +397,8 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
     ran = set(re.findall(r"Running stage '([^']+)'", output))
     assert {"train-mall-ppo-0", "evaluate-mall-ppo-0", "train-example-ppo-0"} <= ran
     assert ran <= {f"{stage}-{scenario}-ppo-0" for stage in ("train", "evaluate") for scenario in SMOKE_SCENARIOS} | {
-        "compare"}, sorted(ran)
+        "compare"
+    }, sorted(ran)
     changes = json.loads(run("dvc", "metrics", "diff", "HEAD", "exp-ppo", "--json", cwd=project).stdout)
     assert set(changes) <= {f"{workflow_stages.REPORT}/{workflow_stages.REPORT_SUMMARY}"}, sorted(changes)
     header = run("dvc", "exp", "show", "--only-changed", "--csv", cwd=project).stdout.splitlines()[0].split(",")
@@ -353,14 +419,24 @@ def count_numbers(node) -> int:
 
 # ---------------------------------------------------------------- recording a Snakemake run in DVC
 
+
 def test_recording_in_dvc_keeps_the_times_snakemake_judges_by(tmp_path, monkeypatch):
     """`dvc commit` rewrites a cached file under a fresh time (Snakemake would rerun its readers);
     the pipeline's commit puts the times back and still leaves DVC with nothing stale."""
     project = tmp_path / "record"
     (project / "results").mkdir(parents=True)
-    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"write": {
-        "cmd": "python -c \"open('results/out.csv', 'w').write('a,b\\n1,2\\n')\"",
-        "outs": ["results/out.csv"]}}}))
+    (project / "dvc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stages": {
+                    "write": {
+                        "cmd": "python -c \"open('results/out.csv', 'w').write('a,b\\n1,2\\n')\"",
+                        "outs": ["results/out.csv"],
+                    }
+                }
+            }
+        )
+    )
     git_commit(project, "a one-stage pipeline")
     run("dvc", "init", "-q", cwd=project)
     run("dvc", "repro", cwd=project)
@@ -369,7 +445,7 @@ def test_recording_in_dvc_keeps_the_times_snakemake_judges_by(tmp_path, monkeypa
 
     os.utime(output, ns=(old_ns, old_ns))
     run("dvc", "commit", "--force", "--quiet", cwd=project)
-    assert output.stat().st_mtime_ns != old_ns          # what DVC does on its own
+    assert output.stat().st_mtime_ns != old_ns  # what DVC does on its own
 
     os.utime(output, ns=(old_ns, old_ns))
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
@@ -386,8 +462,10 @@ def test_git_and_dvc_in_tests_ignore_the_users_global_configuration(tmp_path, mo
     DVC config names a remote: the tests' commits still work and DVC sees none of it."""
     home = tmp_path / "home"
     (home / ".config" / "dvc").mkdir(parents=True)
-    (home / ".gitconfig").write_text("[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n"
-                                     "[user]\n\tname = someone\n\temail = someone@example.org\n")
+    (home / ".gitconfig").write_text(
+        "[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n"
+        "[user]\n\tname = someone\n\temail = someone@example.org\n"
+    )
     (home / ".config" / "dvc" / "config").write_text("[core]\n    remote = users-remote\n")
     monkeypatch.setenv("HOME", str(home))
     for name in ("XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "DVC_GLOBAL_CONFIG_DIR"):
@@ -396,7 +474,7 @@ def test_git_and_dvc_in_tests_ignore_the_users_global_configuration(tmp_path, mo
     project.mkdir()
     (project / "file.txt").write_text("content\n")
 
-    def plain(*command: str) -> subprocess.CompletedProcess:     # the user's own environment
+    def plain(*command: str) -> subprocess.CompletedProcess:  # the user's own environment
         return subprocess.run(list(command), cwd=project, capture_output=True, text=True)
 
     plain("git", "init", "-q")

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from evstation.learning.agents import MODEL_CLASSES
-
 from conftest import results_dir, run_cli, write_params
+from evstation.learning.agents import MODEL_CLASSES
 from test_training import EXACT, TINY, assert_same_files, folder_bytes, project_with, run_dir
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
@@ -30,13 +29,13 @@ def test_agent_trains_on_the_gpu_and_its_model_evaluates_on_the_cpu(built_small,
     model_zip = run_dir(project, agent) / "final" / "model.zip"
     on_gpu = MODEL_CLASSES[agent].load(model_zip, device="cuda")
     on_cpu = MODEL_CLASSES[agent].load(model_zip, device="cpu")
-    assert on_cpu.num_timesteps > 0                                      # the trained policy, not step 0's
+    assert on_cpu.num_timesteps > 0  # the trained policy, not step 0's
     assert all(parameter.is_cuda for parameter in on_gpu.policy.parameters())
     observations = np.random.default_rng(0).normal(size=(256, *on_cpu.observation_space.shape)).astype(np.float32)
     gpu_actions, _ = on_gpu.predict(observations, deterministic=True)
     cpu_actions, _ = on_cpu.predict(observations, deterministic=True)
-    assert np.abs(cpu_actions).max() > 1e-4                              # not the untrained policy's zeros
-    np.testing.assert_allclose(gpu_actions, cpu_actions, atol=1e-5)      # float32 on both, no TF32 in torch's defaults
+    assert np.abs(cpu_actions).max() > 1e-4  # not the untrained policy's zeros
+    np.testing.assert_allclose(gpu_actions, cpu_actions, atol=1e-5)  # float32 on both, no TF32 in torch's defaults
 
     # a runtime setting: the GPU's run is still the one evaluated (its other settings must stay as trained)
     write_params(project, {**TRAINED, "training.device": "cpu"})

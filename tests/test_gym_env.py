@@ -23,8 +23,10 @@ def make(folder, **kwargs):
 
 
 def test_importing_gymnasium_registers_the_id_without_loading_the_station():
-    code = ("import sys, gymnasium; print('evstation/Station-v0' in gymnasium.registry, "
-            "any(name.startswith('evstation.learning') or name == 'torch' for name in sys.modules))")
+    code = (
+        "import sys, gymnasium; print('evstation/Station-v0' in gymnasium.registry, "
+        "any(name.startswith('evstation.learning') or name == 'torch' for name in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["True", "False"]
 
@@ -62,7 +64,9 @@ def test_dataset_defaults_to_the_scenario_folder_beside_the_params(built_small):
     while not terminated:
         observation, _, terminated, truncated, _ = env.step(env.action_space.sample())
         steps += 1
-    assert env.unwrapped.folder == data_dir(built_small) / "eval" and steps == 168   # the whole year (the small one: a week)
+    assert (
+        env.unwrapped.folder == data_dir(built_small) / "eval" and steps == 168
+    )  # the whole year (the small one: a week)
     env.close()
 
 
@@ -89,7 +93,9 @@ def test_a_scenario_correcting_the_tuned_rule_needs_its_record(built_small, tmp_
     error naming it and the command that writes it."""
     shutil.copytree(built_small / "data" / "mall", tmp_path / "data" / "mall_mt3")
     write_params(tmp_path)
-    with pytest.raises(DataError, match=r"mall_mt3/metrics/peak_shaving.json: not found.*evstation baseline peak_shaving"):
+    with pytest.raises(
+        DataError, match=r"mall_mt3/metrics/peak_shaving.json: not found.*evstation baseline peak_shaving"
+    ):
         gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), scenario="mall_mt3", split="train")
 
 
@@ -103,6 +109,8 @@ def test_stable_baselines3_ppo_learns_on_it(built_small):
     before = [parameter.detach().clone() for parameter in model.policy.parameters()]
     model.learn(total_timesteps=256)
     assert model.num_timesteps >= 256
-    assert any(not np.allclose(old.numpy(), new.detach().numpy()) for old, new in zip(before, model.policy.parameters()))
+    assert any(
+        not np.allclose(old.numpy(), new.detach().numpy()) for old, new in zip(before, model.policy.parameters())
+    )
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(action)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import PARAMS, ROOT, SMALL, data_dir, run_cli, write_params, run_cli_in_process
+from conftest import PARAMS, ROOT, SMALL, data_dir, run_cli, run_cli_in_process, write_params
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.site import calendar, grid, mall, session_file, solar
@@ -24,8 +24,13 @@ YEAR = 2023
 HORIZON = SMALL["simulation.horizon_hours"]
 HOURS = calendar.year_hours(YEAR, OFFSET_H)[:HORIZON]
 EXAMPLES = ROOT / "data" / "examples"
-KINDS = {"weather": "weather.files", "load": "mall.load_files", "sessions": "fleet.sessions_files",
-         "energy_price": "tariff.energy_price_files", "grid_factor": "emissions.grid_factor_files"}
+KINDS = {
+    "weather": "weather.files",
+    "load": "mall.load_files",
+    "sessions": "fleet.sessions_files",
+    "energy_price": "tariff.energy_price_files",
+    "grid_factor": "emissions.grid_factor_files",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +63,7 @@ def one_line_error(call, *fragments: str) -> str:
 
 # ---------------------------------------------------------------- hourly series
 
+
 def test_series_values_are_the_files(tmp_path):
     values = np.round(0.2 + 0.3 * np.random.default_rng(0).random(HORIZON), 4)
     path = write_series(tmp_path / "price.csv", "tariff_pen_per_kwh", values)
@@ -68,15 +74,20 @@ def test_timestamps_with_an_offset_are_converted_to_local_time(tmp_path):
     values = np.arange(HORIZON, dtype=float)
     utc = list((HOURS.tz_convert("UTC")).strftime("%Y-%m-%dT%H:%MZ"))
     lima = [stamp.isoformat(timespec="minutes") for stamp in HOURS]
-    profiles = list(HOURS.strftime("%Y-%m-%d %H:%M%z"))        # a dataset's profiles.csv: 2023-01-01 00:00-0500
+    profiles = list(HOURS.strftime("%Y-%m-%d %H:%M%z"))  # a dataset's profiles.csv: 2023-01-01 00:00-0500
     for name, stamps in (("utc", utc), ("lima", lima), ("profiles", profiles)):
         path = write_series(tmp_path / f"factor_{name}.csv", "emission_factor_kg_per_kwh", values, stamps)
         np.testing.assert_array_equal(grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H), values)
     # the same UTC hours read as local time are five hours early: refused, not shifted silently
     naive_utc = list(HOURS.tz_convert("UTC").strftime("%Y-%m-%d %H:%M"))
     path = write_series(tmp_path / "factor_naive_utc.csv", "emission_factor_kg_per_kwh", values, naive_utc)
-    one_line_error(lambda: grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H),
-                   str(path), "column timestamp", "line 2", "expected 2023-01-01 00:00")
+    one_line_error(
+        lambda: grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H),
+        str(path),
+        "column timestamp",
+        "line 2",
+        "expected 2023-01-01 00:00",
+    )
 
 
 def test_rows_past_the_horizon_are_checked_but_not_used(tmp_path):
@@ -181,21 +192,32 @@ def test_weather_without_beam_and_diffuse_splits_the_ghi(tmp_path, settings, wee
     columns = ["ghi_w_m2", "air_temperature_c", "relative_humidity_pct", "wind_speed_m_s"]
     path = write_weather(tmp_path / "weather_ghi.csv", week_weather, columns)
     read = solar.csv_weather(HOURS, settings.site, path)
-    np.testing.assert_allclose(read[["dni_w_m2", "dhi_w_m2"]].to_numpy(),
-                               week_weather[["dni_w_m2", "dhi_w_m2"]].to_numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        read[["dni_w_m2", "dhi_w_m2"]].to_numpy(),
+        week_weather[["dni_w_m2", "dhi_w_m2"]].to_numpy(),
+        rtol=1e-9,
+        atol=1e-9,
+    )
     only_dni = write_weather(tmp_path / "weather_dni.csv", week_weather, [*columns, "dni_w_m2"])
-    one_line_error(lambda: solar.csv_weather(HOURS, settings.site, only_dni), str(only_dni), "column dhi_w_m2", "missing")
+    one_line_error(
+        lambda: solar.csv_weather(HOURS, settings.site, only_dni), str(only_dni), "column dhi_w_m2", "missing"
+    )
 
 
 def test_weather_values_out_of_range(tmp_path, settings, week_weather):
     humid = week_weather.copy()
     humid.iloc[3, humid.columns.get_loc("relative_humidity_pct")] = 101.0
     path = write_weather(tmp_path / "weather_humid.csv", humid)
-    one_line_error(lambda: solar.csv_weather(HOURS, settings.site, path), str(path), "column relative_humidity_pct",
-                   "line 5: 101 is above 100")
+    one_line_error(
+        lambda: solar.csv_weather(HOURS, settings.site, path),
+        str(path),
+        "column relative_humidity_pct",
+        "line 5: 101 is above 100",
+    )
 
 
 # ---------------------------------------------------------------- sessions
+
 
 def write_sessions(path: Path, rows: list[tuple], energy_column: str = "arrival_soc_pct") -> Path:
     columns = ["arrival", "departure", "kind", energy_column, "required_soc_pct"]
@@ -204,9 +226,11 @@ def write_sessions(path: Path, rows: list[tuple], energy_column: str = "arrival_
 
 
 def test_session_times_round_to_the_nearest_hour(tmp_path, settings):
-    rows = [("2023-01-02 09:29", "2023-01-02 11:30", "moto", 20.0, 90.0),     # 09 -> 12: three steps
-            ("2023-01-02 09:30", "2023-01-02 10:10", "moto", 50.0, 80.0),     # 10 -> 10: kept one step long
-            ("2023-01-02 18:05", "2023-01-02 19:55", "mototaxi", 25.0, 85.0)]  # 18 -> 20
+    rows = [
+        ("2023-01-02 09:29", "2023-01-02 11:30", "moto", 20.0, 90.0),  # 09 -> 12: three steps
+        ("2023-01-02 09:30", "2023-01-02 10:10", "moto", 50.0, 80.0),  # 10 -> 10: kept one step long
+        ("2023-01-02 18:05", "2023-01-02 19:55", "mototaxi", 25.0, 85.0),
+    ]  # 18 -> 20
     year = session_file.sessions_from_file(write_sessions(tmp_path / "s.csv", rows), HOURS, settings)
     table = year.sessions
     assert list(table["arrival_step"]) == [24 + 9, 24 + 10, 24 + 18]
@@ -219,10 +243,12 @@ def test_session_times_round_to_the_nearest_hour(tmp_path, settings):
 
 def test_sessions_without_a_free_socket_are_turned_away(tmp_path, settings):
     """Two mototaxi sockets: a third mototaxi at the same hour is turned away; it comes back when one leaves."""
-    rows = [("2023-01-03 18:10", "2023-01-03 20:00", "mototaxi", 25.0, 85.0),
-            ("2023-01-03 18:00", "2023-01-03 19:00", "mototaxi", 25.0, 85.0),
-            ("2023-01-03 18:20", "2023-01-03 19:00", "mototaxi", 25.0, 85.0),     # both sockets busy: away
-            ("2023-01-03 19:00", "2023-01-03 20:00", "mototaxi", 30.0, 85.0)]     # the 18:00 one has left
+    rows = [
+        ("2023-01-03 18:10", "2023-01-03 20:00", "mototaxi", 25.0, 85.0),
+        ("2023-01-03 18:00", "2023-01-03 19:00", "mototaxi", 25.0, 85.0),
+        ("2023-01-03 18:20", "2023-01-03 19:00", "mototaxi", 25.0, 85.0),  # both sockets busy: away
+        ("2023-01-03 19:00", "2023-01-03 20:00", "mototaxi", 30.0, 85.0),
+    ]  # the 18:00 one has left
     year = session_file.sessions_from_file(write_sessions(tmp_path / "s.csv", rows), HOURS, settings)
     assert year.arrivals.loc[2, "mototaxi"] == 4 and year.turned_away.loc[2, "mototaxi"] == 1
     assert year.arrivals.drop(index=2)[list(VEHICLE_KINDS)].to_numpy().sum() == 0
@@ -234,17 +260,21 @@ def test_sessions_without_a_free_socket_are_turned_away(tmp_path, settings):
 
 
 def test_sessions_past_the_horizon_are_left_out(tmp_path, settings):
-    rows = [("2023-01-07 21:00", "2023-01-07 23:00", "moto", 20.0, 90.0),
-            ("2023-01-07 23:00", "2023-01-08 01:00", "moto", 20.0, 90.0),      # leaves after the week
-            ("2023-03-01 10:00", "2023-03-01 12:00", "moto", 20.0, 90.0)]      # arrives after it
+    rows = [
+        ("2023-01-07 21:00", "2023-01-07 23:00", "moto", 20.0, 90.0),
+        ("2023-01-07 23:00", "2023-01-08 01:00", "moto", 20.0, 90.0),  # leaves after the week
+        ("2023-03-01 10:00", "2023-03-01 12:00", "moto", 20.0, 90.0),
+    ]  # arrives after it
     year = session_file.sessions_from_file(write_sessions(tmp_path / "s.csv", rows), HOURS, settings)
     assert len(year.sessions) == 1 and year.arrivals["moto"].sum() == 1
     assert len(year.arrivals) == len(year.turned_away) == HORIZON // 24
 
 
 def test_energy_requested_gives_the_arrival_soc(tmp_path, settings):
-    rows = [("2023-01-02 10:00", "2023-01-02 12:00", "moto", 1.5, 90.0),
-            ("2023-01-02 10:00", "2023-01-02 12:00", "mototaxi", 2.7, 85.0)]
+    rows = [
+        ("2023-01-02 10:00", "2023-01-02 12:00", "moto", 1.5, 90.0),
+        ("2023-01-02 10:00", "2023-01-02 12:00", "mototaxi", 2.7, 85.0),
+    ]
     path = write_sessions(tmp_path / "s.csv", rows, "energy_requested_kwh")
     table = session_file.sessions_from_file(path, HOURS, settings).sessions
     np.testing.assert_allclose(table["arrival_soc_pct"], [90.0 - 1.5 / 2.5 * 100, 85.0 - 2.7 / 4.5 * 100])
@@ -253,24 +283,46 @@ def test_energy_requested_gives_the_arrival_soc(tmp_path, settings):
 
 GOOD = ("2023-01-02 10:00", "2023-01-02 12:00", "moto", 20.0, 90.0)
 SESSION_PROBLEMS = {
-    "unknown kind": ((GOOD[0], GOOD[1], "car", 20.0, 90.0), "arrival_soc_pct",
-                     ("column kind", "line 3", "'car' is not a vehicle kind")),
-    "departure before arrival": ((GOOD[0], "2023-01-02 09:00", "moto", 20.0, 90.0), "arrival_soc_pct",
-                                 ("column departure", "line 3", "is not after the arrival")),
-    "arrival SOC above 100": ((*GOOD[:3], 120.0, 90.0), "arrival_soc_pct", ("column arrival_soc_pct", "120 is above 100")),
+    "unknown kind": (
+        (GOOD[0], GOOD[1], "car", 20.0, 90.0),
+        "arrival_soc_pct",
+        ("column kind", "line 3", "'car' is not a vehicle kind"),
+    ),
+    "departure before arrival": (
+        (GOOD[0], "2023-01-02 09:00", "moto", 20.0, 90.0),
+        "arrival_soc_pct",
+        ("column departure", "line 3", "is not after the arrival"),
+    ),
+    "arrival SOC above 100": (
+        (*GOOD[:3], 120.0, 90.0),
+        "arrival_soc_pct",
+        ("column arrival_soc_pct", "120 is above 100"),
+    ),
     "required SOC above 100": ((*GOOD[:4], 101.0), "arrival_soc_pct", ("column required_soc_pct", "101 is above 100")),
     "negative SOC": ((*GOOD[:3], -5.0, 90.0), "arrival_soc_pct", ("column arrival_soc_pct", "-5 is below 0")),
     "needs nothing": ((*GOOD[:3], 95.0, 90.0), "arrival_soc_pct", ("column arrival_soc_pct", "needs no energy")),
     "SOC missing": ((*GOOD[:3], "", 90.0), "arrival_soc_pct", ("column arrival_soc_pct", "line 3: missing value")),
-    "energy over the battery": ((*GOOD[:3], 3.0, 90.0), "energy_requested_kwh",
-                                ("column energy_requested_kwh", "3.0 kWh does not fit a 2.5 kWh moto battery")),
+    "energy over the battery": (
+        (*GOOD[:3], 3.0, 90.0),
+        "energy_requested_kwh",
+        ("column energy_requested_kwh", "3.0 kWh does not fit a 2.5 kWh moto battery"),
+    ),
     "negative energy": ((*GOOD[:3], -1.0, 90.0), "energy_requested_kwh", ("column energy_requested_kwh", "below 0")),
-    "infeasible stay": (("2023-01-02 10:00", "2023-01-02 11:00", "moto", 5.0, 95.0), "arrival_soc_pct",
-                        ("column arrival_soc_pct", "line 3", "needs 2.25 kWh", "delivers 1.90 kWh in its 1-hour stay")),
-    "wrong year": (("2022-12-31 10:00", "2022-12-31 12:00", "moto", 20.0, 90.0), "arrival_soc_pct",
-                   ("column arrival", "line 3", "is not in 2023")),
-    "bad time": (("noon", GOOD[1], "moto", 20.0, 90.0), "arrival_soc_pct",
-                 ("column arrival", "line 3", "'noon' is not an ISO 8601 timestamp")),
+    "infeasible stay": (
+        ("2023-01-02 10:00", "2023-01-02 11:00", "moto", 5.0, 95.0),
+        "arrival_soc_pct",
+        ("column arrival_soc_pct", "line 3", "needs 2.25 kWh", "delivers 1.90 kWh in its 1-hour stay"),
+    ),
+    "wrong year": (
+        ("2022-12-31 10:00", "2022-12-31 12:00", "moto", 20.0, 90.0),
+        "arrival_soc_pct",
+        ("column arrival", "line 3", "is not in 2023"),
+    ),
+    "bad time": (
+        ("noon", GOOD[1], "moto", 20.0, 90.0),
+        "arrival_soc_pct",
+        ("column arrival", "line 3", "'noon' is not an ISO 8601 timestamp"),
+    ),
 }
 
 
@@ -282,14 +334,24 @@ def test_a_wrong_session_is_one_line(tmp_path, settings, problem):
     one_line_error(lambda: session_file.sessions_from_file(path, HOURS, settings), str(path), *fragments)
 
 
-@pytest.mark.parametrize("columns", [["arrival", "departure", "kind", "required_soc_pct"],
-                                     ["arrival", "departure", "kind", "arrival_soc_pct", "energy_requested_kwh",
-                                      "required_soc_pct"],
-                                     ["arrival", "kind", "arrival_soc_pct", "required_soc_pct"]],
-                         ids=["neither", "both", "no departure"])
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ["arrival", "departure", "kind", "required_soc_pct"],
+        ["arrival", "departure", "kind", "arrival_soc_pct", "energy_requested_kwh", "required_soc_pct"],
+        ["arrival", "kind", "arrival_soc_pct", "required_soc_pct"],
+    ],
+    ids=["neither", "both", "no departure"],
+)
 def test_session_file_columns(tmp_path, settings, columns):
-    values = {"arrival": GOOD[0], "departure": GOOD[1], "kind": "moto", "arrival_soc_pct": 20.0,
-              "energy_requested_kwh": 1.0, "required_soc_pct": 90.0}
+    values = {
+        "arrival": GOOD[0],
+        "departure": GOOD[1],
+        "kind": "moto",
+        "arrival_soc_pct": 20.0,
+        "energy_requested_kwh": 1.0,
+        "required_soc_pct": 90.0,
+    }
     path = tmp_path / "sessions.csv"
     pd.DataFrame([{name: values[name] for name in columns}]).to_csv(path, index=False)
     missing = "column departure" if "departure" not in columns else "column arrival_soc_pct"
@@ -298,13 +360,18 @@ def test_session_file_columns(tmp_path, settings, columns):
 
 # ---------------------------------------------------------------- the command line
 
+
 def example_site(folder: Path) -> dict:
     """The example site's files, copied into a project `folder`, as a scenario's overrides."""
     shutil.copytree(EXAMPLES, folder / "data" / "examples")
     files = {kind: {split: f"data/examples/{kind}_{split}.csv" for split in SPLITS} for kind in KINDS}
-    return {"weather": {"source": "file", "files": files["weather"]}, "mall": {"load_files": files["load"]},
-            "fleet": {"sessions_files": files["sessions"]}, "tariff": {"energy_price_files": files["energy_price"]},
-            "emissions": {"grid_factor_files": files["grid_factor"]}}
+    return {
+        "weather": {"source": "file", "files": files["weather"]},
+        "mall": {"load_files": files["load"]},
+        "fleet": {"sessions_files": files["sessions"]},
+        "tariff": {"energy_price_files": files["energy_price"]},
+        "emissions": {"grid_factor_files": files["grid_factor"]},
+    }
 
 
 def _spoil(path: Path, problem: str) -> None:
@@ -324,9 +391,16 @@ def _spoil(path: Path, problem: str) -> None:
         table.to_csv(path, index=False)
 
 
-@pytest.mark.parametrize("kind, split, problem", [
-    ("sessions", "eval", "unknown kind"), ("energy_price", "train", "nan"), ("grid_factor", "eval", "missing"),
-    ("load", "train", "short"), ("weather", "eval", "wrong year")])
+@pytest.mark.parametrize(
+    "kind, split, problem",
+    [
+        ("sessions", "eval", "unknown kind"),
+        ("energy_price", "train", "nan"),
+        ("grid_factor", "eval", "missing"),
+        ("load", "train", "short"),
+        ("weather", "eval", "wrong year"),
+    ],
+)
 def test_cli_refuses_a_wrong_file_in_one_line(tmp_path, kind, split, problem):
     write_params(tmp_path, {"scenarios": {"mall": {}, "example": example_site(tmp_path)}})
     path = tmp_path / "data" / "examples" / f"{kind}_{split}.csv"
@@ -343,6 +417,7 @@ def test_cli_refuses_a_wrong_file_in_one_line(tmp_path, kind, split, problem):
 
 # ---------------------------------------------------------------- the example site, end to end
 
+
 @pytest.fixture(scope="module")
 def example_build(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("example_site")
@@ -356,13 +431,20 @@ def test_dataset_holds_the_files_values(example_build, split):
     """Load, prices, factors and weather in the dataset are the files' values, hour by hour; the PV is
     the plant's output under the file's weather."""
     folder, source = data_dir(example_build, "example") / split, EXAMPLES
-    read = lambda name: pd.read_csv(folder / name)
+
+    def read(name):
+        return pd.read_csv(folder / name)
+
     building, profiles = read("building.csv"), read("profiles.csv")
     np.testing.assert_array_equal(building["non_shiftable_load"], pd.read_csv(source / f"load_{split}.csv")["mall_kwh"])
-    np.testing.assert_array_equal(read("pricing.csv")["electricity_pricing"],
-                                  pd.read_csv(source / f"energy_price_{split}.csv")["tariff_pen_per_kwh"])
-    np.testing.assert_array_equal(read("carbon_intensity.csv")["carbon_intensity"],
-                                  pd.read_csv(source / f"grid_factor_{split}.csv")["emission_factor_kg_per_kwh"])
+    np.testing.assert_array_equal(
+        read("pricing.csv")["electricity_pricing"],
+        pd.read_csv(source / f"energy_price_{split}.csv")["tariff_pen_per_kwh"],
+    )
+    np.testing.assert_array_equal(
+        read("carbon_intensity.csv")["carbon_intensity"],
+        pd.read_csv(source / f"grid_factor_{split}.csv")["emission_factor_kg_per_kwh"],
+    )
     weather_file = pd.read_csv(source / f"weather_{split}.csv")
     weather = read("weather.csv")
     np.testing.assert_array_equal(weather["direct_solar_irradiance"], weather_file["dni_w_m2"])
@@ -381,7 +463,10 @@ def _rounded_visits(split: str, settings) -> pd.DataFrame:
     """The file's visits on hour steps, worked out here from the documented rule (nearest hour, one step at least)."""
     visits = pd.read_csv(EXAMPLES / f"sessions_{split}.csv")
     start = pd.Timestamp(settings.splits[split].year, 1, 1)
-    step = lambda column: ((pd.to_datetime(visits[column]) - start) / pd.Timedelta(minutes=1) + 30) // 60
+
+    def step(column):
+        return ((pd.to_datetime(visits[column]) - start) / pd.Timedelta(minutes=1) + 30) // 60
+
     visits["arrival_step"] = step("arrival").astype(int)
     visits["departure_step"] = np.maximum(step("departure").astype(int), visits["arrival_step"] + 1)
     battery = visits["kind"].map({kind: settings.vehicles.kind(kind).battery_kwh for kind in VEHICLE_KINDS})
@@ -403,21 +488,29 @@ def test_dataset_sessions_are_the_files(example_build, split):
     taken = served.assign(n=1).groupby(keys)["n"].sum()
     assert (taken.reindex(counted.index, fill_value=0) <= counted).all() and taken.index.isin(counted.index).all()
     for row in served.itertuples(index=False):
-        same = visits[(visits["arrival_step"] == row.arrival_step) & (visits["departure_step"] == row.departure_step)
-                      & (visits["kind"] == row.kind)]
+        same = visits[
+            (visits["arrival_step"] == row.arrival_step)
+            & (visits["departure_step"] == row.departure_step)
+            & (visits["kind"] == row.kind)
+        ]
         assert np.isclose(same["arrival_soc_pct"], row.arrival_soc_pct).any()
         assert np.isclose(same["required_soc_pct"], row.required_soc_pct).any()
     day = visits["arrival_step"] // 24
     for kind in VEHICLE_KINDS:
         per_day = visits[visits["kind"] == kind].groupby(day).size().reindex(range(HORIZON // 24), fill_value=0)
         np.testing.assert_array_equal(arrivals[f"{kind}_arrivals"], per_day)
-        served_per_day = (served["kind"] == kind).groupby(served["arrival_step"] // 24).sum().reindex(range(7), fill_value=0)
+        served_per_day = (
+            (served["kind"] == kind).groupby(served["arrival_step"] // 24).sum().reindex(range(7), fill_value=0)
+        )
         np.testing.assert_array_equal(arrivals[f"{kind}_turned_away"], per_day - served_per_day)
-    away = (counted - taken.reindex(counted.index, fill_value=0))
+    away = counted - taken.reindex(counted.index, fill_value=0)
     assert away.sum() == arrivals[[f"{k}_turned_away" for k in VEHICLE_KINDS]].to_numpy().sum() > 0
-    for (arrival_step, _, kind), count in away[away > 0].items():
-        busy = served[(served["kind"] == kind) & (served["arrival_step"] <= arrival_step)
-                      & (served["departure_step"] > arrival_step)]
+    for (arrival_step, _, kind), _count in away[away > 0].items():
+        busy = served[
+            (served["kind"] == kind)
+            & (served["arrival_step"] <= arrival_step)
+            & (served["departure_step"] > arrival_step)
+        ]
         assert len(busy) == settings.sockets.group(kind).count, (arrival_step, kind)
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["sessions"] == len(served) and summary["arrivals"] == len(visits)

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evstation.config import load_settings
 from conftest import PARAMS
+from evstation.config import load_settings
 from evstation.errors import BalanceError
-from evstation.tariff.model import BillingTariff
 from evstation.kpis import check_energy, co2_kg, compute_kpis, energy_balance_error_kwh, peak_metrics
+from evstation.tariff.model import BillingTariff
 
 GASOLINE = 2.596
 EFFICIENCY = 0.9
@@ -47,19 +47,32 @@ def random_timeseries(seed: int, steps: int = 500) -> pd.DataFrame:
     charging = rng.random(steps) < 0.5
     power = rng.uniform(0, 2712, steps)
     return make_timeseries(
-        load=rng.uniform(0, 2800, steps), pv=rng.uniform(0, 3200, steps) * (rng.random(steps) < 0.5),
-        ev=rng.uniform(0, 272, steps), bess_in=np.where(charging, power, 0.0), bess_out=np.where(charging, 0.0, power),
-        ef=rng.uniform(0.3, 0.9, steps), tariff=rng.choice([0.28, 0.45], steps))
+        load=rng.uniform(0, 2800, steps),
+        pv=rng.uniform(0, 3200, steps) * (rng.random(steps) < 0.5),
+        ev=rng.uniform(0, 272, steps),
+        bess_in=np.where(charging, power, 0.0),
+        bess_out=np.where(charging, 0.0, power),
+        ef=rng.uniform(0.3, 0.9, steps),
+        tariff=rng.choice([0.28, 0.45], steps),
+    )
 
 
 def kpis(ts):
-    return compute_kpis(ts, gasoline_kg_per_kwh=GASOLINE, tolerance_kwh=1e-6, round_trip_efficiency=EFFICIENCY,
-                        battery_capacity_kwh=CAPACITY, billing=BILLING)
+    return compute_kpis(
+        ts,
+        gasoline_kg_per_kwh=GASOLINE,
+        tolerance_kwh=1e-6,
+        round_trip_efficiency=EFFICIENCY,
+        battery_capacity_kwh=CAPACITY,
+        billing=BILLING,
+    )
 
 
 def test_hand_made_two_steps():
     # step 0: load 10, ev 2, battery out 1, pv 4 -> import 7; step 1: load 1, battery in 2, pv 5 -> surplus 2
-    ts = make_timeseries(load=[10.0, 1.0], pv=[4.0, 5.0], ev=[2.0, 0.0], bess_in=[0.0, 2.0], bess_out=[1.0, 0.0], ef=0.5)
+    ts = make_timeseries(
+        load=[10.0, 1.0], pv=[4.0, 5.0], ev=[2.0, 0.0], bess_in=[0.0, 2.0], bess_out=[1.0, 0.0], ef=0.5
+    )
     metrics = kpis(ts)
     assert metrics["import_kwh"] == pytest.approx(7.0)
     assert metrics["surplus_kwh"] == pytest.approx(2.0)
@@ -120,10 +133,15 @@ def test_battery_check_fails_when_discharge_exceeds_what_was_stored():
 
 
 def test_checks_report_their_largest_errors():
-    result = check_energy(random_timeseries(4), tolerance_kwh=1e-6, round_trip_efficiency=EFFICIENCY,
-                          battery_capacity_kwh=CAPACITY)
-    assert set(result) == {"max_energy_balance_error_kwh", "max_citylearn_net_deviation_kwh", "max_battery_soc_error_kwh"}
-    assert result["max_citylearn_net_deviation_kwh"] > 0     # the float32 rounding is seen, and tolerated
+    result = check_energy(
+        random_timeseries(4), tolerance_kwh=1e-6, round_trip_efficiency=EFFICIENCY, battery_capacity_kwh=CAPACITY
+    )
+    assert set(result) == {
+        "max_energy_balance_error_kwh",
+        "max_citylearn_net_deviation_kwh",
+        "max_battery_soc_error_kwh",
+    }
+    assert result["max_citylearn_net_deviation_kwh"] > 0  # the float32 rounding is seen, and tolerated
 
 
 def test_mean_daily_peak():

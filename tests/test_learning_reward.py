@@ -5,14 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evstation.config import apply_overrides, load_settings
-from evstation.problem.learning_reward import (LearningReferences, MarginalReward, energy_behind_kwh,
-                                               learning_components, marginal_demand_charge_pen, marginal_flows,
-                                               weighted)
-from evstation.control.station import StationState
-from evstation.simulation.fast_env import make_fast_env
-
 from conftest import PARAMS, data_dir
+from evstation.config import apply_overrides, load_settings
+from evstation.control.station import StationState
+from evstation.problem.learning_reward import (
+    LearningReferences,
+    MarginalReward,
+    energy_behind_kwh,
+    learning_components,
+    marginal_demand_charge_pen,
+    marginal_flows,
+    weighted,
+)
+from evstation.simulation.fast_env import make_fast_env
 
 SETTINGS = load_settings(PARAMS)
 REFERENCES = LearningReferences.from_settings(SETTINGS)
@@ -22,13 +27,29 @@ LINEAR_TERMS = ("co2", "cost", "solar")
 def hand_state(**overrides) -> StationState:
     """Two sockets: a moto with 3 steps left and one empty socket."""
     values = dict(
-        step=0, hour=12, weekday=2, load_kwh=1000.0, pv_kwh=400.0, tariff_pen_per_kwh=0.28,
-        emission_factor_kg_per_kwh=0.4521, load_forecast_kwh=np.zeros(3), pv_forecast_kwh=np.zeros(3),
-        battery_soc=0.5, battery_capacity_kwh=4520.0, battery_power_kw=2712.0, battery_min_soc=0.2,
-        battery_root_efficiency=0.9 ** 0.5, socket_group=np.array([0, 0]), connected=np.array([True, False]),
-        vehicle_soc=np.array([0.2, 0.0]), required_soc=np.array([0.9, 0.0]), vehicle_capacity_kwh=np.array([2.5, 2.5]),
-        steps_left=np.array([3, 0]), socket_power_kw=np.array([2.0, 2.0]),
-        kwh_per_step_at_full_power=np.array([0.5, 0.5]))
+        step=0,
+        hour=12,
+        weekday=2,
+        load_kwh=1000.0,
+        pv_kwh=400.0,
+        tariff_pen_per_kwh=0.28,
+        emission_factor_kg_per_kwh=0.4521,
+        load_forecast_kwh=np.zeros(3),
+        pv_forecast_kwh=np.zeros(3),
+        battery_soc=0.5,
+        battery_capacity_kwh=4520.0,
+        battery_power_kw=2712.0,
+        battery_min_soc=0.2,
+        battery_root_efficiency=0.9**0.5,
+        socket_group=np.array([0, 0]),
+        connected=np.array([True, False]),
+        vehicle_soc=np.array([0.2, 0.0]),
+        required_soc=np.array([0.9, 0.0]),
+        vehicle_capacity_kwh=np.array([2.5, 2.5]),
+        steps_left=np.array([3, 0]),
+        socket_power_kw=np.array([2.0, 2.0]),
+        kwh_per_step_at_full_power=np.array([0.5, 0.5]),
+    )
     values.update(overrides)
     return StationState(**values)
 
@@ -46,9 +67,10 @@ def shift_reward(references: LearningReferences) -> float:
 
 def test_grid_to_battery_shifting_does_not_pay_with_the_peak_reference():
     assert shift_reward(REFERENCES) == pytest.approx(-0.0083 / SETTINGS.control.learning_scales.energy_kwh, rel=0.01)
-    off_peak = LearningReferences(REFERENCES.ef_kg_per_kwh, SETTINGS.tariff.offpeak_pen_per_kwh,
-                                  REFERENCES.scales, REFERENCES.weights)
-    assert shift_reward(off_peak) > 0          # the reason the reference is the peak tariff
+    off_peak = LearningReferences(
+        REFERENCES.ef_kg_per_kwh, SETTINGS.tariff.offpeak_pen_per_kwh, REFERENCES.scales, REFERENCES.weights
+    )
+    assert shift_reward(off_peak) > 0  # the reason the reference is the peak tariff
 
 
 def test_storing_pv_surplus_pays():
@@ -60,16 +82,16 @@ def test_storing_pv_surplus_pays():
 
 def test_marginal_flows_are_signed_and_relative_to_the_idle_site():
     assert marginal_flows(net_kwh=700.0, load_kwh=1000.0, pv_kwh=400.0) == (100.0, 0.0)
-    assert marginal_flows(net_kwh=-50.0, load_kwh=1000.0, pv_kwh=400.0) == (-600.0, 50.0)   # battery covers the mall
-    assert marginal_flows(net_kwh=-100.0, load_kwh=400.0, pv_kwh=1000.0) == (0.0, -500.0)   # PV stored
+    assert marginal_flows(net_kwh=-50.0, load_kwh=1000.0, pv_kwh=400.0) == (-600.0, 50.0)  # battery covers the mall
+    assert marginal_flows(net_kwh=-100.0, load_kwh=400.0, pv_kwh=1000.0) == (0.0, -500.0)  # PV stored
 
 
 def test_energy_behind_counts_only_what_rated_power_can_no_longer_deliver():
-    state = hand_state()                       # needs 0.7 * 2.5 = 1.75 kWh, 3 steps of 0.5 kWh
+    state = hand_state()  # needs 0.7 * 2.5 = 1.75 kWh, 3 steps of 0.5 kWh
     assert energy_behind_kwh(state, np.array([0.2, np.nan])) == pytest.approx(1.75 - 2 * 0.5)
     assert energy_behind_kwh(state, np.array([0.6, np.nan])) == 0.0
     leaving = hand_state(steps_left=np.array([1, 0]))
-    assert energy_behind_kwh(leaving, np.array([0.5, np.nan])) == pytest.approx(0.4 * 2.5)   # what it leaves without
+    assert energy_behind_kwh(leaving, np.array([0.5, np.nan])) == pytest.approx(0.4 * 2.5)  # what it leaves without
     assert energy_behind_kwh(hand_state(connected=np.array([False, False])), np.array([np.nan, np.nan])) == 0.0
 
 
@@ -88,18 +110,24 @@ def test_ramp_is_zero_on_the_first_step_then_follows_the_marginal_import():
 
 
 def test_the_demand_charge_is_marginal_over_the_idle_sites_rise():
-    mt3 = LearningReferences.from_settings(apply_overrides(SETTINGS, {
-        "tariff.demand.generation_pen_per_kw_month": 56.09, "tariff.demand.distribution_pen_per_kw_month": 16.40}))
+    mt3 = LearningReferences.from_settings(
+        apply_overrides(
+            SETTINGS,
+            {"tariff.demand.generation_pen_per_kw_month": 56.09, "tariff.demand.distribution_pen_per_kw_month": 16.40},
+        )
+    )
     # the idle site imports 600 kWh (1000 load - 400 PV); month-to-date peaks 650 (site) and 550 (idle), at any hour
-    state = hand_state(billed_peak_any_kw=650.0, idle_peak_any_kw=550.0, billed_peak_window_kw=0.0,
-                       idle_peak_window_kw=0.0)
+    state = hand_state(
+        billed_peak_any_kw=650.0, idle_peak_any_kw=550.0, billed_peak_window_kw=0.0, idle_peak_window_kw=0.0
+    )
     assert marginal_demand_charge_pen(state, 700.0, mt3.billing) == pytest.approx(16.40 * (50.0 - 50.0))
     assert marginal_demand_charge_pen(state, 800.0, mt3.billing) == pytest.approx(16.40 * (150.0 - 50.0))
     # the battery keeps the site below the idle site's rise: a gain
     assert marginal_demand_charge_pen(state, 500.0, mt3.billing) == pytest.approx(-16.40 * 50.0)
     evening = hand_state(in_peak_window=True, billed_peak_any_kw=650.0, idle_peak_any_kw=550.0)
     assert marginal_demand_charge_pen(evening, 800.0, mt3.billing) == pytest.approx(
-        16.40 * 100.0 + 56.09 * (800.0 - 600.0))
+        16.40 * 100.0 + 56.09 * (800.0 - 600.0)
+    )
     # in reference kWh at the peak tariff, in the cost term only
     _, charged = MarginalReward(mt3)(state, 800.0, np.array([0.4, np.nan]))
     _, plain = MarginalReward(REFERENCES)(state, 800.0, np.array([0.4, np.nan]))
@@ -117,8 +145,15 @@ def run_schedule(env, battery_action) -> list:
         action = np.concatenate([[battery_action(step)], np.ones(len(env.charger_ids))])
         _, _, done, _, _ = env.step(action)
         flows = env.last_flows
-        rows.append((flows.load_kwh, flows.pv_kwh, flows.net_kwh, float(env.data.carbon_intensity[step]),
-                     float(env.data.pricing[step])))
+        rows.append(
+            (
+                flows.load_kwh,
+                flows.pv_kwh,
+                flows.net_kwh,
+                float(env.data.carbon_intensity[step]),
+                float(env.data.pricing[step]),
+            )
+        )
         step += 1
     return rows
 
@@ -138,8 +173,11 @@ def station_linear_total(rows, settings) -> float:
     total = 0.0
     for _, _, net, ef, tariff in rows:
         imported, surplus = max(net, 0.0), max(-net, 0.0)
-        total -= (weights["co2"] * imported * ef / scales.co2_kg + weights["cost"] * imported * tariff / scales.cost_pen
-                  + weights["solar"] * surplus / scales.solar_surplus_kwh)
+        total -= (
+            weights["co2"] * imported * ef / scales.co2_kg
+            + weights["cost"] * imported * tariff / scales.cost_pen
+            + weights["solar"] * surplus / scales.solar_surplus_kwh
+        )
     return total
 
 
@@ -149,7 +187,7 @@ def test_marginal_terms_rank_schedules_as_the_station_reward_and_differ_by_exact
     idle = run_schedule(env, lambda step: 0.0)
     # charge the battery in the small hours, discharge it through the afternoon and the evening
     cycling = run_schedule(env, lambda step: 0.4 if step % 24 < 6 else (-0.4 if step % 24 >= 14 else 0.0))
-    assert any(marginal_flows(net, load, pv)[0] < 0 for load, pv, net, _, _ in cycling)   # signs matter here
+    assert any(marginal_flows(net, load, pv)[0] < 0 for load, pv, net, _, _ in cycling)  # signs matter here
     station = station_linear_total(cycling, settings) - station_linear_total(idle, settings)
     marginal = linear_total(cycling, marginal=True) - linear_total(idle, marginal=True)
     absolute = linear_total(cycling, marginal=False) - linear_total(idle, marginal=False)

@@ -26,8 +26,9 @@ def command(*args: str) -> list[str]:
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), cwd=project, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    return subprocess.run(
+        command(*args), cwd=project, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}
+    )
 
 
 def one_line(result: subprocess.CompletedProcess) -> str:
@@ -49,19 +50,26 @@ def wait_until_stopped(process: subprocess.Popen, timeout_s: float = 120.0) -> N
 
 def test_a_second_build_of_one_dataset_is_refused_while_other_targets_run(tmp_path):
     write_params(tmp_path)
-    first = subprocess.Popen(command("build-dataset"), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONHASHSEED": "0", "EVSTATION_PAUSE_AT": "staged"})
+    first = subprocess.Popen(
+        command("build-dataset"),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0", "EVSTATION_PAUSE_AT": "staged"},
+    )
     try:
         wait_until_stopped(first)
         line = one_line(run(tmp_path, "build-dataset"))
-        assert line == (f"evstation: error: data/mall/citylearn is being written by another run (pid {first.pid}); "
-                        "wait for it to finish (its lock, data/mall/.citylearn.lock, is released when that "
-                        "process ends)")
+        assert line == (
+            f"evstation: error: data/mall/citylearn is being written by another run (pid {first.pid}); "
+            "wait for it to finish (its lock, data/mall/.citylearn.lock, is released when that "
+            "process ends)"
+        )
         assert "data/mall/citylearn is being written by another run" in one_line(run(tmp_path, "validate"))
-        other = run(tmp_path, "--scenario", "mall_mt3", "build-dataset")        # another target: not held up
+        other = run(tmp_path, "--scenario", "mall_mt3", "build-dataset")  # another target: not held up
         assert other.returncode == 0, other.stderr
-        assert not data_dir(tmp_path).exists()                                  # the first run's own
+        assert not data_dir(tmp_path).exists()  # the first run's own
     finally:
         first.send_signal(signal.SIGCONT)
         _, stderr = first.communicate(timeout=120)
@@ -75,7 +83,7 @@ def test_datasets_being_read_are_not_rebuilt(built_small, tmp_path):
     shutil.copytree(data_dir(built_small), data_dir(tmp_path))
     write_params(tmp_path)
     before = sorted(path.stat().st_mtime_ns for path in data_dir(tmp_path).rglob("*"))
-    with locked(reads={"datasets": output_lock(data_dir(tmp_path))}):       # a reader: this test's process
+    with locked(reads={"datasets": output_lock(data_dir(tmp_path))}):  # a reader: this test's process
         line = one_line(run(tmp_path, "build-dataset"))
     assert line.startswith("evstation: error: data/mall/citylearn is being read by another run; wait for it")
     assert sorted(path.stat().st_mtime_ns for path in data_dir(tmp_path).rglob("*")) == before
@@ -88,8 +96,10 @@ def test_baselines_run_in_parallel_but_one_baseline_once(built_small, tmp_path):
     running = {f"{results} (baseline uncontrolled)": job_lock(results, "baseline-uncontrolled")}
     with locked(writes=running, reads={"datasets": output_lock(data_dir(tmp_path))}):
         line = one_line(run(tmp_path, "baseline", "uncontrolled"))
-        assert line.startswith(f"evstation: error: results/scenarios/mall (baseline uncontrolled) is being written "
-                               f"by another run (pid {os.getpid()}); wait for it")
+        assert line.startswith(
+            f"evstation: error: results/scenarios/mall (baseline uncontrolled) is being written "
+            f"by another run (pid {os.getpid()}); wait for it"
+        )
         other = run(tmp_path, "baseline", "rule_based")
         assert other.returncode == 0, other.stderr
     assert (results / "metrics" / "rule_based.json").is_file()
@@ -131,16 +141,28 @@ def stopped_process(command_word: str, cwd: Path, timeout_s: float = 180.0) -> i
 
 def test_snakemake_and_dvc_started_together_build_the_datasets_once(tmp_path):
     """Both front ends asked for the same datasets at once: the run that comes second is refused."""
-    from test_frontends import BIN, copy_repository, git_commit, run as tool
+    from test_frontends import BIN, copy_repository, git_commit
+    from test_frontends import run as tool
 
     project = copy_repository(tmp_path / "repository")
     write_params(project)
     tool(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)
     git_commit(project, "the small station")
-    env = {**os.environ, **tool_env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "DVC_SITE_CACHE_DIR": str(project / ".dvc-site"), "EVSTATION_PAUSE_AT": "staged"}
-    snakemake = subprocess.Popen(["snakemake", "--cores", "1", "data/mall/citylearn"], cwd=project, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        **tool_env(),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_SITE_CACHE_DIR": str(project / ".dvc-site"),
+        "EVSTATION_PAUSE_AT": "staged",
+    }
+    snakemake = subprocess.Popen(
+        ["snakemake", "--cores", "1", "data/mall/citylearn"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     build = None
     try:
         build = stopped_process("build-dataset", project)

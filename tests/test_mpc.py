@@ -13,27 +13,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import data_dir, results_dir, run_cli_in_process, write_params
 from evstation.config import apply_overrides, load_settings
-from evstation.tariff.bill import billing_calendar, timeseries_bill
-from evstation.tariff.demand import DemandRates, demand_charge_pen
-from evstation.tariff.model import BillingTariff
 from evstation.control.mpc import Calendar, Forecast, MpcController, floor_peaks, training_profiles
 from evstation.control.oracle import build_lp, solve_lp
 from evstation.control.rules import make_baseline
 from evstation.dataset import read_dataset
+from evstation.simulation.fast_check import simulate_fast
 from evstation.stages.optimum import run_oracle
 from evstation.stages.planner import run_mpc
 from evstation.stages.records import run_controller
 from evstation.stages.tuning import run_peak_shaving
-from evstation.simulation.fast_check import simulate_fast
+from evstation.tariff.bill import billing_calendar, timeseries_bill
+from evstation.tariff.demand import DemandRates, demand_charge_pen
+from evstation.tariff.model import BillingTariff
 
-from conftest import data_dir, results_dir, write_params, run_cli_in_process
-
-DEMAND = {"tariff.demand.generation_pen_per_kw_month": 56.09,
-          "tariff.demand.distribution_pen_per_kw_month": 16.40, "objective": "bill"}
+DEMAND = {
+    "tariff.demand.generation_pen_per_kw_month": 56.09,
+    "tariff.demand.distribution_pen_per_kw_month": 16.40,
+    "objective": "bill",
+}
 RULES = ("least_laxity", "hold_for_peak")
 SPLITS = ("train", "eval")
-REPLAY_REL = 1e-5          # CityLearn's float32 flows, as in test_demand_charges
+REPLAY_REL = 1e-5  # CityLearn's float32 flows, as in test_demand_charges
 PERFECT = "perfect"
 
 
@@ -47,7 +49,7 @@ def runs(built_small, tmp_path_factory) -> Path:
     """The planner (persistence, the params' default) through the command line; with perfect forecasts,
     the bill-first optimum and the bill rules in-process."""
     folder = tmp_path_factory.mktemp("mpc")
-    shutil.copytree(built_small, folder, dirs_exist_ok=True)     # the demand charges are not in the dataset
+    shutil.copytree(built_small, folder, dirs_exist_ok=True)  # the demand charges are not in the dataset
     write_params(folder, DEMAND)
     run_cli_in_process("baseline", "mpc", cwd=folder)
     settings, data, results = _settings(folder), data_dir(folder), results_dir(folder)
@@ -55,8 +57,14 @@ def runs(built_small, tmp_path_factory) -> Path:
     run_oracle(settings, data, results, name="oracle_bill")
     run_peak_shaving(settings, data, results)
     for name in RULES:
-        run_controller(settings, name, lambda split, name=name: make_baseline(name, settings), data_dir=data,
-                       results_dir=results, fast_training_year=True)
+        run_controller(
+            settings,
+            name,
+            lambda split, name=name: make_baseline(name, settings),
+            data_dir=data,
+            results_dir=results,
+            fast_training_year=True,
+        )
     return folder
 
 
@@ -95,15 +103,17 @@ def test_the_per_step_demand_charges_of_its_run_add_up_to_its_bill(runs):
         month, in_peak = billing_calendar(timeseries["timestamp"], settings.tariff)
         window_kw = any_kw = 0.0
         steps_pen = 0.0
-        for kw, step_month, peak, first in zip(timeseries["import_kwh"], month, in_peak,
-                                               np.r_[True, month[1:] != month[:-1]]):
+        for kw, _month, peak, first in zip(
+            timeseries["import_kwh"], month, in_peak, np.r_[True, month[1:] != month[:-1]]
+        ):
             window_kw, any_kw = (0.0, 0.0) if first else (window_kw, any_kw)
             steps_pen += demand_charge_pen(kw, bool(peak), window_kw, any_kw, rates)
             window_kw, any_kw = (max(window_kw, kw) if peak else window_kw), max(any_kw, kw)
         bill = timeseries_bill(timeseries, settings.tariff)
         assert steps_pen > 0
-        assert steps_pen == pytest.approx(bill["bill_demand_generation_pen"] + bill["bill_demand_distribution_pen"],
-                                          rel=1e-9)
+        assert steps_pen == pytest.approx(
+            bill["bill_demand_generation_pen"] + bill["bill_demand_distribution_pen"], rel=1e-9
+        )
 
 
 class Recorder:
@@ -137,7 +147,7 @@ def _window(planner: MpcController, step: int, state):
 def test_the_month_to_date_peaks_floor_the_windows_billed_peaks(runs):
     """With the meter's peaks as floors the window pays the demand rates only on a rise above them; floors
     above anything the window imports cost it no demand charge at all, and never a higher energy bill."""
-    step = 3 * 24 + 19        # the fourth day's second peak hour: the month has billed peaks by then
+    step = 3 * 24 + 19  # the fourth day's second peak hour: the month has billed peaks by then
     recorder = Recorder(_planner(runs, forecast=PERFECT), step)
     simulate_fast(_settings(runs, forecast=PERFECT), data_dir(runs) / "train", recorder, label="mpc")
     state = recorder.state
@@ -173,9 +183,9 @@ def test_persistence_forecasts_yesterdays_hour_and_the_profile_before_the_first_
     state = type("Now", (), {"load_kwh": -1.0, "pv_kwh": -2.0})()
     step = 30
     load, pv = forecast.window(np.arange(step, step + 24), state)
-    assert (load[0], pv[0]) == (-1.0, -2.0)                                     # this hour: what the state reads
-    assert np.array_equal(load[1:], profiles["mall_kwh"].to_numpy()[step - 23:step])
-    assert np.array_equal(pv[1:], profiles["pv_kwh"].to_numpy()[step - 23:step])
+    assert (load[0], pv[0]) == (-1.0, -2.0)  # this hour: what the state reads
+    assert np.array_equal(load[1:], profiles["mall_kwh"].to_numpy()[step - 23 : step])
+    assert np.array_equal(pv[1:], profiles["pv_kwh"].to_numpy()[step - 23 : step])
     load, _ = forecast.window(np.arange(0, 24), state)
     hours = calendar.hour[1:24]
     assert np.array_equal(load[1:], training.load_kwh[calendar.weekday[1:24], hours])
@@ -189,9 +199,10 @@ def test_the_expected_arrivals_carry_the_training_years_ev_energy(runs):
     hours_in_cell = np.bincount(calendar.weekday * 24 + calendar.hour, minlength=7 * 24).reshape(7, 24)
     expected_kwh = float((training.ev_by_lag_kwh.sum(axis=2) * hours_in_cell).sum())
     sessions = dataset.sessions
-    need_kwh = ((sessions["required_soc_pct"] - sessions["arrival_soc_pct"]).clip(lower=0) / 100
-                * sessions["battery_kwh"]).sum() / (settings.sockets.efficiency_pct / 100)
-    assert expected_kwh == pytest.approx(need_kwh, rel=0.02)      # only draws past the week's end are left out
+    need_kwh = (
+        (sessions["required_soc_pct"] - sessions["arrival_soc_pct"]).clip(lower=0) / 100 * sessions["battery_kwh"]
+    ).sum() / (settings.sockets.efficiency_pct / 100)
+    assert expected_kwh == pytest.approx(need_kwh, rel=0.02)  # only draws past the week's end are left out
     # nothing is expected of vehicles already plugged in: the window's first hour has none
     steps = np.arange(10, 34)
     expected = training.ev_expected_kwh(calendar, steps)
@@ -201,12 +212,17 @@ def test_the_expected_arrivals_carry_the_training_years_ev_energy(runs):
 def test_noisy_forecasts_are_reproducible_and_the_seed_matters(runs, tmp_path):
     frames = {}
     for label, seed in (("first", 3), ("again", 3), ("other", 4)):
-        run_mpc(_settings(runs, forecast="noisy", forecast_noise_pct=10.0, seed=seed), data_dir(runs),
-                tmp_path / label, splits=("train",))
+        run_mpc(
+            _settings(runs, forecast="noisy", forecast_noise_pct=10.0, seed=seed),
+            data_dir(runs),
+            tmp_path / label,
+            splits=("train",),
+        )
         frames[label] = pd.read_csv(tmp_path / label / "timeseries" / "mpc_train.csv")
     pd.testing.assert_frame_equal(frames["first"], frames["again"])
-    assert not frames["first"]["bess_in_kwh"].equals(frames["other"]["bess_in_kwh"]) \
-        or not frames["first"]["bess_out_kwh"].equals(frames["other"]["bess_out_kwh"])
+    assert not frames["first"]["bess_in_kwh"].equals(frames["other"]["bess_in_kwh"]) or not frames["first"][
+        "bess_out_kwh"
+    ].equals(frames["other"]["bess_out_kwh"])
 
 
 def test_the_load_margin_raises_only_the_forecast_hours(runs):

@@ -7,13 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
+from conftest import data_dir
 from evstation.config import apply_overrides, load_settings
 from evstation.problem.features import features
-from evstation.simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
 from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_env import make_fast_env
-
-from conftest import data_dir
+from evstation.simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,8 @@ def test_both_simulators_give_equal_states_along_a_week_under_random_actions(sma
         fast.step(action)
         citylearn.step([action.tolist()])
     assert step == settings.simulation.horizon_hours - 1
-    assert arrivals > 50 and continued > 50          # both kinds of vehicle SOC were compared
-    assert peaks_seen > observer.steps - 24          # the month's billed peaks too, once a step has imported
+    assert arrivals > 50 and continued > 50  # both kinds of vehicle SOC were compared
+    assert peaks_seen > observer.steps - 24  # the month's billed peaks too, once a step has imported
 
 
 def test_a_new_session_starts_from_its_arrival_soc_not_the_previous_visitor(small):
@@ -59,7 +58,7 @@ def test_a_new_session_starts_from_its_arrival_soc_not_the_previous_visitor(smal
     observer = StationObserver(settings, folder)
     sessions = observer.data.sessions
     step, socket = map(int, np.argwhere(sessions.new_session[1:] & sessions.connected[:-1])[0])
-    step += 1                                        # a back-to-back arrival
+    step += 1  # a back-to-back arrival
     state = observer.state(step, 0.5, np.full(observer.data.sessions.connected.shape[1], 0.99, np.float32))
     assert state.vehicle_soc[socket] == pytest.approx(float(sessions.arrival_soc[step, socket]))
     assert state.vehicle_soc[socket] < 0.5
@@ -73,8 +72,12 @@ def test_empty_sockets_read_zero_and_the_calendar_is_local(small):
     state = observer.state(0, 0.5, np.zeros(8, np.float32))
     empty = ~state.connected
     assert empty.any()
-    assert (state.vehicle_soc[empty] == 0).all() and (state.required_soc[empty] == 0).all() and (state.steps_left[empty] == 0).all()
-    assert state.hour == 0 and state.weekday == 6                # 1 January 2023 was a Sunday
+    assert (
+        (state.vehicle_soc[empty] == 0).all()
+        and (state.required_soc[empty] == 0).all()
+        and (state.steps_left[empty] == 0).all()
+    )
+    assert state.hour == 0 and state.weekday == 6  # 1 January 2023 was a Sunday
     assert observer.state(13, 0.5, np.zeros(8, np.float32)).hour == 13
     # moto sockets first (group 0), then mototaxis (group 1); a step at rated power moves less than rated power
     assert list(state.socket_group) == [0] * 6 + [1] * 2
@@ -86,13 +89,15 @@ def test_forecasts_are_the_next_rows_padded_and_noise_is_stateless(small):
     observer = StationObserver(settings, folder)
     hours = settings.control.forecast_hours
     state = observer.state(5, 0.5, np.zeros(8, np.float32))
-    np.testing.assert_array_equal(state.pv_forecast_kwh, observer.data.pv_kwh[6:6 + hours].astype(float))
+    np.testing.assert_array_equal(state.pv_forecast_kwh, observer.data.pv_kwh[6 : 6 + hours].astype(float))
     last = observer.state(observer.steps - 1, 0.5, np.zeros(8, np.float32))
     assert (last.load_forecast_kwh == float(observer.data.load_kwh[-1])).all()
     noisy = StationObserver(apply_overrides(settings, {"control.forecast_noise_pct": 20.0}), folder, data=observer.data)
     first, again = noisy.state(30, 0.5, np.zeros(8, np.float32)), noisy.state(30, 0.5, np.zeros(8, np.float32))
     np.testing.assert_array_equal(first.load_forecast_kwh, again.load_forecast_kwh)
-    assert not np.array_equal(first.load_forecast_kwh, observer.state(30, 0.5, np.zeros(8, np.float32)).load_forecast_kwh)
+    assert not np.array_equal(
+        first.load_forecast_kwh, observer.state(30, 0.5, np.zeros(8, np.float32)).load_forecast_kwh
+    )
 
 
 def test_a_step_outside_the_episode_is_refused(small):

@@ -42,11 +42,14 @@ def pv(settings, weather):
 
 @pytest.fixture(scope="module")
 def sun_zenith(settings, hours):
-    location = pvlib.location.Location(settings.site.latitude_deg, settings.site.longitude_deg, altitude=settings.site.altitude_m)
+    location = pvlib.location.Location(
+        settings.site.latitude_deg, settings.site.longitude_deg, altitude=settings.site.altitude_m
+    )
     return location.get_solarposition(calendar.mid_hours(hours))["apparent_zenith"].to_numpy()
 
 
 # ---------------------------------------------------------------- calendar
+
 
 def test_year_hours_are_local_and_whole(hours):
     assert len(hours) == 8760
@@ -62,6 +65,7 @@ def test_year_hours_rejects_a_leap_year():
 
 
 # ---------------------------------------------------------------- PV
+
 
 def test_synthetic_weather_shape_and_annual_ghi(settings, weather):
     assert len(weather) == 8760
@@ -110,7 +114,11 @@ def test_pv_annual_yield_and_performance_ratio(settings, pv):
     assert figures["pv_ac_kwh"] == pytest.approx(pv["pv_ac_kw"].sum())
     assert figures["pv_yield_kwh_per_kwp"] == pytest.approx(figures["pv_ac_kwh"] / settings.pv.dc_capacity_kwp)
     # POA on a 10 deg tilt near the equator: close to GHI
-    assert 0.9 * settings.weather.annual_ghi_kwh_m2 < figures["poa_insolation_kwh_m2"] < 1.05 * settings.weather.annual_ghi_kwh_m2
+    assert (
+        0.9 * settings.weather.annual_ghi_kwh_m2
+        < figures["poa_insolation_kwh_m2"]
+        < 1.05 * settings.weather.annual_ghi_kwh_m2
+    )
 
 
 def test_pv_within_physical_limits(settings, pv):
@@ -131,6 +139,7 @@ def test_synthetic_weather_seeded(settings, hours, weather):
 
 # ---------------------------------------------------------------- PVGIS TMY files
 
+
 def _utc_rows(weather: pd.DataFrame, utc_offset_h: float) -> np.ndarray:
     """The local-time weather laid out as a TMY file in UTC (first rows wrap from the year's end)."""
     columns = ["ghi_w_m2", "dni_w_m2", "dhi_w_m2", "air_temperature_c", "relative_humidity_pct", "wind_speed_m_s"]
@@ -143,13 +152,30 @@ def _utc_stamps() -> list[str]:
 
 def write_tmy_json(path, weather, settings):
     rows = _utc_rows(weather, settings.site.utc_offset_h)
-    hourly = [{"time(UTC)": stamp, "T2m": t, "RH": rh, "G(h)": g, "Gb(n)": b, "Gd(h)": d,
-               "IR(h)": 380.0, "WS10m": ws, "WD10m": 90.0, "SP": 100000.0}
-              for stamp, (g, b, d, t, rh, ws) in zip(_utc_stamps(), rows.tolist())]
+    hourly = [
+        {
+            "time(UTC)": stamp,
+            "T2m": t,
+            "RH": rh,
+            "G(h)": g,
+            "Gb(n)": b,
+            "Gd(h)": d,
+            "IR(h)": 380.0,
+            "WS10m": ws,
+            "WD10m": 90.0,
+            "SP": 100000.0,
+        }
+        for stamp, (g, b, d, t, rh, ws) in zip(_utc_stamps(), rows.tolist())
+    ]
     document = {
-        "inputs": {"location": {"latitude": settings.site.latitude_deg, "longitude": settings.site.longitude_deg,
-                                "elevation": settings.site.altitude_m},
-                   "meteo_data": {"radiation_db": "PVGIS-SARAH2", "year_min": 2005, "year_max": 2020}},
+        "inputs": {
+            "location": {
+                "latitude": settings.site.latitude_deg,
+                "longitude": settings.site.longitude_deg,
+                "elevation": settings.site.altitude_m,
+            },
+            "meteo_data": {"radiation_db": "PVGIS-SARAH2", "year_min": 2005, "year_max": 2020},
+        },
         "outputs": {"months_selected": [{"month": m, "year": 2010} for m in range(1, 13)], "tmy_hourly": hourly},
         "meta": {"inputs": {"location": {"description": "Selected location"}}, "outputs": {}},
     }
@@ -159,11 +185,14 @@ def write_tmy_json(path, weather, settings):
 
 def write_tmy_csv(path, weather, settings):
     rows = _utc_rows(weather, settings.site.utc_offset_h)
-    lines = [f"Latitude (decimal degrees): {settings.site.latitude_deg:.3f}",
-             f"Longitude (decimal degrees): {settings.site.longitude_deg:.3f}",
-             f"Elevation (m): {settings.site.altitude_m:.1f}",
-             "month,year", *[f"{m},2010" for m in range(1, 13)],
-             "time(UTC),T2m,RH,G(h),Gb(n),Gd(h),IR(h),WS10m,WD10m,SP"]
+    lines = [
+        f"Latitude (decimal degrees): {settings.site.latitude_deg:.3f}",
+        f"Longitude (decimal degrees): {settings.site.longitude_deg:.3f}",
+        f"Elevation (m): {settings.site.altitude_m:.1f}",
+        "month,year",
+        *[f"{m},2010" for m in range(1, 13)],
+        "time(UTC),T2m,RH,G(h),Gb(n),Gd(h),IR(h),WS10m,WD10m,SP",
+    ]
     for stamp, (g, b, d, t, rh, ws) in zip(_utc_stamps(), rows.tolist()):
         lines.append(f"{stamp},{t!r},{rh!r},{g!r},{b!r},{d!r},380.0,{ws!r},90.0,100000.0")
     lines += ["", "T2m: 2-m air temperature (degree Celsius)", "G(h): Global irradiance on the horizontal plane (W/m2)"]
@@ -186,7 +215,9 @@ def test_pvlib_reads_the_written_tmy(tmp_path, weather, settings, writer):
     assert str(data.index.tz) == "UTC"
     local = solar.tmy_weather(weather.index, settings.site, path)
     assert local.index.equals(weather.index)
-    np.testing.assert_allclose(local.to_numpy(dtype=float), weather[local.columns].to_numpy(dtype=float), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        local.to_numpy(dtype=float), weather[local.columns].to_numpy(dtype=float), rtol=1e-12, atol=1e-9
+    )
 
 
 def test_tmy_file_shifted_to_local_time(tmy_json, settings, hours):
@@ -207,7 +238,9 @@ def test_settings_with_tmy_source_produce_pv_from_it(tmy_json, settings, weather
     year = build_station_year(small, "train")
     horizon = small.simulation.horizon_hours
     np.testing.assert_allclose(year.weather["ghi_w_m2"].to_numpy(), weather["ghi_w_m2"].to_numpy()[:horizon], atol=1e-9)
-    np.testing.assert_allclose(year.pv["pv_ac_kw"].to_numpy(), pv["pv_ac_kw"].to_numpy()[:horizon], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        year.pv["pv_ac_kw"].to_numpy(), pv["pv_ac_kw"].to_numpy()[:horizon], rtol=1e-9, atol=1e-6
+    )
     assert year.pv["pv_ac_kw"].sum() > 0
     night = year.weather["ghi_w_m2"].to_numpy() <= 0
     assert (year.pv["pv_ac_kw"].to_numpy()[night] == 0).all()
@@ -240,6 +273,7 @@ def test_short_tmy_file_is_a_data_error(tmp_path, settings, weather, hours):
 
 # ---------------------------------------------------------------- mall
 
+
 @pytest.fixture(scope="module")
 def mall_kwh(settings, hours):
     return mall.mall_load_kwh(hours, settings.mall, MALL_SEED)
@@ -268,7 +302,7 @@ def test_mall_daily_and_weekly_shape(hours, mall_kwh):
     daily = mall_kwh.reshape(365, 24).sum(axis=1)
     for day in np.flatnonzero(sunday[::24]):
         if day >= 6:
-            assert daily[day] < daily[day - 6:day].mean()
+            assert daily[day] < daily[day - 6 : day].mean()
 
 
 def test_mall_seeded(settings, hours, mall_kwh):
@@ -277,7 +311,9 @@ def test_mall_seeded(settings, hours, mall_kwh):
 
 
 def test_station_only_has_no_mall_load(settings, hours, tmp_path):
-    station_only = apply_overrides(scenario_settings(apply_overrides(settings, with_station_only()), "station_only"), SMALL)
+    station_only = apply_overrides(
+        scenario_settings(apply_overrides(settings, with_station_only()), "station_only"), SMALL
+    )
     assert not station_only.mall.enabled
     assert (mall.mall_load_kwh(hours, station_only.mall, MALL_SEED) == 0).all()
     year = build_station_year(station_only, "train")
@@ -286,7 +322,9 @@ def test_station_only_has_no_mall_load(settings, hours, tmp_path):
 
 
 def _write_load(path, values, hours):
-    pd.DataFrame({"timestamp": hours[:len(values)].strftime("%Y-%m-%d %H:%M"), "mall_kwh": values}).to_csv(path, index=False)
+    pd.DataFrame({"timestamp": hours[: len(values)].strftime("%Y-%m-%d %H:%M"), "mall_kwh": values}).to_csv(
+        path, index=False
+    )
     return path
 
 
@@ -300,16 +338,21 @@ def test_mall_load_file_is_used(settings, hours, tmp_path):
     assert (build_station_year(alone, "train").mall_kwh == 0).all(), "no mall: its file is not read"
 
 
-@pytest.mark.parametrize("problem", ["missing", "short", "long", "no column", "text", "negative", "nan", "empty",
-                                     "ragged", "no timestamp"])
+@pytest.mark.parametrize(
+    "problem", ["missing", "short", "long", "no column", "text", "negative", "nan", "empty", "ragged", "no timestamp"]
+)
 def test_broken_mall_load_file(tmp_path, hours, problem):
     path = tmp_path / f"mall_{problem.replace(' ', '_')}.csv"
     good = np.full(8760, 1000.0)
     if problem == "short":
         _write_load(path, good[:8759], hours)
     elif problem == "long":
-        table = pd.DataFrame({"timestamp": pd.date_range("2023-01-01", periods=8761, freq="h").strftime("%Y-%m-%d %H:%M"),
-                              "mall_kwh": 1000.0})
+        table = pd.DataFrame(
+            {
+                "timestamp": pd.date_range("2023-01-01", periods=8761, freq="h").strftime("%Y-%m-%d %H:%M"),
+                "mall_kwh": 1000.0,
+            }
+        )
         table.to_csv(path, index=False)
     elif problem == "no column":
         pd.DataFrame({"timestamp": hours.strftime("%Y-%m-%d %H:%M"), "load_kwh": good}).to_csv(path, index=False)
@@ -332,6 +375,7 @@ def test_broken_mall_load_file(tmp_path, hours, problem):
 
 
 # ---------------------------------------------------------------- sessions
+
 
 @pytest.fixture(scope="module")
 def fleet(settings, hours):
@@ -385,7 +429,10 @@ def test_sessions_feasible(settings, fleet):
         of_kind = table[table["kind"] == kind]
         assert (of_kind["battery_kwh"] == vehicle.battery_kwh).all()
         assert (of_kind["required_soc_pct"] == vehicle.required_soc_pct).all()
-        low, high = vehicle.arrival_soc_pct - vehicle.arrival_soc_spread_pct, vehicle.arrival_soc_pct + vehicle.arrival_soc_spread_pct
+        low, high = (
+            vehicle.arrival_soc_pct - vehicle.arrival_soc_spread_pct,
+            vehicle.arrival_soc_pct + vehicle.arrival_soc_spread_pct,
+        )
         assert of_kind["arrival_soc_pct"].between(low, high).all()
         assert of_kind["arrival_soc_pct"].mean() == pytest.approx(vehicle.arrival_soc_pct, abs=0.5)
 

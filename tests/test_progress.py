@@ -27,7 +27,9 @@ def test_a_log_gets_plain_lines_not_a_redrawn_bar():
     lines = text.splitlines()
     # the first and the last line only: 5,000 updates in well under PLAIN_INTERVAL_S seconds
     assert len(lines) == 2
-    assert lines[0].startswith("rule/train:   0% 0/5000 step") and lines[-1].startswith("rule/train: 100% 5000/5000 step")
+    assert lines[0].startswith("rule/train:   0% 0/5000 step") and lines[-1].startswith(
+        "rule/train: 100% 5000/5000 step"
+    )
 
 
 def test_a_log_line_comes_at_most_every_interval(monkeypatch):

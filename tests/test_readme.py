@@ -21,12 +21,29 @@ from conftest import tool_env
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MAX_LINES = 260
-EXTENSIONS = (".py", ".md", ".yaml", ".yml", ".json", ".csv", ".png", ".lock", ".toml", ".sh", ".smk",
-              ".txt", ".cfg", ".ini", ".zip", ".pkl", ".ipynb")
+EXTENSIONS = (
+    ".py",
+    ".md",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".csv",
+    ".png",
+    ".lock",
+    ".toml",
+    ".sh",
+    ".smk",
+    ".txt",
+    ".cfg",
+    ".ini",
+    ".zip",
+    ".pkl",
+    ".ipynb",
+)
 PLACEHOLDER = re.compile(r"[<>{}*]|\.\.\.")
 FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
-GIT_REVISION = re.compile(r"^[0-9a-f]{7,40}:")    # `git show 9dcf939:results/...`: a file of the history
+GIT_REVISION = re.compile(r"^[0-9a-f]{7,40}:")  # `git show 9dcf939:results/...`: a file of the history
 LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
 
@@ -63,10 +80,10 @@ def named_paths(text: str, base: str = "") -> list[str]:
     `base` is the folder of the file (link targets are relative to it; code spans name paths from
     the repository's root, as the commands that use them run there)."""
     paths = []
-    for paragraph in "\n".join(prose_lines(text)).split("\n\n"):    # a code span may wrap, within a paragraph
+    for paragraph in "\n".join(prose_lines(text)).split("\n\n"):  # a code span may wrap, within a paragraph
         for _, span in CODE_SPAN.findall(paragraph):
             for token in span.split():
-                token = token.strip("()[],;:'\"").split("::")[0]    # a test's node id names its file
+                token = token.strip("()[],;:'\"").split("::")[0]  # a test's node id names its file
                 if looks_like_path(token) and not GIT_REVISION.match(token):
                     paths.append(token)
         for target in LINK.findall(paragraph):
@@ -79,8 +96,12 @@ def named_paths(text: str, base: str = "") -> list[str]:
 def ignored(path: str) -> bool:
     """Whether git ignores the path (as a file or as a folder): something a run writes."""
     for candidate in (path, path.rstrip("/") + "/"):
-        if subprocess.run(["git", "check-ignore", "-q", candidate], cwd=ROOT,
-                          env={**os.environ, **tool_env()}).returncode == 0:
+        if (
+            subprocess.run(
+                ["git", "check-ignore", "-q", candidate], cwd=ROOT, env={**os.environ, **tool_env()}
+            ).returncode
+            == 0
+        ):
             return True
     return False
 
@@ -131,21 +152,29 @@ def test_the_documents_index_names_existing_documents():
     assert not missing, "docs/README.md names paths that are not in the repository: " + ", ".join(missing)
 
 
-@pytest.mark.parametrize("text, expected", [
-    # paths a README once named after the files had moved: each is reported
-    ("curves in `results/curves/a2c_seed0.csv`", ["results/curves/a2c_seed0.csv"]),
-    ("`results/metrics/ppo_seed0.json  eval.co2_grid_kg  72500.99`", ["results/metrics/ppo_seed0.json"]),
-    ("see [the reward](src/evstation/reward.py)", ["src/evstation/reward.py"]),
-    ("`python scripts/no_such_script.py --seed 0`", ["scripts/no_such_script.py"]),
-    ("`tests/test_nothing.py::test_it`, [up](../../outside.md)", ["../../outside.md (outside the repository)",
-                                                                    "tests/test_nothing.py"]),
-    # what exists, what a run writes, placeholders, commands and addresses pass
-    ("`src/evstation/problem/reward.py`, [`params.yaml`](params.yaml), `.venv/bin`", []),
-    ("`data/<scenario>/citylearn/{train,eval}/`, `results/scenarios/<scenario>/checkpoints/`", []),
-    ("`dvc exp run -S agents.ppo.learning_rate=3e-4`, `train@mall-ppo-0`, `s3://bucket/x.json`", []),
-    ("`git show 9dcf939:results/report/comparison.md`, `tests/test_readme.py::test_the_check_finds_stale_paths`", []),
-    ("```\nresults/not/checked/in/a/fence.json\n```", []),
-    ("a span that wraps: `python\nscripts/wrapped_away.py`", ["scripts/wrapped_away.py"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # paths a README once named after the files had moved: each is reported
+        ("curves in `results/curves/a2c_seed0.csv`", ["results/curves/a2c_seed0.csv"]),
+        ("`results/metrics/ppo_seed0.json  eval.co2_grid_kg  72500.99`", ["results/metrics/ppo_seed0.json"]),
+        ("see [the reward](src/evstation/reward.py)", ["src/evstation/reward.py"]),
+        ("`python scripts/no_such_script.py --seed 0`", ["scripts/no_such_script.py"]),
+        (
+            "`tests/test_nothing.py::test_it`, [up](../../outside.md)",
+            ["../../outside.md (outside the repository)", "tests/test_nothing.py"],
+        ),
+        # what exists, what a run writes, placeholders, commands and addresses pass
+        ("`src/evstation/problem/reward.py`, [`params.yaml`](params.yaml), `.venv/bin`", []),
+        ("`data/<scenario>/citylearn/{train,eval}/`, `results/scenarios/<scenario>/checkpoints/`", []),
+        ("`dvc exp run -S agents.ppo.learning_rate=3e-4`, `train@mall-ppo-0`, `s3://bucket/x.json`", []),
+        (
+            "`git show 9dcf939:results/report/comparison.md`, `tests/test_readme.py::test_the_check_finds_stale_paths`",
+            [],
+        ),
+        ("```\nresults/not/checked/in/a/fence.json\n```", []),
+        ("a span that wraps: `python\nscripts/wrapped_away.py`", ["scripts/wrapped_away.py"]),
+    ],
+)
 def test_the_check_finds_stale_paths(text, expected):
     assert missing_paths(text) == expected

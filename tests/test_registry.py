@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from conftest import ROOT, data_dir, tool_env
-
 from evstation import registry
 from evstation.cli import _parser
 
@@ -47,16 +46,17 @@ def test_every_entry_has_a_known_kind_and_one_name():
     assert len(registry.BY_NAME) == len(registry.ENTRIES)
     assert {entry.kind for entry in registry.ENTRIES} <= set(registry.KINDS)
     for entry in registry.ENTRIES:
-        assert entry.build or entry.driver, entry.name     # something builds or runs it
+        assert entry.build or entry.driver, entry.name  # something builds or runs it
         if entry.kind != "learner":
-            assert entry.driver, entry.name                # `evstation baseline NAME` can run it
+            assert entry.driver, entry.name  # `evstation baseline NAME` can run it
 
 
 def test_the_command_line_and_the_workflow_offer_what_the_registry_lists():
     assert choices("baseline", "name") == registry.names("site", "rule", "planner", "optimum")
     assert choices("train", "agent") == choices("evaluate", "agent") == registry.names("learner")
-    assert workflow_stages.BASELINES + workflow_stages.ORACLES == list(registry.names("site", "rule", "planner",
-                                                                                      "optimum"))
+    assert workflow_stages.BASELINES + workflow_stages.ORACLES == list(
+        registry.names("site", "rule", "planner", "optimum")
+    )
     assert workflow_stages.AGENTS == list(registry.names("learner"))
     for entry in registry.ENTRIES:
         if entry.params:
@@ -75,16 +75,26 @@ def test_an_unknown_name_is_refused_in_one_line():
 
 
 def run(*command: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, **tool_env(), "PYTHONPATH": str(cwd / "src"), "PYTHONHASHSEED": "0",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        **tool_env(),
+        "PYTHONPATH": str(cwd / "src"),
+        "PYTHONHASHSEED": "0",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     result = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
     return result
 
 
 def copy_tracked_files(target: Path) -> Path:
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for name in filter(None, listing.split("\0")):
         if (ROOT / name).is_file() and not name.startswith("results/"):
             (target / name).parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +114,7 @@ def test_a_new_rule_is_its_class_and_one_registry_entry(tmp_path, built_small):
     page = (ROOT / "docs/new-rule.md").read_text()
     assert NEW_RULE_CLASS.strip() in page and NEW_RULE_ENTRY.strip() in page
 
-    run(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)              # dvc.yaml is generated
+    run(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)  # dvc.yaml is generated
     dvc_stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
     planned = run("snakemake", "-n", "-F", "--cores", "1", cwd=project).stdout
     scenarios = yaml.safe_load((project / "params.yaml").read_text())["scenarios"]
@@ -113,11 +123,21 @@ def test_a_new_rule_is_its_class_and_one_registry_entry(tmp_path, built_small):
         assert f"results/scenarios/{scenario}/metrics/night_charging.json" in planned
 
     shown = run(sys.executable, "-c", "from evstation.report.names import RULES; print(' '.join(RULES))", cwd=project)
-    assert "night_charging" in shown.stdout.split()                              # a candidate for the agents' bar
+    assert "night_charging" in shown.stdout.split()  # a candidate for the agents' bar
 
     shutil.copy2(built_small / "params.yaml", project / "params.yaml")
-    run(sys.executable, "-m", "evstation.cli", "baseline", "night_charging", "--data-dir",
-        str(data_dir(built_small)), "--results-dir", str(tmp_path / "results"), cwd=project)
+    run(
+        sys.executable,
+        "-m",
+        "evstation.cli",
+        "baseline",
+        "night_charging",
+        "--data-dir",
+        str(data_dir(built_small)),
+        "--results-dir",
+        str(tmp_path / "results"),
+        cwd=project,
+    )
     record = json.loads((tmp_path / "results/metrics/night_charging.json").read_text())
     assert record["controller"] == "night_charging"
     assert record["eval"]["max_energy_balance_error_kwh"] < 1.0

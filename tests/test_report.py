@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import PARAMS, ROOT, with_station_only
 from evstation.config import apply_overrides, load_settings
 from evstation.report import write_report
 from evstation.report.figures import identical_groups, reference_scores
@@ -21,23 +22,35 @@ from evstation.report.statistics import bootstrap_interval, bootstrap_intervals,
 from evstation.report.tables import best_rule, comparison_table
 from evstation.report.text import cell, signed
 
-from conftest import PARAMS, ROOT, with_station_only
-
 SETTINGS = apply_overrides(load_settings(PARAMS), with_station_only())
 
 
 def entry(controller, split, co2, ev=100.0, runs=1):
-    values = {"co2_grid_kg": co2 if isinstance(co2, list) else [co2] * runs,
-              "ev_satisfaction_pct": ev if isinstance(ev, list) else [ev] * runs}
-    return Entry(controller, split, {kpi: values.get(kpi, [1.0] * len(values["co2_grid_kg"]))
-                                     for kpi in ("co2_grid_kg", "ev_satisfaction_pct", "co2_net_kg", "import_kwh",
-                                                 "cost_pen", "solar_utilization_pct")})
+    values = {
+        "co2_grid_kg": co2 if isinstance(co2, list) else [co2] * runs,
+        "ev_satisfaction_pct": ev if isinstance(ev, list) else [ev] * runs,
+    }
+    return Entry(
+        controller,
+        split,
+        {
+            kpi: values.get(kpi, [1.0] * len(values["co2_grid_kg"]))
+            for kpi in (
+                "co2_grid_kg",
+                "ev_satisfaction_pct",
+                "co2_net_kg",
+                "import_kwh",
+                "cost_pen",
+                "solar_utilization_pct",
+            )
+        },
+    )
 
 
 def test_interquartile_mean_ignores_the_extremes():
     assert interquartile_mean(np.array([0.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 1000.0])) == pytest.approx(12.5)
-    assert central(np.array([1.0, 2.0, 9.0])) == pytest.approx(4.0)                  # 3 seeds: nothing trimmed, the mean
-    assert central(np.array([1.0, 2.0, 3.0, 4.0, 100.0])) == pytest.approx(3.0)      # from 5 seeds: the IQM
+    assert central(np.array([1.0, 2.0, 9.0])) == pytest.approx(4.0)  # 3 seeds: nothing trimmed, the mean
+    assert central(np.array([1.0, 2.0, 3.0, 4.0, 100.0])) == pytest.approx(3.0)  # from 5 seeds: the IQM
 
 
 def test_bootstrap_interval_brackets_the_mean_and_is_reproducible():
@@ -51,7 +64,7 @@ def test_bootstrap_interval_brackets_the_mean_and_is_reproducible():
 def test_bootstrap_intervals_depend_on_their_seed_only():
     """rliable draws its resamples from numpy's global generator: whatever state that is in, the same
     seed gives the same intervals, and the generator's state is left as it was."""
-    scores = np.array([[1.0, 10.0], [2.0, 30.0], [4.0, 20.0], [8.0, 50.0], [16.0, 40.0]])   # runs x KPIs
+    scores = np.array([[1.0, 10.0], [2.0, 30.0], [4.0, 20.0], [8.0, 50.0], [16.0, 40.0]])  # runs x KPIs
     intervals = []
     for global_seed in range(5):
         np.random.seed(global_seed)
@@ -64,10 +77,14 @@ def test_bootstrap_intervals_depend_on_their_seed_only():
 
 
 def test_changes_and_share_of_the_oracle_gain():
-    entries = [entry("without_solar", "eval", 200.0), entry("uncontrolled", "eval", 100.0),
-               entry("oracle", "eval", 80.0), entry("rule_based", "eval", 90.0),
-               entry("ppo", "eval", [84.0, 86.0, 85.0], runs=3),
-               entry("a2c", "eval", 60.0, ev=0.0)]
+    entries = [
+        entry("without_solar", "eval", 200.0),
+        entry("uncontrolled", "eval", 100.0),
+        entry("oracle", "eval", 80.0),
+        entry("rule_based", "eval", 90.0),
+        entry("ppo", "eval", [84.0, 86.0, 85.0], runs=3),
+        entry("a2c", "eval", 60.0, ev=0.0),
+    ]
     table = comparison_table(SETTINGS, entries).set_index("controller")
     assert table.loc["rule_based", "co2_grid_kg_change_vs_uncontrolled_pct"] == pytest.approx(-10.0)
     assert table.loc["uncontrolled", "co2_grid_kg_change_vs_without_solar_pct"] == pytest.approx(-50.0)
@@ -81,22 +98,38 @@ def test_changes_and_share_of_the_oracle_gain():
 
 def test_never_the_best_seed_alone():
     seeds = [70.0, 95.0, 96.0, 97.0, 98.0]
-    table = comparison_table(apply_overrides(SETTINGS, {}), [entry("uncontrolled", "eval", 100.0),
-                                                             entry("sac", "eval", seeds, runs=5)]).set_index("controller")
-    assert table.loc["sac", "co2_grid_kg"] == pytest.approx(96.0)        # the IQM, not the lucky 70
+    table = comparison_table(
+        apply_overrides(SETTINGS, {}), [entry("uncontrolled", "eval", 100.0), entry("sac", "eval", seeds, runs=5)]
+    ).set_index("controller")
+    assert table.loc["sac", "co2_grid_kg"] == pytest.approx(96.0)  # the IQM, not the lucky 70
 
 
 # ---------------------------------------------------------------- two scenarios from hand-made records
 
-def record(controller, co2_kg, ev_pct=100.0, solar_pct=95.0, reward=-0.1, scenario="mall", bill_pen=None, model_steps=None):
+
+def record(
+    controller, co2_kg, ev_pct=100.0, solar_pct=95.0, reward=-0.1, scenario="mall", bill_pen=None, model_steps=None
+):
     """A metrics record; without `bill_pen`, one written before the bill was recorded (no bill fields)."""
     split_values = {kpi: 1.0 for kpi in KPIS if not kpi.startswith("bill_")}
-    split_values.update(co2_grid_kg=co2_kg, import_kwh=co2_kg / 0.45, ev_satisfaction_pct=ev_pct,
-                        solar_utilization_pct=solar_pct, reward_mean=reward, learning_reward_mean=None)
+    split_values.update(
+        co2_grid_kg=co2_kg,
+        import_kwh=co2_kg / 0.45,
+        ev_satisfaction_pct=ev_pct,
+        solar_utilization_pct=solar_pct,
+        reward_mean=reward,
+        learning_reward_mean=None,
+    )
     if bill_pen is not None:
-        split_values.update(bill_pen=bill_pen, bill_energy_pen=0.7 * bill_pen, bill_demand_generation_pen=0.2 * bill_pen,
-                            bill_demand_distribution_pen=0.1 * bill_pen, bill_export_credit_pen=0.0,
-                            billed_peak_window_kw={"1": 100.0}, billed_peak_any_hour_kw={"1": 120.0})
+        split_values.update(
+            bill_pen=bill_pen,
+            bill_energy_pen=0.7 * bill_pen,
+            bill_demand_generation_pen=0.2 * bill_pen,
+            bill_demand_distribution_pen=0.1 * bill_pen,
+            bill_export_credit_pen=0.0,
+            billed_peak_window_kw={"1": 100.0},
+            billed_peak_any_hour_kw={"1": 120.0},
+        )
     result = {"controller": controller, "scenario": scenario, "train": dict(split_values), "eval": dict(split_values)}
     if model_steps is not None:
         result["model_steps"] = model_steps
@@ -112,16 +145,30 @@ def write_records(folder, scenario, records):
 
 @pytest.fixture
 def two_scenarios(tmp_path):
-    write_records(tmp_path, "mall", {
-        "without_solar": record("without_solar", 2000.0, solar_pct=0.0), "uncontrolled": record("uncontrolled", 1000.0),
-        "rule_based": record("rule_based", 970.0, reward=-0.09), "self_consumption": record("self_consumption", 960.0),
-        "least_laxity": record("least_laxity", 900.0, ev_pct=80.0),    # cheaper only by leaving vehicles uncharged
-        "oracle": record("oracle", 950.0),
-        **{f"ppo_seed{seed}": record("ppo", co2, reward=-0.08) for seed, co2 in enumerate((955.0, 965.0, 990.0))}})
-    write_records(tmp_path, "station_only", {
-        "without_solar": record("without_solar", 400.0, solar_pct=0.0), "uncontrolled": record("uncontrolled", 100.0, solar_pct=60.0),
-        "rule_based": record("rule_based", 20.0, solar_pct=70.0), "oracle": record("oracle", 0.0, solar_pct=75.0),
-        **{f"ppo_seed{seed}": record("ppo", co2, solar_pct=62.0) for seed, co2 in enumerate((80.0, 85.0, 90.0))}})
+    write_records(
+        tmp_path,
+        "mall",
+        {
+            "without_solar": record("without_solar", 2000.0, solar_pct=0.0),
+            "uncontrolled": record("uncontrolled", 1000.0),
+            "rule_based": record("rule_based", 970.0, reward=-0.09),
+            "self_consumption": record("self_consumption", 960.0),
+            "least_laxity": record("least_laxity", 900.0, ev_pct=80.0),  # cheaper only by leaving vehicles uncharged
+            "oracle": record("oracle", 950.0),
+            **{f"ppo_seed{seed}": record("ppo", co2, reward=-0.08) for seed, co2 in enumerate((955.0, 965.0, 990.0))},
+        },
+    )
+    write_records(
+        tmp_path,
+        "station_only",
+        {
+            "without_solar": record("without_solar", 400.0, solar_pct=0.0),
+            "uncontrolled": record("uncontrolled", 100.0, solar_pct=60.0),
+            "rule_based": record("rule_based", 20.0, solar_pct=70.0),
+            "oracle": record("oracle", 0.0, solar_pct=75.0),
+            **{f"ppo_seed{seed}": record("ppo", co2, solar_pct=62.0) for seed, co2 in enumerate((80.0, 85.0, 90.0))},
+        },
+    )
     return tmp_path
 
 
@@ -134,7 +181,7 @@ def test_best_rule_serves_the_fleet_and_is_each_agents_bar(two_scenarios):
     assert evaluation["best_rule"].groupby("scenario").sum().to_dict() == {"mall": 1, "station_only": 1}
     assert evaluation.loc[("station_only", "rule_based"), "best_rule"]
     ppo = evaluation.loc[("mall", "ppo")]
-    assert ppo["co2_grid_kg"] == pytest.approx(970.0)                         # 3 seeds: the IQM is the mean
+    assert ppo["co2_grid_kg"] == pytest.approx(970.0)  # 3 seeds: the IQM is the mean
     assert ppo["co2_grid_kg_vs_best_rule_pct"] == pytest.approx(100 * (970.0 - 960.0) / 960.0)
     assert ppo["reward_mean_vs_best_rule"] == pytest.approx(0.02)
     assert ppo["co2_grid_kg_ci_low"] < 970.0 < ppo["co2_grid_kg_ci_high"]
@@ -161,17 +208,18 @@ def test_report_covers_both_scenarios_and_sets_the_seeds_targets_beside_the_orac
     assert "without control" in mall["solar used (%)"]["why"]
     station = {row["target"]: row for row in targets["station_only"]}
     assert station["grid CO2 vs uncontrolled (%)"]["why"].startswith("possible")
-    assert station["solar used (%)"]["verdict"] == "in range"        # ppo: 62 %
+    assert station["solar used (%)"]["verdict"] == "in range"  # ppo: 62 %
 
 
 # ---------------------------------------------------------------- a report that cannot mislead
 
+
 def markdown_cell(text, section, row_name, column):
     """The cell of `row_name` under `column` in the first Markdown table after the heading `section`."""
-    lines = text[text.index(section):].splitlines()
+    lines = text[text.index(section) :].splitlines()
     header = next(index for index, line in enumerate(lines) if line.startswith("|"))
     names = [cell.strip() for cell in lines[header].strip("|").split("|")]
-    for line in lines[header + 2:]:
+    for line in lines[header + 2 :]:
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip("|").split("|")]
@@ -180,13 +228,22 @@ def markdown_cell(text, section, row_name, column):
     raise AssertionError(f"{row_name} not in the table after {section}")
 
 
-@pytest.mark.parametrize("best_rule_co2_kg", [0.0, 50.0])     # zero, and within 0.1 % of uncontrolled's 100 t
+@pytest.mark.parametrize("best_rule_co2_kg", [0.0, 50.0])  # zero, and within 0.1 % of uncontrolled's 100 t
 def test_no_percentage_against_a_base_near_zero(tmp_path, best_rule_co2_kg):
-    write_records(tmp_path, "station_only", {
-        "without_solar": record("without_solar", 400_000.0, solar_pct=0.0),
-        "uncontrolled": record("uncontrolled", 100_000.0), "rule_based": record("rule_based", best_rule_co2_kg),
-        "oracle": record("oracle", 0.0),
-        **{f"ppo_seed{seed}": record("ppo", best_rule_co2_kg + co2) for seed, co2 in enumerate((5000.0, 6000.0, 7000.0))}})
+    write_records(
+        tmp_path,
+        "station_only",
+        {
+            "without_solar": record("without_solar", 400_000.0, solar_pct=0.0),
+            "uncontrolled": record("uncontrolled", 100_000.0),
+            "rule_based": record("rule_based", best_rule_co2_kg),
+            "oracle": record("oracle", 0.0),
+            **{
+                f"ppo_seed{seed}": record("ppo", best_rule_co2_kg + co2)
+                for seed, co2 in enumerate((5000.0, 6000.0, 7000.0))
+            },
+        },
+    )
     settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
     assert settings.report.near_zero_base_pct_of_uncontrolled == pytest.approx(0.1)
     table = write_report(settings, tmp_path, tmp_path / "report")
@@ -202,16 +259,25 @@ def test_no_percentage_against_a_base_near_zero(tmp_path, best_rule_co2_kg):
     assert markdown_cell(text, "### Agents against the best rule", "ppo", "share of the room (%)") == "n/a"
     # against uncontrolled's 100 t the change is a percentage
     assert markdown_cell(text, "### Headline", "ppo", "grid CO2 vs uncontrolled") == (
-        f"{100 * (best_rule_co2_kg + 6000.0 - 100_000.0) / 100_000.0:+.1f} %")
+        f"{100 * (best_rule_co2_kg + 6000.0 - 100_000.0) / 100_000.0:+.1f} %"
+    )
     rows = json.loads((tmp_path / "report" / "comparison.json").read_text())["rows"]
     assert [row["co2_grid_kg_vs_best_rule_pct"] for row in rows if row["controller"] == "ppo"] == [None, None]
 
 
 def test_the_near_zero_threshold_comes_from_params(tmp_path):
-    write_records(tmp_path, "station_only", {
-        "uncontrolled": record("uncontrolled", 100_000.0), "rule_based": record("rule_based", 50.0),
-        **{f"ppo_seed{seed}": record("ppo", co2) for seed, co2 in enumerate((5050.0, 6050.0, 7050.0))}})
-    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200, "report.near_zero_base_pct_of_uncontrolled": 0.01})
+    write_records(
+        tmp_path,
+        "station_only",
+        {
+            "uncontrolled": record("uncontrolled", 100_000.0),
+            "rule_based": record("rule_based", 50.0),
+            **{f"ppo_seed{seed}": record("ppo", co2) for seed, co2 in enumerate((5050.0, 6050.0, 7050.0))},
+        },
+    )
+    settings = apply_overrides(
+        SETTINGS, {"report.bootstrap_samples": 200, "report.near_zero_base_pct_of_uncontrolled": 0.01}
+    )
     table = write_report(settings, tmp_path, tmp_path / "report").set_index(["split", "controller"])
     assert table.loc[("eval", "ppo"), "co2_grid_kg_vs_best_rule_pct"] == pytest.approx(100 * 6000.0 / 50.0)
 
@@ -229,8 +295,8 @@ def test_room_shares_and_no_share_for_without_solar(two_scenarios):
     assert mall.loc["self_consumption", "share_of_room_pct"] == pytest.approx(0.0)
     assert mall.loc["oracle", "share_of_room_pct"] == pytest.approx(100.0)
     assert mall.loc["rule_based", "share_of_room_pct"] == pytest.approx(-100.0)
-    assert mall.loc["ppo", "share_of_room_pct"] == pytest.approx(-100.0)           # 970 kg: 10 kg above the bar
-    assert np.isnan(mall.loc["least_laxity", "share_of_room_pct"])                  # strands a fifth of the sessions
+    assert mall.loc["ppo", "share_of_room_pct"] == pytest.approx(-100.0)  # 970 kg: 10 kg above the bar
+    assert np.isnan(mall.loc["least_laxity", "share_of_room_pct"])  # strands a fifth of the sessions
     text = (two_scenarios / "report" / "comparison.md").read_text()
     assert markdown_cell(text, "### Headline", "without_solar", "share of the room (%)") == "n/a"
     # records written before the bill: n/a, never 0
@@ -240,16 +306,20 @@ def test_room_shares_and_no_share_for_without_solar(two_scenarios):
 
 
 def bill_records(with_oracle_bill=True):
-    """A bill scenario where the rule least in grid CO2 (rule_based) is not the one with the smallest bill (peak_shaving)."""
+    """A bill scenario where the rule least in grid CO2 (rule_based) is not the one with the smallest bill
+    (peak_shaving)."""
     records = {
         "without_solar": record("without_solar", 2000.0, solar_pct=0.0, bill_pen=900_000.0),
         "uncontrolled": record("uncontrolled", 1000.0, bill_pen=500_000.0),
         "rule_based": record("rule_based", 950.0, bill_pen=480_000.0),
         "peak_shaving": record("peak_shaving", 990.0, bill_pen=400_000.0),
-        "hold_for_peak": record("hold_for_peak", 995.0, bill_pen=390_000.0, ev_pct=70.0),   # strands vehicles
+        "hold_for_peak": record("hold_for_peak", 995.0, bill_pen=390_000.0, ev_pct=70.0),  # strands vehicles
         "oracle": record("oracle", 900.0, bill_pen=450_000.0),
-        **{f"ppo_seed{seed}": record("ppo", 980.0, bill_pen=bill, model_steps=steps)
-           for seed, (bill, steps) in enumerate(((389_000.0, 0), (390_000.0, 25_000), (391_000.0, 50_000)))}}
+        **{
+            f"ppo_seed{seed}": record("ppo", 980.0, bill_pen=bill, model_steps=steps)
+            for seed, (bill, steps) in enumerate(((389_000.0, 0), (390_000.0, 25_000), (391_000.0, 50_000)))
+        },
+    }
     if with_oracle_bill:
         records["oracle_bill"] = record("oracle_bill", 985.0, bill_pen=380_000.0)
     return records
@@ -268,19 +338,28 @@ def test_a_bill_scenario_is_judged_on_the_bill_against_oracle_bill(tmp_path):
     # the share of the optimum's gain over uncontrolled is on the bill too: (500 - 390) / (500 - 380)
     assert evaluation.loc["ppo", "share_of_oracle_gain_pct"] == pytest.approx(100 * 110 / 120)
     text = (tmp_path / "report" / "comparison.md").read_text()
-    assert "Objective: **bill**" in text and "**peak_shaving** (best rule)" in text and "**oracle_bill** (optimum)" in text
+    assert (
+        "Objective: **bill**" in text and "**peak_shaving** (best rule)" in text and "**oracle_bill** (optimum)" in text
+    )
     assert "Room left by the best rule: +20.0 kPEN (+5.00 % of the best rule)" in text
-    for column, value in (("bill (kPEN)", "400.0"), ("energy (kPEN)", "280.0"), ("generation demand (kPEN)", "80.0"),
-                          ("distribution demand (kPEN)", "40.0")):
+    for column, value in (
+        ("bill (kPEN)", "400.0"),
+        ("energy (kPEN)", "280.0"),
+        ("generation demand (kPEN)", "80.0"),
+        ("distribution demand (kPEN)", "40.0"),
+    ):
         assert markdown_cell(text, "### Headline", "peak_shaving", column) == value
-    assert markdown_cell(text, "### Agents against the best rule", "ppo", "model kept (training step, per seed)") == "0, 25000, 50000"
+    assert (
+        markdown_cell(text, "### Agents against the best rule", "ppo", "model kept (training step, per seed)")
+        == "0, 25000, 50000"
+    )
 
 
 def test_a_bill_scenario_without_oracle_bill_has_no_room(tmp_path):
     write_records(tmp_path, "mall_mt3", bill_records(with_oracle_bill=False))
     table = write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
     assert table["share_of_room_pct"].isna().all() and table["bill_pen_room"].isna().all()
-    assert table["share_of_oracle_gain_pct"].isna().all()        # the CO2-first oracle is no bill optimum
+    assert table["share_of_oracle_gain_pct"].isna().all()  # the CO2-first oracle is no bill optimum
     text = (tmp_path / "report" / "comparison.md").read_text()
     assert "Optimum: not run (`oracle_bill`)" in text
 
@@ -301,8 +380,8 @@ def test_summary_is_small_and_holds_the_headline(two_scenarios):
     metrics = {"grid_co2_t", "bill_kpen", "import_mwh", "ev_satisfaction_pct", "share_of_room_pct"}
     assert set(summary["mall"]["uncontrolled"]) == metrics
     assert set(summary["mall_mt3"]["ppo"]) == metrics | {"model_kept_step_min", "model_kept_step_max"}
-    assert summary["mall"]["ppo"]["grid_co2_t"] == pytest.approx(0.97)                 # IQM over seeds, not the best seed
-    assert summary["mall"]["ppo"]["bill_kpen"] is None                                 # records before the bill
+    assert summary["mall"]["ppo"]["grid_co2_t"] == pytest.approx(0.97)  # IQM over seeds, not the best seed
+    assert summary["mall"]["ppo"]["bill_kpen"] is None  # records before the bill
     assert summary["mall"]["without_solar"]["share_of_room_pct"] is None
     assert summary["mall_mt3"]["ppo"]["bill_kpen"] == pytest.approx(390.0)
     assert summary["mall_mt3"]["ppo"]["share_of_room_pct"] == pytest.approx(50.0)
@@ -314,9 +393,17 @@ def test_summary_is_small_and_holds_the_headline(two_scenarios):
 
 def write_week(folder, scenario, name, soc_pct, import_kwh):
     hours = 24 * 8
-    frame = pd.DataFrame({"pv_kwh": np.zeros(hours), "load_kwh": np.full(hours, 10.0), "ev_kwh": np.full(hours, 5.0),
-                          "import_kwh": np.full(hours, import_kwh), "bess_in_kwh": np.zeros(hours),
-                          "bess_out_kwh": np.zeros(hours), "bess_soc_pct": np.full(hours, soc_pct)})
+    frame = pd.DataFrame(
+        {
+            "pv_kwh": np.zeros(hours),
+            "load_kwh": np.full(hours, 10.0),
+            "ev_kwh": np.full(hours, 5.0),
+            "import_kwh": np.full(hours, import_kwh),
+            "bess_in_kwh": np.zeros(hours),
+            "bess_out_kwh": np.zeros(hours),
+            "bess_soc_pct": np.full(hours, soc_pct),
+        }
+    )
     path = folder / "scenarios" / scenario / "timeseries" / f"{name}_eval.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -335,41 +422,64 @@ def test_week_figures_skipped_without_timeseries_and_equal_controllers_named_tog
         write_week(two_scenarios, "mall", name, soc, 15.0)
     write_report(settings, two_scenarios, report)
     assert (report / "battery_soc_week.png").is_file() and (report / "power_flows_week.png").is_file()
-    weeks = {name: pd.read_csv(two_scenarios / "scenarios" / "mall" / "timeseries" / f"{name}_eval.csv")
-             for name in ("uncontrolled", "rule_based", "oracle")}
+    weeks = {
+        name: pd.read_csv(two_scenarios / "scenarios" / "mall" / "timeseries" / f"{name}_eval.csv")
+        for name in ("uncontrolled", "rule_based", "oracle")
+    }
     assert [label for label, _ in identical_groups(weeks, ["bess_soc_pct"])] == ["uncontrolled", "rule_based = oracle"]
 
 
 def test_validation_scores_by_step_from_the_curve_or_the_selection_record(tmp_path):
     curve = tmp_path / "scenarios" / "mall" / "curves" / "ppo_seed0.csv"
     curve.parent.mkdir(parents=True)
-    pd.DataFrame({"timesteps": [1000, 2000, 26000, 27000], "reward_mean": [-0.1, -0.1, -0.05, -0.05],
-                  "validation_score": [-0.02, np.nan, -0.01, np.nan]}).to_csv(curve, index=False)
+    pd.DataFrame(
+        {
+            "timesteps": [1000, 2000, 26000, 27000],
+            "reward_mean": [-0.1, -0.1, -0.05, -0.05],
+            "validation_score": [-0.02, np.nan, -0.01, np.nan],
+        }
+    ).to_csv(curve, index=False)
     scores = validation_scores(tmp_path, "mall", "ppo", 0)
-    assert scores.to_dict() == {0: -0.02, 26000: -0.01}      # the first score is the untrained policy's
+    assert scores.to_dict() == {0: -0.02, 26000: -0.01}  # the first score is the untrained policy's
     selection = tmp_path / "scenarios" / "mall" / "checkpoints" / "ppo" / "seed0" / "selection.json"
     selection.parent.mkdir(parents=True)
-    selection.write_text(json.dumps({"best_score": -0.01, "best_timesteps": 25600,
-                                     "scores": [{"timesteps": 0, "score": -0.02}, {"timesteps": 25600, "score": -0.01}]}))
+    selection.write_text(
+        json.dumps(
+            {
+                "best_score": -0.01,
+                "best_timesteps": 25600,
+                "scores": [{"timesteps": 0, "score": -0.02}, {"timesteps": 25600, "score": -0.01}],
+            }
+        )
+    )
     assert validation_scores(tmp_path, "mall", "ppo", 0).to_dict() == {0: -0.02, 25600: -0.01}
 
 
 def test_learning_curves_draw_the_rule_and_the_optimum_beside_the_validation_score(two_scenarios):
-    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200, "control.model_selection.validation_days": 2})
+    settings = apply_overrides(
+        SETTINGS, {"report.bootstrap_samples": 200, "control.model_selection.validation_days": 2}
+    )
     runs = []
     for seed in settings.training.seeds:
         curve = two_scenarios / "scenarios" / "mall" / "curves" / f"ppo_seed{seed}.csv"
         curve.parent.mkdir(parents=True, exist_ok=True)
-        frame = pd.DataFrame({"timesteps": [1000, 2000, 26000, 27000], "reward_mean": [-0.1, -0.09, -0.05, -0.04],
-                              "validation_score": [-0.02, np.nan, -0.01 * (seed + 1), np.nan]})
+        frame = pd.DataFrame(
+            {
+                "timesteps": [1000, 2000, 26000, 27000],
+                "reward_mean": [-0.1, -0.09, -0.05, -0.04],
+                "validation_score": [-0.02, np.nan, -0.01 * (seed + 1), np.nan],
+            }
+        )
         frame.to_csv(curve, index=False)
         runs.append(validation_scores(two_scenarios, "mall", "ppo", seed))
     timeseries = two_scenarios / "scenarios" / "mall" / "timeseries" / "oracle_train.csv"
     timeseries.parent.mkdir(parents=True)
     pd.DataFrame({"learning_reward": [-1.0] * 24 + [-0.004] * 48}).to_csv(timeseries, index=False)
     references = reference_scores(two_scenarios, settings, "mall", runs)
-    assert references == {"least_laxity (residual rule: step 0)": pytest.approx(-0.02),
-                          "oracle (same 2 days of its year run)": pytest.approx(-0.004)}
+    assert references == {
+        "least_laxity (residual rule: step 0)": pytest.approx(-0.02),
+        "oracle (same 2 days of its year run)": pytest.approx(-0.004),
+    }
     write_report(settings, two_scenarios, two_scenarios / "report")
     assert (two_scenarios / "report" / "learning_curves.png").stat().st_size > 10_000
 
@@ -377,22 +487,39 @@ def test_learning_curves_draw_the_rule_and_the_optimum_beside_the_validation_sco
 def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(tmp_path):
     write_records(tmp_path, "mall_mt3", bill_records())
     write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path / "report")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "**mall_mt3** (objective `bill`), held-out year:"
     # the bar on the bill: peak_shaving (400 kPEN; hold_for_peak strands vehicles), the optimum 380 kPEN
-    assert "- bill: best rule `peak_shaving` 400.0 kPEN, `oracle_bill` 380.0 kPEN: room +20.0 kPEN (+5.0 % of the best rule)" in lines
-    assert lines[2].startswith("- grid CO2: best rule `rule_based` 0.9 t, `oracle` 0.9 t: room ")     # 950 and 900 kg
+    assert (
+        "- bill: best rule `peak_shaving` 400.0 kPEN, `oracle_bill` 380.0 kPEN: "
+        "room +20.0 kPEN (+5.0 % of the best rule)" in lines
+    )
+    assert lines[2].startswith("- grid CO2: best rule `rule_based` 0.9 t, `oracle` 0.9 t: room ")  # 950 and 900 kg
     assert lines[2].endswith("(+5.3 % of the best rule)")
     rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "---" not in line}
-    assert list(rows)[1:] == ["without_solar", "uncontrolled", "rule_based", "hold_for_peak", "peak_shaving", "oracle",
-                              "oracle_bill", "ppo"]
+    assert list(rows)[1:] == [
+        "without_solar",
+        "uncontrolled",
+        "rule_based",
+        "hold_for_peak",
+        "peak_shaving",
+        "oracle",
+        "oracle_bill",
+        "ppo",
+    ]
     assert rows["peak_shaving"] == "| peak_shaving | 1 | 1.0 | 2.2 | 400.0 | 280.0 | 80.0 | 40.0 | 100.0 |"
-    assert rows["ppo"].startswith("| ppo | 3 | 1.0 | 2.2 | 390.0 [389.0, 391.0] |")      # IQM and its bootstrap interval
-    missing = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path)],
-                             capture_output=True, text=True)
+    assert rows["ppo"].startswith("| ppo | 3 | 1.0 | 2.2 | 390.0 [389.0, 391.0] |")  # IQM and its bootstrap interval
+    missing = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "comparison.csv: no such file" in missing.stderr
 
 
@@ -400,8 +527,8 @@ def test_agents_are_measured_against_the_planner_too(tmp_path):
     write_records(tmp_path, "mall_mt3", {**bill_records(), "mpc": record("mpc", 970.0, bill_pen=395_000.0)})
     table = write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
     evaluation = table[table["split"] == "eval"].set_index("controller")
-    assert not evaluation.loc["mpc", "best_rule"]                                   # a planner is never the bar
-    assert evaluation.loc["mpc", "share_of_room_pct"] == pytest.approx(25.0)        # 5 of the 20 kPEN of room
+    assert not evaluation.loc["mpc", "best_rule"]  # a planner is never the bar
+    assert evaluation.loc["mpc", "share_of_room_pct"] == pytest.approx(25.0)  # 5 of the 20 kPEN of room
     assert evaluation.loc["ppo", "bill_pen_vs_mpc_pct"] == pytest.approx(100 * (390.0 - 395.0) / 395.0)
     assert evaluation.loc["ppo", "co2_grid_kg_vs_mpc_pct"] == pytest.approx(100 * (980.0 - 970.0) / 970.0)
     text = (tmp_path / "report" / "comparison.md").read_text()
@@ -413,24 +540,30 @@ def test_the_report_says_what_model_selection_saw(tmp_path):
     curves = tmp_path / "scenarios" / "mall_mt3" / "curves"
     curves.mkdir()
     for seed, scores in enumerate(([-0.001, -0.02, -0.03], [-0.001, -0.0005, -0.01], [-0.001, -0.004, -0.002])):
-        pd.DataFrame({"timesteps": [1000, 25000, 26000, 50000, 51000],
-                      "validation_score": [scores[0], np.nan, scores[1], np.nan, scores[2]]}).to_csv(curves / f"ppo_seed{seed}.csv", index=False)
+        pd.DataFrame(
+            {
+                "timesteps": [1000, 25000, 26000, 50000, 51000],
+                "validation_score": [scores[0], np.nan, scores[1], np.nan, scores[2]],
+            }
+        ).to_csv(curves / f"ppo_seed{seed}.csv", index=False)
     write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
     text = (tmp_path / "report" / "comparison.md").read_text()
     section = text.split("### What model selection saw")[1].split("###")[0]
-    assert "step 0 is the rule's score" in section                     # mall_mt3's agents correct its rule
+    assert "step 0 is the rule's score" in section  # mall_mt3's agents correct its rule
     rows = [line for line in section.splitlines() if line.startswith("| ppo")]
-    assert rows == ["| ppo | 0 | -0.00100 | -0.02000 (step 26,000) | -0.03000 | 0 |",
-                    "| ppo | 1 | -0.00100 | -0.00050 (step 26,000) | -0.01000 | 26,000 |",
-                    "| ppo | 2 | -0.00100 | -0.00200 (step 51,000) | -0.00200 | 0 |"]
+    assert rows == [
+        "| ppo | 0 | -0.00100 | -0.02000 (step 26,000) | -0.03000 | 0 |",
+        "| ppo | 1 | -0.00100 | -0.00050 (step 26,000) | -0.01000 | 26,000 |",
+        "| ppo | 2 | -0.00100 | -0.00200 (step 51,000) | -0.00200 | 0 |",
+    ]
 
 
 def test_a_cell_that_rounds_to_zero_has_no_sign():
     """An agent equal to the rule has a share of the room of -0.0004 %: shown "0.0", never "-0.0"."""
     row = pd.Series({"share_of_room_pct": -0.0004, "cost_pen": -40.0, "co2_grid_kg": -1234.56})
     assert cell(row, "share_of_room_pct") == "0.0"
-    assert cell(row, "cost_pen") == "0.0"              # -0.04 kPEN
-    assert cell(row, "co2_grid_kg") == "-1.2"          # a real negative keeps its sign
+    assert cell(row, "cost_pen") == "0.0"  # -0.04 kPEN
+    assert cell(row, "co2_grid_kg") == "-1.2"  # a real negative keeps its sign
 
 
 def test_a_signed_difference_that_rounds_to_zero_has_no_sign():

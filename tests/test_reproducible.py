@@ -23,23 +23,53 @@ import pytest
 
 from conftest import results_dir, write_params
 
-TINY_PPO = {"agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1,
-            "agents.ppo.net_arch": [32, 32], "training.checkpoint_every_steps": 64, "training.seeds": [0],
-            "scenarios": {"mall": {}}}
+TINY_PPO = {
+    "agents.ppo.total_timesteps": 256,
+    "agents.ppo.n_steps": 64,
+    "agents.ppo.n_envs": 1,
+    "agents.ppo.net_arch": [32, 32],
+    "training.checkpoint_every_steps": 64,
+    "training.seeds": [0],
+    "scenarios": {"mall": {}},
+}
 # the rules share one runner: one that reads only CityLearn's observation and one that reads the
 # station state stand for all of them
-STAGES = [("validate",), *(("baseline", name) for name in ("uncontrolled", "least_laxity")),
-          ("baseline", "oracle"),
-          ("train", "ppo", "--seed", "0"), ("evaluate", "ppo", "--seed", "0"), ("compare",)]
+STAGES = [
+    ("validate",),
+    *(("baseline", name) for name in ("uncontrolled", "least_laxity")),
+    ("baseline", "oracle"),
+    ("train", "ppo", "--seed", "0"),
+    ("evaluate", "ppo", "--seed", "0"),
+    ("compare",),
+]
 MALL = "scenarios/mall/"
 # words of a key (split at "_" and ".") that name a time, a date, a host or a run's memory
-TIMELIKE_WORDS = {"s", "sec", "seconds", "time", "timestamp", "date", "datetime", "duration", "elapsed", "host",
-                  "hostname", "rss", "started", "finished"}
+TIMELIKE_WORDS = {
+    "s",
+    "sec",
+    "seconds",
+    "time",
+    "timestamp",
+    "date",
+    "datetime",
+    "duration",
+    "elapsed",
+    "host",
+    "hostname",
+    "rss",
+    "started",
+    "finished",
+}
 
 
 def run_stage(folder: Path, hash_seed: str, *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "evstation.cli", *args], cwd=folder, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    result = subprocess.run(
+        [sys.executable, "-m", "evstation.cli", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
+    )
     assert result.returncode == 0, f"evstation {' '.join(args)} in {folder}:\n{result.stderr[-3000:]}"
 
 
@@ -65,7 +95,7 @@ def two_runs(built_small, tmp_path_factory) -> dict:
     shutil.copy2(results_dir(built_small) / "dataset" / "summary.json", reused / "dataset_summary.json")
     for folder in (reused, rebuilt):
         write_params(folder, TINY_PPO)
-    with ThreadPoolExecutor(max_workers=2) as pool:          # the two projects side by side
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the two projects side by side
         first = pool.submit(run_pipeline, reused, "1", False)
         second = pool.submit(run_pipeline, rebuilt, "2", True)
         datasets = {"first": first.result(), "second": second.result()}
@@ -75,7 +105,9 @@ def two_runs(built_small, tmp_path_factory) -> dict:
 def test_a_rebuilt_dataset_is_the_same_bytes(two_runs):
     first, second = two_runs["first"], two_runs["second"]
     assert two_runs["datasets"]["first"] == two_runs["datasets"]["second"]
-    assert (first / "dataset_summary.json").read_bytes() == (results_dir(second) / "dataset" / "summary.json").read_bytes()
+    assert (first / "dataset_summary.json").read_bytes() == (
+        results_dir(second) / "dataset" / "summary.json"
+    ).read_bytes()
 
 
 def test_no_stage_writes_into_the_dataset_folder(two_runs):
@@ -87,13 +119,22 @@ def test_no_stage_writes_into_the_dataset_folder(two_runs):
 
 def test_every_stage_writes_the_same_bytes_twice(two_runs):
     first, second = listing(two_runs["first"] / "results"), listing(two_runs["second"] / "results")
-    for listing_ in (first, second):                          # the first project reused a built dataset
+    for listing_ in (first, second):  # the first project reused a built dataset
         for name in [name for name in listing_ if name.endswith("dataset/summary.json")]:
             listing_.pop(name)
     assert sorted(first) == sorted(second)
-    assert {MALL + name for name in ("validation.json", "metrics/oracle.json", "oracle/eval_lp.json",
-            "metrics/least_laxity.json", "metrics/ppo_seed0.json", "curves/ppo_seed0.csv",
-            "checkpoints/ppo/seed0/final/model.zip")} | {"report/comparison.json", "report/kpi_bars.png"} <= set(first)
+    assert {
+        MALL + name
+        for name in (
+            "validation.json",
+            "metrics/oracle.json",
+            "oracle/eval_lp.json",
+            "metrics/least_laxity.json",
+            "metrics/ppo_seed0.json",
+            "curves/ppo_seed0.csv",
+            "checkpoints/ppo/seed0/final/model.zip",
+        )
+    } | {"report/comparison.json", "report/kpi_bars.png"} <= set(first)
     different = [name for name in first if first[name] != second[name]]
     assert not different, f"differ between two runs: {different}"
 
@@ -110,7 +151,7 @@ def test_metrics_hold_no_time_date_or_host(two_runs):
                     yield key
                     yield from keys(value)
                     if key == "name" and isinstance(value, str):
-                        yield value                        # validation checks are named entries
+                        yield value  # validation checks are named entries
             elif isinstance(node, list):
                 for value in node:
                     yield from keys(value)

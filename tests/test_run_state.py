@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from conftest import data_dir
 from evstation.config import load_settings
 from evstation.learning.checkpoints import canonical_pickle
 from evstation.learning.run_state import StateMismatch, environment_states, restore_environments, wrapper_chain
 from evstation.simulation.fast_env import make_fast_env
 
-from conftest import data_dir
-
-STEPS_BEFORE, STEPS_AFTER = 30, 40         # past the first day: vehicles plugged in, battery moved
+STEPS_BEFORE, STEPS_AFTER = 30, 40  # past the first day: vehicles plugged in, battery moved
 
 
 class CountingWrapper(gymnasium.Wrapper):
@@ -47,8 +46,11 @@ def station(built_small):
 
 def vec_env(station, wrapped: bool = True) -> DummyVecEnv:
     settings, folder = station
-    build = (lambda: PlainWrapper(CountingWrapper(make_fast_env(settings, folder)))) if wrapped \
+    build = (
+        (lambda: PlainWrapper(CountingWrapper(make_fast_env(settings, folder))))
+        if wrapped
         else (lambda: make_fast_env(settings, folder))
+    )
     return DummyVecEnv([build, build])
 
 
@@ -70,11 +72,13 @@ def test_environments_continue_exactly_from_a_snapshot(station):
     original.reset()
     run(original, 0, STEPS_BEFORE)
     states = environment_states(original)
-    assert [[name for name, _ in member] for member in states] == [["PlainWrapper", "CountingWrapper", "FastStationEnv"]] * 2
+    assert [[name for name, _ in member] for member in states] == [
+        ["PlainWrapper", "CountingWrapper", "FastStationEnv"]
+    ] * 2
     assert [state is None for _, state in states[0]] == [True, False, False]
     expected = run(original, STEPS_BEFORE, STEPS_AFTER)
 
-    resumed = vec_env(station)                 # built afresh, as a resumed run builds it
+    resumed = vec_env(station)  # built afresh, as a resumed run builds it
     resumed.reset()
     restore_environments(resumed, canonical_roundtrip(states))
     for got, want in zip(run(resumed, STEPS_BEFORE, STEPS_AFTER), expected):
@@ -106,6 +110,6 @@ def test_equal_arrays_pickle_to_equal_bytes_wherever_they_came_from():
     import pickle
 
     fresh = {"mean": np.zeros(3), "var": np.ones(3), "count": np.float64(2.0)}
-    read_back = pickle.loads(pickle.dumps(fresh))          # private data-type objects
+    read_back = pickle.loads(pickle.dumps(fresh))  # private data-type objects
     assert pickle.dumps(fresh) != pickle.dumps(read_back)  # what plain pickle does
     assert canonical_pickle(fresh) == canonical_pickle(read_back)

@@ -10,16 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import data_dir, results_dir, run_cli_in_process, write_params
 from evstation.config import VEHICLE_KINDS, apply_overrides, load_settings
-from evstation.problem.actions import ActionPipeline
-from evstation.problem.features import feature_names, observation_size
 from evstation.errors import ConfigError
 from evstation.kpis import split_kpis
 from evstation.learning.station_env import make_learner_env, validation_start_step
+from evstation.problem.actions import ActionPipeline
+from evstation.problem.features import feature_names, observation_size
 from evstation.simulation.runner import simulate
-
-from conftest import data_dir, results_dir, write_params, run_cli_in_process
-
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +51,9 @@ def test_features_have_the_documented_size_and_range(small, action_space):
     # scaled to about [0, 1] (sine and cosine of the clock in [-1, 1]; the mall's noise may pass its modelled peak)
     assert observations.min() >= -1.0 and observations.max() <= 1.3
     names = feature_names(settings)
-    connected = observations[:, [i for i, name in enumerate(names) if name.endswith("_connected") and name.startswith("socket")]]
+    connected = observations[
+        :, [i for i, name in enumerate(names) if name.endswith("_connected") and name.startswith("socket")]
+    ]
     assert set(np.unique(connected)) == {0.0, 1.0}
 
 
@@ -77,7 +77,7 @@ def test_info_keeps_learning_and_station_rewards_and_the_layers_work(small):
     settings, folder = small
     env = make_learner_env(settings, folder, reward_scale=0.1, window="year")
     env.reset()
-    lowest = -np.ones(env.action_space.shape)      # the policy asks for nothing: the floor must act
+    lowest = -np.ones(env.action_space.shape)  # the policy asks for nothing: the floor must act
     infos, rewards = [], []
     done = False
     while not done:
@@ -87,7 +87,7 @@ def test_info_keeps_learning_and_station_rewards_and_the_layers_work(small):
         done = terminated or truncated
     assert np.allclose(rewards, [0.1 * info["reward_unscaled"] for info in infos])
     assert sum(info["layer"]["sockets_raised"] for info in infos) > 0
-    assert all(info["reward_components"]["ev_satisfaction"] > -1e-6 for info in infos)   # nobody falls behind
+    assert all(info["reward_components"]["ev_satisfaction"] > -1e-6 for info in infos)  # nobody falls behind
     station = [info["reward_station"] for info in infos]
     assert not np.allclose(station, [info["reward_unscaled"] for info in infos])
     same = make_learner_env(apply_overrides(settings, {"control.learning_reward": "station"}), folder, window="year")
@@ -98,6 +98,7 @@ def test_info_keeps_learning_and_station_rewards_and_the_layers_work(small):
 class AsksForNothing:
     """A policy that asks every dimension for -1, through the learner's action pipeline, as
     `PolicyController` replays a trained policy (it keeps the layer's `last_stats` the same way)."""
+
     name = "asks_for_nothing"
 
     def __init__(self, settings):
@@ -132,7 +133,7 @@ def test_the_wrapper_poses_the_same_problem_on_citylearn(small):
         first, _ = env.reset()
         rows = [first]
         for action in actions:
-            observation, reward, *_ , info = env.step(action)
+            observation, reward, *_, info = env.step(action)
             rows.append(np.append(observation, [reward, info["reward_station"]]))
         observations.append(rows)
     for fast_row, slow_row in zip(*observations):
@@ -142,14 +143,24 @@ def test_the_wrapper_poses_the_same_problem_on_citylearn(small):
 def test_model_selection_writes_the_validation_score_and_keeps_the_best(built_small, tmp_path):
     project = tmp_path
     shutil.copytree(built_small / "data", project / "data")
-    write_params(project, {"agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 32, "agents.ppo.n_envs": 1,
-                           "agents.ppo.batch_size": 32, "agents.ppo.net_arch": [16, 16], "agents.ppo.learning_rate": 0.01,
-                           "control.model_selection.every_steps": 64, "training.checkpoint_every_steps": 32})
+    write_params(
+        project,
+        {
+            "agents.ppo.total_timesteps": 256,
+            "agents.ppo.n_steps": 32,
+            "agents.ppo.n_envs": 1,
+            "agents.ppo.batch_size": 32,
+            "agents.ppo.net_arch": [16, 16],
+            "agents.ppo.learning_rate": 0.01,
+            "control.model_selection.every_steps": 64,
+            "training.checkpoint_every_steps": 32,
+        },
+    )
     run_cli_in_process("train", "ppo", cwd=project)
     run = results_dir(project) / "checkpoints" / "ppo" / "seed0"
     record = json.loads((run / "selection.json").read_text())
     scores = record["scores"]
-    assert [row["timesteps"] for row in scores] == [0, 64, 128, 192, 256]      # the untrained policy is a candidate
+    assert [row["timesteps"] for row in scores] == [0, 64, 128, 192, 256]  # the untrained policy is a candidate
     best = max(scores, key=lambda row: row["score"])
     assert (record["best_score"], record["best_timesteps"]) == (best["score"], best["timesteps"])
     assert json.loads((run / "final" / "meta.json").read_text())["num_timesteps"] == best["timesteps"]

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import PARAMS, results_dir, run_cli_in_process
 from evstation.config import load_settings
 from evstation.control.floor import floor_fraction
 from evstation.control.rules import HoldForPeak, LeastLaxity, PeakShaving, SelfConsumption, StationSpec, make_baseline
-
-from conftest import PARAMS, results_dir, run_cli_in_process
 from test_floor import station_state
 
 RULES = ("self_consumption", "least_laxity")
@@ -45,7 +44,9 @@ def test_both_rules_serve_every_session_and_close_the_energy_balance(ran):
 def test_least_laxity_imports_no_more_than_uncontrolled(ran):
     for split in ("train", "eval"):
         assert _metrics(ran, "least_laxity")[split]["import_kwh"] <= _metrics(ran, "uncontrolled")[split]["import_kwh"]
-        assert _metrics(ran, "self_consumption")[split]["import_kwh"] <= _metrics(ran, "uncontrolled")[split]["import_kwh"]
+        assert (
+            _metrics(ran, "self_consumption")[split]["import_kwh"] <= _metrics(ran, "uncontrolled")[split]["import_kwh"]
+        )
 
 
 def test_self_consumption_never_discharges_while_pv_exceeds_demand(ran):
@@ -67,6 +68,7 @@ def test_least_laxity_charges_to_the_requirement_not_to_full(ran):
 
 # ---------------------------------------------------------------- one step on hand-made states
 
+
 def test_self_consumption_battery_stores_surplus_and_covers_import():
     rule = SelfConsumption()
     charging = rule.act({}, 10, station_state(pv_kwh=1000.0, load_kwh=300.0, vehicle_soc=np.full(4, 0.2)))
@@ -76,7 +78,7 @@ def test_self_consumption_battery_stores_surplus_and_covers_import():
     night = rule.act({}, 10, station_state(pv_kwh=0.0, load_kwh=300.0))
     assert night[0] == pytest.approx(-(300.0 + ev_kwh) / 2712)
     empty = rule.act({}, 10, station_state(pv_kwh=0.0, load_kwh=300.0, battery_soc=0.2))
-    assert empty[0] == 0.0                                       # at its minimum SOC: nothing to give
+    assert empty[0] == 0.0  # at its minimum SOC: nothing to give
 
 
 def test_least_laxity_gives_the_floor_at_night_and_surplus_least_laxity_first():
@@ -84,8 +86,8 @@ def test_least_laxity_gives_the_floor_at_night_and_surplus_least_laxity_first():
     state = station_state(pv_kwh=0.0, steps_left=np.array([1, 2, 5, 1]))
     night = rule.act({}, 10, state)
     sockets = night[1:]
-    assert sockets[1] == 0.0 and sockets[2] == 0.0              # time enough: wait
-    assert sockets[0] == pytest.approx(1.75 / 1.9)              # the last step: what it needs
+    assert sockets[1] == 0.0 and sockets[2] == 0.0  # time enough: wait
+    assert sockets[0] == pytest.approx(1.75 / 1.9)  # the last step: what it needs
     assert sockets[3] == pytest.approx(2.7 / 2.85)
     sunny = rule.act({}, 10, station_state(pv_kwh=303.0, load_kwh=300.0, steps_left=np.array([3, 2, 5, 3])))[1:]
     # 3 kWh of surplus, one pool for both groups: moto 1 (laxity 1.08) gets its need (1.84 kWh from
@@ -94,7 +96,7 @@ def test_least_laxity_gives_the_floor_at_night_and_surplus_least_laxity_first():
     assert sunny[3] == pytest.approx((3.0 - 2 * 1.75 / 1.9) / 3.0)
     assert sunny[0] == 0.0 and sunny[2] == 0.0
     surplus_left = rule.act({}, 10, station_state(pv_kwh=303.0, load_kwh=300.0, steps_left=np.array([3, 2, 5, 3])))[0]
-    assert surplus_left == 0.0                                  # nothing left over for the battery
+    assert surplus_left == 0.0  # nothing left over for the battery
 
 
 def test_rules_refuse_to_act_without_the_state():
@@ -104,7 +106,7 @@ def test_rules_refuse_to_act_without_the_state():
 
 # ---------------------------------------------------------------- hold_for_peak and peak_shaving on hand-made states
 
-SPEC = StationSpec.from_settings(load_settings(PARAMS))        # tariff peak 18:00-22:59, battery 2,712 kW
+SPEC = StationSpec.from_settings(load_settings(PARAMS))  # tariff peak 18:00-22:59, battery 2,712 kW
 BATTERY_KW = 2712.0
 # the four vehicles' needs at once (1.75, 1.75, 1.75 and 2.7 kWh into their batteries), drawn from the bus
 EV_AT_ONCE_KWH = (3 * 1.75 + 2.7) / 0.95
@@ -115,7 +117,7 @@ def test_hold_for_peak_charges_at_once_and_keeps_the_battery_for_the_peak_hours(
     rule = HoldForPeak(SPEC)
     afternoon = rule.act({}, 10, station_state(hour=15, pv_kwh=0.0, load_kwh=300.0))
     assert afternoon[1:] == pytest.approx(AT_ONCE)
-    assert afternoon[0] == 0.0                                    # import off-peak: the battery waits
+    assert afternoon[0] == 0.0  # import off-peak: the battery waits
     evening = rule.act({}, 10, station_state(hour=19, pv_kwh=0.0, load_kwh=300.0))
     assert evening[0] == pytest.approx(-(300.0 + EV_AT_ONCE_KWH) / BATTERY_KW)
     sunny = rule.act({}, 10, station_state(hour=12, pv_kwh=1000.0, load_kwh=300.0))
@@ -131,7 +133,7 @@ def test_peak_shaving_discharges_what_exceeds_the_threshold_in_the_peak_hours_on
     assert evening[1:] == pytest.approx(AT_ONCE)
     assert evening[0] == pytest.approx(-(300.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)
     morning = _shaving(200.0).act({}, 10, station_state(hour=10, pv_kwh=0.0, load_kwh=300.0))
-    assert morning[0] == 0.0 and morning[1:] == pytest.approx(AT_ONCE)   # kept for the peak hours
+    assert morning[0] == 0.0 and morning[1:] == pytest.approx(AT_ONCE)  # kept for the peak hours
 
 
 def test_peak_shaving_with_an_empty_battery_holds_vehicles_at_their_floor():
@@ -139,33 +141,41 @@ def test_peak_shaving_with_an_empty_battery_holds_vehicles_at_their_floor():
     actions = _shaving(200.0).act({}, 10, state)
     assert actions[0] == 0.0
     np.testing.assert_allclose(actions[1:], floor_fraction(state))
-    assert actions[1] > 0 and actions[2] == 0.0                   # the floor is still served
+    assert actions[1] > 0 and actions[2] == 0.0  # the floor is still served
 
 
 def test_peak_shaving_refills_from_the_grid_off_peak_only_and_under_the_threshold():
     rule = _shaving(1000.0, recharge_soc=0.6)
     morning = rule.act({}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.5))
-    refill_kwh = min(0.1 * 4520.0 / 0.9 ** 0.5, 1000.0 - 300.0 - EV_AT_ONCE_KWH)
+    refill_kwh = min(0.1 * 4520.0 / 0.9**0.5, 1000.0 - 300.0 - EV_AT_ONCE_KWH)
     assert morning[0] == pytest.approx(refill_kwh / BATTERY_KW)
-    low_threshold = _shaving(350.0, recharge_soc=0.6).act({}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0,
-                                                                                   battery_soc=0.5))
+    low_threshold = _shaving(350.0, recharge_soc=0.6).act(
+        {}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.5)
+    )
     assert low_threshold[0] == pytest.approx((350.0 - 300.0 - EV_AT_ONCE_KWH) / BATTERY_KW)
-    full = _shaving(1000.0, recharge_soc=0.6).act({}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0,
-                                                                          battery_soc=0.7))
-    assert full[0] == 0.0                                         # above its refill SOC: no grid energy
-    evening = _shaving(1000.0, recharge_soc=0.6).act({}, 10, station_state(hour=19, pv_kwh=0.0, load_kwh=300.0,
-                                                                             battery_soc=0.5))
-    assert evening[0] == 0.0                                      # under the threshold in the peak: idle
+    full = _shaving(1000.0, recharge_soc=0.6).act(
+        {}, 10, station_state(hour=4, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.7)
+    )
+    assert full[0] == 0.0  # above its refill SOC: no grid energy
+    evening = _shaving(1000.0, recharge_soc=0.6).act(
+        {}, 10, station_state(hour=19, pv_kwh=0.0, load_kwh=300.0, battery_soc=0.5)
+    )
+    assert evening[0] == 0.0  # under the threshold in the peak: idle
 
 
 def test_peak_shaving_holds_only_the_months_billed_peak_once_it_is_passed():
     """The limit is the larger of the threshold and the meter's month-to-date peak in the peak hours."""
+
     def evening(billed_peak_kw: float) -> np.ndarray:
-        return _shaving(200.0).act({}, 4, station_state(hour=20, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5,
-                                                         billed_peak_window_kw=billed_peak_kw))
-    assert evening(608.0)[0] == 0.0                               # ~508 kW is under the month's 608 kW: no discharge
+        return _shaving(200.0).act(
+            {},
+            4,
+            station_state(hour=20, pv_kwh=0.0, load_kwh=500.0, battery_soc=0.5, billed_peak_window_kw=billed_peak_kw),
+        )
+
+    assert evening(608.0)[0] == 0.0  # ~508 kW is under the month's 608 kW: no discharge
     assert evening(400.0)[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 400.0) / BATTERY_KW)
-    assert evening(0.0)[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)   # a new month
+    assert evening(0.0)[0] == pytest.approx(-(500.0 + EV_AT_ONCE_KWH - 200.0) / BATTERY_KW)  # a new month
 
 
 def test_peak_shaving_is_only_made_after_tuning():

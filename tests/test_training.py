@@ -14,27 +14,37 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from conftest import data_dir, results_dir, run_cli, write_params
 from evstation.config import apply_overrides, load_settings
 from evstation.learning.agents import MODEL_CLASSES, Learner, actor_parameters
 from evstation.learning.station_env import make_learner_env
 from evstation.learning.training import KILL_HOOK
 
-from conftest import data_dir, results_dir, run_cli, write_params
-
 TINY = {
-    "agents.a2c.total_timesteps": 256, "agents.a2c.n_steps": 32, "agents.a2c.n_envs": 1, "agents.a2c.net_arch": [32, 32],
-    "agents.ppo.total_timesteps": 256, "agents.ppo.n_steps": 64, "agents.ppo.n_envs": 1, "agents.ppo.batch_size": 32,
-    "agents.ppo.net_arch": [32, 32], "agents.ppo.critic_warmup_steps": 128,   # the actor learns from step 128: a resume crosses it
-    "agents.sac.episodes": 1, "agents.sac.learning_starts": 32, "agents.sac.batch_size": 32,
-    "agents.sac.buffer_size": 1000, "agents.sac.net_arch": [32, 32],
-    "training.checkpoint_every_steps": 64, "training.seeds": [0], "training.keep_checkpoints": 3,
+    "agents.a2c.total_timesteps": 256,
+    "agents.a2c.n_steps": 32,
+    "agents.a2c.n_envs": 1,
+    "agents.a2c.net_arch": [32, 32],
+    "agents.ppo.total_timesteps": 256,
+    "agents.ppo.n_steps": 64,
+    "agents.ppo.n_envs": 1,
+    "agents.ppo.batch_size": 32,
+    "agents.ppo.net_arch": [32, 32],
+    "agents.ppo.critic_warmup_steps": 128,  # the actor learns from step 128: a resume crosses it
+    "agents.sac.episodes": 1,
+    "agents.sac.learning_starts": 32,
+    "agents.sac.batch_size": 32,
+    "agents.sac.buffer_size": 1000,
+    "agents.sac.net_arch": [32, 32],
+    "training.checkpoint_every_steps": 64,
+    "training.seeds": [0],
+    "training.keep_checkpoints": 3,
 }
-BUDGET = {"a2c": 256, "ppo": 256, "sac": 120}          # SAC: one training episode: the week less its 2 validation days
+BUDGET = {"a2c": 256, "ppo": 256, "sac": 120}  # SAC: one training episode: the week less its 2 validation days
 ROLLOUT = {"a2c": 32, "ppo": 64, "sac": 1}
-TRAINING_WINDOW = 120                                  # the one-week station less its 2 validation days
+TRAINING_WINDOW = 120  # the one-week station less its 2 validation days
 
 
 def project_with(built_small: Path, folder: Path, overrides: dict | None = None) -> Path:
@@ -84,8 +94,9 @@ def _actor_and_critic(model, agent: str) -> tuple[list, list]:
 def test_critic_warmup_holds_the_actor_at_the_rule_while_the_critic_learns(built_small, agent, warmup):
     """During `critic_warmup_steps` only the critic learns: the actor's parameters (and so its
     deterministic action, the rule) stay exactly as built; without the warm-up both move."""
-    settings = apply_overrides(load_settings(built_small / "params.yaml"),
-                               {**TINY, f"agents.{agent}.critic_warmup_steps": warmup})
+    settings = apply_overrides(
+        load_settings(built_small / "params.yaml"), {**TINY, f"agents.{agent}.critic_warmup_steps": warmup}
+    )
     env = DummyVecEnv([lambda: make_learner_env(settings, data_dir(built_small) / "train", window="year")])
     model = Learner.of(agent, settings).build(env, seed=0, device="cpu", budget=BUDGET[agent])
     actor, critic = _actor_and_critic(model, agent)
@@ -107,15 +118,15 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
     final = run_dir(project, agent) / "final"
     selection = json.loads((run_dir(project, agent) / "selection.json").read_text())
     assert selection["scores"][0]["timesteps"] == 0 and selection["scores"][-1]["timesteps"] == BUDGET[agent]
-    assert meta(final)["num_timesteps"] == selection["best_timesteps"]          # the best scored model is final
+    assert meta(final)["num_timesteps"] == selection["best_timesteps"]  # the best scored model is final
     steps = [meta(folder)["num_timesteps"] for folder in periodic(project, agent)]
-    assert 1 <= len(steps) <= 3                                   # the newest K are kept
-    assert all(step % ROLLOUT[agent] == 0 for step in steps)     # taken at rollout boundaries
+    assert 1 <= len(steps) <= 3  # the newest K are kept
+    assert all(step % ROLLOUT[agent] == 0 for step in steps)  # taken at rollout boundaries
     assert all(later - earlier >= 64 for earlier, later in zip(steps, steps[1:]))
     if agent == "sac":
-        assert steps == [64]                                      # exactly every N steps (of 120)
+        assert steps == [64]  # exactly every N steps (of 120)
         buffers = [folder.name for folder in periodic(project, agent) if (folder / "replay_buffer.pkl").exists()]
-        assert buffers == [periodic(project, agent)[-1].name]     # the buffer only with the newest
+        assert buffers == [periodic(project, agent)[-1].name]  # the buffer only with the newest
     curve = (results_dir(project) / "curves" / f"{agent}_seed0.csv").read_text().splitlines()
     assert curve[0].startswith("timesteps,episodes,reward_mean,reward_co2_mean")
     assert "validation_score" in curve[0].split(",") and "reward_station_mean" in curve[0].split(",")
@@ -142,13 +153,19 @@ def train_killed_at(project: Path, agent: str, point: str) -> str:
     """`evstation train AGENT --resume`, killed with SIGKILL at a chosen point by the training loop's
     test hook: "checkpoint:N" right after the checkpoint of step N is complete, "step:N" when the step
     counter reaches N (mid-rollout). Returns the run's messages; fails if it was not killed."""
-    process = subprocess.Popen([sys.executable, "-m", "evstation.cli", "train", agent, "--resume"], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                               env={**os.environ, "PYTHONHASHSEED": "0", KILL_HOOK: point})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "evstation.cli", "train", agent, "--resume"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONHASHSEED": "0", KILL_HOOK: point},
+    )
     try:
         _, messages = process.communicate(timeout=300)
     finally:
-        try:                            # CityLearn's environment workers, should any outlive the kill
+        try:  # CityLearn's environment workers, should any outlive the kill
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
@@ -156,20 +173,30 @@ def train_killed_at(project: Path, agent: str, point: str) -> str:
     where, step = point.split(":")
     steps = [meta(folder)["num_timesteps"] for folder in periodic(project, agent)]
     if where == "checkpoint":
-        assert steps and steps[-1] == int(step), steps       # killed right after that checkpoint
+        assert steps and steps[-1] == int(step), steps  # killed right after that checkpoint
     else:
         assert all(done < int(step) for done in steps), steps
     assert not (run_dir(project, agent) / "final").exists()
     return messages
 
 
-@pytest.mark.parametrize("agent, overrides", [
-    # CityLearn's environments run in subprocesses: the kill must take them down and the resume rebuild
-    # them; they restart their year, so only the counters and schedules match an uninterrupted run
-    # (model selection off: `final/` is then the last model, whose counters are compared)
-    ("a2c", {"agents.a2c.total_timesteps": 384, "agents.a2c.n_envs": 2, "training.backend": "citylearn",
-             "control.model_selection.validation_days": 0}),
-])
+@pytest.mark.parametrize(
+    "agent, overrides",
+    [
+        # CityLearn's environments run in subprocesses: the kill must take them down and the resume rebuild
+        # them; they restart their year, so only the counters and schedules match an uninterrupted run
+        # (model selection off: `final/` is then the last model, whose counters are compared)
+        (
+            "a2c",
+            {
+                "agents.a2c.total_timesteps": 384,
+                "agents.a2c.n_envs": 2,
+                "training.backend": "citylearn",
+                "control.model_selection.validation_days": 0,
+            },
+        ),
+    ],
+)
 def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, tmp_path, agent, overrides):
     killed = project_with(built_small, tmp_path / "killed", overrides)
     train_killed_at(killed, agent, "checkpoint:64")
@@ -204,19 +231,34 @@ def test_resume_on_citylearn_continues_the_counters_and_schedules(built_small, t
 # between the two scores it again. Two environments, so an episode ends mid-rollout; PPO with its
 # state-dependent exploration; SAC over two episodes.
 EXACT = {
-    "a2c": {"agents.a2c.total_timesteps": 512, "agents.a2c.n_envs": 2, "agents.a2c.critic_warmup_steps": 192,
-            "training.checkpoint_every_steps": 32, "control.model_selection.every_steps": 64},
-    "ppo": {"agents.ppo.total_timesteps": 512, "agents.ppo.n_envs": 2, "agents.ppo.use_sde": True,
-            "agents.ppo.critic_warmup_steps": 256, "training.checkpoint_every_steps": 32,
-            "control.model_selection.every_steps": 128},
-    "sac": {"agents.sac.episodes": 2, "agents.sac.learning_starts": 48, "agents.sac.critic_warmup_steps": 96,
-            "training.checkpoint_every_steps": 32, "control.model_selection.every_steps": 32},
+    "a2c": {
+        "agents.a2c.total_timesteps": 512,
+        "agents.a2c.n_envs": 2,
+        "agents.a2c.critic_warmup_steps": 192,
+        "training.checkpoint_every_steps": 32,
+        "control.model_selection.every_steps": 64,
+    },
+    "ppo": {
+        "agents.ppo.total_timesteps": 512,
+        "agents.ppo.n_envs": 2,
+        "agents.ppo.use_sde": True,
+        "agents.ppo.critic_warmup_steps": 256,
+        "training.checkpoint_every_steps": 32,
+        "control.model_selection.every_steps": 128,
+    },
+    "sac": {
+        "agents.sac.episodes": 2,
+        "agents.sac.learning_starts": 48,
+        "agents.sac.critic_warmup_steps": 96,
+        "training.checkpoint_every_steps": 32,
+        "control.model_selection.every_steps": 32,
+    },
 }
 # rollouts: A2C 2 x 32 steps, PPO 2 x 64; SAC one step, checkpointed every 32
 KILL_POINTS = {
-    "a2c": ["step:40", "checkpoint:128", "checkpoint:384"],                   # warm-up until 192
-    "ppo": ["step:100", "checkpoint:128", "checkpoint:384"],                  # warm-up until 256
-    "sac": ["checkpoint:32", "checkpoint:64", "checkpoint:224"],              # learns from 48, actor from 96
+    "a2c": ["step:40", "checkpoint:128", "checkpoint:384"],  # warm-up until 192
+    "ppo": ["step:100", "checkpoint:128", "checkpoint:384"],  # warm-up until 256
+    "sac": ["checkpoint:32", "checkpoint:64", "checkpoint:224"],  # learns from 48, actor from 96
 }
 
 
@@ -237,7 +279,7 @@ def test_a_run_killed_at_chosen_points_and_resumed_ends_byte_identical(built_sma
     messages = [train_killed_at(killed, agent, point) for point in KILL_POINTS[agent]]
     messages.append(run_cli("train", agent, "--resume", cwd=killed).stderr)
     for point, resumed in zip(KILL_POINTS[agent], messages[1:]):
-        if point.startswith("step:"):             # killed before its first checkpoint: starts afresh
+        if point.startswith("step:"):  # killed before its first checkpoint: starts afresh
             assert "no intact checkpoint to resume from" in resumed
         else:
             assert f"resuming from step_{int(point.split(':')[1]):09d}" in resumed
@@ -248,7 +290,7 @@ def test_a_run_killed_at_chosen_points_and_resumed_ends_byte_identical(built_sma
     assert (killed / curve).read_bytes() == (whole / curve).read_bytes()
     resumed_run, whole_run = folder_bytes(run_dir(killed, agent)), folder_bytes(run_dir(whole, agent))
     assert "final/run_state.pkl" not in whole_run and any(name.endswith("run_state.pkl") for name in whole_run)
-    assert_same_files(resumed_run, whole_run)     # model, normalisation, replay buffer, run state, meta
+    assert_same_files(resumed_run, whole_run)  # model, normalisation, replay buffer, run state, meta
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_path):
@@ -257,12 +299,12 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_p
     shutil.rmtree(run_dir(project, "ppo") / "final")
     newest, previous = periodic(project, "ppo")[-1], periodic(project, "ppo")[-2]
     model = newest / "model.zip"
-    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])      # a write cut short
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # a write cut short
     result = run_cli("train", "ppo", "--resume", cwd=project)
     assert f"{newest.name} is incomplete or corrupt" in result.stderr
     assert f"resuming from {previous.name}" in result.stderr
     selection = json.loads((run_dir(project, "ppo") / "selection.json").read_text())
-    assert selection["scores"][-1]["timesteps"] == 512                       # trained to the end again
+    assert selection["scores"][-1]["timesteps"] == 512  # trained to the end again
     assert meta(run_dir(project, "ppo") / "final")["num_timesteps"] == selection["best_timesteps"]
 
 
@@ -279,15 +321,18 @@ def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path):
     from evstation.config import load_settings
     from evstation.learning.station_env import PolicyController
 
-    project = project_with(built_small, tmp_path, {"control.model_selection.validation_days": 0})   # final: the last model
+    project = project_with(
+        built_small, tmp_path, {"control.model_selection.validation_days": 0}
+    )  # final: the last model
     run_cli("train", "ppo", cwd=project)
     final = run_dir(project, "ppo") / "final"
     with open(final / "normalization.pkl", "rb") as stream:
         saved = pickle.load(stream)
     assert saved.obs_rms.count >= BUDGET["ppo"]
     assert np.abs(saved.obs_rms.mean).max() > 0
-    controller = PolicyController("ppo", final / "model.zip", final / "normalization.pkl",
-                                  load_settings(project / "params.yaml"))
+    controller = PolicyController(
+        "ppo", final / "model.zip", final / "normalization.pkl", load_settings(project / "params.yaml")
+    )
     np.testing.assert_array_equal(controller.normalization.obs_rms.mean, saved.obs_rms.mean)
     raw = np.linspace(0, 1, saved.obs_rms.mean.shape[0]).astype(np.float32)
     expected = np.clip((raw - saved.obs_rms.mean) / np.sqrt(saved.obs_rms.var + saved.epsilon), -10, 10)

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import data_dir, results_dir, run_cli, run_cli_in_process, write_params
 from evstation.config import apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.learning.agents import MODEL_CLASSES, linear_schedule
-
-from conftest import data_dir, results_dir, run_cli, write_params, run_cli_in_process
 from test_training import TINY, folder_bytes, meta, periodic, project_with, run_dir
 
 
@@ -48,7 +47,7 @@ def refused(capsys, monkeypatch):
         handlers, level = logging.root.handlers[:], logging.getLogger("evstation").level
         try:
             code = main(list(args))
-        finally:                         # main points the log at this test's captured stderr
+        finally:  # main points the log at this test's captured stderr
             logging.root.handlers[:] = handlers
             logging.getLogger("evstation").setLevel(level)
         stderr = capsys.readouterr().err
@@ -56,13 +55,17 @@ def refused(capsys, monkeypatch):
         lines = stderr.strip().splitlines()
         assert len(lines) == 1, lines
         return lines[0]
+
     return run
 
 
 def written(project: Path) -> dict[str, bytes]:
     """Every file under the results folder but the run locks (hidden)."""
-    return {name: content for name, content in folder_bytes(results_dir(project)).items()
-            if not any(part.startswith(".") for part in Path(name).parts)}
+    return {
+        name: content
+        for name, content in folder_bytes(results_dir(project)).items()
+        if not any(part.startswith(".") for part in Path(name).parts)
+    }
 
 
 def replace_file(folder: Path, name: str, content: bytes) -> None:
@@ -108,9 +111,18 @@ def test_a_model_that_does_not_fit_the_station_is_refused_before_it_acts(trained
 def test_runtime_settings_may_differ_at_evaluation(project):
     """Where and how fast a model trains, and what only the measurement reads (the CO2 of displaced
     gasoline, the report): the pipeline reevaluates a model after such a change without retraining it."""
-    write_params(project, {**TINY, "training.cpu_threads": 2, "training.seeds": [0, 7], "training.device": "cpu",
-                           "training.keep_checkpoints": 5, "emissions.gasoline_kg_per_gal": 9.5,
-                           "report.bootstrap_samples": 500})
+    write_params(
+        project,
+        {
+            **TINY,
+            "training.cpu_threads": 2,
+            "training.seeds": [0, 7],
+            "training.device": "cpu",
+            "training.keep_checkpoints": 5,
+            "emissions.gasoline_kg_per_gal": 9.5,
+            "report.bootstrap_samples": 500,
+        },
+    )
     run_cli_in_process("evaluate", "ppo", "--seed", "0", cwd=project)
     assert (results_dir(project) / "metrics" / "ppo_seed0.json").is_file()
 
@@ -130,7 +142,7 @@ def test_a_garbage_checkpoint_file_with_its_meta_is_refused_on_resume(project, r
     before = written(project)
     line = refused(project, "train", "ppo", "--resume")
     assert f"{newest.name}/{name}: not " in line and "this code can load" in line
-    assert written(project) == before          # nothing written, nothing removed
+    assert written(project) == before  # nothing written, nothing removed
 
 
 def test_no_seeds_is_refused(project, refused):
@@ -141,12 +153,15 @@ def test_no_seeds_is_refused(project, refused):
         assert refused(project, *command).endswith("training.seeds: needs at least one seed, got none")
 
 
-@pytest.mark.parametrize("command, seed", [(("train", "ppo"), "-1"), (("train", "ppo", "--eval-only"), "-1"),
-                                           (("evaluate", "ppo"), str(2**32))])
+@pytest.mark.parametrize(
+    "command, seed",
+    [(("train", "ppo"), "-1"), (("train", "ppo", "--eval-only"), "-1"), (("evaluate", "ppo"), str(2**32))],
+)
 def test_a_seed_out_of_range_is_refused(project, refused, command, seed):
     before = written(project)
-    assert refused(project, *command, "--seed", seed).endswith(f"--seed: {seed} is no training seed "
-                                                                 f"(a whole number from 0 to {2**32 - 1})")
+    assert refused(project, *command, "--seed", seed).endswith(
+        f"--seed: {seed} is no training seed (a whole number from 0 to {2**32 - 1})"
+    )
     assert written(project) == before
 
 
@@ -156,8 +171,9 @@ def test_a_checkpoints_folder_that_cannot_be_written_is_refused_before_training(
     blocker.parent.mkdir(parents=True)
     blocker.write_text("in the way")
     assert "checkpoints: a file where a folder is needed" in refused(project, "train", "ppo")
-    assert sorted(path.name for path in results_dir(project).iterdir() if not path.name.startswith(".")) \
-        == ["checkpoints"]                                        # no curve either
+    assert sorted(path.name for path in results_dir(project).iterdir() if not path.name.startswith(".")) == [
+        "checkpoints"
+    ]  # no curve either
 
 
 def test_a_metrics_folder_that_cannot_be_written_is_refused_before_evaluating(project, refused):
@@ -179,7 +195,7 @@ def test_a_read_only_results_folder_is_refused_before_training(project, refused)
 def test_schedules_stay_in_their_range():
     schedule = linear_schedule(3e-4, 1e-5)
     assert schedule(1.0) == pytest.approx(3e-4) and schedule(0.0) == pytest.approx(1e-5)
-    assert schedule(-0.0076) == pytest.approx(1e-5)                  # a last rollout past the budget
+    assert schedule(-0.0076) == pytest.approx(1e-5)  # a last rollout past the budget
     assert schedule(1.5) == pytest.approx(3e-4)
     assert linear_schedule(3e-4)(-0.0076) == 0.0
 
@@ -187,19 +203,27 @@ def test_schedules_stay_in_their_range():
 def test_a_budget_that_rollouts_do_not_divide_states_its_overshoot(built_small, tmp_path):
     """300 steps in rollouts of 64: training ends at 320, says so, records it, and the learning rate
     of the last rollout (stable-baselines3's progress below 0 there) stays at the schedule's end, 0."""
-    project = project_with(built_small, tmp_path, {"agents.ppo.total_timesteps": 300,
-                                                   "agents.ppo.learning_rate_schedule": "linear",
-                                                   "control.model_selection.validation_days": 0})
+    project = project_with(
+        built_small,
+        tmp_path,
+        {
+            "agents.ppo.total_timesteps": 300,
+            "agents.ppo.learning_rate_schedule": "linear",
+            "control.model_selection.validation_days": 0,
+        },
+    )
     messages = run_cli("train", "ppo", cwd=project).stderr
     assert "rollouts of 64 steps end at step 320, 20 past the budget of 300 steps" in messages
     final = meta(run_dir(project, "ppo") / "final")
     assert (final["budget_timesteps"], final["trained_timesteps"], final["overshoot_timesteps"]) == (300, 320, 20)
     with open(results_dir(project) / "curves" / "ppo_seed0.csv") as stream:
-        rates = [float(row["learning_rate"]) for row in csv.DictReader(stream) if row["learning_rate"] not in ("", "nan")]
+        rates = [
+            float(row["learning_rate"]) for row in csv.DictReader(stream) if row["learning_rate"] not in ("", "nan")
+        ]
     assert len(rates) >= 3 and min(rates) >= 0.0
     model = MODEL_CLASSES["ppo"].load(run_dir(project, "ppo") / "final" / "model.zip", device="cpu")
     assert model._current_progress_remaining == pytest.approx(-20 / 300)
-    assert model.policy.optimizer.param_groups[0]["lr"] == 0.0      # the last update's: the schedule's end
+    assert model.policy.optimizer.param_groups[0]["lr"] == 0.0  # the last update's: the schedule's end
 
 
 def test_the_training_data_a_model_was_trained_on_is_checked(project, refused):

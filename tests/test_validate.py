@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli, data_dir, results_dir
+from conftest import data_dir, results_dir, run_cli
 from evstation.config import load_settings
 from evstation.validate import run_validation
 
@@ -77,6 +77,7 @@ def edit_csv(path: Path, change) -> None:
 
 # ---------------------------------------------------------------- the sound build
 
+
 def test_validate_passes_the_small_build(project):
     result = run_cli("validate", cwd=project, check=False)
     assert result.returncode == 0, result.stderr
@@ -89,10 +90,20 @@ def test_validate_passes_the_small_build(project):
         assert REQUIRED_KEYS <= set(check), check
         assert check["verdict"] == "pass", check
     for split in ("train", "eval"):
-        for name in ("rows_per_csv", "pv_w_per_kw_max", "pv_yield_kwh_per_kwp", "pv_performance_ratio",
-                     "infeasible_sessions", "plugged_rows_without_defined_vehicle", "attributes_left_to_random",
-                     "actions", "controlled_steps", "rollout_full_power_without_soc_gain",
-                     "rollout_energy_balance_error_kwh", "rollout_battery_soc_error_kwh"):
+        for name in (
+            "rows_per_csv",
+            "pv_w_per_kw_max",
+            "pv_yield_kwh_per_kwp",
+            "pv_performance_ratio",
+            "infeasible_sessions",
+            "plugged_rows_without_defined_vehicle",
+            "attributes_left_to_random",
+            "actions",
+            "controlled_steps",
+            "rollout_full_power_without_soc_gain",
+            "rollout_energy_balance_error_kwh",
+            "rollout_battery_soc_error_kwh",
+        ):
             assert f"{split}.{name}" in names
     checks = {check["name"]: check for check in report["checks"]}
     assert checks["train.actions"]["value"] == 9
@@ -103,10 +114,16 @@ def test_validate_passes_the_small_build(project):
 
 # ---------------------------------------------------------------- PV in the wrong unit
 
+
 def test_rejects_pv_four_times_too_large(project):
     edit_csv(train(project) / "building.csv", lambda t: t.assign(solar_generation=t["solar_generation"] * 4))
-    assert_cli_fails(project, "train.pv_w_per_kw_max", "train.pv_matches_profile_kwh",
-                     "train.pv_yield_kwh_per_kwp", "train.pv_performance_ratio")
+    assert_cli_fails(
+        project,
+        "train.pv_w_per_kw_max",
+        "train.pv_matches_profile_kwh",
+        "train.pv_yield_kwh_per_kwp",
+        "train.pv_performance_ratio",
+    )
     found = verdicts(report_of(project))
     assert found["train.rollout"] == "fail", "no rollout on a dataset that failed its static checks"
     assert "train.actions" not in found
@@ -123,12 +140,14 @@ def test_rejects_pv_at_night(project):
     def light_at_midnight(table):
         table.loc[24, "solar_generation"] = 50.0
         return table
+
     edit_csv(train(project) / "building.csv", light_at_midnight)
     report = validate_in_process(project)
     assert_fails(report, "train.pv_at_night_kwh", "train.pv_matches_profile_kwh")
 
 
 # ---------------------------------------------------------------- chargers, vehicles, sessions
+
 
 def test_rejects_charger_naming_an_undefined_vehicle(project):
     def ghost(table):
@@ -137,6 +156,7 @@ def test_rejects_charger_naming_an_undefined_vehicle(project):
         table["electric_vehicle_id"] = table["electric_vehicle_id"].astype(object)
         table.loc[plugged, "electric_vehicle_id"] = "ev_ghost"
         return table
+
     edit_csv(train(project) / "charger_moto_001.csv", ghost)
     assert_cli_fails(project, "train.plugged_rows_without_defined_vehicle")
 
@@ -147,6 +167,7 @@ def test_rejects_vehicle_of_another_socket(project):
         table["electric_vehicle_id"] = table["electric_vehicle_id"].astype(object)
         table.loc[plugged, "electric_vehicle_id"] = "ev_moto_000"
         return table
+
     edit_csv(train(project) / "charger_moto_001.csv", swapped)
     report = validate_in_process(project)
     assert_fails(report, "train.plugged_rows_without_defined_vehicle")
@@ -155,9 +176,10 @@ def test_rejects_vehicle_of_another_socket(project):
 def test_rejects_infeasible_session(project):
     def infeasible(table):
         first = table.index[table["kind"] == "moto"][0]
-        table.loc[first, "arrival_soc_pct"] = 0.0        # 2.25 kWh needed ...
-        table.loc[first, "stay_steps"] = 1                # ... in one step of 1.9 kWh
+        table.loc[first, "arrival_soc_pct"] = 0.0  # 2.25 kWh needed ...
+        table.loc[first, "stay_steps"] = 1  # ... in one step of 1.9 kWh
         return table
+
     edit_csv(train(project) / "sessions.csv", infeasible)
     report = validate_in_process(project)
     assert_fails(report, "train.infeasible_sessions")
@@ -169,6 +191,7 @@ def test_rejects_overlapping_sessions(project):
     def doubled(table):
         first = table.iloc[[0]].assign(session_id=table["session_id"].max() + 1)
         return pd.concat([table, first], ignore_index=True)
+
     edit_csv(train(project) / "sessions.csv", doubled)
     report = validate_in_process(project)
     assert_fails(report, "train.overlapping_session_steps")
@@ -179,12 +202,14 @@ def test_rejects_charger_rows_not_matching_sessions(project):
         plugged = np.flatnonzero(table["electric_vehicle_charger_state"].to_numpy() == 1)
         table.loc[plugged[0], "electric_vehicle_charger_state"] = 3
         return table
+
     edit_csv(train(project) / "charger_mototaxi_000.csv", unplug)
     report = validate_in_process(project)
     assert_fails(report, "train.plugged_rows_not_matching_sessions")
 
 
 # ---------------------------------------------------------------- physics left to random
+
 
 def test_rejects_removed_power_efficiency_curve(project):
     path = train(project) / "schema.json"
@@ -209,7 +234,10 @@ def test_rejects_vehicle_attribute_left_to_random(project):
 def test_rejects_wrong_battery_efficiency_curve(project):
     path = train(project) / "schema.json"
     schema = json.loads(path.read_text())
-    schema["buildings"]["station"]["electrical_storage"]["attributes"]["power_efficiency_curve"] = [[0, 0.83], [1, 0.97]]
+    schema["buildings"]["station"]["electrical_storage"]["attributes"]["power_efficiency_curve"] = [
+        [0, 0.83],
+        [1, 0.97],
+    ]
     path.write_text(json.dumps(schema, indent=2))
     report = validate_in_process(project)
     assert_fails(report, "train.battery_efficiency_curve_matches_params")
@@ -217,10 +245,12 @@ def test_rejects_wrong_battery_efficiency_curve(project):
 
 # ---------------------------------------------------------------- broken files
 
+
 def test_rejects_nan_in_building_csv(project):
     def hole(table):
         table.loc[10, "non_shiftable_load"] = np.nan
         return table
+
     edit_csv(train(project) / "building.csv", hole)
     assert_cli_fails(project, "train.missing_or_non_numeric_values")
 
@@ -230,6 +260,7 @@ def test_rejects_text_in_pricing_csv(project):
         table["electricity_pricing"] = table["electricity_pricing"].astype(object)
         table.loc[3, "electricity_pricing"] = "free"
         return table
+
     edit_csv(train(project) / "pricing.csv", text)
     report = validate_in_process(project)
     assert_fails(report, "train.missing_or_non_numeric_values")

@@ -3,8 +3,8 @@
 Each reads params.yaml from the working directory (or `--params`) with one scenario applied
 (`--scenario`, default the first of `scenarios`) and exits non-zero with one clear line on a
 user's mistake. A scenario's data and results have folders of their own: `data/<scenario>/citylearn`
-and `results/<scenario>/`; `compare` reads every scenario's and writes `results/report/`. Heavy libraries are imported inside the commands so that
-`--help` and config errors answer at once.
+and `results/scenarios/<scenario>/`; `compare` reads every scenario's and writes `results/report/`. Heavy
+libraries are imported inside the commands so that `--help` and config errors answer at once.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ def _settings(args: argparse.Namespace):
     from .config import load_settings
 
     settings = load_settings(args.params, args.scenario)
-    folders = {"data_dir": Path("data") / settings.scenario / "citylearn",
-               "results_dir": Path("results") / "scenarios" / settings.scenario}
+    folders = {
+        "data_dir": Path("data") / settings.scenario / "citylearn",
+        "results_dir": Path("results") / "scenarios" / settings.scenario,
+    }
     folders["summary"] = folders["results_dir"] / "dataset" / "summary.json"
     folders["output"] = folders["results_dir"] / "validation.json"
     for name, default in folders.items():
@@ -49,9 +51,16 @@ def _build_dataset(args: argparse.Namespace) -> int:
     summary = write_all_splits(settings, Path(args.data_dir), splits, Path(args.summary))
     for split in splits:
         figures = summary[split]
-        log.info("%s: PV %.0f kWh/kWp (PR %.3f), mall %.2f GWh, EV %.0f kWh/day, %d sessions, %.1f %% turned away",
-                 split, figures["pv_yield_kwh_per_kwp"], figures["performance_ratio"], figures["mall_gwh"],
-                 figures["ev_energy_kwh_per_day"], figures["sessions"], figures["turned_away_pct"])
+        log.info(
+            "%s: PV %.0f kWh/kWp (PR %.3f), mall %.2f GWh, EV %.0f kWh/day, %d sessions, %.1f %% turned away",
+            split,
+            figures["pv_yield_kwh_per_kwp"],
+            figures["performance_ratio"],
+            figures["mall_gwh"],
+            figures["ev_energy_kwh_per_day"],
+            figures["sessions"],
+            figures["turned_away_pct"],
+        )
     return 0
 
 
@@ -59,7 +68,7 @@ def _validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
 
     settings = _settings(args)
-    Path(args.output).unlink(missing_ok=True)      # a failed run must not leave an earlier passing report
+    Path(args.output).unlink(missing_ok=True)  # a failed run must not leave an earlier passing report
     report = run_validation(settings, Path(args.data_dir), Path(args.output))
     failed = [check for check in report["checks"] if check["verdict"] != "pass"]
     for check in failed:
@@ -75,10 +84,18 @@ def _baseline(args: argparse.Namespace) -> int:
     record = run_baseline(settings, args.name, Path(args.data_dir), Path(args.results_dir))
     for split in ("train", "eval"):
         metrics = record[split]
-        log.info("%s/%s: import %.0f MWh, grid CO2 %.0f t, cost %.0f kPEN, solar used %.1f %%, EV satisfied %.1f %%, "
-                 "largest balance error %.2g kWh", args.name, split, metrics["import_kwh"] / 1e3,
-                 metrics["co2_grid_kg"] / 1e3, metrics["cost_pen"] / 1e3, metrics["solar_utilization_pct"],
-                 metrics["ev_satisfaction_pct"], metrics["max_energy_balance_error_kwh"])
+        log.info(
+            "%s/%s: import %.0f MWh, grid CO2 %.0f t, cost %.0f kPEN, solar used %.1f %%, EV satisfied %.1f %%, "
+            "largest balance error %.2g kWh",
+            args.name,
+            split,
+            metrics["import_kwh"] / 1e3,
+            metrics["co2_grid_kg"] / 1e3,
+            metrics["cost_pen"] / 1e3,
+            metrics["solar_utilization_pct"],
+            metrics["ev_satisfaction_pct"],
+            metrics["max_energy_balance_error_kwh"],
+        )
     return 0
 
 
@@ -99,11 +116,23 @@ def _train(args: argparse.Namespace) -> int:
     settings = _settings(args)
     for seed in _seeds(args, settings):
         if not args.eval_only:
-            train_agent(settings, args.agent, seed, data_dir=Path(args.data_dir), results_dir=Path(args.results_dir),
-                        resume=args.resume)
+            train_agent(
+                settings,
+                args.agent,
+                seed,
+                data_dir=Path(args.data_dir),
+                results_dir=Path(args.results_dir),
+                resume=args.resume,
+            )
         if args.eval_only:
-            evaluate_policy(settings, args.agent, seed, data_dir=Path(args.data_dir),
-                            results_dir=Path(args.results_dir), checkpoint=args.checkpoint)
+            evaluate_policy(
+                settings,
+                args.agent,
+                seed,
+                data_dir=Path(args.data_dir),
+                results_dir=Path(args.results_dir),
+                checkpoint=args.checkpoint,
+            )
     return 0
 
 
@@ -111,7 +140,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .stages.policy import evaluate_policy
 
     settings = _settings(args)
-    for seed in _seeds(args, settings):     # the seeds are aggregated by `compare`, never here
+    for seed in _seeds(args, settings):  # the seeds are aggregated by `compare`, never here
         evaluate_policy(settings, args.agent, seed, data_dir=Path(args.data_dir), results_dir=Path(args.results_dir))
     return 0
 
@@ -123,8 +152,12 @@ def _compare(args: argparse.Namespace) -> int:
     settings = load_settings(args.params, args.scenario)
     report_dir = Path(args.results_dir) / "report"
     table = write_report(settings, Path(args.results_dir), report_dir)
-    log.info("compared %d controllers in %d scenarios; report in %s", table["controller"].nunique(),
-             table["scenario"].nunique(), report_dir)
+    log.info(
+        "compared %d controllers in %d scenarios; report in %s",
+        table["controller"].nunique(),
+        table["scenario"].nunique(),
+        report_dir,
+    )
     return 0
 
 
@@ -153,11 +186,13 @@ def _locks(args: argparse.Namespace):
         jobs = {args.output: output_lock(Path(args.output))}
     elif args.command == "baseline":
         jobs = {f"{results} (baseline {args.name})": job_lock(results, f"baseline-{args.name}")}
-    else:                                   # train and evaluate of one seed share its lock
-        jobs = {f"{results} ({args.agent} seed {seed})": job_lock(results, f"{args.agent}-seed{seed}")
-                for seed in _seeds(args, settings)}
+    else:  # train and evaluate of one seed share its lock
+        jobs = {
+            f"{results} ({args.agent} seed {seed})": job_lock(results, f"{args.agent}-seed{seed}")
+            for seed in _seeds(args, settings)
+        }
     with locked(writes=jobs, reads={str(data): output_lock(data)}):
-        if args.command != "validate":      # validate checks it itself, after removing its old report
+        if args.command != "validate":  # validate checks it itself, after removing its old report
             check_built_together(data)
         yield
 
@@ -176,7 +211,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--split", action="append", choices=["train", "eval"], help="only this split (repeatable)")
     build.set_defaults(run=_build_dataset)
 
-    validate = commands.add_parser("validate", help="check the datasets physically; write results/<scenario>/validation.json")
+    validate = commands.add_parser(
+        "validate", help="check the datasets physically; write results/<scenario>/validation.json"
+    )
     validate.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
     validate.add_argument("--output", help="default: results/scenarios/<scenario>/validation.json")
     validate.set_defaults(run=_validate)
@@ -192,8 +229,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="only this training seed")
     train.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
     train.add_argument("--eval-only", action="store_true", help="evaluate the saved model without training")
-    train.add_argument("--checkpoint", choices=["final", "newest"], default="final",
-                       help="with --eval-only: the final model (default) or the newest periodic checkpoint")
+    train.add_argument(
+        "--checkpoint",
+        choices=["final", "newest"],
+        default="final",
+        help="with --eval-only: the final model (default) or the newest periodic checkpoint",
+    )
     train.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
     train.add_argument("--results-dir", help="default: results/scenarios/<scenario>")
     train.set_defaults(run=_train)
@@ -205,9 +246,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--results-dir", help="default: results/scenarios/<scenario>")
     evaluate.set_defaults(run=_evaluate)
 
-    compare = commands.add_parser("compare", help="compare every controller of every scenario: tables and figures in results/report")
-    compare.add_argument("--results-dir", default="results",
-                         help="holds each scenario's results in <scenario>/ and gets the report in report/")
+    compare = commands.add_parser(
+        "compare", help="compare every controller of every scenario: tables and figures in results/report"
+    )
+    compare.add_argument(
+        "--results-dir",
+        default="results",
+        help="holds each scenario's results in <scenario>/ and gets the report in report/",
+    )
     compare.set_defaults(run=_compare)
     return parser
 

@@ -11,9 +11,10 @@ import calendar
 import copy
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 
@@ -34,8 +35,10 @@ SplitFiles = Mapping[str, str] | None
 
 def check_split_files(files: SplitFiles, path: str) -> None:
     if files is not None and tuple(files) != SPLITS:
-        raise ConfigError(f"{path}: needs one file per split, keys {', '.join(SPLITS)} in that order, "
-                          f"got {', '.join(files) or 'none'}")
+        raise ConfigError(
+            f"{path}: needs one file per split, keys {', '.join(SPLITS)} in that order, "
+            f"got {', '.join(files) or 'none'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ class Split:
 
 @dataclass(frozen=True)
 class Weather:
-    source: Literal["synthetic", "file"]      # synthetic (clear sky + seeded clouds) | file (one per split)
-    files: SplitFiles                          # PVGIS TMY (csv, json, epw) or a plain CSV per split
+    source: Literal["synthetic", "file"]  # synthetic (clear sky + seeded clouds) | file (one per split)
+    files: SplitFiles  # PVGIS TMY (csv, json, epw) or a plain CSV per split
     annual_ghi_kwh_m2: float = bounded(gt=0, le=3000)
     cloud_daily_mean_clearness: float = bounded(gt=0, le=1)
     cloud_daily_concentration: float = bounded(gt=0)
@@ -98,8 +101,8 @@ class PV:
     system_losses_pct: float = bounded(ge=0, lt=100)
     temperature_coefficient_pct_per_c: float = bounded(ge=-2, le=0)
     cell_temperature_model: Literal[
-        "open_rack_glass_glass", "close_mount_glass_glass",
-        "open_rack_glass_polymer", "insulated_back_glass_polymer"]
+        "open_rack_glass_glass", "close_mount_glass_glass", "open_rack_glass_polymer", "insulated_back_glass_polymer"
+    ]
     inverter_ac_limit_kw: float = bounded(gt=0)
     inverter_nominal_efficiency_pct: float = bounded(gt=0, le=100)
 
@@ -151,7 +154,10 @@ class Vehicle:
     required_soc_pct: float = bounded(gt=0, le=100)
 
     def check(self, path: str) -> None:
-        lowest, highest = self.arrival_soc_pct - self.arrival_soc_spread_pct, self.arrival_soc_pct + self.arrival_soc_spread_pct
+        lowest, highest = (
+            self.arrival_soc_pct - self.arrival_soc_spread_pct,
+            self.arrival_soc_pct + self.arrival_soc_spread_pct,
+        )
         if lowest < 0:
             raise ConfigError(f"{path}.arrival_soc_spread_pct: arrival SOC could fall below 0 %")
         if highest >= self.required_soc_pct:
@@ -189,7 +195,7 @@ class Fleet:
     sunday_volume_factor: float = bounded(ge=0, le=5)
     stay_slack_steps_min: int = bounded(ge=0, le=24)
     stay_slack_steps_max: int = bounded(ge=0, le=24)
-    sessions_files: SplitFiles                 # the sessions of each split from a file instead of the model
+    sessions_files: SplitFiles  # the sessions of each split from a file instead of the model
 
     def check(self, path: str) -> None:
         check_split_files(self.sessions_files, f"{path}.sessions_files")
@@ -204,8 +210,8 @@ class Fleet:
 
 @dataclass(frozen=True)
 class Mall:
-    enabled: bool                              # false: no load but the station's behind the meter
-    load_files: SplitFiles                     # the site's hourly load of each split instead of the model
+    enabled: bool  # false: no load but the station's behind the meter
+    load_files: SplitFiles  # the site's hourly load of each split instead of the model
     annual_energy_mwh: float = bounded(ge=0)
     weekday_profile_kw: tuple[float, ...] = bounded(ge=0)
     sunday_factor: float = bounded(ge=0, le=2)
@@ -223,7 +229,8 @@ class Mall:
 @dataclass(frozen=True)
 class DemandCharges:
     """Monthly charges per kW of billed demand (Osinergmin MT2/MT3/MT4 style); 0 = none."""
-    generation_pen_per_kw_month: float = bounded(ge=0)    # on the month's largest hourly import in the peak hours
+
+    generation_pen_per_kw_month: float = bounded(ge=0)  # on the month's largest hourly import in the peak hours
     distribution_pen_per_kw_month: float = bounded(ge=0)  # on the month's largest hourly import at any hour
 
 
@@ -233,7 +240,7 @@ class Tariff:
     offpeak_pen_per_kwh: float = bounded(ge=0)
     peak_start_hour: int = bounded(ge=0, le=23)
     peak_end_hour: int = bounded(ge=1, le=24)
-    energy_price_files: SplitFiles               # hourly PEN/kWh of each split instead of the two prices
+    energy_price_files: SplitFiles  # hourly PEN/kWh of each split instead of the two prices
     demand: DemandCharges
     export_enabled: bool
     export_pen_per_kwh: float = bounded(ge=0)
@@ -243,14 +250,16 @@ class Tariff:
             raise ConfigError(f"{path}.peak_end_hour: must be after peak_start_hour")
         check_split_files(self.energy_price_files, f"{path}.energy_price_files")
         if self.export_enabled:
-            raise ConfigError(f"{path}.export_enabled: export is not modelled (surplus PV is curtailed and never "
-                              f"credited); set it to false")
+            raise ConfigError(
+                f"{path}.export_enabled: export is not modelled (surplus PV is curtailed and never "
+                f"credited); set it to false"
+            )
 
 
 @dataclass(frozen=True)
 class Emissions:
     grid_kg_per_kwh: float = bounded(ge=0, le=2)
-    grid_factor_files: SplitFiles                # hourly kg CO2/kWh of each split instead of the constant
+    grid_factor_files: SplitFiles  # hourly kg CO2/kWh of each split instead of the constant
     ev_km_per_kwh: float = bounded(gt=0)
     gasoline_km_per_gal: float = bounded(gt=0)
     gasoline_kg_per_gal: float = bounded(gt=0)
@@ -321,7 +330,7 @@ class A2C:
     reward_scale: float = bounded(gt=0)
     value_loss: Literal["mse", "huber"]
     log_std_init: float = bounded(ge=-10, le=2)  # the Gaussian policy's initial log standard deviation
-    critic_warmup_steps: int = bounded(ge=0)     # steps the actor stays at its start while the critic learns
+    critic_warmup_steps: int = bounded(ge=0)  # steps the actor stays at its start while the critic learns
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 
@@ -333,11 +342,11 @@ class SAC:
     learning_rate: float = bounded(gt=0)
     ent_coef_init: float = bounded(gt=0)
     learning_starts: int = bounded(ge=0)
-    train_freq: int = bounded(ge=1)          # environment steps between updates
-    gradient_steps: int = bounded(ge=1)      # gradient steps at each update
+    train_freq: int = bounded(ge=1)  # environment steps between updates
+    gradient_steps: int = bounded(ge=1)  # gradient steps at each update
     max_grad_norm: float = bounded(gt=0)
     log_std_init: float = bounded(ge=-10, le=2)  # the squashed Gaussian's initial log standard deviation
-    critic_warmup_steps: int = bounded(ge=0)     # steps the actor stays at its start while the critics learn
+    critic_warmup_steps: int = bounded(ge=0)  # steps the actor stays at its start while the critics learn
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 
@@ -352,11 +361,11 @@ class PPO:
     ent_coef_end: float = bounded(ge=0)
     target_kl: float = bounded(gt=0)
     clip_range: float = bounded(gt=0, lt=1)
-    batch_size: int = bounded(ge=1)          # minibatch of each of the update's epochs
+    batch_size: int = bounded(ge=1)  # minibatch of each of the update's epochs
     n_epochs: int = bounded(ge=1)
     use_sde: bool
     log_std_init: float = bounded(ge=-10, le=2)  # the Gaussian policy's initial log standard deviation
-    critic_warmup_steps: int = bounded(ge=0)     # steps the actor stays at its start while the critic learns
+    critic_warmup_steps: int = bounded(ge=0)  # steps the actor stays at its start while the critic learns
     net_arch: tuple[int, ...] = bounded(ge=1)
 
 
@@ -370,26 +379,28 @@ class Training:
     backend: Literal["fast", "citylearn"]
 
     def check(self, path: str) -> None:
-        if not self.seeds: raise ConfigError(f"{path}.seeds: needs at least one seed, got none")  # noqa: E701
+        if not self.seeds:
+            raise ConfigError(f"{path}.seeds: needs at least one seed, got none")  # noqa: E701
 
 
 @dataclass(frozen=True)
 class LearningScales:
-    energy_kwh: float = bounded(gt=0)          # marginal import/curtailment that makes a term -1 (+1)
-    ev_behind_kwh: float = bounded(gt=0)       # energy connected vehicles are behind the least-laxity trajectory
-    ramp_kwh: float = bounded(gt=0)            # change of the station's marginal import between hours
+    energy_kwh: float = bounded(gt=0)  # marginal import/curtailment that makes a term -1 (+1)
+    ev_behind_kwh: float = bounded(gt=0)  # energy connected vehicles are behind the least-laxity trajectory
+    ramp_kwh: float = bounded(gt=0)  # change of the station's marginal import between hours
 
 
 @dataclass(frozen=True)
 class ModelSelection:
-    every_steps: int = bounded(ge=1)           # score the policy on the validation period every N steps
-    validation_days: int = bounded(ge=0)       # last days of the training year, never trained on; 0 = off
+    every_steps: int = bounded(ge=1)  # score the policy on the validation period every N steps
+    validation_days: int = bounded(ge=0)  # last days of the training year, never trained on; 0 = off
 
 
 @dataclass(frozen=True)
 class ResidualTuning:
     """The tuned rule a `peak_shaving` residual corrects. Not a parameter: the train and evaluate stages
     set it from the scenario's `peak_shaving` record (the threshold chosen on the training year)."""
+
     threshold_kw: float = bounded(ge=0)
     recharge_soc_pct: float = bounded(ge=0, le=100)
 
@@ -397,30 +408,36 @@ class ResidualTuning:
 @dataclass(frozen=True)
 class Control:
     """How the control problem is posed to a learner; each switch is an ablation (dvc exp run -S)."""
-    action_interface: Literal["symmetric", "citylearn"]   # [-1, 1] on every dimension | CityLearn's raw box
-    feasibility_floor: bool                              # least-laxity floor and battery cut before the simulator
-    action_space: Literal["aggregated", "per_socket"]    # battery + one EV power per socket group | one per socket
-    learning_reward: Literal["marginal", "station"]      # the station's marginal effect | the reported reward
-    observation: Literal["compact", "citylearn"]         # scaled station features | CityLearn's raw observation
-    residual: Literal["least_laxity", "peak_shaving", "none"]   # the policy corrects that rule | acts alone
-    forecast_hours: int = bounded(ge=0, le=48)           # hours of PV and load forecast in the compact observation
-    forecast_noise_pct: float = bounded(ge=0, le=100)    # relative Gaussian noise on those forecasts
+
+    action_interface: Literal["symmetric", "citylearn"]  # [-1, 1] on every dimension | CityLearn's raw box
+    feasibility_floor: bool  # least-laxity floor and battery cut before the simulator
+    action_space: Literal["aggregated", "per_socket"]  # battery + one EV power per socket group | one per socket
+    learning_reward: Literal["marginal", "station"]  # the station's marginal effect | the reported reward
+    observation: Literal["compact", "citylearn"]  # scaled station features | CityLearn's raw observation
+    residual: Literal["least_laxity", "peak_shaving", "none"]  # the policy corrects that rule | acts alone
+    forecast_hours: int = bounded(ge=0, le=48)  # hours of PV and load forecast in the compact observation
+    forecast_noise_pct: float = bounded(ge=0, le=100)  # relative Gaussian noise on those forecasts
     learning_scales: LearningScales
     model_selection: ModelSelection
-    residual_tuning: ResidualTuning | None = None        # peak_shaving's tuned rule, from its record (not in params.yaml)
+    residual_tuning: ResidualTuning | None = None  # peak_shaving's tuned rule, from its record (not in params.yaml)
 
     def check(self, path: str) -> None:
         if self.residual != "none" and self.action_interface != "symmetric":
-            raise ConfigError(f"{path}.residual: a correction of a rule needs action_interface symmetric "
-                              f"(the policy's [-1, 1] is the change), got {self.action_interface}")
+            raise ConfigError(
+                f"{path}.residual: a correction of a rule needs action_interface symmetric "
+                f"(the policy's [-1, 1] is the change), got {self.action_interface}"
+            )
 
 
 @dataclass(frozen=True)
 class PeakShavingRule:
     """The threshold rule's candidates, tried on the training year only (control/peak_shaving.py)."""
-    threshold_pct: tuple[float, float] = bounded(gt=0)   # [lowest, highest] threshold, % of the training year's largest mall-less-PV load
+
+    threshold_pct: tuple[float, float] = bounded(
+        gt=0
+    )  # [lowest, highest] threshold, % of the training year's largest mall-less-PV load
     threshold_step_pct: float = bounded(gt=0)
-    recharge_soc_pct: tuple[float, ...] = bounded(ge=0, le=100)   # SOCs the battery may refill to from the grid off-peak
+    recharge_soc_pct: tuple[float, ...] = bounded(ge=0, le=100)  # SOCs the battery may refill to from the grid off-peak
 
     def check(self, path: str) -> None:
         if self.threshold_pct[0] > self.threshold_pct[1] or not self.recharge_soc_pct:
@@ -429,29 +446,33 @@ class PeakShavingRule:
 
 @dataclass(frozen=True)
 class Oracle:
-    tiebreak_weight: float = bounded(ge=0, lt=1)      # weight of the other metric (the controller's name picks the first)
+    tiebreak_weight: float = bounded(ge=0, lt=1)  # weight of the other metric (the controller's name picks the first)
     throughput_tiebreak_per_kwh: float = bounded(ge=0)  # price of each kWh through the battery, objective units
-    unmet_penalty_per_kwh: float = bounded(gt=0)      # price of each kWh an EV leaves without, objective units
-    solver: Literal["choose", "simplex", "ipm"]       # HiGHS method; see scripts/bench_oracle.py for timings
+    unmet_penalty_per_kwh: float = bounded(gt=0)  # price of each kWh an EV leaves without, objective units
+    solver: Literal["choose", "simplex", "ipm"]  # HiGHS method; see scripts/bench_oracle.py for timings
     threads: int = bounded(ge=1)
 
 
 @dataclass(frozen=True)
 class Mpc:
     """The rolling-horizon planner (control/mpc.py): the oracle's LP over the next hours, re-solved every hour."""
+
     horizon_hours: int = bounded(ge=2, le=168)
-    forecast: Literal["persistence", "noisy", "perfect", "profile"]   # the load and PV it plans on beyond this hour
-    forecast_noise_pct: float = bounded(ge=0, le=100)   # `noisy`: relative Gaussian noise, independent per hour
-    seed: int = bounded(ge=0)                           # `noisy`: the noise's seed (with the split and the hour)
-    load_margin_pct: float = bounded(ge=0, le=100)      # the forecast load beyond this hour raised by this: a reserve
-    late_discharge_tiebreak_per_kwh: float = bounded(ge=0)   # extra price of a kWh discharged at the window's start over its end
+    forecast: Literal["persistence", "noisy", "perfect", "profile"]  # the load and PV it plans on beyond this hour
+    forecast_noise_pct: float = bounded(ge=0, le=100)  # `noisy`: relative Gaussian noise, independent per hour
+    seed: int = bounded(ge=0)  # `noisy`: the noise's seed (with the split and the hour)
+    load_margin_pct: float = bounded(ge=0, le=100)  # the forecast load beyond this hour raised by this: a reserve
+    late_discharge_tiebreak_per_kwh: float = bounded(
+        ge=0
+    )  # extra price of a kWh discharged at the window's start over its end
 
 
 @dataclass(frozen=True)
 class SeedTargets:
     """What the project's seed report promised (evaluation year), as [low, high] ranges, to set beside the results."""
-    grid_import_change_pct: tuple[float, float] = bounded(ge=-100, le=100)   # against uncontrolled
-    grid_co2_change_pct: tuple[float, float] = bounded(ge=-100, le=100)      # against uncontrolled
+
+    grid_import_change_pct: tuple[float, float] = bounded(ge=-100, le=100)  # against uncontrolled
+    grid_co2_change_pct: tuple[float, float] = bounded(ge=-100, le=100)  # against uncontrolled
     solar_utilization_pct: tuple[float, float] = bounded(ge=0, le=100)
     ev_satisfaction_pct: tuple[float, float] = bounded(ge=0, le=100)
 
@@ -469,7 +490,7 @@ class Report:
     bootstrap_seed: int = bounded(ge=0)
     representative_week_start_day: int = bounded(ge=0, le=358)
     ev_service_tolerance_pct: float = bounded(ge=0, le=100)
-    near_zero_base_pct_of_uncontrolled: float = bounded(ge=0, le=100)   # no % of a base within this of uncontrolled's
+    near_zero_base_pct_of_uncontrolled: float = bounded(ge=0, le=100)  # no % of a base within this of uncontrolled's
     seed_targets: SeedTargets
 
 
@@ -484,7 +505,7 @@ class Agents:
 class Settings:
     # every scenario the pipeline runs, by name: the keys of params.yaml it overrides (`{}`: none)
     scenarios: Mapping[str, Any]
-    objective: Objective               # what the comparison calls best: least grid CO2 | smallest bill
+    objective: Objective  # what the comparison calls best: least grid CO2 | smallest bill
     simulation: Simulation
     site: Site
     splits: Mapping[str, Split]
@@ -521,17 +542,25 @@ class Settings:
             self._check_session_fits(kind)
         validation_hours = self.control.model_selection.validation_days * 24
         if validation_hours >= self.simulation.horizon_hours:
-            raise ConfigError(f"control.model_selection.validation_days: {self.control.model_selection.validation_days} days "
-                              f"leave no training steps in a {self.simulation.horizon_hours}-hour year (0 turns selection off)")
+            raise ConfigError(
+                f"control.model_selection.validation_days: {self.control.model_selection.validation_days} days "
+                f"leave no training steps in a {self.simulation.horizon_hours}-hour year (0 turns selection off)"
+            )
 
     def _check_session_fits(self, kind: str) -> None:
         """A vehicle must be able to reach its required SOC within one opening day at rated power."""
         vehicle, sockets = self.vehicles.kind(kind), self.sockets.group(kind)
-        needed_kwh = (vehicle.required_soc_pct - vehicle.arrival_soc_pct + vehicle.arrival_soc_spread_pct) / 100 * vehicle.battery_kwh
+        needed_kwh = (
+            (vehicle.required_soc_pct - vehicle.arrival_soc_pct + vehicle.arrival_soc_spread_pct)
+            / 100
+            * vehicle.battery_kwh
+        )
         per_step_kwh = sockets.power_kw * self.sockets.efficiency_pct / 100
         open_steps = self.opening_hours.close_hour - self.opening_hours.open_hour
         if needed_kwh > per_step_kwh * open_steps:
-            raise ConfigError(f"vehicles.{kind}: needs {needed_kwh:.2f} kWh, more than a socket delivers in opening hours")
+            raise ConfigError(
+                f"vehicles.{kind}: needs {needed_kwh:.2f} kWh, more than a socket delivers in opening hours"
+            )
 
     def as_dict(self) -> dict:
         """Every value of these settings, this scenario's overrides applied (for hashing and for `build`)."""
@@ -540,15 +569,17 @@ class Settings:
     def as_params(self) -> dict:
         """The params these settings came from, every scenario's overrides apart: what a params.yaml
         holds (write it and `load_settings` gives these settings back)."""
-        return copy.deepcopy(getattr(self, "_base"))
+        return copy.deepcopy(self._base)
 
     def input_files(self) -> dict[str, str]:
         """Every file these settings read, by its dotted key (`mall.load_files.train`): the build's inputs."""
-        named = {"weather.files": self.weather.files if self.weather.source == "file" else None,
-                 "mall.load_files": self.mall.load_files if self.mall.enabled else None,
-                 "fleet.sessions_files": self.fleet.sessions_files,
-                 "tariff.energy_price_files": self.tariff.energy_price_files,
-                 "emissions.grid_factor_files": self.emissions.grid_factor_files}
+        named = {
+            "weather.files": self.weather.files if self.weather.source == "file" else None,
+            "mall.load_files": self.mall.load_files if self.mall.enabled else None,
+            "fleet.sessions_files": self.fleet.sessions_files,
+            "tariff.energy_price_files": self.tariff.energy_price_files,
+            "emissions.grid_factor_files": self.emissions.grid_factor_files,
+        }
         return {f"{key}.{split}": path for key, files in named.items() if files for split, path in files.items()}
 
 
@@ -568,8 +599,10 @@ def _scenario_overrides(data: dict) -> dict[str, dict]:
     if scenarios is None:
         raise ConfigError("scenarios: missing key")
     if not isinstance(scenarios, dict) or not scenarios:
-        raise ConfigError("scenarios: needs a mapping of scenario names to the keys each overrides, "
-                          "for example {mall: {}, station_only: {mall: {enabled: false}}}")
+        raise ConfigError(
+            "scenarios: needs a mapping of scenario names to the keys each overrides, "
+            "for example {mall: {}, station_only: {mall: {enabled: false}}}"
+        )
     for name, overrides in scenarios.items():
         if not isinstance(name, str) or not SCENARIO_NAME.match(name):
             raise ConfigError(f"scenarios.{name}: a name of letters, digits and underscores, starting with a letter")
@@ -612,8 +645,10 @@ def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, d
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise ConfigError(f"line {key_node.start_mark.line + 1}: key {key!r} written twice in one mapping "
-                              f"(first on line {seen[key] + 1})")
+            raise ConfigError(
+                f"line {key_node.start_mark.line + 1}: key {key!r} written twice in one mapping "
+                f"(first on line {seen[key] + 1})"
+            )
         seen[key] = key_node.start_mark.line
     return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
@@ -623,7 +658,8 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 # YAML 1.2 and to the tools that write params.yaml: `dvc exp run -S agents.ppo.learning_rate=0.00003`
 # writes exactly that. Read it as the number it is.
 _UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 def read_params(path: str | Path) -> dict:
@@ -649,7 +685,7 @@ def load_settings(path: str | Path = "params.yaml", scenario: str | None = None)
 
 def scenario_settings(settings: Settings, scenario: str) -> Settings:
     """The settings of another of their scenarios: its overrides laid over the same base."""
-    return settings_from_data(getattr(settings, "_base"), scenario)
+    return settings_from_data(settings._base, scenario)
 
 
 def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Settings:
@@ -659,7 +695,7 @@ def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Sett
     overrides = dict(overrides)
     if "scenario" in overrides:
         settings = scenario_settings(settings, overrides.pop("scenario"))
-    data, base = settings.as_dict(), copy.deepcopy(getattr(settings, "_base"))
+    data, base = settings.as_dict(), copy.deepcopy(settings._base)
     for dotted, value in overrides.items():
         _set_dotted(data, dotted, value)
         if dotted.split(".")[0] != "scenarios":

@@ -30,8 +30,14 @@ import pandas as pd
 
 from .config import SPLITS, VEHICLE_KINDS, Settings
 from .errors import DataError
-from .files import (crash_point, remove_leftovers_beside, staging_folder, swap_in_folder, temporary_json_beside,
-                    write_json_atomically)
+from .files import (
+    crash_point,
+    remove_leftovers_beside,
+    staging_folder,
+    swap_in_folder,
+    temporary_json_beside,
+    write_json_atomically,
+)
 from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
 
 if TYPE_CHECKING:
@@ -43,23 +49,40 @@ if TYPE_CHECKING:
 BUILDING_NAME = "station"
 STATE_PLUGGED, STATE_INCOMING, STATE_NONE = 1, 2, 3
 FORECAST_STEPS = (1, 2, 3)
-INDOOR_TEMPERATURE_C = 24.0          # CityLearn requires the column; no thermal model is used
+INDOOR_TEMPERATURE_C = 24.0  # CityLearn requires the column; no thermal model is used
 SECONDS_PER_STEP = 3600
 BUILDING_OBSERVATIONS = [
-    "month", "day_type", "hour", "non_shiftable_load", "solar_generation", "net_electricity_consumption",
-    "electrical_storage_soc", "electricity_pricing", "electricity_pricing_predicted_1",
-    "electricity_pricing_predicted_2", "electricity_pricing_predicted_3", "carbon_intensity",
+    "month",
+    "day_type",
+    "hour",
+    "non_shiftable_load",
+    "solar_generation",
+    "net_electricity_consumption",
+    "electrical_storage_soc",
+    "electricity_pricing",
+    "electricity_pricing_predicted_1",
+    "electricity_pricing_predicted_2",
+    "electricity_pricing_predicted_3",
+    "carbon_intensity",
 ]
 CHARGER_OBSERVATIONS = [
-    "electric_vehicle_charger_connected_state", "connected_electric_vehicle_at_charger_departure_time",
-    "connected_electric_vehicle_at_charger_required_soc_departure", "connected_electric_vehicle_at_charger_soc",
-    "connected_electric_vehicle_at_charger_battery_capacity", "electric_vehicle_charger_incoming_state",
+    "electric_vehicle_charger_connected_state",
+    "connected_electric_vehicle_at_charger_departure_time",
+    "connected_electric_vehicle_at_charger_required_soc_departure",
+    "connected_electric_vehicle_at_charger_soc",
+    "connected_electric_vehicle_at_charger_battery_capacity",
+    "electric_vehicle_charger_incoming_state",
     "incoming_electric_vehicle_at_charger_estimated_arrival_time",
     "incoming_electric_vehicle_at_charger_estimated_soc_arrival",
 ]
 SCHEMA_FILE, PROFILES_FILE, SESSIONS_FILE, ARRIVALS_FILE, SUMMARY_FILE = (
-    "schema.json", "profiles.csv", "sessions.csv", "arrivals.csv", "summary.json")
-BUILD_ID = "build_id"                # in each split's summary: the splits of one build carry the same id
+    "schema.json",
+    "profiles.csv",
+    "sessions.csv",
+    "arrivals.csv",
+    "summary.json",
+)
+BUILD_ID = "build_id"  # in each split's summary: the splits of one build carry the same id
 
 
 def vehicle_id(charger: str) -> str:
@@ -83,6 +106,7 @@ def _flat_curve(value: float) -> list[list[float]]:
 
 # ---------------------------------------------------------------- time series CSVs
 
+
 def _forecasts(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
     """The value and its perfect forecasts 1..3 steps ahead (wrapping at the year's end)."""
     columns = {name: values}
@@ -95,23 +119,38 @@ def building_table(year: StationYear, settings: Settings) -> pd.DataFrame:
     from .site.solar import W_PER_KW
 
     hours = year.hours
-    per_kw = (year.pv["pv_ac_kw"].to_numpy() / settings.pv.dc_capacity_kwp * W_PER_KW
-              if settings.pv.dc_capacity_kwp > 0 else np.zeros(len(hours)))
-    return pd.DataFrame({
-        "month": hours.month, "hour": hours.hour + 1, "day_type": hours.dayofweek + 1,
-        "daylight_savings_status": 0, "indoor_dry_bulb_temperature": INDOOR_TEMPERATURE_C,
-        "average_unmet_cooling_setpoint_difference": 0.0, "indoor_relative_humidity": 50.0,
-        "non_shiftable_load": year.mall_kwh, "dhw_demand": 0.0, "cooling_demand": 0.0, "heating_demand": 0.0,
-        "solar_generation": per_kw,
-    })
+    per_kw = (
+        year.pv["pv_ac_kw"].to_numpy() / settings.pv.dc_capacity_kwp * W_PER_KW
+        if settings.pv.dc_capacity_kwp > 0
+        else np.zeros(len(hours))
+    )
+    return pd.DataFrame(
+        {
+            "month": hours.month,
+            "hour": hours.hour + 1,
+            "day_type": hours.dayofweek + 1,
+            "daylight_savings_status": 0,
+            "indoor_dry_bulb_temperature": INDOOR_TEMPERATURE_C,
+            "average_unmet_cooling_setpoint_difference": 0.0,
+            "indoor_relative_humidity": 50.0,
+            "non_shiftable_load": year.mall_kwh,
+            "dhw_demand": 0.0,
+            "cooling_demand": 0.0,
+            "heating_demand": 0.0,
+            "solar_generation": per_kw,
+        }
+    )
 
 
 def weather_table(year: StationYear) -> pd.DataFrame:
     weather = year.weather
     columns = {}
-    for name, source in (("outdoor_dry_bulb_temperature", "air_temperature_c"),
-                         ("outdoor_relative_humidity", "relative_humidity_pct"),
-                         ("diffuse_solar_irradiance", "dhi_w_m2"), ("direct_solar_irradiance", "dni_w_m2")):
+    for name, source in (
+        ("outdoor_dry_bulb_temperature", "air_temperature_c"),
+        ("outdoor_relative_humidity", "relative_humidity_pct"),
+        ("diffuse_solar_irradiance", "dhi_w_m2"),
+        ("direct_solar_irradiance", "dni_w_m2"),
+    ):
         columns.update(_forecasts(name, weather[source].to_numpy()))
     return pd.DataFrame(columns)
 
@@ -138,60 +177,90 @@ def charger_table(sessions: pd.DataFrame, charger: str, steps: int) -> pd.DataFr
         if start > 0 and state[start - 1] == STATE_NONE:
             state[start - 1], ev[start - 1] = STATE_INCOMING, vehicle_id(charger)
             arrival_in[start - 1], arrival_soc[start - 1] = 1, row.arrival_soc_pct / 100
-    return pd.DataFrame({
-        "electric_vehicle_charger_state": state, "electric_vehicle_id": ev,
-        "electric_vehicle_departure_time": departure, "electric_vehicle_required_soc_departure": required,
-        "electric_vehicle_estimated_arrival_time": arrival_in, "electric_vehicle_estimated_soc_arrival": arrival_soc,
-        "electric_vehicle_session_id": session_id, "electric_vehicle_current_soc": current_soc,
-    })
+    return pd.DataFrame(
+        {
+            "electric_vehicle_charger_state": state,
+            "electric_vehicle_id": ev,
+            "electric_vehicle_departure_time": departure,
+            "electric_vehicle_required_soc_departure": required,
+            "electric_vehicle_estimated_arrival_time": arrival_in,
+            "electric_vehicle_estimated_soc_arrival": arrival_soc,
+            "electric_vehicle_session_id": session_id,
+            "electric_vehicle_current_soc": current_soc,
+        }
+    )
 
 
 def profiles_table(year: StationYear) -> pd.DataFrame:
     """The hourly profiles in the project's own units (kWh per one-hour step), for checks and the oracle."""
-    return pd.DataFrame({
-        "timestamp": year.hours.strftime("%Y-%m-%d %H:%M%z"),
-        "ghi_w_m2": year.weather["ghi_w_m2"].to_numpy(), "poa_w_m2": year.pv["poa_w_m2"].to_numpy(),
-        "air_temperature_c": year.weather["air_temperature_c"].to_numpy(),
-        "cell_temperature_c": year.pv["cell_temperature_c"].to_numpy(),
-        "pv_kwh": year.pv["pv_ac_kw"].to_numpy(), "mall_kwh": year.mall_kwh,
-        "tariff_pen_per_kwh": year.tariff_pen_per_kwh, "emission_factor_kg_per_kwh": year.emission_factor_kg_per_kwh,
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": year.hours.strftime("%Y-%m-%d %H:%M%z"),
+            "ghi_w_m2": year.weather["ghi_w_m2"].to_numpy(),
+            "poa_w_m2": year.pv["poa_w_m2"].to_numpy(),
+            "air_temperature_c": year.weather["air_temperature_c"].to_numpy(),
+            "cell_temperature_c": year.pv["cell_temperature_c"].to_numpy(),
+            "pv_kwh": year.pv["pv_ac_kw"].to_numpy(),
+            "mall_kwh": year.mall_kwh,
+            "tariff_pen_per_kwh": year.tariff_pen_per_kwh,
+            "emission_factor_kg_per_kwh": year.emission_factor_kg_per_kwh,
+        }
+    )
 
 
 # ---------------------------------------------------------------- schema
+
 
 def _battery_attributes(settings: Settings) -> dict:
     battery = settings.battery
     efficiency = battery.round_trip_efficiency_pct / 100
     return {
-        "capacity": battery.capacity_kwh, "nominal_power": battery.power_kw, "efficiency": efficiency,
-        "depth_of_discharge": 1 - battery.min_soc_pct / 100, "initial_soc": battery.initial_soc_pct / 100,
+        "capacity": battery.capacity_kwh,
+        "nominal_power": battery.power_kw,
+        "efficiency": efficiency,
+        "depth_of_discharge": 1 - battery.min_soc_pct / 100,
+        "initial_soc": battery.initial_soc_pct / 100,
         "loss_coefficient": battery.standby_loss_pct_per_step / 100,
         "capacity_loss_coefficient": battery.capacity_fade_pct_per_cycle / 100,
-        "power_efficiency_curve": _flat_curve(efficiency), "capacity_power_curve": _flat_curve(1.0),
+        "power_efficiency_curve": _flat_curve(efficiency),
+        "capacity_power_curve": _flat_curve(1.0),
     }
 
 
 def _vehicle_definition(kind: str, settings: Settings) -> dict:
     """A vehicle's battery with every attribute explicit: lossless (the charger carries the loss)."""
     vehicle, group = settings.vehicles.kind(kind), settings.sockets.group(kind)
-    return {"include": True, "battery": {"attributes": {
-        "capacity": vehicle.battery_kwh, "nominal_power": group.power_kw,
-        "initial_soc": vehicle.arrival_soc_pct / 100, "depth_of_discharge": 1.0, "efficiency": 1.0,
-        "loss_coefficient": 0.0, "capacity_loss_coefficient": 0.0,
-        "power_efficiency_curve": _flat_curve(1.0), "capacity_power_curve": _flat_curve(1.0),
-    }}}
+    return {
+        "include": True,
+        "battery": {
+            "attributes": {
+                "capacity": vehicle.battery_kwh,
+                "nominal_power": group.power_kw,
+                "initial_soc": vehicle.arrival_soc_pct / 100,
+                "depth_of_discharge": 1.0,
+                "efficiency": 1.0,
+                "loss_coefficient": 0.0,
+                "capacity_loss_coefficient": 0.0,
+                "power_efficiency_curve": _flat_curve(1.0),
+                "capacity_power_curve": _flat_curve(1.0),
+            }
+        },
+    }
 
 
 def _charger_definition(charger: str, kind: str, settings: Settings) -> dict:
     return {
-        "type": "citylearn.electric_vehicle_charger.Charger", "charger_simulation": charger_file(charger),
+        "type": "citylearn.electric_vehicle_charger.Charger",
+        "charger_simulation": charger_file(charger),
         "noise_std": 0.0,
         "attributes": {
             "efficiency": settings.sockets.efficiency_pct / 100,
-            "max_charging_power": settings.sockets.group(kind).power_kw, "min_charging_power": 0.0,
-            "max_discharging_power": 0.0, "min_discharging_power": 0.0,
-            "charge_efficiency_curve": None, "discharge_efficiency_curve": None,
+            "max_charging_power": settings.sockets.group(kind).power_kw,
+            "min_charging_power": 0.0,
+            "max_discharging_power": 0.0,
+            "min_discharging_power": 0.0,
+            "charge_efficiency_curve": None,
+            "discharge_efficiency_curve": None,
         },
     }
 
@@ -201,27 +270,46 @@ def build_schema(settings: Settings, seed: int) -> dict:
     observations = {name: {"active": True, "shared_in_central_agent": True} for name in BUILDING_OBSERVATIONS}
     observations.update({name: {"active": True, "shared_in_central_agent": False} for name in CHARGER_OBSERVATIONS})
     return {
-        "random_seed": seed, "root_directory": None, "central_agent": True,
-        "simulation_start_time_step": 0, "simulation_end_time_step": settings.simulation.horizon_hours,
-        "episode_time_steps": None, "rolling_episode_split": False, "random_episode_split": False,
-        "seconds_per_time_step": SECONDS_PER_STEP, "terminal_observation_padding": True,
+        "random_seed": seed,
+        "root_directory": None,
+        "central_agent": True,
+        "simulation_start_time_step": 0,
+        "simulation_end_time_step": settings.simulation.horizon_hours,
+        "episode_time_steps": None,
+        "rolling_episode_split": False,
+        "random_episode_split": False,
+        "seconds_per_time_step": SECONDS_PER_STEP,
+        "terminal_observation_padding": True,
         "observations": observations,
         "actions": {"electrical_storage": {"active": True}, "electric_vehicle_storage": {"active": True}},
         "electric_vehicles_def": {vehicle_id(c): _vehicle_definition(k, settings) for c, k in zip(ids, kinds)},
         "reward_function": {"type": "citylearn.reward_function.RewardFunction", "attributes": {}},
-        "buildings": {BUILDING_NAME: {
-            "include": True, "energy_simulation": "building.csv", "weather": "weather.csv",
-            "pricing": "pricing.csv", "carbon_intensity": "carbon_intensity.csv", "noise_std": 0.0,
-            "pv": {"type": "citylearn.energy_model.PV", "autosize": False,
-                   "attributes": {"nominal_power": settings.pv.dc_capacity_kwp, "generation_mode": "per_kw"}},
-            "electrical_storage": {"type": "citylearn.energy_model.Battery", "autosize": False,
-                                   "attributes": _battery_attributes(settings)},
-            "chargers": {c: _charger_definition(c, k, settings) for c, k in zip(ids, kinds)},
-        }},
+        "buildings": {
+            BUILDING_NAME: {
+                "include": True,
+                "energy_simulation": "building.csv",
+                "weather": "weather.csv",
+                "pricing": "pricing.csv",
+                "carbon_intensity": "carbon_intensity.csv",
+                "noise_std": 0.0,
+                "pv": {
+                    "type": "citylearn.energy_model.PV",
+                    "autosize": False,
+                    "attributes": {"nominal_power": settings.pv.dc_capacity_kwp, "generation_mode": "per_kw"},
+                },
+                "electrical_storage": {
+                    "type": "citylearn.energy_model.Battery",
+                    "autosize": False,
+                    "attributes": _battery_attributes(settings),
+                },
+                "chargers": {c: _charger_definition(c, k, settings) for c, k in zip(ids, kinds)},
+            }
+        },
     }
 
 
 # ---------------------------------------------------------------- summary
+
 
 def year_summary(year: StationYear, settings: Settings) -> dict:
     from .site.solar import W_PER_KW, pv_year_summary
@@ -231,15 +319,19 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
     figures = pv_year_summary(year.pv, settings.pv)
     total_arrivals = int(arrivals[list(VEHICLE_KINDS)].to_numpy().sum())
     total_turned = int(turned[list(VEHICLE_KINDS)].to_numpy().sum())
-    figures.update({
-        "ghi_kwh_m2": float(year.weather["ghi_w_m2"].sum() / W_PER_KW),
-        "mall_kwh": float(year.mall_kwh.sum()), "mall_gwh": float(year.mall_kwh.sum() / 1e6),
-        "mall_peak_kw": float(year.mall_kwh.max()),
-        "sessions": int(len(sessions)),
-        "ev_energy_kwh_per_day": float(sessions["energy_required_kwh"].sum() / days),
-        "arrivals": total_arrivals, "turned_away": total_turned,
-        "turned_away_pct": 100 * total_turned / total_arrivals if total_arrivals else 0.0,
-    })
+    figures.update(
+        {
+            "ghi_kwh_m2": float(year.weather["ghi_w_m2"].sum() / W_PER_KW),
+            "mall_kwh": float(year.mall_kwh.sum()),
+            "mall_gwh": float(year.mall_kwh.sum() / 1e6),
+            "mall_peak_kw": float(year.mall_kwh.max()),
+            "sessions": int(len(sessions)),
+            "ev_energy_kwh_per_day": float(sessions["energy_required_kwh"].sum() / days),
+            "arrivals": total_arrivals,
+            "turned_away": total_turned,
+            "turned_away_pct": 100 * total_turned / total_arrivals if total_arrivals else 0.0,
+        }
+    )
     for kind in VEHICLE_KINDS:
         of_kind = sessions[sessions["kind"] == kind]
         figures[f"sessions_per_day_{kind}"] = float(len(of_kind) / days)
@@ -249,6 +341,7 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
 
 
 # ---------------------------------------------------------------- writing and reading
+
 
 def write_split(settings: Settings, split: str, folder: Path) -> dict:
     """Build one split's year and write it into `folder` (a new folder inside the build's staging
@@ -261,7 +354,9 @@ def write_split(settings: Settings, split: str, folder: Path) -> dict:
     building_table(year, settings).to_csv(folder / "building.csv", index=False)
     weather_table(year).to_csv(folder / "weather.csv", index=False)
     pd.DataFrame(_forecasts("electricity_pricing", year.tariff_pen_per_kwh)).to_csv(folder / "pricing.csv", index=False)
-    pd.DataFrame({"carbon_intensity": year.emission_factor_kg_per_kwh}).to_csv(folder / "carbon_intensity.csv", index=False)
+    pd.DataFrame({"carbon_intensity": year.emission_factor_kg_per_kwh}).to_csv(
+        folder / "carbon_intensity.csv", index=False
+    )
     by_socket = dict(tuple(year.fleet.sessions.groupby("charger_id")))
     for charger in charger_ids(settings):
         table = charger_table(by_socket.get(charger, year.fleet.sessions.iloc[0:0]), charger, steps)
@@ -306,8 +401,11 @@ def write_all_splits(settings: Settings, data_dir: Path, splits: list[str], summ
                 shutil.copytree(data_dir / split, staging / split)
         identifier = build_id(staging, splits)
         for split in splits:
-            summaries[split] = {"split": split, BUILD_ID: identifier,
-                                **{k: v for k, v in summaries[split].items() if k != "split"}}
+            summaries[split] = {
+                "split": split,
+                BUILD_ID: identifier,
+                **{k: v for k, v in summaries[split].items() if k != "split"},
+            }
             write_json_atomically(staging / split / SUMMARY_FILE, summaries[split])
         crash_point("staged")
         whole = set(splits) == set(SPLITS)
@@ -339,18 +437,22 @@ def check_built_together(data_dir: Path) -> str | None:
         return None
     if None in found.values():
         unmarked = next(split for split, identifier in found.items() if identifier is None)
-        raise DataError(f"{data_dir / unmarked / SUMMARY_FILE}: no build id (written by an older version); "
-                        "run `evstation build-dataset`")
+        raise DataError(
+            f"{data_dir / unmarked / SUMMARY_FILE}: no build id (written by an older version); "
+            "run `evstation build-dataset`"
+        )
     if len(set(found.values())) > 1:
         builds = ", ".join(f"{split} from build {identifier}" for split, identifier in found.items())
-        raise DataError(f"{data_dir}: the splits were not built together ({builds}); "
-                        "run `evstation build-dataset` for all splits")
+        raise DataError(
+            f"{data_dir}: the splits were not built together ({builds}); run `evstation build-dataset` for all splits"
+        )
     return next(iter(found.values()))
 
 
 @dataclass(frozen=True)
 class Dataset:
     """A split's dataset as read back from disk."""
+
     folder: Path
     schema: dict
     profiles: pd.DataFrame
@@ -395,5 +497,11 @@ def read_dataset(folder: Path) -> Dataset:
     missing = [column for column in SESSION_COLUMNS if column not in sessions.columns]
     if missing:
         raise DataError(f"{folder / SESSIONS_FILE}: missing columns {', '.join(missing)}")
-    return Dataset(folder, schema, read_csv(folder / PROFILES_FILE), sessions,
-                   read_csv(folder / ARRIVALS_FILE), read_json(folder / SUMMARY_FILE))
+    return Dataset(
+        folder,
+        schema,
+        read_csv(folder / PROFILES_FILE),
+        sessions,
+        read_csv(folder / ARRIVALS_FILE),
+        read_json(folder / SUMMARY_FILE),
+    )

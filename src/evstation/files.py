@@ -23,7 +23,7 @@ def _temporary_beside(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
-    os.chmod(temporary, 0o666 & ~_umask())      # the mode of any new file, not mkstemp's private one
+    os.chmod(temporary, 0o666 & ~_umask())  # the mode of any new file, not mkstemp's private one
     return temporary
 
 
@@ -84,7 +84,7 @@ def staging_folder(target: Path) -> Path:
     """An empty hidden folder beside `target` (same file system, so it can be renamed into place)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{STAGING}-")
-    os.chmod(staging, 0o777 & ~_umask())        # the mode of any new folder, not mkdtemp's private one
+    os.chmod(staging, 0o777 & ~_umask())  # the mode of any new folder, not mkdtemp's private one
     return Path(staging)
 
 
@@ -93,9 +93,11 @@ def leftovers_beside(target: Path) -> list[Path]:
     folder set aside, temporary files of an atomic write."""
     if not target.parent.is_dir():
         return []
-    return sorted(path for pattern in (f".{target.name}.{STAGING}-*", f".{target.name}.{OLD}-*",
-                                        f".{target.name}.*.tmp")
-                  for path in target.parent.glob(pattern))
+    return sorted(
+        path
+        for pattern in (f".{target.name}.{STAGING}-*", f".{target.name}.{OLD}-*", f".{target.name}.*.tmp")
+        for path in target.parent.glob(pattern)
+    )
 
 
 def remove_leftovers_beside(target: Path) -> None:
@@ -114,7 +116,7 @@ def swap_in_folder(staging: Path, target: Path) -> None:
     aside = None
     if target.exists():
         aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{OLD}-"))
-        os.replace(target, aside)           # onto the empty folder just made: a rename, nothing copied
+        os.replace(target, aside)  # onto the empty folder just made: a rename, nothing copied
         crash_point("old-set-aside")
     os.replace(staging, target)
     crash_point("swapped")

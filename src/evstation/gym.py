@@ -47,8 +47,15 @@ class StationEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, params: str | Path = "params.yaml", scenario: str | None = None, split: str = "train",
-                 data_dir: str | Path | None = None, window: str | None = None, reward_scale: float = 1.0):
+    def __init__(
+        self,
+        params: str | Path = "params.yaml",
+        scenario: str | None = None,
+        split: str = "train",
+        data_dir: str | Path | None = None,
+        window: str | None = None,
+        reward_scale: float = 1.0,
+    ):
         from .config import load_settings
         from .control.peak_shaving import with_tuned_residual
         from .errors import DataError
@@ -62,13 +69,16 @@ class StationEnv(gymnasium.Env):
         folder = Path(data_dir) if data_dir is not None else params.parent / "data" / scenario / "citylearn"
         folder = folder / split
         if not (folder / "schema.json").is_file():
-            raise DataError(f"{folder}: no {split} dataset of scenario {scenario} "
-                            f"(run `evstation --scenario {scenario} build-dataset`)")
+            raise DataError(
+                f"{folder}: no {split} dataset of scenario {scenario} "
+                f"(run `evstation --scenario {scenario} build-dataset`)"
+            )
         # a policy that corrects the tuned peak_shaving rule needs the tuning its baseline recorded
         self.settings = with_tuned_residual(self.settings, params.parent / "results" / "scenarios" / scenario)
         self.scenario, self.split, self.folder = scenario, split, folder
-        self.learner = make_learner_env(self.settings, folder, reward_scale=reward_scale,
-                                        window=window or ("train" if split == "train" else "year"))
+        self.learner = make_learner_env(
+            self.settings, folder, reward_scale=reward_scale, window=window or ("train" if split == "train" else "year")
+        )
         self.action_space = self.learner.action_space
         self.observation_space = self.learner.observation_space
 

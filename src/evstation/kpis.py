@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .config import Settings
-from .tariff.model import BillingTariff
 from .errors import BalanceError
+from .tariff.model import BillingTariff
 
-FLOAT32_RELATIVE_RESOLUTION = 2.0 ** -23
+FLOAT32_RELATIVE_RESOLUTION = 2.0**-23
 FLOAT32_TOLERANCE_ULPS = 4
 
 
@@ -49,8 +49,13 @@ def citylearn_net_excess_kwh(ts: pd.DataFrame) -> pd.Series:
     return deviation - FLOAT32_TOLERANCE_ULPS * FLOAT32_RELATIVE_RESOLUTION * scale
 
 
-def battery_soc_error_kwh(ts: pd.DataFrame, round_trip_efficiency: float, standby_loss_fraction: float = 0.0,
-                          capacity_kwh: float = 0.0, min_soc_fraction: float = 0.0) -> pd.Series:
+def battery_soc_error_kwh(
+    ts: pd.DataFrame,
+    round_trip_efficiency: float,
+    standby_loss_fraction: float = 0.0,
+    capacity_kwh: float = 0.0,
+    min_soc_fraction: float = 0.0,
+) -> pd.Series:
     """Measured change of stored energy against what the flows, efficiency and standby loss say it
     must be. CityLearn decays the SOC by the standby loss between steps (not before the first),
     never below the SOC floor."""
@@ -62,27 +67,50 @@ def battery_soc_error_kwh(ts: pd.DataFrame, round_trip_efficiency: float, standb
     return ts["bess_stored_kwh"] - expected
 
 
-def check_energy(ts: pd.DataFrame, *, tolerance_kwh: float, round_trip_efficiency: float,
-                 battery_capacity_kwh: float, standby_loss_fraction: float = 0.0, min_soc_fraction: float = 0.0,
-                 label: str = "run") -> dict:
+def check_energy(
+    ts: pd.DataFrame,
+    *,
+    tolerance_kwh: float,
+    round_trip_efficiency: float,
+    battery_capacity_kwh: float,
+    standby_loss_fraction: float = 0.0,
+    min_soc_fraction: float = 0.0,
+    label: str = "run",
+) -> dict:
     """Fail the run (BalanceError) if the meter balance, CityLearn's net or the battery do not close."""
     balance = float(energy_balance_error_kwh(ts).abs().max()) if len(ts) else 0.0
     if not balance <= tolerance_kwh:
         step = int(energy_balance_error_kwh(ts).abs().idxmax())
-        raise BalanceError(f"{label}: energy balance off by {balance:.3g} kWh at step {step} (limit {tolerance_kwh} kWh)")
+        raise BalanceError(
+            f"{label}: energy balance off by {balance:.3g} kWh at step {step} (limit {tolerance_kwh} kWh)"
+        )
     excess = float(citylearn_net_excess_kwh(ts).max()) if len(ts) else 0.0
     if excess > 0:
-        raise BalanceError(f"{label}: CityLearn's net consumption departs from its device flows by "
-                           f"{excess:.3g} kWh beyond float32 resolution")
-    soc_error = float(battery_soc_error_kwh(ts, round_trip_efficiency, standby_loss_fraction, battery_capacity_kwh,
-                                            min_soc_fraction).abs().max()) if len(ts) else 0.0
+        raise BalanceError(
+            f"{label}: CityLearn's net consumption departs from its device flows by "
+            f"{excess:.3g} kWh beyond float32 resolution"
+        )
+    soc_error = (
+        float(
+            battery_soc_error_kwh(
+                ts, round_trip_efficiency, standby_loss_fraction, battery_capacity_kwh, min_soc_fraction
+            )
+            .abs()
+            .max()
+        )
+        if len(ts)
+        else 0.0
+    )
     soc_limit = FLOAT32_TOLERANCE_ULPS * FLOAT32_RELATIVE_RESOLUTION * battery_capacity_kwh * 8
     if soc_error > soc_limit:
-        raise BalanceError(f"{label}: battery stored energy departs from its flows by {soc_error:.3g} kWh "
-                           f"(limit {soc_limit:.3g} kWh)")
+        raise BalanceError(
+            f"{label}: battery stored energy departs from its flows by {soc_error:.3g} kWh (limit {soc_limit:.3g} kWh)"
+        )
     return {
         "max_energy_balance_error_kwh": balance,
-        "max_citylearn_net_deviation_kwh": float((ts["net_citylearn_kwh"] - ts["net_kwh"]).abs().max()) if len(ts) else 0.0,
+        "max_citylearn_net_deviation_kwh": float((ts["net_citylearn_kwh"] - ts["net_kwh"]).abs().max())
+        if len(ts)
+        else 0.0,
         "max_battery_soc_error_kwh": soc_error,
     }
 
@@ -102,8 +130,19 @@ def co2_kg(ts: pd.DataFrame, gasoline_kg_per_kwh: float) -> dict:
 
 
 def energy_totals(ts: pd.DataFrame) -> dict:
-    totals = {f"{name}_total": float(ts[name].sum()) for name in (
-        "load_kwh", "pv_kwh", "ev_kwh", "ev_delivered_kwh", "bess_in_kwh", "bess_out_kwh", "import_kwh", "surplus_kwh")}
+    totals = {
+        f"{name}_total": float(ts[name].sum())
+        for name in (
+            "load_kwh",
+            "pv_kwh",
+            "ev_kwh",
+            "ev_delivered_kwh",
+            "bess_in_kwh",
+            "bess_out_kwh",
+            "import_kwh",
+            "surplus_kwh",
+        )
+    }
     totals = {key.replace("_kwh_total", "_kwh"): value for key, value in totals.items()}
     totals["pv_used_kwh"] = float(pv_used_kwh(ts).sum())
     return totals
@@ -123,9 +162,15 @@ def peak_metrics(ts: pd.DataFrame, step_hours: float = 1.0) -> dict:
     import_kw = ts["import_kwh"].to_numpy() / step_hours
     steps_per_day = int(round(24 / step_hours))
     whole_days = len(import_kw) // steps_per_day
-    daily_peaks = import_kw[: whole_days * steps_per_day].reshape(whole_days, steps_per_day).max(axis=1) if whole_days else import_kw
-    return {"peak_import_kw": float(import_kw.max()) if len(import_kw) else 0.0,
-            "mean_daily_peak_import_kw": float(np.mean(daily_peaks)) if len(daily_peaks) else 0.0}
+    daily_peaks = (
+        import_kw[: whole_days * steps_per_day].reshape(whole_days, steps_per_day).max(axis=1)
+        if whole_days
+        else import_kw
+    )
+    return {
+        "peak_import_kw": float(import_kw.max()) if len(import_kw) else 0.0,
+        "mean_daily_peak_import_kw": float(np.mean(daily_peaks)) if len(daily_peaks) else 0.0,
+    }
 
 
 def reward_metrics(ts: pd.DataFrame) -> dict:
@@ -141,19 +186,36 @@ def reward_metrics(ts: pd.DataFrame) -> dict:
     return metrics
 
 
-def compute_kpis(ts: pd.DataFrame, *, gasoline_kg_per_kwh: float, tolerance_kwh: float,
-                 round_trip_efficiency: float, battery_capacity_kwh: float, billing: BillingTariff,
-                 standby_loss_fraction: float = 0.0, min_soc_fraction: float = 0.0, label: str = "run") -> dict:
+def compute_kpis(
+    ts: pd.DataFrame,
+    *,
+    gasoline_kg_per_kwh: float,
+    tolerance_kwh: float,
+    round_trip_efficiency: float,
+    battery_capacity_kwh: float,
+    billing: BillingTariff,
+    standby_loss_fraction: float = 0.0,
+    min_soc_fraction: float = 0.0,
+    label: str = "run",
+) -> dict:
     """Every metric of a run, the bill's parts and monthly billed peaks included; raises BalanceError
     first if its energy does not close."""
     metrics = {"steps": int(len(ts))}
-    metrics.update(check_energy(ts, tolerance_kwh=tolerance_kwh, round_trip_efficiency=round_trip_efficiency,
-                                battery_capacity_kwh=battery_capacity_kwh, standby_loss_fraction=standby_loss_fraction,
-                                min_soc_fraction=min_soc_fraction, label=label))
+    metrics.update(
+        check_energy(
+            ts,
+            tolerance_kwh=tolerance_kwh,
+            round_trip_efficiency=round_trip_efficiency,
+            battery_capacity_kwh=battery_capacity_kwh,
+            standby_loss_fraction=standby_loss_fraction,
+            min_soc_fraction=min_soc_fraction,
+            label=label,
+        )
+    )
     totals = energy_totals(ts)
     metrics.update(totals)
     metrics["solar_utilization_pct"] = 100 * totals["pv_used_kwh"] / totals["pv_kwh"] if totals["pv_kwh"] > 0 else 0.0
-    metrics["cost_pen"] = float((ts["import_kwh"] * ts["tariff_pen_per_kwh"]).sum())   # the energy part of the bill
+    metrics["cost_pen"] = float((ts["import_kwh"] * ts["tariff_pen_per_kwh"]).sum())  # the energy part of the bill
     metrics.update(billing.bill(ts))
     metrics.update(co2_kg(ts, gasoline_kg_per_kwh))
     metrics.update(ev_metrics(ts))
@@ -175,4 +237,3 @@ def split_kpis(settings: Settings, timeseries: pd.DataFrame, label: str) -> dict
         min_soc_fraction=settings.battery.min_soc_pct / 100,
         label=label,
     )
-

@@ -59,9 +59,11 @@ def _acquire(path: Path, shared: bool, what: str):
         holder = _holder(stream)
         stream.close()
         doing = "written" if shared or holder else "read"
-        raise LockedError(f"{what} is being {doing} by another run{holder}; wait for it to finish "
-                          f"(its lock, {path}, is released when that process ends)") from None
-    if not shared:                       # the writer's pid, for the message another run gets
+        raise LockedError(
+            f"{what} is being {doing} by another run{holder}; wait for it to finish "
+            f"(its lock, {path}, is released when that process ends)"
+        ) from None
+    if not shared:  # the writer's pid, for the message another run gets
         stream.seek(0)
         stream.truncate()
         stream.write(str(os.getpid()))
@@ -72,7 +74,7 @@ def _acquire(path: Path, shared: bool, what: str):
 def _release(stream, shared: bool) -> None:
     if not shared:
         stream.seek(0)
-        stream.truncate()                # no pid left behind once the writer is done
+        stream.truncate()  # no pid left behind once the writer is done
         stream.flush()
     fcntl.flock(stream, fcntl.LOCK_UN)
     stream.close()

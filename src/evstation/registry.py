@@ -24,8 +24,7 @@ from .errors import ConfigError
 KINDS = ("site", "rule", "planner", "optimum", "learner")
 # the stage that runs each kind (`evstation baseline NAME` for all but the learners); the optima have a
 # stage of their own because they read `oracle` params and write the LP's records
-STAGE_OF_KIND = {"site": "baseline", "rule": "baseline", "planner": "baseline", "optimum": "oracle",
-                 "learner": "train"}
+STAGE_OF_KIND = {"site": "baseline", "rule": "baseline", "planner": "baseline", "optimum": "oracle", "learner": "train"}
 RULE_DRIVER = "evstation.stages.baselines:run_rule"
 
 
@@ -37,6 +36,7 @@ class Entry:
     learner's model builder). `driver`: the stage function that runs it on both years and writes its
     record, called as `driver(settings, data_dir, results_dir, name=name)`. `params`: the params.yaml keys
     it alone reads, beyond its stage's (a stage depends on them in both front ends)."""
+
     name: str
     kind: str
     build: str | None = None

@@ -18,8 +18,14 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from .errors import ConfigError
 
 
-def bounded(*, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, lt: float | None = None, default: Any = dataclasses.MISSING):
+def bounded(
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    default: Any = dataclasses.MISSING,
+):
     """A dataclass field whose numeric value (or every item of a tuple) must lie in a range."""
     limits = {"ge": ge, "gt": gt, "le": le, "lt": lt}
     return dataclasses.field(default=default, metadata={"limits": limits})
@@ -32,8 +38,10 @@ def _describe(value: Any) -> str:
 
 def _check_limits(value: float, limits: dict, path: str) -> None:
     checks = (
-        ("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
-        ("le", lambda v, b: v <= b, "<="), ("lt", lambda v, b: v < b, "<"),
+        ("ge", lambda v, b: v >= b, ">="),
+        ("gt", lambda v, b: v > b, ">"),
+        ("le", lambda v, b: v <= b, "<="),
+        ("lt", lambda v, b: v < b, "<"),
     )
     for key, ok, symbol in checks:
         bound = limits.get(key)
@@ -68,10 +76,12 @@ def _convert(hint: Any, value: Any, path: str, limits: dict | None) -> Any:
         key_hint, value_hint = get_args(hint)
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {_describe(value)}")
-        return types.MappingProxyType({
-            _convert(key_hint, key, f"{path}", None): _convert(value_hint, item, f"{path}.{key}", limits)
-            for key, item in value.items()
-        })
+        return types.MappingProxyType(
+            {
+                _convert(key_hint, key, f"{path}", None): _convert(value_hint, item, f"{path}.{key}", limits)
+                for key, item in value.items()
+            }
+        )
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{path}: expected true or false, got {_describe(value)}")

@@ -22,7 +22,9 @@ def least_laxity_order(state: StationState) -> np.ndarray:
     return connected[np.lexsort((connected, steps_left, laxity))]
 
 
-def headroom_kwh(state: StationState, floor_fraction: np.ndarray, ceiling_fraction: np.ndarray | None = None) -> np.ndarray:
+def headroom_kwh(
+    state: StationState, floor_fraction: np.ndarray, ceiling_fraction: np.ndarray | None = None
+) -> np.ndarray:
     """Per socket, the bus energy it can still take above its floor this step, up to
     `ceiling_fraction` of rated power (default: what fills its vehicle); 0 at empty sockets."""
     ceiling = room_fraction(state) if ceiling_fraction is None else np.minimum(ceiling_fraction, room_fraction(state))
@@ -35,8 +37,13 @@ def headroom_kwh_by_group(state: StationState, floor_fraction: np.ndarray) -> np
     return np.bincount(state.socket_group, weights=headroom_kwh(state, floor_fraction), minlength=len(VEHICLE_KINDS))
 
 
-def least_laxity_first(state: StationState, floor_fraction: np.ndarray, extra_kwh_by_group,
-                       ceiling_fraction: np.ndarray | None = None, socket_group: np.ndarray | None = None) -> np.ndarray:
+def least_laxity_first(
+    state: StationState,
+    floor_fraction: np.ndarray,
+    extra_kwh_by_group,
+    ceiling_fraction: np.ndarray | None = None,
+    socket_group: np.ndarray | None = None,
+) -> np.ndarray:
     """Per-socket action fractions: the floor, plus each group's `extra_kwh_by_group[g]` (kWh from
     the bus; what exceeds the group's headroom is not handed out) given least laxity first, each
     socket up to `ceiling_fraction` (default: what fills its vehicle). `socket_group` regroups the

@@ -18,7 +18,7 @@ import numpy as np
 
 from .station import StationState, once_per_state
 
-HOURS_PER_STEP = 1.0     # both simulators run one-hour steps only (fast_data refuses others)
+HOURS_PER_STEP = 1.0  # both simulators run one-hour steps only (fast_data refuses others)
 
 
 @once_per_state
@@ -85,5 +85,7 @@ def battery_limits(state: StationState) -> tuple[float, float]:
     step_kwh = state.battery_power_kw * HOURS_PER_STEP
     stored_kwh = state.battery_soc * state.battery_capacity_kwh
     room_grid_kwh = max(state.battery_capacity_kwh - stored_kwh, 0.0) / state.battery_root_efficiency
-    available_grid_kwh = max(stored_kwh - state.battery_min_soc * state.battery_capacity_kwh, 0.0) * state.battery_root_efficiency
+    available_grid_kwh = (
+        max(stored_kwh - state.battery_min_soc * state.battery_capacity_kwh, 0.0) * state.battery_root_efficiency
+    )
     return -min(available_grid_kwh / step_kwh, 1.0), min(room_grid_kwh / step_kwh, 1.0)

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -60,16 +60,18 @@ MS_PER_S = 1000.0
 
 # ---------------------------------------------------------------- what is known ahead
 
+
 @dataclass(frozen=True)
 class Calendar:
     """A split's hours: weekday (0 Monday) and hour of day of each step, its billing month and peak hours."""
+
     weekday: np.ndarray
     hour: np.ndarray
     month: np.ndarray
     in_peak: np.ndarray
 
     @classmethod
-    def of(cls, profiles: pd.DataFrame, billing: BillingTariff) -> "Calendar":
+    def of(cls, profiles: pd.DataFrame, billing: BillingTariff) -> Calendar:
         times = pd.DatetimeIndex(pd.to_datetime(profiles["timestamp"]))
         month, in_peak = billing.calendar(profiles["timestamp"])
         return cls(times.weekday.to_numpy(), times.hour.to_numpy(), month, in_peak)
@@ -79,9 +81,10 @@ class Calendar:
 class TrainingProfiles:
     """The training year's means a station can hold before it runs: load by weekday and hour, PV by hour
     of day, and the EV draw by weekday and hour of vehicles that arrived `lag` hours before."""
-    load_kwh: np.ndarray          # (7, 24)
-    pv_kwh: np.ndarray            # (24,)
-    ev_by_lag_kwh: np.ndarray     # (7, 24, longest stay): mean draw at that weekday-hour of arrivals `lag` hours earlier
+
+    load_kwh: np.ndarray  # (7, 24)
+    pv_kwh: np.ndarray  # (24,)
+    ev_by_lag_kwh: np.ndarray  # (7, 24, longest stay): mean draw at that weekday-hour of arrivals `lag` hours earlier
 
     def ev_expected_kwh(self, calendar: Calendar, steps: np.ndarray) -> np.ndarray:
         """Expected draw of vehicles not yet plugged in at steps[0], at each step of the window."""
@@ -97,8 +100,12 @@ def asap_draw_kwh(sessions: pd.DataFrame, efficiency: float) -> tuple[np.ndarray
     """Each session charged at once to its required SOC at rated power: (session row, lag) -> bus kWh,
     as a (sessions, longest stay) array, and each session's arrival step."""
     stay = (sessions["departure_step"] - sessions["arrival_step"]).to_numpy(dtype=int)
-    need_kwh = np.clip(sessions["required_soc_pct"] - sessions["arrival_soc_pct"], 0.0, None).to_numpy() \
-        / PERCENT * sessions["battery_kwh"].to_numpy() / efficiency
+    need_kwh = (
+        np.clip(sessions["required_soc_pct"] - sessions["arrival_soc_pct"], 0.0, None).to_numpy()
+        / PERCENT
+        * sessions["battery_kwh"].to_numpy()
+        / efficiency
+    )
     power = sessions["power_kw"].to_numpy() * HOURS_PER_STEP
     lag = np.arange(max(int(stay.max(initial=0)), 1))
     draw = np.clip(need_kwh[:, None] - lag[None, :] * power[:, None], 0.0, power[:, None])
@@ -113,8 +120,9 @@ def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
     cells = DAYS_PER_WEEK * HOURS_PER_DAY
     hours_in_cell = np.maximum(np.bincount(cell, minlength=cells), 1)
     load = np.bincount(cell, weights=profiles["mall_kwh"].to_numpy(), minlength=cells) / hours_in_cell
-    pv = (np.bincount(calendar.hour, weights=profiles["pv_kwh"].to_numpy(), minlength=HOURS_PER_DAY)
-          / np.maximum(np.bincount(calendar.hour, minlength=HOURS_PER_DAY), 1))
+    pv = np.bincount(calendar.hour, weights=profiles["pv_kwh"].to_numpy(), minlength=HOURS_PER_DAY) / np.maximum(
+        np.bincount(calendar.hour, minlength=HOURS_PER_DAY), 1
+    )
     table = inputs_from_dataset(settings, profiles, dataset.sessions).sessions
     draw, arrival = asap_draw_kwh(table, settings.sockets.efficiency_pct / PERCENT)
     lags = draw.shape[1]
@@ -124,15 +132,25 @@ def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
     lag_of = np.broadcast_to(np.arange(lags), draw.shape)
     np.add.at(by_lag, (cell[at_step[inside]], lag_of[inside]), draw[inside])
     by_lag /= hours_in_cell[:, None]
-    return TrainingProfiles(load.reshape(DAYS_PER_WEEK, HOURS_PER_DAY), pv,
-                            by_lag.reshape(DAYS_PER_WEEK, HOURS_PER_DAY, lags))
+    return TrainingProfiles(
+        load.reshape(DAYS_PER_WEEK, HOURS_PER_DAY), pv, by_lag.reshape(DAYS_PER_WEEK, HOURS_PER_DAY, lags)
+    )
 
 
 class Forecast:
     """Load and PV over a window (kWh per step): step 0 what the state reads, the rest forecast."""
 
-    def __init__(self, kind: str, profiles: pd.DataFrame, calendar: Calendar, training: TrainingProfiles,
-                 noise_pct: float, seed: int, split: str, load_margin_pct: float = 0.0):
+    def __init__(
+        self,
+        kind: str,
+        profiles: pd.DataFrame,
+        calendar: Calendar,
+        training: TrainingProfiles,
+        noise_pct: float,
+        seed: int,
+        split: str,
+        load_margin_pct: float = 0.0,
+    ):
         self.kind, self.calendar, self.training = kind, calendar, training
         self.load_factor = 1.0 + load_margin_pct / PERCENT
         self.load_kwh = profiles["mall_kwh"].to_numpy(dtype=float)
@@ -155,8 +173,10 @@ class Forecast:
     def _noisy(self, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng((self.seed, self.split_code, int(steps[0])))
         factor = 1.0 + self.noise * rng.standard_normal((2, len(steps)))
-        return (np.clip(self.load_kwh[steps] * factor[0], 0.0, None),
-                np.clip(self.pv_kwh[steps] * factor[1], 0.0, None))
+        return (
+            np.clip(self.load_kwh[steps] * factor[0], 0.0, None),
+            np.clip(self.pv_kwh[steps] * factor[1], 0.0, None),
+        )
 
     def window(self, steps: np.ndarray, state: StationState) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "perfect":
@@ -174,25 +194,34 @@ class Forecast:
 
 # ---------------------------------------------------------------- the window's LP
 
+
 def connected_sessions(state: StationState, window_steps: int) -> pd.DataFrame:
     """The vehicles plugged in now as the oracle's sessions of the window (departure clipped to it)."""
     sockets = np.flatnonzero(state.connected)
-    return pd.DataFrame({
-        "socket_index": sockets,
-        "arrival_step": np.zeros(len(sockets), dtype=int),
-        "departure_step": np.minimum(state.steps_left[sockets], window_steps).astype(int),
-        "power_kw": state.socket_power_kw[sockets],
-        "battery_kwh": state.vehicle_capacity_kwh[sockets],
-        "arrival_soc_pct": PERCENT * state.vehicle_soc[sockets],
-        "required_soc_pct": PERCENT * state.required_soc[sockets],
-    })
+    return pd.DataFrame(
+        {
+            "socket_index": sockets,
+            "arrival_step": np.zeros(len(sockets), dtype=int),
+            "departure_step": np.minimum(state.steps_left[sockets], window_steps).astype(int),
+            "power_kw": state.socket_power_kw[sockets],
+            "battery_kwh": state.vehicle_capacity_kwh[sockets],
+            "arrival_soc_pct": PERCENT * state.vehicle_soc[sockets],
+            "required_soc_pct": PERCENT * state.required_soc[sockets],
+        }
+    )
 
 
 def battery_now(battery: BatterySpec, state: StationState) -> BatterySpec:
     """The battery as the window starts: the state's SOC, kept inside the LP's SOC bounds (float32 rounding)."""
     soc_pct = min(max(PERCENT * state.battery_soc, battery.min_soc_pct), PERCENT)
-    return BatterySpec(battery.capacity_kwh, battery.power_kw, battery.round_trip_efficiency, battery.min_soc_pct,
-                       soc_pct, battery.standby_loss_per_step)
+    return BatterySpec(
+        battery.capacity_kwh,
+        battery.power_kw,
+        battery.round_trip_efficiency,
+        battery.min_soc_pct,
+        soc_pct,
+        battery.standby_loss_per_step,
+    )
 
 
 def floor_peaks(lp, state: StationState) -> None:
@@ -215,12 +244,13 @@ def prefer_late_discharge(lp, tiebreak_per_kwh: float) -> None:
 
 @dataclass(frozen=True)
 class FirstHour:
-    battery_kwh: float            # at the bus, + charges
-    ev_kwh: float                 # the station's total draw from the bus
+    battery_kwh: float  # at the bus, + charges
+    ev_kwh: float  # the station's total draw from the bus
 
 
 class MpcController:
     """Re-solves the window's LP each hour and applies its first hour (see the module's docstring)."""
+
     name = NAME
 
     def __init__(self, settings: Settings, profiles: pd.DataFrame, training: TrainingProfiles, split: str):
@@ -228,15 +258,23 @@ class MpcController:
         self.objective = settings.objective
         self.billing = BillingTariff.from_settings(settings.tariff)
         self.calendar = Calendar.of(profiles, self.billing)
-        self.forecast = Forecast(settings.mpc.forecast, profiles, self.calendar, training,
-                                 settings.mpc.forecast_noise_pct, settings.mpc.seed, split, settings.mpc.load_margin_pct)
+        self.forecast = Forecast(
+            settings.mpc.forecast,
+            profiles,
+            self.calendar,
+            training,
+            settings.mpc.forecast_noise_pct,
+            settings.mpc.seed,
+            split,
+            settings.mpc.load_margin_pct,
+        )
         self.training = training
         self.tariff = profiles["tariff_pen_per_kwh"].to_numpy(dtype=float)
         self.ef = profiles["emission_factor_kg_per_kwh"].to_numpy(dtype=float)
         self.battery = BatterySpec.from_settings(settings)
         self.efficiency = settings.sockets.efficiency_pct / PERCENT
-        self.solve_seconds: list[float] = []      # HiGHS alone, per hour
-        self.plan_seconds: list[float] = []       # forecast, LP build and solve, per hour
+        self.solve_seconds: list[float] = []  # HiGHS alone, per hour
+        self.plan_seconds: list[float] = []  # forecast, LP build and solve, per hour
 
     def reset(self) -> None:
         self.solve_seconds, self.plan_seconds = [], []
@@ -245,11 +283,18 @@ class MpcController:
         steps = np.arange(step, min(step + self.horizon, len(self.tariff)))
         load, pv = self.forecast.window(steps, state)
         return LPInputs(
-            load_kwh=load + self.training.ev_expected_kwh(self.calendar, steps), pv_kwh=pv,
-            tariff_pen_per_kwh=self.tariff[steps], ef_kg_per_kwh=self.ef[steps],
-            sessions=connected_sessions(state, len(steps)), battery=battery_now(self.battery, state),
-            charger_efficiency=self.efficiency, socket_count=state.sockets,
-            month=self.calendar.month[steps], in_peak=self.calendar.in_peak[steps], billing=self.billing)
+            load_kwh=load + self.training.ev_expected_kwh(self.calendar, steps),
+            pv_kwh=pv,
+            tariff_pen_per_kwh=self.tariff[steps],
+            ef_kg_per_kwh=self.ef[steps],
+            sessions=connected_sessions(state, len(steps)),
+            battery=battery_now(self.battery, state),
+            charger_efficiency=self.efficiency,
+            socket_count=state.sockets,
+            month=self.calendar.month[steps],
+            in_peak=self.calendar.in_peak[steps],
+            billing=self.billing,
+        )
 
     def plan_first_hour(self, step: int, state: StationState) -> FirstHour:
         started = time.perf_counter()
@@ -261,21 +306,22 @@ class MpcController:
         x, layout = solution.values, lp.layout
         first = layout.draw_step == 0
         self.plan_seconds.append(time.perf_counter() - started)
-        return FirstHour(float(x[layout.block("charge")][0] - x[layout.block("discharge")][0]),
-                         float(np.clip(x[layout.block("draw")][first], 0.0, None).sum()))
+        return FirstHour(
+            float(x[layout.block("charge")][0] - x[layout.block("discharge")][0]),
+            float(np.clip(x[layout.block("draw")][first], 0.0, None).sum()),
+        )
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         if state is None:
             raise ValueError(f"{NAME}: needs the station state (run it through simulation.runner.simulate)")
         planned = self.plan_first_hour(step, state)
         floor = floor_fraction(state)
-        sockets = least_laxity_first(state, floor, [planned.ev_kwh - ev_draw_kwh(state, floor)],
-                                     socket_group=np.zeros_like(state.socket_group))
+        sockets = least_laxity_first(
+            state, floor, [planned.ev_kwh - ev_draw_kwh(state, floor)], socket_group=np.zeros_like(state.socket_group)
+        )
         low, high = battery_limits(state)
         battery = min(max(planned.battery_kwh / (state.battery_power_kw * HOURS_PER_STEP), low), high)
         return np.concatenate([[battery], sockets])
 
 
 # ---------------------------------------------------------------- recording it like a rule
-
-

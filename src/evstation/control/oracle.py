@@ -46,9 +46,9 @@ import logging
 import math
 import resource
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -69,39 +69,56 @@ MODES = {"oracle": "grid_co2", "oracle_bill": "bill"}
 # Figures of the machine and the moment, not of the plan: logged, never written into the LP record
 # (a DVC metric), so the same data and settings give the same bytes on every run.
 RUN_FIGURES = ("build_seconds", "solve_seconds", "peak_rss_mb")
-KB_PER_MB = 1024                    # resource.getrusage reports ru_maxrss in KiB on Linux
+KB_PER_MB = 1024  # resource.getrusage reports ru_maxrss in KiB on Linux
 PERCENT = 100.0
 
 
 # ---------------------------------------------------------------- LP inputs from plain arrays
 
+
 @dataclass(frozen=True)
 class BatterySpec:
     capacity_kwh: float
     power_kw: float
-    round_trip_efficiency: float     # fraction; sqrt of it applies on charge and on discharge
+    round_trip_efficiency: float  # fraction; sqrt of it applies on charge and on discharge
     min_soc_pct: float
     initial_soc_pct: float
-    standby_loss_per_step: float     # fraction of stored energy lost between steps
+    standby_loss_per_step: float  # fraction of stored energy lost between steps
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "BatterySpec":
+    def from_settings(cls, settings: Settings) -> BatterySpec:
         battery = settings.battery
         if battery.capacity_fade_pct_per_cycle > 0:
-            raise ConfigError("battery.capacity_fade_pct_per_cycle: the oracle's LP models a constant capacity; "
-                              "set it to 0 to run the oracle")
-        return cls(battery.capacity_kwh, battery.power_kw, battery.round_trip_efficiency_pct / PERCENT,
-                   battery.min_soc_pct, battery.initial_soc_pct, battery.standby_loss_pct_per_step / PERCENT)
+            raise ConfigError(
+                "battery.capacity_fade_pct_per_cycle: the oracle's LP models a constant capacity; "
+                "set it to 0 to run the oracle"
+            )
+        return cls(
+            battery.capacity_kwh,
+            battery.power_kw,
+            battery.round_trip_efficiency_pct / PERCENT,
+            battery.min_soc_pct,
+            battery.initial_soc_pct,
+            battery.standby_loss_pct_per_step / PERCENT,
+        )
 
 
-SESSION_INPUT_COLUMNS = ("socket_index", "arrival_step", "departure_step", "power_kw",
-                         "battery_kwh", "arrival_soc_pct", "required_soc_pct")
+SESSION_INPUT_COLUMNS = (
+    "socket_index",
+    "arrival_step",
+    "departure_step",
+    "power_kw",
+    "battery_kwh",
+    "arrival_soc_pct",
+    "required_soc_pct",
+)
 
 
 @dataclass(frozen=True)
 class LPInputs:
     """Everything the LP needs, as plain arrays: hourly profiles (kWh per step) and a sessions table
     with SESSION_INPUT_COLUMNS (departure_step exclusive; power_kw is the socket's rated power)."""
+
     load_kwh: np.ndarray
     pv_kwh: np.ndarray
     tariff_pen_per_kwh: np.ndarray
@@ -110,9 +127,9 @@ class LPInputs:
     battery: BatterySpec
     charger_efficiency: float
     socket_count: int
-    month: np.ndarray | None = None          # billing month of each step (None: a single month)
-    in_peak: np.ndarray | None = None        # bool per step: within the tariff's peak hours (None: never)
-    billing: BillingTariff = BillingTariff()     # its demand charges and their rows (default: none)
+    month: np.ndarray | None = None  # billing month of each step (None: a single month)
+    in_peak: np.ndarray | None = None  # bool per step: within the tariff's peak hours (None: never)
+    billing: BillingTariff = BillingTariff()  # its demand charges and their rows (default: none)
 
     @property
     def steps(self) -> int:
@@ -147,34 +164,44 @@ def inputs_from_dataset(settings: Settings, profiles: pd.DataFrame, sessions: pd
     month, in_peak = billing.calendar(profiles["timestamp"])
     power_of = np.array([settings.sockets.group(kind).power_kw for kind in kinds])
     socket_index = sessions["charger_id"].map(index_of).to_numpy(dtype=int)
-    table = pd.DataFrame({
-        "socket_index": socket_index,
-        "arrival_step": sessions["arrival_step"].to_numpy(dtype=int),
-        "departure_step": sessions["departure_step"].to_numpy(dtype=int),
-        "power_kw": power_of[socket_index],
-        "battery_kwh": sessions["battery_kwh"].to_numpy(dtype=float),
-        "arrival_soc_pct": sessions["arrival_soc_pct"].to_numpy(dtype=float),
-        "required_soc_pct": sessions["required_soc_pct"].to_numpy(dtype=float),
-    })
+    table = pd.DataFrame(
+        {
+            "socket_index": socket_index,
+            "arrival_step": sessions["arrival_step"].to_numpy(dtype=int),
+            "departure_step": sessions["departure_step"].to_numpy(dtype=int),
+            "power_kw": power_of[socket_index],
+            "battery_kwh": sessions["battery_kwh"].to_numpy(dtype=float),
+            "arrival_soc_pct": sessions["arrival_soc_pct"].to_numpy(dtype=float),
+            "required_soc_pct": sessions["required_soc_pct"].to_numpy(dtype=float),
+        }
+    )
     return LPInputs(
-        load_kwh=profiles["mall_kwh"].to_numpy(dtype=float), pv_kwh=profiles["pv_kwh"].to_numpy(dtype=float),
+        load_kwh=profiles["mall_kwh"].to_numpy(dtype=float),
+        pv_kwh=profiles["pv_kwh"].to_numpy(dtype=float),
         tariff_pen_per_kwh=profiles["tariff_pen_per_kwh"].to_numpy(dtype=float),
         ef_kg_per_kwh=profiles["emission_factor_kg_per_kwh"].to_numpy(dtype=float),
-        sessions=table, battery=BatterySpec.from_settings(settings),
-        charger_efficiency=settings.sockets.efficiency_pct / PERCENT, socket_count=len(ids),
-        month=month, in_peak=in_peak, billing=billing)
+        sessions=table,
+        battery=BatterySpec.from_settings(settings),
+        charger_efficiency=settings.sockets.efficiency_pct / PERCENT,
+        socket_count=len(ids),
+        month=month,
+        in_peak=in_peak,
+        billing=billing,
+    )
 
 
 # ---------------------------------------------------------------- the LP
 
+
 @dataclass(frozen=True)
 class Layout:
     """Where each block of variables sits in the column vector, and which session-hour each draw is."""
+
     steps: int
     sessions: int
-    draw_session: np.ndarray         # per draw variable: its session's row in the sessions table
-    draw_step: np.ndarray            # per draw variable: its step
-    peaks: PeakRows | None = None    # the tariff's billed-peak variables and rows (None: no demand charge)
+    draw_session: np.ndarray  # per draw variable: its session's row in the sessions table
+    draw_step: np.ndarray  # per draw variable: its step
+    peaks: PeakRows | None = None  # the tariff's billed-peak variables and rows (None: no demand charge)
 
     @property
     def draws(self) -> int:
@@ -237,6 +264,7 @@ class LinearProgram:
 @dataclass(frozen=True)
 class Prices:
     """The objective's price of each imported kWh, and of each kW of each month's billed peaks."""
+
     import_per_kwh: np.ndarray
     window_per_kw: float
     any_per_kw: float
@@ -246,8 +274,9 @@ def _objective_prices(inputs: LPInputs, options: Oracle, objective: str) -> Pric
     """CO2 first with the bill as the tie-break, or the bill first with CO2 as the tie-break."""
     weight = options.tiebreak_weight
     if objective == "grid_co2":
-        return Prices(inputs.ef_kg_per_kwh + weight * inputs.tariff_pen_per_kwh,
-                      *inputs.billing.lp_prices_per_kw(weight))
+        return Prices(
+            inputs.ef_kg_per_kwh + weight * inputs.tariff_pen_per_kwh, *inputs.billing.lp_prices_per_kw(weight)
+        )
     if objective == "bill":
         return Prices(inputs.tariff_pen_per_kwh + weight * inputs.ef_kg_per_kwh, *inputs.billing.lp_prices_per_kw())
     raise ConfigError(f"oracle objective: {objective!r} is neither grid_co2 nor bill")
@@ -259,8 +288,10 @@ def _check_penalty(prices: Prices, inputs: LPInputs, options: Oracle) -> None:
     dearest_kwh = float(prices.import_per_kwh.max(initial=0.0)) + prices.window_per_kw + prices.any_per_kw
     dearest_delivered = dearest_kwh / inputs.charger_efficiency
     if options.unmet_penalty_per_kwh <= dearest_delivered:
-        raise ConfigError(f"oracle.unmet_penalty_per_kwh: {options.unmet_penalty_per_kwh} is not above the dearest "
-                          f"delivered kWh ({dearest_delivered:.4g}); the LP would leave EVs uncharged")
+        raise ConfigError(
+            f"oracle.unmet_penalty_per_kwh: {options.unmet_penalty_per_kwh} is not above the dearest "
+            f"delivered kWh ({dearest_delivered:.4g}); the LP would leave EVs uncharged"
+        )
 
 
 def _bounds(inputs: LPInputs, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -285,11 +316,14 @@ def _matrix(inputs: LPInputs, layout: Layout) -> sp.csc_matrix:
 
     later = hours[1:]
     triplets = [
-        (balance, cols("charge"), np.ones(steps)), (dynamics, cols("charge"), np.full(steps, -root)),
-        (balance, cols("discharge"), -np.ones(steps)), (dynamics, cols("discharge"), np.full(steps, 1 / root)),
+        (balance, cols("charge"), np.ones(steps)),
+        (dynamics, cols("charge"), np.full(steps, -root)),
+        (balance, cols("discharge"), -np.ones(steps)),
+        (dynamics, cols("discharge"), np.full(steps, 1 / root)),
         (dynamics, cols("stored"), np.ones(steps)),
         (steps + later, cols("stored")[:-1], np.full(steps - 1, -(1 - inputs.battery.standby_loss_per_step))),
-        (balance, cols("import"), -np.ones(steps)), (balance, cols("surplus"), np.ones(steps)),
+        (balance, cols("import"), -np.ones(steps)),
+        (balance, cols("surplus"), np.ones(steps)),
         (balance[layout.draw_step], cols("draw"), np.ones(layout.draws)),
         (2 * steps + layout.draw_session, cols("draw"), np.full(layout.draws, inputs.charger_efficiency)),
         (2 * steps + np.arange(layout.sessions), cols("shortfall"), np.ones(layout.sessions)),
@@ -305,8 +339,12 @@ def _peak_triplets(layout: Layout, import_cols: np.ndarray) -> list[tuple]:
     """The tariff's billed-peak rows, after the balance, dynamics and session rows."""
     if layout.peaks is None:
         return []
-    return layout.peaks.triplets(2 * layout.steps + layout.sessions, import_cols,
-                                 layout.block("peak_window").start, layout.block("peak_any").start)
+    return layout.peaks.triplets(
+        2 * layout.steps + layout.sessions,
+        import_cols,
+        layout.block("peak_window").start,
+        layout.block("peak_any").start,
+    )
 
 
 def _row_bounds(inputs: LPInputs, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -344,6 +382,7 @@ def build_lp(inputs: LPInputs, options: Oracle, objective: str = "grid_co2") -> 
 
 
 # ---------------------------------------------------------------- solving
+
 
 @dataclass(frozen=True)
 class Solution:
@@ -383,18 +422,20 @@ def solve_lp(lp: LinearProgram, options: Oracle) -> Solution:
 
 # ---------------------------------------------------------------- the plan
 
+
 @dataclass(frozen=True)
 class Plan:
     """The optimal schedule in physical terms, and what the LP says it achieves."""
+
     charge_kwh: np.ndarray
     discharge_kwh: np.ndarray
     stored_kwh: np.ndarray
     import_kwh: np.ndarray
     surplus_kwh: np.ndarray
-    socket_draw_kwh: np.ndarray      # (steps, sockets), sockets in action order
-    shortfall_kwh: np.ndarray        # per session
-    peak_window_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))   # per month, when charged
-    peak_any_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))      # per month, when charged
+    socket_draw_kwh: np.ndarray  # (steps, sockets), sockets in action order
+    shortfall_kwh: np.ndarray  # per session
+    peak_window_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per month, when charged
+    peak_any_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per month, when charged
 
     def actions(self, inputs: LPInputs) -> np.ndarray:
         """CityLearn actions per step: battery (charge - discharge) / power, each socket draw / rated power."""
@@ -408,13 +449,17 @@ class Plan:
 
 def extract_plan(lp: LinearProgram, solution: Solution, inputs: LPInputs) -> Plan:
     layout, x = lp.layout, solution.values
-    draw = np.clip(x[layout.block("draw")], 0.0, None)     # HiGHS may return -1e-12 on a 0 bound
+    draw = np.clip(x[layout.block("draw")], 0.0, None)  # HiGHS may return -1e-12 on a 0 bound
     socket_draw = np.zeros((layout.steps, inputs.socket_count))
     socket_of = inputs.sessions["socket_index"].to_numpy(dtype=np.int64)[layout.draw_session]
     np.add.at(socket_draw, (layout.draw_step, socket_of), draw)
-    return Plan(*(np.clip(x[layout.block(name)], 0.0, None) for name in ("charge", "discharge", "stored", "import", "surplus")),
-                socket_draw_kwh=socket_draw, shortfall_kwh=np.clip(x[layout.block("shortfall")], 0.0, None),
-                peak_window_kw=x[layout.block("peak_window")], peak_any_kw=x[layout.block("peak_any")])
+    return Plan(
+        *(np.clip(x[layout.block(name)], 0.0, None) for name in ("charge", "discharge", "stored", "import", "surplus")),
+        socket_draw_kwh=socket_draw,
+        shortfall_kwh=np.clip(x[layout.block("shortfall")], 0.0, None),
+        peak_window_kw=x[layout.block("peak_window")],
+        peak_any_kw=x[layout.block("peak_any")],
+    )
 
 
 def lp_bill(plan: Plan, inputs: LPInputs) -> dict:
@@ -435,7 +480,8 @@ def plan_figures(plan: Plan, inputs: LPInputs) -> dict:
         "lp_import_kwh": float(plan.import_kwh.sum()),
         "lp_cost_pen": float(plan.import_kwh @ inputs.tariff_pen_per_kwh),
         "lp_ev_kwh": float(plan.socket_draw_kwh.sum()),
-        "lp_bess_in_kwh": float(plan.charge_kwh.sum()), "lp_bess_out_kwh": float(plan.discharge_kwh.sum()),
+        "lp_bess_in_kwh": float(plan.charge_kwh.sum()),
+        "lp_bess_out_kwh": float(plan.discharge_kwh.sum()),
         "lp_surplus_kwh": float(plan.surplus_kwh.sum()),
         "lp_unmet_kwh": float(plan.shortfall_kwh.sum()),
         "lp_sessions_unmet": int((plan.shortfall_kwh > 0).sum()),
@@ -462,10 +508,18 @@ def solve_inputs(inputs: LPInputs, options: Oracle, objective: str = "grid_co2")
     solution = solve_lp(lp, options)
     plan = extract_plan(lp, solution, inputs)
     report = {
-        "variables": lp.layout.columns, "constraints": lp.layout.rows, "nonzeros": int(lp.matrix.nnz),
-        "session_hour_variables": lp.layout.draws, "sessions": lp.layout.sessions, "steps": lp.layout.steps,
-        "build_seconds": build_seconds, "solve_seconds": solution.solve_seconds, "peak_rss_mb": peak_rss_mb(),
-        "status": solution.status, "objective": objective, "lp_objective": solution.objective,
+        "variables": lp.layout.columns,
+        "constraints": lp.layout.rows,
+        "nonzeros": int(lp.matrix.nnz),
+        "session_hour_variables": lp.layout.draws,
+        "sessions": lp.layout.sessions,
+        "steps": lp.layout.steps,
+        "build_seconds": build_seconds,
+        "solve_seconds": solution.solve_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "status": solution.status,
+        "objective": objective,
+        "lp_objective": solution.objective,
         **plan_figures(plan, inputs),
     }
     return SolvedSplit(plan, plan.actions(inputs), report)
@@ -473,8 +527,10 @@ def solve_inputs(inputs: LPInputs, options: Oracle, objective: str = "grid_co2")
 
 # ---------------------------------------------------------------- replay
 
+
 class OracleSchedule:
     """Replays a solved plan open-loop: the action of each step, whatever the observation."""
+
     name = CONTROLLER_NAME
 
     def __init__(self, actions: np.ndarray, name: str = CONTROLLER_NAME):
@@ -493,5 +549,3 @@ class OracleSchedule:
 def solve_split(settings: Settings, folder: Path, options: Oracle, objective: str = "grid_co2") -> SolvedSplit:
     dataset = read_dataset(Path(folder))
     return solve_inputs(inputs_from_dataset(settings, dataset.profiles, dataset.sessions), options, objective)
-
-

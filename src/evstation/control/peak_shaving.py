@@ -1,7 +1,8 @@
 """The threshold rule `peak_shaving`: its candidate thresholds and the rule a tuned choice builds.
 
-The tuning itself runs in `stages/tuning.py`: every candidate (a threshold in `peak_shaving.threshold_pct`'s range, in steps of
-`threshold_step_pct`, times each `recharge_soc_pct`) runs on the training year in the fast simulator;
+The tuning itself runs in `stages/tuning.py`: every candidate (a threshold in `peak_shaving.threshold_pct`'s
+range, in steps of `threshold_step_pct`, times each `recharge_soc_pct`) runs on the training year in the fast
+simulator;
 the best by the scenario's `objective` (the bill, or grid CO2; the other breaks ties) is then run on
 both years like every baseline, and the metrics JSON records the choice and every candidate's
 figures under "tuning". The held-out year is never looked at to choose. Thresholds are in % of the
@@ -65,8 +66,10 @@ def with_tuned_residual(settings: Settings, results_dir: Path) -> Settings:
         tuning = json.loads(path.read_text())["tuning"]
         chosen = {"threshold_kw": float(tuning["threshold_kw"]), "recharge_soc_pct": float(tuning["recharge_soc_pct"])}
     except FileNotFoundError:
-        raise DataError(f"{path}: not found; control.residual {NAME} corrects the tuned rule "
-                        f"(run `evstation baseline {NAME}` first)") from None
+        raise DataError(
+            f"{path}: not found; control.residual {NAME} corrects the tuned rule "
+            f"(run `evstation baseline {NAME}` first)"
+        ) from None
     except (ValueError, KeyError, TypeError) as error:
         raise DataError(f"{path}: no tuned rule in it ({type(error).__name__}: {error})") from None
     return apply_overrides(settings, {"control.residual_tuning": chosen})

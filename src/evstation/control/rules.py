@@ -12,8 +12,9 @@ hour, and (`peak_shaving`) the month and the imports it has seen in it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -26,18 +27,18 @@ from .floor import HOURS_PER_STEP, battery_limits, ev_draw_kwh, floor_fraction, 
 from .station import StationState
 
 
-
 @dataclass(frozen=True)
 class StationSpec:
     """What a controller may know of the equipment, from params."""
+
     chargers: tuple[str, ...]
     socket_power_kw: np.ndarray
     charger_efficiency: float
     battery_power_kw: float
-    billing: BillingTariff               # its peak hours: where the battery is spent
+    billing: BillingTariff  # its peak hours: where the battery is spent
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "StationSpec":
+    def from_settings(cls, settings: Settings) -> StationSpec:
         kinds = socket_kinds(settings)
         return cls(
             chargers=tuple(charger_ids(settings)),
@@ -58,10 +59,11 @@ class Controller(Protocol):
 
 class Rule:
     """A rule that decides from the station's state alone; `from_settings` is how the registry builds it."""
+
     name = "rule"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Rule":
+    def from_settings(cls, settings: Settings) -> Rule:
         return cls()
 
     def reset(self) -> None:
@@ -75,12 +77,13 @@ class EquipmentRule(Rule):
         self.spec = spec
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "EquipmentRule":
+    def from_settings(cls, settings: Settings) -> EquipmentRule:
         return cls(StationSpec.from_settings(settings))
 
 
 class FullPowerCharging(EquipmentRule):
     """Every socket at full power the moment a vehicle is plugged in; the battery idle."""
+
     name = "uncontrolled"
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
@@ -103,13 +106,14 @@ def expected_ev_draw_kwh(observation: Mapping[str, float], spec: StationSpec) ->
 class RuleBased(FullPowerCharging):
     """Full-power charging; the battery stores PV surplus and discharges against import in the
     evening tariff peak. CityLearn keeps it within its SOC window and power."""
+
     name = "rule_based"
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
         actions = super().act(observation, step, state)
         demand_kwh = observation["non_shiftable_load"] + expected_ev_draw_kwh(observation, self.spec)
         surplus_kwh = observation["solar_generation"] - demand_kwh
-        local_hour = int(observation["hour"]) - 1          # CityLearn's hour 1 is 00:00-00:59
+        local_hour = int(observation["hour"]) - 1  # CityLearn's hour 1 is 00:00-00:59
         power = self.spec.battery_power_kw
         if surplus_kwh > 0:
             actions[0] = min(surplus_kwh, power) / power
@@ -135,6 +139,7 @@ def self_consumption_battery(state: StationState, ev_kwh: float) -> float:
 class SelfConsumption(Rule):
     """Every socket at full power; the battery charges from any PV surplus and discharges against any
     import (not only in the tariff peak, unlike `rule_based`), within its SOC window and power."""
+
     name = "self_consumption"
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
@@ -149,6 +154,7 @@ class LeastLaxity(Rule):
     Surplus charges a vehicle only up to its required SOC: energy beyond it leaves the site and
     displaces no import, where the battery can store it for the evening. The battery follows the
     self-consumption rule on what remains."""
+
     name = "least_laxity"
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
@@ -156,8 +162,13 @@ class LeastLaxity(Rule):
         floor = floor_fraction(state)
         surplus_kwh = max(state.pv_kwh - state.load_kwh - ev_draw_kwh(state, floor), 0.0)
         # one pool for the whole station: the surplus is not the policy's to split between groups
-        sockets = least_laxity_first(state, floor, [surplus_kwh], ceiling_fraction=need_fraction(state),
-                                     socket_group=np.zeros_like(state.socket_group))
+        sockets = least_laxity_first(
+            state,
+            floor,
+            [surplus_kwh],
+            ceiling_fraction=need_fraction(state),
+            socket_group=np.zeros_like(state.socket_group),
+        )
         return np.concatenate([[self_consumption_battery(state, ev_draw_kwh(state, sockets))], sockets])
 
 
@@ -182,6 +193,7 @@ class HoldForPeak(EquipmentRule):
     """Every vehicle charged at once to its required SOC; the battery stores PV surplus and gives it
     back only in the tariff's peak hours, against import: the energy bought there is the dearest, and
     the generation demand charge is billed on the peak hours' largest import."""
+
     name = "hold_for_peak"
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
@@ -204,6 +216,7 @@ class PeakShaving:
     far becomes the limit. That peak is the meter's (the state's month-to-date billed peak), so the
     rule keeps no memory of its own and acts the same when something else moved the import (a policy
     correcting it: `control.residual`). Nothing here reads the future."""
+
     name = "peak_shaving"
 
     def __init__(self, spec: StationSpec, threshold_kw: float, recharge_soc: float):
@@ -233,10 +246,11 @@ class PeakShaving:
         elif net_kwh > limit_kwh:
             battery = battery_action(state, limit_kwh - net_kwh)
             covered_kwh = limit_kwh - battery * state.battery_power_kw * HOURS_PER_STEP
-            if net_kwh > covered_kwh:      # the battery cannot hold it: vehicles above their floor wait
+            if net_kwh > covered_kwh:  # the battery cannot hold it: vehicles above their floor wait
                 budget_kwh = covered_kwh - base_kwh - ev_draw_kwh(state, floor)
-                sockets = least_laxity_first(state, floor, [budget_kwh], ceiling_fraction=sockets,
-                                             socket_group=np.zeros_like(state.socket_group))
+                sockets = least_laxity_first(
+                    state, floor, [budget_kwh], ceiling_fraction=sockets, socket_group=np.zeros_like(state.socket_group)
+                )
         else:
             battery = 0.0
         return np.concatenate([[battery], sockets])
@@ -247,8 +261,10 @@ def make_baseline(name: str, settings: Settings) -> Controller:
     the PV set to 0 by the simulation). A rule without a class (`peak_shaving`) is tuned first."""
     entry = registry.entry(name)
     if entry.build is None or entry.kind not in ("rule", "site"):
-        raise ValueError(f"{name}: not built from params alone: it is tuned on the training year or planned first "
-                         f"(its driver: {entry.driver})")
+        raise ValueError(
+            f"{name}: not built from params alone: it is tuned on the training year or planned first "
+            f"(its driver: {entry.driver})"
+        )
     controller = registry.resolve(entry.build).from_settings(settings)
     controller.name = name
     return controller

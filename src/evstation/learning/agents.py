@@ -24,8 +24,9 @@ as one batch, so it has no batch size; SAC's `episodes` is turned into its step 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch as th
 from gymnasium import spaces
@@ -45,9 +46,11 @@ def linear_schedule(start: float, end: float = 0.0) -> Callable[[float], float]:
     """A value going linearly from `start` (progress_remaining 1) to `end` (progress_remaining 0),
     and held there: a last rollout that runs past the budget (stable-baselines3's progress then goes
     below 0) keeps `end` instead of going past it (a learning rate below 0)."""
+
     def value(progress_remaining: float) -> float:
         progress = min(max(progress_remaining, 0.0), 1.0)
         return end + (start - end) * progress
+
     return value
 
 
@@ -92,8 +95,14 @@ class HuberA2C(A2C):
 class ClippedSAC(SAC):
     """SAC with the gradient norm of every network clipped to `max_grad_norm` before each step."""
 
-    def __init__(self, *args, max_grad_norm: float | None = None, log_std_init: float | None = None,
-                 critic_warmup_steps: int = 0, **kwargs):
+    def __init__(
+        self,
+        *args,
+        max_grad_norm: float | None = None,
+        log_std_init: float | None = None,
+        critic_warmup_steps: int = 0,
+        **kwargs,
+    ):
         # None only while stable-baselines3's `load` rebuilds the model: it restores the saved values
         self.max_grad_norm = max_grad_norm
         self.log_std_init = log_std_init
@@ -112,8 +121,9 @@ class ClippedSAC(SAC):
     def _actor_warming_up(self) -> bool:
         return self.num_timesteps < self.critic_warmup_steps
 
-    def _clip_before_step(self, optimizer: th.optim.Optimizer, parameters: Callable,
-                          skip: Callable[[], bool] = lambda: False) -> None:
+    def _clip_before_step(
+        self, optimizer: th.optim.Optimizer, parameters: Callable, skip: Callable[[], bool] = lambda: False
+    ) -> None:
         step = optimizer.step
 
         def clipped_step(*args, **kwargs):
@@ -193,11 +203,12 @@ class EntropySchedule(BeforeEveryRollout):
 class Learner:
     """One agent under one run's settings: its params (`agents.<name>`) looked up once, and everything
     training needs of it (budget, rollout, builder, callbacks, how to load it back)."""
+
     name: str
     config: Any
 
     @classmethod
-    def of(cls, agent: str, settings: Settings) -> "Learner":
+    def of(cls, agent: str, settings: Settings) -> Learner:
         return cls(agent, getattr(settings.agents, agent))
 
     @property
@@ -235,8 +246,11 @@ class Learner:
         """The model's schedules as the builder makes them, to load a checkpoint with: the functions
         pickled in it load back as equal functions that pickle to other bytes, and a resumed run would
         then save a different-looking model than an uninterrupted one."""
-        rebuilt = {"learning_rate": learning_rate(self.config.learning_rate,
-                                                  getattr(self.config, "learning_rate_schedule", "constant"))}
+        rebuilt = {
+            "learning_rate": learning_rate(
+                self.config.learning_rate, getattr(self.config, "learning_rate_schedule", "constant")
+            )
+        }
         if self.name == "ppo":
             rebuilt["clip_range"] = self.config.clip_range
         return rebuilt
@@ -250,22 +264,41 @@ class Learner:
 
 def build_a2c(config, env, *, seed: int, device: str, budget: int) -> HuberA2C:
     model = HuberA2C(
-        "MlpPolicy", env, n_steps=config.n_steps, gamma=config.gamma, ent_coef=config.ent_coef_start,
+        "MlpPolicy",
+        env,
+        n_steps=config.n_steps,
+        gamma=config.gamma,
+        ent_coef=config.ent_coef_start,
         learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
         policy_kwargs={"net_arch": list(config.net_arch), "log_std_init": config.log_std_init},
-        seed=seed, device=device, verbose=0)
+        seed=seed,
+        device=device,
+        verbose=0,
+    )
     start_at_zero_action(model.policy.action_net)
     return model
 
 
 def build_ppo(config, env, *, seed: int, device: str, budget: int) -> PPO:
     model = PPO(
-        "MlpPolicy", env, n_steps=config.n_steps, ent_coef=config.ent_coef_start, target_kl=config.target_kl,
-        clip_range=config.clip_range, batch_size=config.batch_size, n_epochs=config.n_epochs, use_sde=config.use_sde,
+        "MlpPolicy",
+        env,
+        n_steps=config.n_steps,
+        ent_coef=config.ent_coef_start,
+        target_kl=config.target_kl,
+        clip_range=config.clip_range,
+        batch_size=config.batch_size,
+        n_epochs=config.n_epochs,
+        use_sde=config.use_sde,
         learning_rate=learning_rate(config.learning_rate, config.learning_rate_schedule),
-        policy_kwargs={"net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)},
-                       "log_std_init": config.log_std_init},
-        seed=seed, device=device, verbose=0)
+        policy_kwargs={
+            "net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)},
+            "log_std_init": config.log_std_init,
+        },
+        seed=seed,
+        device=device,
+        verbose=0,
+    )
     start_at_zero_action(model.policy.action_net)
     return model
 
@@ -275,12 +308,23 @@ def build_sac(config, env, *, seed: int, device: str, budget: int) -> ClippedSAC
     `buffer_size` and the step budget, which keeps every transition exactly as the larger buffer
     would (it never fills) without allocating or saving memory that can never be used."""
     return ClippedSAC(
-        "MlpPolicy", env, batch_size=config.batch_size, buffer_size=min(config.buffer_size, budget),
-        learning_rate=config.learning_rate, ent_coef=f"auto_{config.ent_coef_init}",
-        learning_starts=config.learning_starts, train_freq=config.train_freq, gradient_steps=config.gradient_steps,
-        max_grad_norm=config.max_grad_norm, log_std_init=config.log_std_init,
+        "MlpPolicy",
+        env,
+        batch_size=config.batch_size,
+        buffer_size=min(config.buffer_size, budget),
+        learning_rate=config.learning_rate,
+        ent_coef=f"auto_{config.ent_coef_init}",
+        learning_starts=config.learning_starts,
+        train_freq=config.train_freq,
+        gradient_steps=config.gradient_steps,
+        max_grad_norm=config.max_grad_norm,
+        log_std_init=config.log_std_init,
         critic_warmup_steps=config.critic_warmup_steps,
-        policy_kwargs={"net_arch": list(config.net_arch)}, seed=seed, device=device, verbose=0)
+        policy_kwargs={"net_arch": list(config.net_arch)},
+        seed=seed,
+        device=device,
+        verbose=0,
+    )
 
 
-MODEL_CLASSES = {"a2c": HuberA2C, "ppo": PPO, "sac": ClippedSAC}   # what a saved model of each loads as
+MODEL_CLASSES = {"a2c": HuberA2C, "ppo": PPO, "sac": ClippedSAC}  # what a saved model of each loads as

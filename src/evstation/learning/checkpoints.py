@@ -41,15 +41,20 @@ from ..files import staged_folder, write_text_atomically
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE, NORMALIZATION_FILE, REPLAY_FILE, META_FILE = "model.zip", "normalization.pkl", "replay_buffer.pkl", "meta.json"
+MODEL_FILE, NORMALIZATION_FILE, REPLAY_FILE, META_FILE = (
+    "model.zip",
+    "normalization.pkl",
+    "replay_buffer.pkl",
+    "meta.json",
+)
 RUN_STATE_FILE = "run_state.pkl"
 STEP_PREFIX, FINAL, BEST = "step_", "final", "best"
 HASH_CHUNK_BYTES = 1 << 20
 PICKLE_PROTOCOL = 4
-ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)              # the earliest date a zip entry can carry
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 ZIP_FILE_MODE = 0o644
-UNSAVED_MODEL_ATTRIBUTES = ("start_time", "_num_timesteps_at_start")   # when this process started learning
-UNSAVED_ZIP_ENTRIES = ("system_info.txt",)          # the host's OS and versions; loading never reads it
+UNSAVED_MODEL_ATTRIBUTES = ("start_time", "_num_timesteps_at_start")  # when this process started learning
+UNSAVED_ZIP_ENTRIES = ("system_info.txt",)  # the host's OS and versions; loading never reads it
 SERIALIZED, TYPE = ":serialized:", ":type:"
 
 
@@ -129,14 +134,16 @@ def save_replay_buffer(model, path: Path) -> None:
 def load_replay_buffer(model, path: Path) -> None:
     """Fill the model's own (freshly built) replay buffer with a checkpoint's contents."""
     contents = pickle.loads(Path(path).read_bytes())
-    if not isinstance(contents, dict):                 # a checkpoint written whole by stable-baselines3
+    if not isinstance(contents, dict):  # a checkpoint written whole by stable-baselines3
         model.load_replay_buffer(path)
         return
     buffer = model.replay_buffer
     for name, value in contents.items():
         current = getattr(buffer, name)
         if isinstance(current, np.ndarray) and (value.shape != current.shape or value.dtype != current.dtype):
-            raise DataError(f"{path}: {name} is {value.shape} {value.dtype}, the model's buffer {current.shape} {current.dtype}")
+            raise DataError(
+                f"{path}: {name} is {value.shape} {value.dtype}, the model's buffer {current.shape} {current.dtype}"
+            )
         setattr(buffer, name, value)
 
 
@@ -202,15 +209,24 @@ class CheckpointStore:
         self.root = Path(root)
         self.keep = keep
         self.fingerprint = fingerprint
-        self.record = dict(record or {})      # written into every meta: the settings and data trained on
+        self.record = dict(record or {})  # written into every meta: the settings and data trained on
 
     def _step_folders(self) -> list[Path]:
         if not self.root.is_dir():
             return []
         return sorted(path for path in self.root.iterdir() if path.is_dir() and path.name.startswith(STEP_PREFIX))
 
-    def save(self, model, normalization, *, with_replay_buffer: bool, final: bool = False, best: bool = False,
-             run_state: bytes | None = None, extra: dict | None = None) -> Checkpoint:
+    def save(
+        self,
+        model,
+        normalization,
+        *,
+        with_replay_buffer: bool,
+        final: bool = False,
+        best: bool = False,
+        run_state: bytes | None = None,
+        extra: dict | None = None,
+    ) -> Checkpoint:
         name = FINAL if final else BEST if best else f"{STEP_PREFIX}{model.num_timesteps:09d}"
         target = self.root / name
         with staged_folder(target) as staging:
@@ -220,9 +236,16 @@ class CheckpointStore:
                 save_replay_buffer(model, staging / REPLAY_FILE)
             if run_state is not None:
                 (staging / RUN_STATE_FILE).write_bytes(run_state)
-            files = {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())}
-            meta = {"num_timesteps": int(model.num_timesteps), "fingerprint": self.fingerprint, **self.record,
-                    **(extra or {}), "files": files}
+            files = {
+                path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())
+            }
+            meta = {
+                "num_timesteps": int(model.num_timesteps),
+                "fingerprint": self.fingerprint,
+                **self.record,
+                **(extra or {}),
+                "files": files,
+            }
             (staging / META_FILE).write_text(json.dumps(meta, indent=2))
         if not (final or best):
             self._rotate(keep_buffer_in=target)
@@ -308,8 +331,9 @@ def settle_loaded_optimizers(model) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             continue
         for parameter, state in list(optimizer.state.items()):
-            optimizer.state[parameter] = {sys.intern(key) if isinstance(key, str) else key: value
-                                          for key, value in state.items()}
+            optimizer.state[parameter] = {
+                sys.intern(key) if isinstance(key, str) else key: value for key, value in state.items()
+            }
         for group in optimizer.param_groups:
             if group.get("fused") or group.get("capturable"):
                 continue

@@ -16,9 +16,22 @@ from ..config import dotted_value
 # The learner's problem (control), its rewards (reward, tariff, emission factor), the physics it
 # acts on (battery, sockets, simulation, validation's tolerances) and the constants the compact
 # observation is scaled by (the mall's modelled peak, opening hours, the inverter's limit).
-POLICY_KEYS = ("battery", "sockets", "tariff", "emissions.grid_kg_per_kwh", "reward", "validation", "simulation",
-               "control", "mall.enabled", "mall.weekday_profile_kw", "mall.annual_energy_mwh", "opening_hours",
-               "pv.inverter_ac_limit_kw", "training.checkpoint_every_steps")
+POLICY_KEYS = (
+    "battery",
+    "sockets",
+    "tariff",
+    "emissions.grid_kg_per_kwh",
+    "reward",
+    "validation",
+    "simulation",
+    "control",
+    "mall.enabled",
+    "mall.weekday_profile_kw",
+    "mall.annual_energy_mwh",
+    "opening_hours",
+    "pv.inverter_ac_limit_kw",
+    "training.checkpoint_every_steps",
+)
 
 
 def policy_keys(agent: str) -> tuple[str, ...]:

@@ -36,15 +36,21 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from .checkpoints import canonical_pickle
 from ..errors import DataError
+from .checkpoints import canonical_pickle
 
 log = logging.getLogger(__name__)
 
 VEC_ENV_BUFFERS = ("buf_obs", "buf_dones", "buf_rews", "buf_infos", "actions", "reset_infos", "_seeds", "_options")
 NORMALIZATION_BUFFERS = ("returns", "old_obs", "old_reward")
-MODEL_FIELDS = ("_last_obs", "_last_original_obs", "_last_episode_starts", "_episode_num",
-                "ep_info_buffer", "ep_success_buffer")
+MODEL_FIELDS = (
+    "_last_obs",
+    "_last_original_obs",
+    "_last_episode_starts",
+    "_episode_num",
+    "ep_info_buffer",
+    "ep_success_buffer",
+)
 NOISE_FIELDS = ("exploration_mat", "exploration_matrices")
 LOGGER_FIELDS = ("name_to_value", "name_to_count", "name_to_excluded")
 
@@ -54,6 +60,7 @@ class StateMismatch(ValueError):
 
 
 # ---------------------------------------------------------------- environments
+
 
 def wrapper_chain(env) -> list:
     """env, env.env, ... down to the unwrapped environment."""
@@ -79,8 +86,13 @@ def base_vec_env(venv):
 
 def environment_states(venv) -> list[list[tuple[str, dict | None]]]:
     """Per vectorised member, per layer of its wrapper chain: the layer's type and its snapshot."""
-    return [[(type(layer).__qualname__, copy.deepcopy(layer.snapshot()) if _has_state(layer) else None)
-             for layer in wrapper_chain(env)] for env in base_vec_env(venv).envs]
+    return [
+        [
+            (type(layer).__qualname__, copy.deepcopy(layer.snapshot()) if _has_state(layer) else None)
+            for layer in wrapper_chain(env)
+        ]
+        for env in base_vec_env(venv).envs
+    ]
 
 
 def restore_environments(venv, states: list) -> None:
@@ -88,8 +100,10 @@ def restore_environments(venv, states: list) -> None:
     chains = [wrapper_chain(env) for env in members]
     layout = [[type(layer).__qualname__ for layer in chain] for chain in chains]
     if layout != [[name for name, _ in member] for member in states]:
-        raise StateMismatch(f"environments are built as {layout}, the checkpoint has "
-                            f"{[[name for name, _ in member] for member in states]}")
+        raise StateMismatch(
+            f"environments are built as {layout}, the checkpoint has "
+            f"{[[name for name, _ in member] for member in states]}"
+        )
     for chain, member in zip(chains, states):
         # innermost first: a wrapper may read the simulator it wraps when it restores
         for layer, (_, state) in reversed(list(zip(chain, member))):
@@ -99,14 +113,16 @@ def restore_environments(venv, states: list) -> None:
 
 # ---------------------------------------------------------------- random generators
 
+
 def _space_rng(space):
-    return getattr(space, "_np_random", None)          # never `np_random`: reading it would seed it
+    return getattr(space, "_np_random", None)  # never `np_random`: reading it would seed it
 
 
 def random_states(model) -> dict:
     rng = _space_rng(model.action_space)
     return {
-        "python": random.getstate(), "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
         "torch": torch.get_rng_state().numpy().copy(),
         "cuda": [state.numpy().copy() for state in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
         "action_space": rng.bit_generator.state if rng is not None else None,
@@ -120,11 +136,12 @@ def restore_random_states(model, states: dict) -> None:
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([torch.from_numpy(state) for state in states["cuda"]])
     if states["action_space"] is not None:
-        model.action_space.seed(0)                      # creates the generator; its state is set next
+        model.action_space.seed(0)  # creates the generator; its state is set next
         _space_rng(model.action_space).bit_generator.state = states["action_space"]
 
 
 # ---------------------------------------------------------------- exploration noise (gSDE)
+
 
 def _noise_owner(model):
     """The policy part whose `reset_noise` the rollout calls: SAC's actor, else the policy."""
@@ -136,8 +153,11 @@ def exploration_noise(model) -> dict | None:
     if not getattr(model, "use_sde", False):
         return None
     distribution = _noise_owner(model).action_dist
-    return {name: getattr(distribution, name).detach().cpu().numpy().copy() for name in NOISE_FIELDS
-            if getattr(distribution, name, None) is not None}
+    return {
+        name: getattr(distribution, name).detach().cpu().numpy().copy()
+        for name in NOISE_FIELDS
+        if getattr(distribution, name, None) is not None
+    }
 
 
 def reuse_noise_once(model, noise: dict) -> None:
@@ -146,7 +166,7 @@ def reuse_noise_once(model, noise: dict) -> None:
     owner = _noise_owner(model)
 
     def saved_noise(*args, **kwargs) -> None:
-        del owner.reset_noise                            # back to the class's own method
+        del owner.reset_noise  # back to the class's own method
         distribution = owner.action_dist
         std = distribution.get_std(owner.log_std)
         distribution.weights_dist = torch.distributions.Normal(torch.zeros_like(std), std)
@@ -157,6 +177,7 @@ def reuse_noise_once(model, noise: dict) -> None:
 
 
 # ---------------------------------------------------------------- capture and restore
+
 
 def capture(model, *, normalization, curve) -> bytes:
     """The run state at a rollout start, as bytes that depend on its content only."""
@@ -202,7 +223,7 @@ def read(path: Path | None) -> dict | None:
         return None
     try:
         state = pickle.loads(Path(path).read_bytes())
-    except Exception as error:          # any garbage: pickle raises whatever the bytes lead it to
+    except Exception as error:  # any garbage: pickle raises whatever the bytes lead it to
         state = error
     if not isinstance(state, dict) or not RUN_STATE_KEYS <= set(state):
         detail = f"{type(state).__name__}: {str(state).splitlines()[0][:200] if str(state) else ''}"

@@ -60,11 +60,11 @@ class ModelSelection(BaseCallback):
         self.path = Path(store.root) / SELECTION_FILE
         self.record = {"best_score": None, "best_timesteps": None, "scores": []}
         self.last_scored = 0
-        self.pending_score = math.nan          # the latest score, for the learning curve's next row
+        self.pending_score = math.nan  # the latest score, for the learning curve's next row
 
     def _on_training_start(self) -> None:
         self.last_scored = self.model.num_timesteps
-        if self.path.is_file() and self.model.num_timesteps > 0:      # a resumed run: keep its history
+        if self.path.is_file() and self.model.num_timesteps > 0:  # a resumed run: keep its history
             # up to its checkpoint, which is taken before that rollout start's score: a run killed
             # between the two scores that step again, as a run never stopped does once
             record = json.loads(self.path.read_text())
@@ -90,8 +90,13 @@ class ModelSelection(BaseCallback):
             self.record["best_score"], self.record["best_timesteps"] = score, steps
             log.info("validation score %.5f at step %d: the best so far, kept", score, steps)
         else:
-            log.info("validation score %.5f at step %d (best %.5f at step %d)", score, steps, best,
-                     self.record["best_timesteps"])
+            log.info(
+                "validation score %.5f at step %d (best %.5f at step %d)",
+                score,
+                steps,
+                best,
+                self.record["best_timesteps"],
+            )
         write_json_atomically(self.path, self.record)
         self.last_scored, self.pending_score = steps, score
         return score

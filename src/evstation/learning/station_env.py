@@ -30,15 +30,15 @@ import gymnasium
 import numpy as np
 
 from ..config import Settings
+from ..control.station import StationState
 from ..errors import DataError
 from ..problem.actions import ActionPipeline
 from ..problem.features import features, observation_size
 from ..problem.learning_reward import LearningReferences, MarginalReward
-from ..simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
-from ..control.station import StationState
 from ..schema import build
 from ..simulation.citylearn_env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
 from ..simulation.fast_env import FastStationEnv
+from ..simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
 
 HOURS_PER_DAY = 24
 
@@ -68,8 +68,16 @@ def layer_record(stats) -> dict:
 class LearnerEnv(gymnasium.Wrapper):
     """A simulator of the station with params `control` applied; see the module's docstring."""
 
-    def __init__(self, env, settings: Settings, observer: StationObserver, *, reward_scale: float = 1.0,
-                 start_step: int = 0, end_step: int | None = None):
+    def __init__(
+        self,
+        env,
+        settings: Settings,
+        observer: StationObserver,
+        *,
+        reward_scale: float = 1.0,
+        start_step: int = 0,
+        end_step: int | None = None,
+    ):
         super().__init__(env)
         self.settings, self.observer, self.reward_scale = settings, observer, reward_scale
         self.fast = isinstance(env.unwrapped, FastStationEnv)
@@ -85,8 +93,11 @@ class LearnerEnv(gymnasium.Wrapper):
         if self.compact:
             size = observation_size(settings)
             self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
-        self.marginal = MarginalReward(LearningReferences.from_settings(settings)) \
-            if settings.control.learning_reward == "marginal" else None
+        self.marginal = (
+            MarginalReward(LearningReferences.from_settings(settings))
+            if settings.control.learning_reward == "marginal"
+            else None
+        )
         self.state: StationState | None = None
 
     # ------------------------------------------------------------ reading the simulator
@@ -134,8 +145,13 @@ class LearnerEnv(gymnasium.Wrapper):
         truncated = bool(truncated) or (not terminated and next_step >= self.end_step)
         if not terminated:
             self.state = self._read_state()
-        info = {"reward_unscaled": reward, "reward_components": components, "reward_station": station_reward,
-                "reward_station_components": station_components, "layer": layer_record(stats)}
+        info = {
+            "reward_unscaled": reward,
+            "reward_components": components,
+            "reward_station": station_reward,
+            "reward_station_components": station_components,
+            "layer": layer_record(stats),
+        }
         return self._observe(raw), reward * self.reward_scale, bool(terminated), truncated, info
 
     # ------------------------------------------------------------ exact resume
@@ -150,8 +166,9 @@ class LearnerEnv(gymnasium.Wrapper):
         self.state = self._read_state()
 
 
-def make_learner_env(settings: Settings, folder: str | Path, *, reward_scale: float = 1.0, backend: str = "fast",
-                     window: str = "train") -> LearnerEnv:
+def make_learner_env(
+    settings: Settings, folder: str | Path, *, reward_scale: float = 1.0, backend: str = "fast", window: str = "train"
+) -> LearnerEnv:
     """The learner's environment on the dataset in `folder`: `window` "train" stops before the
     validation period, "validation" is that period only, "year" the whole episode."""
     folder = Path(folder)
@@ -165,7 +182,9 @@ def make_learner_env(settings: Settings, folder: str | Path, *, reward_scale: fl
     if window == "validation" and start >= observer.steps:
         raise ValueError("control.model_selection.validation_days is 0: there is no validation window")
     bounds = {"train": (0, start), "validation": (start, observer.steps), "year": (0, observer.steps)}[window]
-    return LearnerEnv(simulator, settings, observer, reward_scale=reward_scale, start_step=bounds[0], end_step=bounds[1])
+    return LearnerEnv(
+        simulator, settings, observer, reward_scale=reward_scale, start_step=bounds[0], end_step=bounds[1]
+    )
 
 
 def make_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0, backend: str = "fast") -> LearnerEnv:
@@ -186,7 +205,7 @@ class PolicyController:
         self.settings = settings
         try:
             self.model = agents.MODEL_CLASSES[agent].load(model_path, device=device)
-        except Exception as error:          # any garbage: the zip and pickle readers raise what the bytes lead to
+        except Exception as error:  # any garbage: the zip and pickle readers raise what the bytes lead to
             raise unreadable(model_path, f"a {agent} model", error) from None
         try:
             with open(normalization_path, "rb") as stream:
@@ -198,8 +217,10 @@ class PolicyController:
         self.last_stats = None
         self.observations = int(np.prod(self.model.observation_space.shape))
         if observations != self.observations:
-            raise DataError(f"{normalization_path}: statistics of {observations} observations, "
-                            f"the model beside it takes {self.observations}")
+            raise DataError(
+                f"{normalization_path}: statistics of {observations} observations, "
+                f"the model beside it takes {self.observations}"
+            )
         self._check_size("actions", self.model.action_space.shape, self.pipeline.policy_action_space.shape)
         if settings.control.observation == "compact":
             self._check_size("observations", self.model.observation_space.shape, (observation_size(settings),))
@@ -207,8 +228,10 @@ class PolicyController:
     def _check_size(self, what: str, trained: tuple, station: tuple) -> None:
         """A model trained for another station (other sockets, features) is refused in one line."""
         if tuple(trained) != tuple(station):
-            raise DataError(f"{self.name}: the model takes {what} of shape {tuple(trained)}, this station's are "
-                            f"{tuple(station)} (trained for another station: sockets or control settings differ)")
+            raise DataError(
+                f"{self.name}: the model takes {what} of shape {tuple(trained)}, this station's are "
+                f"{tuple(station)} (trained for another station: sockets or control settings differ)"
+            )
 
     def reset(self) -> None:
         self.last_stats = None

@@ -41,23 +41,39 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-from . import agents, run_state
-from .checkpoints import META_FILE, Checkpoint, CheckpointStore, load_replay_buffer, settle_loaded_optimizers
 from ..config import REWARD_COMPONENTS, Settings
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import ConfigError, DataError, UserError
+from ..files import write_text_atomically
+from ..simulation.progress import progress_bar
+from . import agents, run_state
+from .checkpoints import META_FILE, Checkpoint, CheckpointStore, load_replay_buffer, settle_loaded_optimizers
 from .policy_settings import policy_settings
 from .selection import ModelSelection
 from .station_env import make_learner_env, make_training_env, unreadable, validation_start_step
-from ..files import write_text_atomically
-from ..simulation.progress import progress_bar
 
 log = logging.getLogger(__name__)
-CURVE_LOSSES = ("train/value_loss", "train/policy_loss", "train/policy_gradient_loss", "train/entropy_loss", "train/actor_loss",
-                "train/critic_loss", "train/ent_coef", "train/approx_kl", "train/learning_rate")
-CURVE_COLUMNS = ["timesteps", "episodes", "reward_mean", *(f"reward_{c}_mean" for c in REWARD_COMPONENTS),
-                 "reward_station_mean", "episode_reward_last", "validation_score",
-                 *(name.split("/")[1] for name in CURVE_LOSSES)]
+CURVE_LOSSES = (
+    "train/value_loss",
+    "train/policy_loss",
+    "train/policy_gradient_loss",
+    "train/entropy_loss",
+    "train/actor_loss",
+    "train/critic_loss",
+    "train/ent_coef",
+    "train/approx_kl",
+    "train/learning_rate",
+)
+CURVE_COLUMNS = [
+    "timesteps",
+    "episodes",
+    "reward_mean",
+    *(f"reward_{c}_mean" for c in REWARD_COMPONENTS),
+    "reward_station_mean",
+    "episode_reward_last",
+    "validation_score",
+    *(name.split("/")[1] for name in CURVE_LOSSES),
+]
 CLIP_OBSERVATION = 10.0
 
 
@@ -77,7 +93,7 @@ def curve_path(results_dir: Path, agent: str, seed: int) -> Path:
     return results_dir / "curves" / f"{agent}_seed{seed}.csv"
 
 
-MAX_SEED = 2**32 - 1                     # numpy's and torch's seeds
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
 
 
 def check_seed(seed: int, key: str = "seed") -> None:
@@ -98,7 +114,7 @@ def _hash_training_data(digest, folder: Path) -> None:
         if path.is_file():
             digest.update(path.name.encode())
             digest.update(str(path.stat().st_size).encode())
-    for name in ("schema.json", "summary.json"):        # the summary changes with any profile
+    for name in ("schema.json", "summary.json"):  # the summary changes with any profile
         digest.update((folder / name).read_bytes())
 
 
@@ -130,25 +146,32 @@ _ABSENT = object()
 def settings_differences(trained: dict, now: dict) -> list[str]:
     """`key: trained with X, params say Y` for each key whose value differs."""
     trained, now = _flat(trained), _flat(now)
-    return [f"{key}: trained with {_shown(trained.get(key, _ABSENT))}, params say {_shown(now.get(key, _ABSENT))}"
-            for key in sorted(set(trained) | set(now)) if trained.get(key, _ABSENT) != now.get(key, _ABSENT)]
+    return [
+        f"{key}: trained with {_shown(trained.get(key, _ABSENT))}, params say {_shown(now.get(key, _ABSENT))}"
+        for key in sorted(set(trained) | set(now))
+        if trained.get(key, _ABSENT) != now.get(key, _ABSENT)
+    ]
 
 
 def check_trained_under(checkpoint: Checkpoint, settings: Settings, agent: str, seed: int, data_folder: Path) -> None:
     """Refuse (one line) a model trained under other parameters or on other training data than now."""
     meta = json.loads((checkpoint.folder / META_FILE).read_text())
     recorded = meta.get("settings")
-    if recorded is None:                          # recorded before checkpoints held their settings
+    if recorded is None:  # recorded before checkpoints held their settings
         if meta.get("fingerprint") != run_fingerprint(settings, agent, seed, data_folder):
-            raise DataError(f"{checkpoint.model}: trained under other parameters or training data than these "
-                            f"(its meta records no settings to name them): retrain it")
+            raise DataError(
+                f"{checkpoint.model}: trained under other parameters or training data than these "
+                f"(its meta records no settings to name them): retrain it"
+            )
         return
     differences = settings_differences(recorded, trained_settings(settings, agent))
     if differences:
         raise DataError(f"{checkpoint.model}: trained under other parameters: {'; '.join(differences)}")
     if meta.get("data") != data_fingerprint(data_folder):
-        raise DataError(f"{data_folder}: not the training data {checkpoint.model} was trained on "
-                        f"(the dataset was rebuilt since): retrain, or rebuild the dataset it was trained on")
+        raise DataError(
+            f"{data_folder}: not the training data {checkpoint.model} was trained on "
+            f"(the dataset was rebuilt since): retrain, or rebuild the dataset it was trained on"
+        )
 
 
 def check_writable(*folders: Path) -> None:
@@ -168,8 +191,9 @@ def make_vec_env(settings: Settings, learner: agents.Learner, folder: Path):
     cores work; the fast simulator's stay in-process, where a step (~0.1 ms at 128 sockets) costs
     less than sending it to another process."""
     count = learner.n_envs
-    build = functools.partial(make_training_env, settings.as_dict(), str(folder), learner.reward_scale,
-                              settings.training.backend)
+    build = functools.partial(
+        make_training_env, settings.as_dict(), str(folder), learner.reward_scale, settings.training.backend
+    )
     if count == 1 or settings.training.backend == "fast":
         return DummyVecEnv([build] * count)
     return SubprocVecEnv([build] * count, start_method="spawn")
@@ -206,12 +230,18 @@ class KillAtStep(BaseCallback):
 class Checkpointing(BaseCallback):
     """Saves a checkpoint at a rollout start once `every` steps have passed since the last one."""
 
-    def __init__(self, store: CheckpointStore, normalization: VecNormalize, every: int, with_replay_buffer: bool,
-                 capture_run_state=None):
+    def __init__(
+        self,
+        store: CheckpointStore,
+        normalization: VecNormalize,
+        every: int,
+        with_replay_buffer: bool,
+        capture_run_state=None,
+    ):
         super().__init__()
         self.store, self.normalization, self.every = store, normalization, every
         self.with_replay_buffer = with_replay_buffer
-        self.capture_run_state = capture_run_state      # model -> bytes, or None where it cannot be captured
+        self.capture_run_state = capture_run_state  # model -> bytes, or None where it cannot be captured
         self.last_saved = None
 
     def _on_training_start(self) -> None:
@@ -252,7 +282,7 @@ class LearningCurve(BaseCallback):
         writer = csv.DictWriter(text, fieldnames=CURVE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-        write_text_atomically(self.path, text.getvalue())     # a kill here must not lose the kept rows
+        write_text_atomically(self.path, text.getvalue())  # a kill here must not lose the kept rows
 
     WINDOW = ("steps", "sums", "episode_rewards", "episodes", "last_episode_reward", "last_row")
 
@@ -292,13 +322,16 @@ class LearningCurve(BaseCallback):
 
     def _write_row(self) -> None:
         losses = self.model.logger.name_to_value
-        row = {"timesteps": self.model.num_timesteps, "episodes": self.episodes,
-               "reward_mean": self._mean("reward"),
-               **{f"reward_{c}_mean": self._mean(c) for c in REWARD_COMPONENTS},
-               "reward_station_mean": self._mean("reward_station"),
-               "episode_reward_last": self.last_episode_reward,
-               "validation_score": self.selection.take_score() if self.selection is not None else float("nan"),
-               **{name.split("/")[1]: losses.get(name, float("nan")) for name in CURVE_LOSSES}}
+        row = {
+            "timesteps": self.model.num_timesteps,
+            "episodes": self.episodes,
+            "reward_mean": self._mean("reward"),
+            **{f"reward_{c}_mean": self._mean(c) for c in REWARD_COMPONENTS},
+            "reward_station_mean": self._mean("reward_station"),
+            "episode_reward_last": self.last_episode_reward,
+            "validation_score": self.selection.take_score() if self.selection is not None else float("nan"),
+            **{name.split("/")[1]: losses.get(name, float("nan")) for name in CURVE_LOSSES},
+        }
         with open(self.path, "a", newline="") as stream:
             csv.DictWriter(stream, fieldnames=CURVE_COLUMNS).writerow(row)
         self.last_row = self.model.num_timesteps
@@ -306,7 +339,7 @@ class LearningCurve(BaseCallback):
 
     def _on_training_end(self) -> None:
         final_score = self.selection is not None and not math.isnan(self.selection.pending_score)
-        if self.steps or final_score:          # the score of the last model comes after the last row
+        if self.steps or final_score:  # the score of the last model comes after the last row
             self._write_row()
 
 
@@ -318,8 +351,9 @@ class ProgressBar(BaseCallback):
         self.total, self.label = total, label
 
     def _on_training_start(self) -> None:
-        self.bar = progress_bar(total=self.total, initial=self.model.num_timesteps, desc=self.label,
-                                mininterval=2.0, smoothing=0.05)
+        self.bar = progress_bar(
+            total=self.total, initial=self.model.num_timesteps, desc=self.label, mininterval=2.0, smoothing=0.05
+        )
 
     def _on_step(self) -> bool:
         self.bar.update(self.model.num_timesteps - self.bar.n)
@@ -332,7 +366,7 @@ class ProgressBar(BaseCallback):
 def _load_normalization(path: Path, venv) -> VecNormalize:
     try:
         normalization = VecNormalize.load(str(path), venv)
-    except Exception as error:          # any garbage: pickle raises whatever the bytes lead it to
+    except Exception as error:  # any garbage: pickle raises whatever the bytes lead it to
         raise unreadable(path, "normalisation statistics", error) from None
     if not isinstance(normalization, VecNormalize):
         raise DataError(f"{path}: not normalisation statistics (holds a {type(normalization).__name__})")
@@ -342,8 +376,9 @@ def _load_normalization(path: Path, venv) -> VecNormalize:
 
 def _load_model(learner: agents.Learner, checkpoint: Checkpoint, normalization, device: str):
     try:
-        model = learner.model_class.load(checkpoint.model, env=normalization, device=device,
-                                         custom_objects=learner.rebuilt_on_load())
+        model = learner.model_class.load(
+            checkpoint.model, env=normalization, device=device, custom_objects=learner.rebuilt_on_load()
+        )
     except Exception as error:
         raise unreadable(checkpoint.model, f"a {learner.name} model", error) from None
     settle_loaded_optimizers(model)
@@ -362,36 +397,47 @@ def budget_overshoot(learner: agents.Learner, budget: int) -> int:
     return -budget % learner.rollout_steps
 
 
-def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
-                resume: bool = False) -> dict:
+def train_agent(
+    settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path, resume: bool = False
+) -> dict:
     """Train one agent with one seed on the training year; returns where its final model lies."""
     check_seed(seed)
-    settings = with_tuned_residual(settings, results_dir)       # the tuned rule a peak_shaving residual corrects
+    settings = with_tuned_residual(settings, results_dir)  # the tuned rule a peak_shaving residual corrects
     device = choose_device(settings.training.device)
     torch.set_num_threads(settings.training.cpu_threads)
     folder = data_dir / "train"
     if not (folder / "schema.json").is_file():
         raise DataError(f"{folder / 'schema.json'}: training data not found (run `evstation build-dataset`)")
     check_writable(run_folder(results_dir, agent, seed), curve_path(results_dir, agent, seed).parent)
-    store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints,
-                            run_fingerprint(settings, agent, seed, folder),
-                            record={"settings": trained_settings(settings, agent), "data": data_fingerprint(folder)})
+    store = CheckpointStore(
+        run_folder(results_dir, agent, seed),
+        settings.training.keep_checkpoints,
+        run_fingerprint(settings, agent, seed, folder),
+        record={"settings": trained_settings(settings, agent), "data": data_fingerprint(folder)},
+    )
     learner = agents.Learner.of(agent, settings)
     venv = make_vec_env(settings, learner, folder)
-    episode_steps = validation_start_step(settings, settings.simulation.horizon_hours)   # the training window
+    episode_steps = validation_start_step(settings, settings.simulation.horizon_hours)  # the training window
     budget = learner.total_timesteps(episode_steps)
     overshoot = budget_overshoot(learner, budget)
     if overshoot:
-        log.warning("%s seed %d: rollouts of %d steps end at step %d, %d past the budget of %d steps (recorded "
-                    "in final/meta.json)", agent, seed, learner.rollout_steps, budget + overshoot,
-                    overshoot, budget)
+        log.warning(
+            "%s seed %d: rollouts of %d steps end at step %d, %d past the budget of %d steps (recorded "
+            "in final/meta.json)",
+            agent,
+            seed,
+            learner.rollout_steps,
+            budget + overshoot,
+            overshoot,
+            budget,
+        )
     checkpoint = store.newest() if resume else None
     if resume and checkpoint is None:
         log.warning("%s seed %d: no intact checkpoint to resume from: training from the start", agent, seed)
     if checkpoint is None:
         normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
         model = learner.build(normalization, seed, device, budget)
-    else:                                   # every file loads before anything is written
+    else:  # every file loads before anything is written
         normalization = _load_normalization(checkpoint.normalization, venv)
         model = _load_model(learner, checkpoint, normalization, device)
         if checkpoint.replay_buffer is None and learner.off_policy:
@@ -399,55 +445,87 @@ def train_agent(settings: Settings, agent: str, seed: int, *, data_dir: Path, re
     # stable-baselines3's own logger would make an empty SB3-<time> folder in the temp folder at every
     # `learn`; the learning curve reads the losses from the logger's values, which this one keeps too
     model.set_logger(Logger(folder=None, output_formats=[]))
-    exact = settings.training.backend == "fast"          # CityLearn cannot be captured mid-episode
+    exact = settings.training.backend == "fast"  # CityLearn cannot be captured mid-episode
     saved_state = run_state.read(checkpoint.run_state) if exact and checkpoint is not None else None
     if checkpoint is not None:
-        log.info("%s seed %d: resuming from %s at step %d", agent, seed, checkpoint.folder.name, checkpoint.num_timesteps)
+        log.info(
+            "%s seed %d: resuming from %s at step %d", agent, seed, checkpoint.folder.name, checkpoint.num_timesteps
+        )
     if resume:
         store.discard_unfinished()
     if checkpoint is None:
         store.clear()
-    log.info("%s seed %d: training on %s (%d CPU threads, %d %s environments), %d of %d steps to go",
-             agent, seed, device, settings.training.cpu_threads, venv.num_envs, settings.training.backend,
-             budget - model.num_timesteps, budget)
+    log.info(
+        "%s seed %d: training on %s (%d CPU threads, %d %s environments), %d of %d steps to go",
+        agent,
+        seed,
+        device,
+        settings.training.cpu_threads,
+        venv.num_envs,
+        settings.training.backend,
+        budget - model.num_timesteps,
+        budget,
+    )
     every = settings.training.checkpoint_every_steps
     selection = None
     if settings.control.model_selection.validation_days:
         validation_env = make_learner_env(settings, folder, window="validation")
         selection = ModelSelection(validation_env, normalization, store, settings.control.model_selection.every_steps)
     curve = LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps, selection)
-    resumed = (run_state.resume(saved_state, model, normalization=normalization, curve=curve)
-               if exact and checkpoint is not None else None)
+    resumed = (
+        run_state.resume(saved_state, model, normalization=normalization, curve=curve)
+        if exact and checkpoint is not None
+        else None
+    )
     capture = functools.partial(run_state.capture, normalization=normalization, curve=curve) if exact else None
     kill = _kill_point()
-    callbacks = CallbackList([
-        *([resumed] if resumed is not None else []),
-        *learner.schedule_callbacks(),
-        Checkpointing(store, normalization, every, with_replay_buffer=learner.off_policy,
-                      capture_run_state=capture),
-        *([selection] if selection is not None else []),
-        curve,
-        ProgressBar(budget, f"{agent}/seed{seed}"),
-        *([KillAtStep(kill[1])] if kill is not None and kill[0] == "step" else []),
-    ])
+    callbacks = CallbackList(
+        [
+            *([resumed] if resumed is not None else []),
+            *learner.schedule_callbacks(),
+            Checkpointing(
+                store, normalization, every, with_replay_buffer=learner.off_policy, capture_run_state=capture
+            ),
+            *([selection] if selection is not None else []),
+            curve,
+            ProgressBar(budget, f"{agent}/seed{seed}"),
+            *([KillAtStep(kill[1])] if kill is not None and kill[0] == "step" else []),
+        ]
+    )
     started, first_step = time.perf_counter(), model.num_timesteps
     if budget > model.num_timesteps:
-        model.learn(total_timesteps=budget - model.num_timesteps, callback=callbacks,
-                    reset_num_timesteps=checkpoint is None)
+        model.learn(
+            total_timesteps=budget - model.num_timesteps, callback=callbacks, reset_num_timesteps=checkpoint is None
+        )
     elapsed = time.perf_counter() - started
     # what the run trained against its budget: rollouts end past it unless they divide it
-    budget_record = {"budget_timesteps": int(budget), "trained_timesteps": int(model.num_timesteps),
-                     "overshoot_timesteps": int(model.num_timesteps - budget)}
+    budget_record = {
+        "budget_timesteps": int(budget),
+        "trained_timesteps": int(model.num_timesteps),
+        "overshoot_timesteps": int(model.num_timesteps - budget),
+    }
     if selection is None:
         final = store.save(model, normalization, with_replay_buffer=False, final=True, extra=budget_record)
-    else:                                  # the best-scoring model on the validation window is final
+    else:  # the best-scoring model on the validation window is final
         if store.best() is None:
             selection.init_callback(model)
             selection.score_now()
         final = store.promote_best(extra=budget_record)
     venv.close()
     trained = model.num_timesteps - first_step
-    log.info("%s seed %d: %d steps in %.0f s (%.1f steps/s); final model in %s", agent, seed, trained, elapsed,
-             trained / elapsed if elapsed else float("nan"), final.folder)
-    return {"agent": agent, "seed": seed, "num_timesteps": int(model.num_timesteps), "device": device,
-            "final": str(final.folder)}
+    log.info(
+        "%s seed %d: %d steps in %.0f s (%.1f steps/s); final model in %s",
+        agent,
+        seed,
+        trained,
+        elapsed,
+        trained / elapsed if elapsed else float("nan"),
+        final.folder,
+    )
+    return {
+        "agent": agent,
+        "seed": seed,
+        "num_timesteps": int(model.num_timesteps),
+        "device": device,
+        "final": str(final.folder),
+    }

@@ -30,14 +30,14 @@ import gymnasium
 import numpy as np
 
 from ..config import VEHICLE_KINDS, Settings
-from ..site.sessions import socket_kinds
 from ..control.allocation import headroom_kwh_by_group, least_laxity_first
 from ..control.floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
 from ..control.peak_shaving import make_rule
 from ..control.rules import LeastLaxity, PeakShaving
 from ..control.station import StationState
+from ..site.sessions import socket_kinds
 
-RAISE_TOLERANCE = 1e-9       # float noise: a socket counts as raised only above it
+RAISE_TOLERANCE = 1e-9  # float noise: a socket counts as raised only above it
 
 
 def residual_rule(settings: Settings) -> LeastLaxity | PeakShaving | None:
@@ -49,8 +49,10 @@ def residual_rule(settings: Settings) -> LeastLaxity | PeakShaving | None:
         return LeastLaxity()
     if control.residual == "peak_shaving":
         if control.residual_tuning is None:
-            raise ValueError("control.residual peak_shaving: the tuned rule is not set (the train and evaluate "
-                             "stages take it from the scenario's peak_shaving record)")
+            raise ValueError(
+                "control.residual peak_shaving: the tuned rule is not set (the train and evaluate "
+                "stages take it from the scenario's peak_shaving record)"
+            )
         return make_rule(settings, control.residual_tuning.threshold_kw, control.residual_tuning.recharge_soc_pct)
     return None
 
@@ -58,9 +60,10 @@ def residual_rule(settings: Settings) -> LeastLaxity | PeakShaving | None:
 @dataclass(frozen=True)
 class LayerStats:
     """What the feasibility layer changed in one step's action."""
-    sockets_raised: int          # sockets the floor gave more than the policy asked
-    floor_added_kwh: float       # bus energy the floor added to what the policy asked (what vehicles can take)
-    battery_cut: bool            # the battery's action was cut to its SOC window and power
+
+    sockets_raised: int  # sockets the floor gave more than the policy asked
+    floor_added_kwh: float  # bus energy the floor added to what the policy asked (what vehicles can take)
+    battery_cut: bool  # the battery's action was cut to its SOC window and power
 
 
 def affine(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -79,7 +82,7 @@ class ActionPipeline:
         self.rule = residual_rule(settings)
         self.residual = self.rule is not None
         self.socket_group = np.array([VEHICLE_KINDS.index(kind) for kind in socket_kinds(settings)], dtype=int)
-        self.groups = tuple(sorted(set(self.socket_group.tolist())))     # groups present, VEHICLE_KINDS order
+        self.groups = tuple(sorted(set(self.socket_group.tolist())))  # groups present, VEHICLE_KINDS order
         ev_dimensions = len(self.groups) if self.aggregated else len(self.socket_group)
         # CityLearn's box: battery [-1, 1] (+ charges), each EV dimension [0, 1] (no V2G)
         self.citylearn_low = np.concatenate([[-1.0], np.zeros(ev_dimensions)])
@@ -91,7 +94,9 @@ class ActionPipeline:
         if self.symmetric:
             size = len(self.citylearn_low)
             return gymnasium.spaces.Box(-np.ones(size, np.float32), np.ones(size, np.float32), dtype=np.float32)
-        return gymnasium.spaces.Box(self.citylearn_low.astype(np.float32), self.citylearn_high.astype(np.float32), dtype=np.float32)
+        return gymnasium.spaces.Box(
+            self.citylearn_low.astype(np.float32), self.citylearn_high.astype(np.float32), dtype=np.float32
+        )
 
     def in_citylearn_box(self, policy_action) -> np.ndarray:
         """The policy's action in CityLearn's units (battery [-1, 1], EV dimensions [0, 1])."""
@@ -125,8 +130,14 @@ class ActionPipeline:
         floor = floor_fraction(state)
         return battery, self._moved(np.maximum(rule[1:], floor), floor, ev_change, change[1:], state), asked
 
-    def _moved(self, base: np.ndarray, lowest: np.ndarray, socket_change: np.ndarray, ev_change: np.ndarray,
-               state: StationState) -> np.ndarray:
+    def _moved(
+        self,
+        base: np.ndarray,
+        lowest: np.ndarray,
+        socket_change: np.ndarray,
+        ev_change: np.ndarray,
+        state: StationState,
+    ) -> np.ndarray:
         """Sockets moved from `base` towards `lowest` (change < 0) or towards what fills each vehicle
         (change > 0: per socket, or the group's headroom handed out least-laxity-first)."""
         sockets = base - np.maximum(-socket_change, 0.0) * (base - lowest)
@@ -162,6 +173,8 @@ class ActionPipeline:
         """Compare what vehicles would take under the policy's ask and under the layer's action."""
         takes = room_fraction(state)
         added = np.minimum(sockets, takes) - np.minimum(asked, takes)
-        return LayerStats(sockets_raised=int((added > RAISE_TOLERANCE).sum()),
-                          floor_added_kwh=float((added * socket_kwh_per_step(state)).sum()),
-                          battery_cut=bool(battery_cut))
+        return LayerStats(
+            sockets_raised=int((added > RAISE_TOLERANCE).sum()),
+            floor_added_kwh=float((added * socket_kwh_per_step(state)).sum()),
+            battery_cut=bool(battery_cut),
+        )

@@ -51,13 +51,27 @@ from ..control.floor import energy_needed_kwh, floor_fraction, laxity_steps
 from ..control.station import StationState
 
 SOCKET_FEATURES = ("connected", "energy_needed", "steps_left", "laxity")
-STATION_FEATURES = ("hour_sin", "hour_cos", "weekday_sin", "weekday_cos", "pv", "load", "battery_soc", "tariff",
-                    "emission_factor", "billed_peak_window", "billed_peak_any", "idle_peak_window", "idle_peak_any",
-                    "hours_left_in_month", "hours_to_peak_window")
+STATION_FEATURES = (
+    "hour_sin",
+    "hour_cos",
+    "weekday_sin",
+    "weekday_cos",
+    "pv",
+    "load",
+    "battery_soc",
+    "tariff",
+    "emission_factor",
+    "billed_peak_window",
+    "billed_peak_any",
+    "idle_peak_window",
+    "idle_peak_any",
+    "hours_left_in_month",
+    "hours_to_peak_window",
+)
 GROUP_FEATURES = ("connected", "energy_needed", "floor_energy", "least_laxity")
 HOURS_PER_DAY, DAYS_PER_WEEK, HOURS_PER_YEAR = 24, 7, 8760
 HOURS_PER_LONGEST_MONTH = 31 * HOURS_PER_DAY
-HOURS_PER_STEP = 1.0          # the datasets are hourly (the simulators refuse anything else)
+HOURS_PER_STEP = 1.0  # the datasets are hourly (the simulators refuse anything else)
 
 
 def groups_present(settings: Settings) -> list[int]:
@@ -96,7 +110,9 @@ def site_import_scale_kwh(settings: Settings) -> float:
     """The site's largest possible import over a step: the mall's modelled peak (when it shares the
     meter), every socket at rated power and the battery charging at full power, with no PV."""
     mall = mall_peak_kwh(settings) if settings.mall.enabled else 0.0
-    sockets_kw = sum(settings.sockets.group(kind).count * settings.sockets.group(kind).power_kw for kind in VEHICLE_KINDS)
+    sockets_kw = sum(
+        settings.sockets.group(kind).count * settings.sockets.group(kind).power_kw for kind in VEHICLE_KINDS
+    )
     return mall + (sockets_kw + settings.battery.power_kw) * HOURS_PER_STEP
 
 
@@ -122,15 +138,24 @@ def station_features(state: StationState, settings: Settings) -> np.ndarray:
     pv_scale = settings.pv.inverter_ac_limit_kw * HOURS_PER_STEP
     load_scale = mall_peak_kwh(settings)
     peak_scale_kw = site_import_scale_kwh(settings) / HOURS_PER_STEP
-    values = [*_cyclic(state.hour, HOURS_PER_DAY), *_cyclic(state.weekday, DAYS_PER_WEEK),
-              state.pv_kwh / pv_scale, state.load_kwh / load_scale, state.battery_soc,
-              state.tariff_pen_per_kwh / settings.tariff.peak_pen_per_kwh,
-              state.emission_factor_kg_per_kwh / settings.emissions.grid_kg_per_kwh,
-              state.billed_peak_window_kw / peak_scale_kw, state.billed_peak_any_kw / peak_scale_kw,
-              state.idle_peak_window_kw / peak_scale_kw, state.idle_peak_any_kw / peak_scale_kw,
-              state.hours_left_in_month / HOURS_PER_LONGEST_MONTH, state.hours_to_peak_window / HOURS_PER_DAY]
-    return np.concatenate([values, np.asarray(state.pv_forecast_kwh) / pv_scale,
-                           np.asarray(state.load_forecast_kwh) / load_scale])
+    values = [
+        *_cyclic(state.hour, HOURS_PER_DAY),
+        *_cyclic(state.weekday, DAYS_PER_WEEK),
+        state.pv_kwh / pv_scale,
+        state.load_kwh / load_scale,
+        state.battery_soc,
+        state.tariff_pen_per_kwh / settings.tariff.peak_pen_per_kwh,
+        state.emission_factor_kg_per_kwh / settings.emissions.grid_kg_per_kwh,
+        state.billed_peak_window_kw / peak_scale_kw,
+        state.billed_peak_any_kw / peak_scale_kw,
+        state.idle_peak_window_kw / peak_scale_kw,
+        state.idle_peak_any_kw / peak_scale_kw,
+        state.hours_left_in_month / HOURS_PER_LONGEST_MONTH,
+        state.hours_to_peak_window / HOURS_PER_DAY,
+    ]
+    return np.concatenate(
+        [values, np.asarray(state.pv_forecast_kwh) / pv_scale, np.asarray(state.load_forecast_kwh) / load_scale]
+    )
 
 
 def group_features(state: StationState, settings: Settings, stay_steps: float) -> np.ndarray:
@@ -146,8 +171,12 @@ def group_features(state: StationState, settings: Settings, stay_steps: float) -
         capacity = float(state.vehicle_capacity_kwh[members].max()) if members.any() else 1.0
         step_kwh = float(state.kwh_per_step_at_full_power[members].max()) if members.any() else 1.0
         least = float(laxity[present].min()) / stay_steps if present.any() else 1.0
-        values += [present.sum() / sockets, needed[members].sum() / (sockets * capacity),
-                   floor_kwh[members].sum() / (sockets * step_kwh), least]
+        values += [
+            present.sum() / sockets,
+            needed[members].sum() / (sockets * capacity),
+            floor_kwh[members].sum() / (sockets * step_kwh),
+            least,
+        ]
     return np.asarray(values, dtype=float)
 
 

@@ -66,33 +66,37 @@ amount in these terms as in the same terms on absolute import (tested).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
 from ..config import REWARD_COMPONENTS, LearningScales, Settings
-from ..tariff.model import BillingTariff
 from ..control.station import StationState
+from ..tariff.model import BillingTariff
 
-HOURS_PER_STEP = 1.0            # the datasets are hourly: a step's kWh is its mean kW
+HOURS_PER_STEP = 1.0  # the datasets are hourly: a step's kWh is its mean kW
 
 
 @dataclass(frozen=True)
 class LearningReferences:
     """What one unit of each component means, from params."""
+
     ef_kg_per_kwh: float
     tariff_pen_per_kwh: float
     scales: LearningScales
     weights: Mapping[str, float]
-    billing: BillingTariff = BillingTariff()     # the demand charges (default: none)
+    billing: BillingTariff = BillingTariff()  # the demand charges (default: none)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "LearningReferences":
-        return cls(ef_kg_per_kwh=settings.emissions.grid_kg_per_kwh,
-                   tariff_pen_per_kwh=settings.tariff.peak_pen_per_kwh,
-                   scales=settings.control.learning_scales, weights=dict(settings.reward.weights),
-                   billing=BillingTariff.from_settings(settings.tariff))
+    def from_settings(cls, settings: Settings) -> LearningReferences:
+        return cls(
+            ef_kg_per_kwh=settings.emissions.grid_kg_per_kwh,
+            tariff_pen_per_kwh=settings.tariff.peak_pen_per_kwh,
+            scales=settings.control.learning_scales,
+            weights=dict(settings.reward.weights),
+            billing=BillingTariff.from_settings(settings.tariff),
+        )
 
 
 def baseline_import_kwh(load_kwh: float, pv_kwh: float) -> float:
@@ -107,8 +111,10 @@ def baseline_surplus_kwh(load_kwh: float, pv_kwh: float) -> float:
 
 def marginal_flows(net_kwh: float, load_kwh: float, pv_kwh: float) -> tuple[float, float]:
     """(marginal import, marginal surplus) of a step whose meter net was `net_kwh`; signed."""
-    return (max(net_kwh, 0.0) - baseline_import_kwh(load_kwh, pv_kwh),
-            max(-net_kwh, 0.0) - baseline_surplus_kwh(load_kwh, pv_kwh))
+    return (
+        max(net_kwh, 0.0) - baseline_import_kwh(load_kwh, pv_kwh),
+        max(-net_kwh, 0.0) - baseline_surplus_kwh(load_kwh, pv_kwh),
+    )
 
 
 def marginal_demand_charge_pen(state: StationState, import_kwh: float, billing: BillingTariff) -> float:
@@ -116,10 +122,12 @@ def marginal_demand_charge_pen(state: StationState, import_kwh: float, billing: 
     if not billing.charged:
         return 0.0
     idle_kwh = baseline_import_kwh(state.load_kwh, state.pv_kwh)
-    site = billing.charge_pen(import_kwh / HOURS_PER_STEP, state.in_peak_window, state.billed_peak_window_kw,
-                              state.billed_peak_any_kw)
-    idle = billing.charge_pen(idle_kwh / HOURS_PER_STEP, state.in_peak_window, state.idle_peak_window_kw,
-                              state.idle_peak_any_kw)
+    site = billing.charge_pen(
+        import_kwh / HOURS_PER_STEP, state.in_peak_window, state.billed_peak_window_kw, state.billed_peak_any_kw
+    )
+    idle = billing.charge_pen(
+        idle_kwh / HOURS_PER_STEP, state.in_peak_window, state.idle_peak_window_kw, state.idle_peak_any_kw
+    )
     return site - idle
 
 
@@ -135,17 +143,26 @@ def energy_behind_kwh(state: StationState, vehicle_soc_after: np.ndarray) -> flo
     return float(np.sum(np.where(connected, np.maximum(needed_kwh - reachable_kwh, 0.0), 0.0)))
 
 
-def learning_components(marginal_import_kwh: float, marginal_surplus_kwh: float, emission_factor: float,
-                        tariff: float, behind_kwh: float, previous_marginal_import_kwh: float,
-                        references: LearningReferences, marginal_demand_pen: float = 0.0) -> dict[str, float]:
+def learning_components(
+    marginal_import_kwh: float,
+    marginal_surplus_kwh: float,
+    emission_factor: float,
+    tariff: float,
+    behind_kwh: float,
+    previous_marginal_import_kwh: float,
+    references: LearningReferences,
+    marginal_demand_pen: float = 0.0,
+) -> dict[str, float]:
     """The five components of one step (pure; signed, never clipped)."""
     scales = references.scales
     return {
         "co2": -marginal_import_kwh * (emission_factor / references.ef_kg_per_kwh) / scales.energy_kwh,
         "solar": -marginal_surplus_kwh / scales.energy_kwh,
         # the demand part is subtracted apart, so that without demand rates (0.0) the term is bit for bit as before
-        "cost": (-marginal_import_kwh * (tariff / references.tariff_pen_per_kwh) / scales.energy_kwh
-                 - marginal_demand_pen / references.tariff_pen_per_kwh / scales.energy_kwh),
+        "cost": (
+            -marginal_import_kwh * (tariff / references.tariff_pen_per_kwh) / scales.energy_kwh
+            - marginal_demand_pen / references.tariff_pen_per_kwh / scales.energy_kwh
+        ),
         "ev_satisfaction": -behind_kwh / scales.ev_behind_kwh,
         "grid_stability": -abs(marginal_import_kwh - previous_marginal_import_kwh) / scales.ramp_kwh,
     }
@@ -166,14 +183,23 @@ class MarginalReward:
         self.previous_marginal_import_kwh: float | None = None
         self.last_demand_charge_pen = 0.0
 
-    def __call__(self, state: StationState, net_kwh: float, vehicle_soc_after: np.ndarray) -> tuple[float, dict[str, float]]:
+    def __call__(
+        self, state: StationState, net_kwh: float, vehicle_soc_after: np.ndarray
+    ) -> tuple[float, dict[str, float]]:
         """Reward and components of the step taken from `state` that ended with meter net `net_kwh`."""
         marginal_import, marginal_surplus = marginal_flows(net_kwh, state.load_kwh, state.pv_kwh)
         previous = marginal_import if self.previous_marginal_import_kwh is None else self.previous_marginal_import_kwh
         demand_pen = marginal_demand_charge_pen(state, max(net_kwh, 0.0), self.references.billing)
-        components = learning_components(marginal_import, marginal_surplus, state.emission_factor_kg_per_kwh,
-                                         state.tariff_pen_per_kwh, energy_behind_kwh(state, vehicle_soc_after),
-                                         previous, self.references, demand_pen)
+        components = learning_components(
+            marginal_import,
+            marginal_surplus,
+            state.emission_factor_kg_per_kwh,
+            state.tariff_pen_per_kwh,
+            energy_behind_kwh(state, vehicle_soc_after),
+            previous,
+            self.references,
+            demand_pen,
+        )
         self.previous_marginal_import_kwh = marginal_import
         self.last_demand_charge_pen = demand_pen
         return weighted(components, self.references.weights), components

@@ -26,7 +26,7 @@ components are kept in `last_components` so the simulation runner can record the
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from citylearn.reward_function import RewardFunction
 
@@ -34,10 +34,17 @@ from ..config import REWARD_COMPONENTS, Reward, Tariff
 from ..schema import as_plain
 from ..tariff.model import BillingTariff, MonthPeaks
 
-REQUIRED_OBSERVATIONS = ["net_electricity_consumption", "solar_generation", "carbon_intensity",
-                         "electricity_pricing", "electric_vehicles_chargers_dict", "month", "hour"]
-HOURS_PER_STEP = 1.0            # the datasets are hourly: a step's kWh is its mean kW
-CITYLEARN_FIRST_HOUR = 1        # CityLearn's hour column counts 1-24: hour 1 is 00:00-00:59 local
+REQUIRED_OBSERVATIONS = [
+    "net_electricity_consumption",
+    "solar_generation",
+    "carbon_intensity",
+    "electricity_pricing",
+    "electric_vehicles_chargers_dict",
+    "month",
+    "hour",
+]
+HOURS_PER_STEP = 1.0  # the datasets are hourly: a step's kWh is its mean kW
+CITYLEARN_FIRST_HOUR = 1  # CityLearn's hour column counts 1-24: hour 1 is 00:00-00:59 local
 
 
 def local_hour(citylearn_hour: int) -> int:
@@ -63,9 +70,16 @@ def unmet_departure_kwh(chargers: Mapping[str, dict]) -> float:
     return unmet
 
 
-def reward_components(import_kwh: float, surplus_kwh: float, emission_factor: float, tariff: float,
-                      unmet_kwh: float, previous_import_kwh: float, scales: Mapping[str, float],
-                      demand_charge_pen: float = 0.0) -> dict[str, float]:
+def reward_components(
+    import_kwh: float,
+    surplus_kwh: float,
+    emission_factor: float,
+    tariff: float,
+    unmet_kwh: float,
+    previous_import_kwh: float,
+    scales: Mapping[str, float],
+    demand_charge_pen: float = 0.0,
+) -> dict[str, float]:
     """The five components for one step (pure, so it can be tested and reused on a timeseries)."""
     return {
         "co2": penalty(import_kwh * emission_factor, scales["co2_kg"]),
@@ -84,8 +98,14 @@ class StationReward(RewardFunction):
     """CityLearn reward function of the station (central agent: one value per step). CityLearn builds it
     from plain keyword arguments (`kwargs_from`), so the tariff comes as plain data and is rebuilt here."""
 
-    def __init__(self, env_metadata, weights: Mapping[str, float] = None, scales: Mapping[str, float] = None,
-                 billing: Mapping[str, float] = None, **kwargs):
+    def __init__(
+        self,
+        env_metadata,
+        weights: Mapping[str, float] = None,
+        scales: Mapping[str, float] = None,
+        billing: Mapping[str, float] = None,
+        **kwargs,
+    ):
         super().__init__(env_metadata, **kwargs)
         if weights is None or scales is None:
             raise ValueError("StationReward needs the weights and scales of params.yaml `reward`")
@@ -97,12 +117,15 @@ class StationReward(RewardFunction):
     @classmethod
     def kwargs_from(cls, reward: Reward, tariff: Tariff | None = None) -> dict:
         """The keyword arguments CityLearn builds the reward from: plain data of params' `reward` and `tariff`."""
-        return {"weights": dict(reward.weights), "scales": as_plain(reward.scales),
-                "billing": BillingTariff.from_settings(tariff).as_plain()}
+        return {
+            "weights": dict(reward.weights),
+            "scales": as_plain(reward.scales),
+            "billing": BillingTariff.from_settings(tariff).as_plain(),
+        }
 
     def reset(self):
-        self.previous_import_kwh = None     # no ramp is charged on the first step of an episode
-        self.billed_peaks = MonthPeaks()    # the month's billed peaks so far, from the episode's first step
+        self.previous_import_kwh = None  # no ramp is charged on the first step of an episode
+        self.billed_peaks = MonthPeaks()  # the month's billed peaks so far, from the episode's first step
         self.last_components = dict.fromkeys(REWARD_COMPONENTS, 0.0)
         self.last_unmet_kwh = 0.0
         self.last_demand_charge_pen = 0.0
@@ -117,11 +140,19 @@ class StationReward(RewardFunction):
         unmet_kwh = unmet_departure_kwh(station.get("electric_vehicles_chargers_dict") or {})
         previous = import_kwh if self.previous_import_kwh is None else self.previous_import_kwh
         month, in_window = int(station["month"]), self.billing.in_peak_hours(local_hour(station["hour"]))
-        demand_pen, billed_peaks = self.billing.step_charge(self.billed_peaks, month, import_kwh / HOURS_PER_STEP,
-                                                            in_window)
-        components = reward_components(import_kwh, surplus_kwh, float(station["carbon_intensity"]),
-                                       float(station["electricity_pricing"]), unmet_kwh, previous, self.scales,
-                                       demand_pen)
+        demand_pen, billed_peaks = self.billing.step_charge(
+            self.billed_peaks, month, import_kwh / HOURS_PER_STEP, in_window
+        )
+        components = reward_components(
+            import_kwh,
+            surplus_kwh,
+            float(station["carbon_intensity"]),
+            float(station["electricity_pricing"]),
+            unmet_kwh,
+            previous,
+            self.scales,
+            demand_pen,
+        )
         self.previous_import_kwh = import_kwh
         self.billed_peaks = billed_peaks
         self.last_demand_charge_pen = demand_pen

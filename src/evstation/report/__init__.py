@@ -61,8 +61,11 @@ def _write_week_figures(table: pd.DataFrame, settings: Settings, results_dir: Pa
         power_flows(weeks, settings, report_dir / WEEK_FIGURES[0])
         battery_soc(weeks, settings, report_dir / WEEK_FIGURES[1])
         return
-    log.warning("no evaluation timeseries under %s/scenarios/*/timeseries: week figures (%s) not drawn",
-                results_dir, ", ".join(WEEK_FIGURES))
+    log.warning(
+        "no evaluation timeseries under %s/scenarios/*/timeseries: week figures (%s) not drawn",
+        results_dir,
+        ", ".join(WEEK_FIGURES),
+    )
     for name in WEEK_FIGURES:
         (report_dir / name).unlink(missing_ok=True)
 
@@ -78,10 +81,13 @@ def write_report(settings: Settings, results_dir: Path, report_dir: Path) -> pd.
     write_csv_atomically(report_dir / "comparison.csv", table)
     records = json.loads(table.to_json(orient="records"))
     compared = [scenario for scenario in settings.scenarios if (table["scenario"] == scenario).any()]
-    targets = {scenario: target_rows(scenario_settings(settings, scenario), table[table["scenario"] == scenario])
-               for scenario in compared}
-    write_json_atomically(report_dir / "comparison.json", {"scenarios": compared, "rows": records,
-                                                           "seed_targets": json_safe(targets)})
+    targets = {
+        scenario: target_rows(scenario_settings(settings, scenario), table[table["scenario"] == scenario])
+        for scenario in compared
+    }
+    write_json_atomically(
+        report_dir / "comparison.json", {"scenarios": compared, "rows": records, "seed_targets": json_safe(targets)}
+    )
     write_json_atomically(report_dir / "summary.json", summary(table, compared))
     (report_dir / "comparison.md").write_text(markdown(settings, table, results_dir) + "\n")
     kpi_bars(table, tuple(compared), report_dir / "kpi_bars.png")

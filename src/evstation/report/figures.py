@@ -20,7 +20,7 @@ from .tables import controller_value  # noqa: E402
 from .text import NOT_AVAILABLE, signed  # noqa: E402
 
 DPI = 110
-HOURS_PER_DAY = 24                 # the validation window is whole days of hourly steps (learning/station_env.py)
+HOURS_PER_DAY = 24  # the validation window is whole days of hourly steps (learning/station_env.py)
 HOURS_PER_WEEK = 7 * HOURS_PER_DAY
 
 
@@ -31,9 +31,13 @@ def _save(figure, path: Path) -> None:
 
 # ---------------------------------------------------------------- the KPIs against uncontrolled
 
-BAR_PANELS = (("co2_grid_kg", "grid CO2 (t)", 1e3), ("bill_pen", "bill (kPEN)", 1e3),
-              ("import_kwh", "grid import (MWh)", 1e3), ("solar_utilization_pct", "solar used (points)", 1.0),
-              ("ev_satisfaction_pct", "EV sessions satisfied (points)", 1.0))
+BAR_PANELS = (
+    ("co2_grid_kg", "grid CO2 (t)", 1e3),
+    ("bill_pen", "bill (kPEN)", 1e3),
+    ("import_kwh", "grid import (MWh)", 1e3),
+    ("solar_utilization_pct", "solar used (points)", 1.0),
+    ("ev_satisfaction_pct", "EV sessions satisfied (points)", 1.0),
+)
 
 
 def _bar_colour(row: pd.Series) -> str:
@@ -46,12 +50,14 @@ def _bar_colour(row: pd.Series) -> str:
 
 def _kpi_panel(axis, evaluation: pd.DataFrame, kpi: str, divisor: float) -> None:
     """Each controller's `kpi` minus uncontrolled's, with its interval and its value written beyond it."""
-    base = (controller_value(evaluation, evaluation["split"] == "eval", "uncontrolled", kpi) if len(evaluation)
-            else np.nan)
+    base = (
+        controller_value(evaluation, evaluation["split"] == "eval", "uncontrolled", kpi) if len(evaluation) else np.nan
+    )
     shown = evaluation[~evaluation["controller"].isin(NOT_STRATEGIES + ("uncontrolled",))]
     if kpi not in shown or not np.isfinite(base) or shown[kpi].isna().all():
-        axis.text(0.5, 0.5, f"{NOT_AVAILABLE}: not in these records", ha="center", va="center",
-                  transform=axis.transAxes)
+        axis.text(
+            0.5, 0.5, f"{NOT_AVAILABLE}: not in these records", ha="center", va="center", transform=axis.transAxes
+        )
         axis.set_xticks([])
         axis.set_yticks([])
         return
@@ -60,12 +66,20 @@ def _kpi_panel(axis, evaluation: pd.DataFrame, kpi: str, divisor: float) -> None
     low = (shown.get(f"{kpi}_ci_low", pd.Series(np.nan, index=shown.index)) - base) / divisor
     high = (shown.get(f"{kpi}_ci_high", pd.Series(np.nan, index=shown.index)) - base) / divisor
     errors = np.vstack([(values - low).fillna(0).clip(lower=0), (high - values).fillna(0).clip(lower=0)])
-    axis.bar(shown["controller"], values, yerr=errors, capsize=4,
-             color=[_bar_colour(item) for _, item in shown.iterrows()])
+    axis.bar(
+        shown["controller"], values, yerr=errors, capsize=4, color=[_bar_colour(item) for _, item in shown.iterrows()]
+    )
     for position, (value, below, above) in enumerate(zip(values, errors[0], errors[1])):
-        end = value + above if value >= 0 else value - below       # beyond the interval's end
-        axis.annotate(signed(value), (position, end), ha="center", va="bottom" if value >= 0 else "top",
-                      fontsize=7, xytext=(0, 2 if value >= 0 else -2), textcoords="offset points")
+        end = value + above if value >= 0 else value - below  # beyond the interval's end
+        axis.annotate(
+            signed(value),
+            (position, end),
+            ha="center",
+            va="bottom" if value >= 0 else "top",
+            fontsize=7,
+            xytext=(0, 2 if value >= 0 else -2),
+            textcoords="offset points",
+        )
     axis.margins(y=0.12)
     axis.axhline(0, color="black", linewidth=0.8)
     axis.tick_params(axis="x", rotation=60, labelsize=8)
@@ -75,16 +89,19 @@ def _kpi_panel(axis, evaluation: pd.DataFrame, kpi: str, divisor: float) -> None
 def kpi_bars(table: pd.DataFrame, scenarios: tuple[str, ...], path: Path) -> None:
     """One row of panels per scenario: each controller's difference from `uncontrolled` (evaluation year).
     `without_solar` (another site) is left out, so that it does not set the scale; agents with their interval."""
-    figure, axes = plt.subplots(len(scenarios), len(BAR_PANELS), figsize=(4.4 * len(BAR_PANELS), 4.2 * len(scenarios)),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(scenarios), len(BAR_PANELS), figsize=(4.4 * len(BAR_PANELS), 4.2 * len(scenarios)), squeeze=False
+    )
     for row, scenario in zip(axes, scenarios):
         evaluation = table[(table["split"] == "eval") & (table["scenario"] == scenario)]
         for axis, (kpi, label, divisor) in zip(row, BAR_PANELS):
             axis.set_title(f"{scenario}: {label}", fontsize=10)
             axis.grid(axis="y", alpha=0.3)
             _kpi_panel(axis, evaluation, kpi, divisor)
-    figure.suptitle("Evaluation year: each controller minus uncontrolled (without_solar left out; agents: IQM over "
-                    "seeds with 95 % interval; best rule orange, optimum green, agents blue)")
+    figure.suptitle(
+        "Evaluation year: each controller minus uncontrolled (without_solar left out; agents: IQM over "
+        "seeds with 95 % interval; best rule orange, optimum green, agents blue)"
+    )
     figure.tight_layout()
     _save(figure, path)
 
@@ -133,8 +150,11 @@ def scenario_weeks(results_dir: Path, settings: Settings, controllers: list[str]
     weeks = {}
     for scenario in settings.scenarios:
         folder = scenario_dir(results_dir, scenario)
-        found = {(name if name in BASELINE_ORDER else f"{name} (seed {settings.training.seeds[0]})"): week
-                 for name in controllers if (week := week_of(folder, name, settings)) is not None}
+        found = {
+            (name if name in BASELINE_ORDER else f"{name} (seed {settings.training.seeds[0]})"): week
+            for name in controllers
+            if (week := week_of(folder, name, settings)) is not None
+        }
         if found:
             weeks[scenario] = found
     return weeks
@@ -155,7 +175,7 @@ def power_flows(weeks: dict[str, dict[str, pd.DataFrame]], settings: Settings, p
             axis.set_title(f"{scenario}: {label}", fontsize=9)
             axis.set_ylabel("kW")
             axis.grid(alpha=0.3)
-        for axis in axes[len(scenario_groups):, column]:
+        for axis in axes[len(scenario_groups) :, column]:
             axis.axis("off")
         axes[len(scenario_groups) - 1, column].set_xlabel("hour of the representative week (evaluation year)")
     figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8)
@@ -170,9 +190,16 @@ def battery_soc(weeks: dict[str, dict[str, pd.DataFrame]], settings: Settings, p
     figure, axes = plt.subplots(len(weeks), 1, figsize=(14, 3.6 * len(weeks)), squeeze=False)
     for axis, (scenario, found) in zip(axes[:, 0], weeks.items()):
         for index, (label, week) in enumerate(identical_groups(found, ["bess_soc_pct"])):
-            axis.plot(np.arange(len(week)), week["bess_soc_pct"], label=label,
-                      linestyle=LINE_STYLES[index % len(LINE_STYLES)], marker=MARKERS[index % len(MARKERS)],
-                      markevery=(3 * index % 12, 12), markersize=4, linewidth=1.2)
+            axis.plot(
+                np.arange(len(week)),
+                week["bess_soc_pct"],
+                label=label,
+                linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+                marker=MARKERS[index % len(MARKERS)],
+                markevery=(3 * index % 12, 12),
+                markersize=4,
+                linewidth=1.2,
+            )
         axis.axhline(settings.battery.min_soc_pct, color="grey", linestyle="--", linewidth=1, label="SOC floor")
         axis.set_title(f"{scenario} (controllers with the same SOC share a line: a = b)", fontsize=10)
         axis.set_ylabel("battery SOC (%)")
@@ -184,6 +211,7 @@ def battery_soc(weeks: dict[str, dict[str, pd.DataFrame]], settings: Settings, p
 
 
 # ---------------------------------------------------------------- learning curves
+
 
 def _band(runs: list[pd.Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seeds on the union of their steps (interpolated where their steps differ): steps, median, low, high."""
@@ -208,17 +236,21 @@ def reference_scores(results_dir: Path, settings: Settings, scenario: str, runs:
     if days and path.is_file():
         series = pd.read_csv(path, usecols=lambda column: column == "learning_reward")
         if "learning_reward" in series:
-            window = series["learning_reward"].iloc[-days * HOURS_PER_DAY:]
+            window = series["learning_reward"].iloc[-days * HOURS_PER_DAY :]
             references[f"{optimum} (same {days} days of its year run)"] = float(window.mean())
     return references
 
 
-def _validation_panel(axis, results_dir: Path, settings: Settings, scenario: str, agent: str,
-                      model_steps: dict) -> tuple[list[int], dict[str, float]]:
+def _validation_panel(
+    axis, results_dir: Path, settings: Settings, scenario: str, agent: str, model_steps: dict
+) -> tuple[list[int], dict[str, float]]:
     """An agent's validation scores: the seeds' median and range, each seed's kept model, and the reference
     scores as horizontal lines. The seeds drawn and the references, none when no seed recorded a score."""
-    scored = {seed: scores for seed in settings.training.seeds
-              if (scores := validation_scores(results_dir, scenario, agent, seed)) is not None}
+    scored = {
+        seed: scores
+        for seed in settings.training.seeds
+        if (scores := validation_scores(results_dir, scenario, agent, seed)) is not None
+    }
     seeds, runs = list(scored), list(scored.values())
     if not seeds:
         axis.text(0.5, 0.5, "no validation score recorded", ha="center", va="center", transform=axis.transAxes)
@@ -229,8 +261,15 @@ def _validation_panel(axis, results_dir: Path, settings: Settings, scenario: str
     for seed, run in zip(seeds, runs):
         kept = model_steps.get((scenario, agent, seed))
         if kept is not None:
-            axis.plot([kept], [run.max()], marker="*", markersize=11, linestyle="none", color="tab:red",
-                      label="model kept" if seed == seeds[0] else None)
+            axis.plot(
+                [kept],
+                [run.max()],
+                marker="*",
+                markersize=11,
+                linestyle="none",
+                color="tab:red",
+                label="model kept" if seed == seeds[0] else None,
+            )
     references = reference_scores(results_dir, settings, scenario, runs)
     for (label, score), style in zip(references.items(), ("--", ":")):
         axis.axhline(score, color="black", linestyle=style, linewidth=1, label=f"{label}: {score:.4f}")
@@ -246,8 +285,11 @@ def _reward_panel(axis, results_dir: Path, scenario: str, agent: str, seeds: lis
         axis.axis("off")
         return
     curves = [pd.read_csv(curve_file(results_dir, scenario, agent, seed)) for seed in seeds]
-    rewards = [pd.Series(curve["reward_mean"].to_numpy(dtype=float), index=curve["timesteps"].to_numpy())
-               for curve in curves if "reward_mean" in curve]
+    rewards = [
+        pd.Series(curve["reward_mean"].to_numpy(dtype=float), index=curve["timesteps"].to_numpy())
+        for curve in curves
+        if "reward_mean" in curve
+    ]
     if rewards:
         steps, median, low, high = _band(rewards)
         axis.fill_between(steps, low, high, alpha=0.25, color="tab:grey")
@@ -269,16 +311,26 @@ def learning_curves(results_dir: Path, settings: Settings, model_steps: dict, pa
     """Per scenario, a tall row of each agent's validation score (what selects the model: seeds' median and
     band, each seed's kept model marked, the rule's and the optimum's scores as horizontal lines where there
     are) over a short row of its training reward; each agent on its own step axis (SAC's budget is a twentieth)."""
-    scenarios = [scenario for scenario in settings.scenarios
-                 if any(curve_file(results_dir, scenario, agent, seed).is_file()
-                        for agent in AGENT_ORDER for seed in settings.training.seeds)]
+    scenarios = [
+        scenario
+        for scenario in settings.scenarios
+        if any(
+            curve_file(results_dir, scenario, agent, seed).is_file()
+            for agent in AGENT_ORDER
+            for seed in settings.training.seeds
+        )
+    ]
     if not scenarios:
         _no_curves(path)
         return
-    figure, axes = plt.subplots(2 * len(scenarios), len(AGENT_ORDER),
-                                figsize=(5.2 * len(AGENT_ORDER), 5.2 * len(scenarios)), squeeze=False,
-                                gridspec_kw={"height_ratios": [3, 1] * len(scenarios)})
-    drawn = set()         # the controllers whose score is drawn as a reference line
+    figure, axes = plt.subplots(
+        2 * len(scenarios),
+        len(AGENT_ORDER),
+        figsize=(5.2 * len(AGENT_ORDER), 5.2 * len(scenarios)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 1] * len(scenarios)},
+    )
+    drawn = set()  # the controllers whose score is drawn as a reference line
     for index, scenario in enumerate(scenarios):
         for column, agent in enumerate(AGENT_ORDER):
             top, bottom = axes[2 * index, column], axes[2 * index + 1, column]
@@ -286,9 +338,14 @@ def learning_curves(results_dir: Path, settings: Settings, model_steps: dict, pa
             seeds, references = _validation_panel(top, results_dir, settings, scenario, agent, model_steps)
             drawn.update(label.split(" ")[0] for label in references)
             _reward_panel(bottom, results_dir, scenario, agent, seeds)
-    missing = "" if OPTIMA[0] in drawn or OPTIMA[1] in drawn else (
-        "\n(no optimum line: it needs the optimum's training-year timeseries, not found)")
-    figure.suptitle("Validation score (selects the model kept) per agent, seeds as a band; below: reward on the "
-                    "training year" + missing)
+    missing = (
+        ""
+        if OPTIMA[0] in drawn or OPTIMA[1] in drawn
+        else ("\n(no optimum line: it needs the optimum's training-year timeseries, not found)")
+    )
+    figure.suptitle(
+        "Validation score (selects the model kept) per agent, seeds as a band; below: reward on the "
+        "training year" + missing
+    )
     figure.tight_layout()
     _save(figure, path)

@@ -18,9 +18,10 @@ from .names import AGENT_ORDER, BASELINE_ORDER, KPIS
 @dataclass(frozen=True)
 class Entry:
     """One controller's KPIs on one split: a single run, or the seeds of an agent."""
+
     controller: str
     split: str
-    values: dict[str, list[float]]          # KPI -> one value per run (one run for a baseline)
+    values: dict[str, list[float]]  # KPI -> one value per run (one run for a baseline)
     model_steps: tuple = field(default=())  # an agent's seeds: the training step of the model each kept
 
 
@@ -43,12 +44,17 @@ def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
             record = json.loads(path.read_text())
             entries += [Entry(name, split, {k: [_scalar(record[split].get(k))] for k in KPIS}) for split in SPLITS]
     for agent in AGENT_ORDER:
-        records = [json.loads(path.read_text()) for seed in settings.training.seeds
-                   if (path := metrics_dir / f"{agent}_seed{seed}.json").is_file()]
+        records = [
+            json.loads(path.read_text())
+            for seed in settings.training.seeds
+            if (path := metrics_dir / f"{agent}_seed{seed}.json").is_file()
+        ]
         if records:
             steps = tuple(record.get("model_steps") for record in records)
-            entries += [Entry(agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps)
-                        for split in SPLITS]
+            entries += [
+                Entry(agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps)
+                for split in SPLITS
+            ]
     if entries and not any(entry.controller == "uncontrolled" for entry in entries):
         raise DataError(f"{metrics_dir}/uncontrolled.json: missing (run `evstation baseline uncontrolled`)")
     return entries

@@ -14,7 +14,7 @@ import scipy.stats
 from rliable import library as rly
 from rliable import metrics as rl_metrics
 
-IQM_TRIM = 0.25                    # rliable's interquartile mean cuts a quarter of the runs at each end
+IQM_TRIM = 0.25  # rliable's interquartile mean cuts a quarter of the runs at each end
 
 
 def interquartile_mean(values: np.ndarray) -> float:
@@ -42,11 +42,15 @@ def bootstrap_intervals(scores: np.ndarray, samples: int, confidence_pct: float,
     saved = np.random.get_state()
     np.random.seed(seed)
     try:
-        with warnings.catch_warnings():      # arch asks for a Generator; rliable hands it a RandomState
+        with warnings.catch_warnings():  # arch asks for a Generator; rliable hands it a RandomState
             warnings.simplefilter("ignore", FutureWarning)
-            _, intervals = rly.get_interval_estimates({"runs": scores}, iqm_per_column, reps=samples,
-                                                      confidence_interval_size=confidence_pct / 100,
-                                                      random_state=np.random.RandomState(seed))
+            _, intervals = rly.get_interval_estimates(
+                {"runs": scores},
+                iqm_per_column,
+                reps=samples,
+                confidence_interval_size=confidence_pct / 100,
+                random_state=np.random.RandomState(seed),
+            )
     finally:
         np.random.set_state(saved)
     return intervals["runs"]

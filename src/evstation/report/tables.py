@@ -24,8 +24,8 @@ from .statistics import bootstrap_intervals, iqm_per_column
 
 log = logging.getLogger(__name__)
 CHANGE_KPIS = ("co2_grid_kg", "co2_net_kg", "import_kwh", "cost_pen", "bill_pen")
-BAR_KPIS = ("co2_grid_kg", "bill_pen")                  # each agent's distance to the best rule, absolute and %
-BAR_REWARDS = ("reward_mean", "learning_reward_mean")   # and in reward per step (higher is better)
+BAR_KPIS = ("co2_grid_kg", "bill_pen")  # each agent's distance to the best rule, absolute and %
+BAR_REWARDS = ("reward_mean", "learning_reward_mean")  # and in reward per step (higher is better)
 
 
 def is_missing(value) -> bool:
@@ -74,13 +74,14 @@ def _may_share(table: pd.DataFrame, rows, required_ev: float) -> pd.Series:
 
 # ---------------------------------------------------------------- the comparison
 
+
 def _entry_row(entry: Entry, settings: Settings) -> dict:
     """An entry's row: each KPI's IQM over its runs, with an interval where there are several runs, and
     the training step of the model each seed kept."""
     report = settings.report
     row = {"controller": entry.controller, "split": entry.split, "runs": len(entry.values["co2_grid_kg"])}
     kpis = [kpi for kpi, values in entry.values.items() if all(v is not None for v in values)]
-    scores = np.array([entry.values[kpi] for kpi in kpis], dtype=float).T      # runs x KPIs
+    scores = np.array([entry.values[kpi] for kpi in kpis], dtype=float).T  # runs x KPIs
     row.update({kpi: np.nan for kpi in entry.values})
     if kpis:
         row.update(dict(zip(kpis, iqm_per_column(scores))))
@@ -101,8 +102,15 @@ def _changes_vs_baselines(table: pd.DataFrame, in_split, settings: Settings) -> 
         scale = controller_value(table, in_split, "uncontrolled", kpi)
         for name in ("uncontrolled", "without_solar"):
             if (table.loc[in_split, "controller"] == name).any():
-                _change(table, in_split, kpi, controller_value(table, in_split, name, kpi), scale, settings,
-                        f"{kpi}_change_vs_{name}")
+                _change(
+                    table,
+                    in_split,
+                    kpi,
+                    controller_value(table, in_split, name, kpi),
+                    scale,
+                    settings,
+                    f"{kpi}_change_vs_{name}",
+                )
 
 
 def _share_of_oracle_gain(table: pd.DataFrame, in_split, settings: Settings, optimum: str, reference: str) -> None:
@@ -113,8 +121,10 @@ def _share_of_oracle_gain(table: pd.DataFrame, in_split, settings: Settings, opt
     gain = uncontrolled - controller_value(table, in_split, optimum, objective)
     if gain > 0 and not near_zero(gain, uncontrolled, settings):
         share = 100 * (uncontrolled - table.loc[in_split, objective]) / gain
-        required = (controller_value(table, in_split, reference, "ev_satisfaction_pct")
-                    - settings.report.ev_service_tolerance_pct)
+        required = (
+            controller_value(table, in_split, reference, "ev_satisfaction_pct")
+            - settings.report.ev_service_tolerance_pct
+        )
         table.loc[in_split, "share_of_oracle_gain_pct"] = np.where(_may_share(table, in_split, required), share, np.nan)
 
 
@@ -133,6 +143,7 @@ def comparison_table(settings: Settings, entries: list[Entry]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- the bar and the room
+
 
 def best_rule(table: pd.DataFrame, tolerance_pct: float, objective: str = "grid_co2") -> str | None:
     """The rule with the lowest held-out objective (grid CO2 or bill) among those serving the fleet within
@@ -161,8 +172,15 @@ def _distance_to(table: pd.DataFrame, in_split, settings: Settings, controller: 
     for kpi in BAR_KPIS:
         if kpi in table:
             scale = controller_value(table, in_split, "uncontrolled", kpi)
-            _change(table, in_split, kpi, controller_value(table, in_split, controller, kpi), scale, settings,
-                    f"{kpi}_{suffix}")
+            _change(
+                table,
+                in_split,
+                kpi,
+                controller_value(table, in_split, controller, kpi),
+                scale,
+                settings,
+                f"{kpi}_{suffix}",
+            )
 
 
 def _distance_to_planner(table: pd.DataFrame, in_split, settings: Settings) -> None:
@@ -192,8 +210,9 @@ def _room(table: pd.DataFrame, in_split, settings: Settings, bar: str, optimum: 
     if not near_zero(best, scale, settings):
         table.loc[in_split, f"{objective}_room_pct"] = 100 * room / abs(best)
     if room > 0 and not near_zero(room, scale, settings):
-        required = (controller_value(table, in_split, optimum, "ev_satisfaction_pct")
-                    - settings.report.ev_service_tolerance_pct)
+        required = (
+            controller_value(table, in_split, optimum, "ev_satisfaction_pct") - settings.report.ev_service_tolerance_pct
+        )
         share = 100 * (best - table.loc[in_split, objective]) / room
         table.loc[in_split, "share_of_room_pct"] = np.where(_may_share(table, in_split, required), share, np.nan)
 
@@ -222,7 +241,7 @@ def mark_the_bar(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- the seed report's targets
 
-TARGETS = {   # target key -> (column of the table, higher is better, label)
+TARGETS = {  # target key -> (column of the table, higher is better, label)
     "grid_import_change_pct": ("import_kwh_change_vs_uncontrolled_pct", False, "grid import vs uncontrolled (%)"),
     "grid_co2_change_pct": ("co2_grid_kg_change_vs_uncontrolled_pct", False, "grid CO2 vs uncontrolled (%)"),
     "solar_utilization_pct": ("solar_utilization_pct", True, "solar used (%)"),
@@ -246,7 +265,7 @@ def _why(key: str, oracle: float, measured: float, reference: float, low: float,
         return f"cannot hold here: the oracle, with perfect foresight, reaches only {oracle:.1f}"
     if np.isnan(oracle):
         return "oracle not run, or no percentage against a base near zero"
-    about_the_site = not (key.endswith("change_pct") or key == "ev_satisfaction_pct")   # solar used
+    about_the_site = not (key.endswith("change_pct") or key == "ev_satisfaction_pct")  # solar used
     if about_the_site and _verdict(reference, low, high, higher) == "beyond (better)":
         return f"the site already uses {reference:.1f} without control: the target describes another site"
     return f"possible (oracle {oracle:.1f}); agents {_verdict(measured, low, high, higher)}"
@@ -258,14 +277,17 @@ def target_rows(settings: Settings, table: pd.DataFrame) -> list[dict]:
     evaluation = table[table["split"] == "eval"].set_index("controller")
     agents = [agent for agent in AGENT_ORDER if agent in evaluation.index]
     bar = marked_best_rule(table)
-    required = (evaluation.loc["oracle", "ev_satisfaction_pct"] - settings.report.ev_service_tolerance_pct
-                if "oracle" in evaluation.index else -np.inf)
+    required = (
+        evaluation.loc["oracle", "ev_satisfaction_pct"] - settings.report.ev_service_tolerance_pct
+        if "oracle" in evaluation.index
+        else -np.inf
+    )
     serving = [agent for agent in agents if evaluation.loc[agent, "ev_satisfaction_pct"] >= required]
     rows = []
     for key, (column, higher, label) in TARGETS.items():
         low, high = getattr(settings.report.seed_targets, key)
 
-        def value(name):
+        def value(name, column=column):
             return float(evaluation.loc[name, column]) if name in evaluation.index and column in evaluation else np.nan
 
         # a CO2 or solar figure bought by leaving vehicles uncharged is no claim met: those agents only count
@@ -274,14 +296,24 @@ def target_rows(settings: Settings, table: pd.DataFrame) -> list[dict]:
         agent_values = {agent: value(agent) for agent in candidates if np.isfinite(value(agent))}
         best_agent = (max if higher else min)(agent_values, key=agent_values.get) if agent_values else None
         oracle, measured = value("oracle"), agent_values.get(best_agent, np.nan)
-        rows.append({"target": label, "low": low, "high": high, "oracle": oracle,
-                     "best_rule": value(bar) if bar else np.nan, "best_agent": best_agent, "best_agent_value": measured,
-                     "verdict": _verdict(measured, low, high, higher),
-                     "why": _why(key, oracle, measured, value("uncontrolled"), low, high, higher)})
+        rows.append(
+            {
+                "target": label,
+                "low": low,
+                "high": high,
+                "oracle": oracle,
+                "best_rule": value(bar) if bar else np.nan,
+                "best_agent": best_agent,
+                "best_agent_value": measured,
+                "verdict": _verdict(measured, low, high, higher),
+                "why": _why(key, oracle, measured, value("uncontrolled"), low, high, higher),
+            }
+        )
     return rows
 
 
 # ---------------------------------------------------------------- a scenario's rows and the summary
+
 
 def scenario_table(settings: Settings, results_dir: Path, scenario: str) -> pd.DataFrame:
     """One scenario's rows: its records compared, its best rule marked, each controller's distance to it
@@ -301,16 +333,21 @@ def _rounded(value, digits: int = 3):
     return None if is_missing(value) else round(float(value), digits)
 
 
-SUMMARY_METRICS = {   # summary key -> (table column, divisor)
-    "grid_co2_t": ("co2_grid_kg", 1e3), "bill_kpen": ("bill_pen", 1e3), "import_mwh": ("import_kwh", 1e3),
-    "ev_satisfaction_pct": ("ev_satisfaction_pct", 1.0), "share_of_room_pct": ("share_of_room_pct", 1.0),
+SUMMARY_METRICS = {  # summary key -> (table column, divisor)
+    "grid_co2_t": ("co2_grid_kg", 1e3),
+    "bill_kpen": ("bill_pen", 1e3),
+    "import_mwh": ("import_kwh", 1e3),
+    "ev_satisfaction_pct": ("ev_satisfaction_pct", 1.0),
+    "share_of_room_pct": ("share_of_room_pct", 1.0),
 }
 
 
 def _summary_values(row: pd.Series) -> dict:
     """One controller's figures in the summary; an agent's also the first and last step of the models kept."""
-    values = {key: _rounded(row.get(column) / divisor if not is_missing(row.get(column)) else None)
-              for key, (column, divisor) in SUMMARY_METRICS.items()}
+    values = {
+        key: _rounded(row.get(column) / divisor if not is_missing(row.get(column)) else None)
+        for key, (column, divisor) in SUMMARY_METRICS.items()
+    }
     if row["controller"] in AGENT_ORDER:
         steps = [int(step) for step in str(row.get("model_steps_kept") or "").split(", ") if step]
         values["model_kept_step_min"] = min(steps) if steps else None

@@ -32,8 +32,11 @@ def make_station_env(settings, folder: Path, *, without_solar: bool = False):
     schema["root_directory"] = str(folder.resolve())
     if without_solar:
         schema["buildings"][BUILDING_NAME]["pv"]["attributes"]["nominal_power"] = 0.0
-    return _citylearn(schema, reward_function=StationReward,
-                      reward_function_kwargs=StationReward.kwargs_from(settings.reward, settings.tariff))
+    return _citylearn(
+        schema,
+        reward_function=StationReward,
+        reward_function_kwargs=StationReward.kwargs_from(settings.reward, settings.tariff),
+    )
 
 
 def _citylearn(schema, **overrides):
@@ -55,13 +58,14 @@ def make_citylearn_env(schema_path: Path, **overrides):
 @dataclass(frozen=True)
 class StepFlows:
     """Energy over one step at the meter bus, as CityLearn accounted it (kWh, grid side)."""
+
     load_kwh: float
     ev_kwh: float
-    battery_kwh: float               # + charging, - discharging
-    pv_kwh: float                    # generation, >= 0
-    net_kwh_reported: float          # CityLearn's own net consumption (stored in float32)
+    battery_kwh: float  # + charging, - discharging
+    pv_kwh: float  # generation, >= 0
+    net_kwh_reported: float  # CityLearn's own net consumption (stored in float32)
     battery_soc: float
-    charger_kwh: np.ndarray          # per socket
+    charger_kwh: np.ndarray  # per socket
 
 
 def read_step(env, step: int) -> StepFlows:
@@ -99,7 +103,8 @@ class CentralAgentEnv(gymnasium.Env):
         self.env = citylearn_env
         self.reward_scale = reward_scale
         self.observation_space = gymnasium.spaces.Box(
-            low=citylearn_env.observation_space[0].low, high=citylearn_env.observation_space[0].high, dtype=np.float32)
+            low=citylearn_env.observation_space[0].low, high=citylearn_env.observation_space[0].high, dtype=np.float32
+        )
         self.action_space = citylearn_env.action_space[0]
         self.observation_names = list(citylearn_env.observation_names[0])
 
@@ -109,10 +114,17 @@ class CentralAgentEnv(gymnasium.Env):
 
     def step(self, action):
         observations, reward, terminated, truncated, _ = self.env.step([np.asarray(action, dtype=float).tolist()])
-        info = {"reward_unscaled": float(reward[0]), "reward_components": dict(self.env.reward_function.last_components)}
-        return (np.asarray(observations[0], dtype=np.float32), float(reward[0]) * self.reward_scale,
-                bool(terminated), bool(truncated), info)
-
+        info = {
+            "reward_unscaled": float(reward[0]),
+            "reward_components": dict(self.env.reward_function.last_components),
+        }
+        return (
+            np.asarray(observations[0], dtype=np.float32),
+            float(reward[0]) * self.reward_scale,
+            bool(terminated),
+            bool(truncated),
+            info,
+        )
 
 
 def make_training_env(settings_data: dict, folder: str, reward_scale: float = 1.0) -> CentralAgentEnv:

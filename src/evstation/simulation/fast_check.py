@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,8 +23,8 @@ import pandas as pd
 from ..config import REWARD_COMPONENTS, Settings
 from ..control.rules import Controller, make_baseline
 from ..dataset import read_dataset
-from .citylearn_env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
 from ..kpis import split_kpis
+from .citylearn_env import CentralAgentEnv, connected_vehicle_socs, make_station_env, read_step
 from .fast_env import FastStationEnv, make_fast_env
 from .observer import StationObserver, state_from_fast_env
 from .runner import ControlRecorder, departures_by_step
@@ -37,7 +37,8 @@ Policy = Callable[[np.ndarray, int], np.ndarray]
 @dataclass
 class Trace:
     """Every step of one episode (arrays over steps; per-socket arrays are steps x sockets)."""
-    observations: list = field(default_factory=list)     # steps + 1 observation vectors
+
+    observations: list = field(default_factory=list)  # steps + 1 observation vectors
     rewards: list = field(default_factory=list)
     components: list = field(default_factory=list)
     load_kwh: list = field(default_factory=list)
@@ -46,7 +47,7 @@ class Trace:
     net_kwh: list = field(default_factory=list)
     battery_soc: list = field(default_factory=list)
     charger_kwh: list = field(default_factory=list)
-    vehicle_soc: list = field(default_factory=list)      # NaN where no vehicle is plugged in
+    vehicle_soc: list = field(default_factory=list)  # NaN where no vehicle is plugged in
     tariff_pen_per_kwh: list = field(default_factory=list)
     emission_factor_kg_per_kwh: list = field(default_factory=list)
     seconds: float = 0.0
@@ -126,12 +127,13 @@ def _run_policy(env, policy: Policy, record_flows) -> Trace:
 
 # ---------------------------------------------------------------- differences
 
+
 def _relative(a: np.ndarray, b: np.ndarray, floor: float) -> float:
     """Largest |a - b| / max(|b|, floor); NaN where both are NaN counts as agreement."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     both_nan = np.isnan(a) & np.isnan(b)
     difference = np.where(both_nan, 0.0, np.abs(a - b))
-    difference = np.where(np.isnan(difference), np.inf, difference)      # NaN on one side only
+    difference = np.where(np.isnan(difference), np.inf, difference)  # NaN on one side only
     if difference.size == 0:
         return 0.0
     return float(np.max(difference / np.maximum(np.abs(np.nan_to_num(b)), floor)))
@@ -143,20 +145,34 @@ def compare(reference: Trace, candidate: Trace, floor: float = 1.0) -> dict[str,
     differences = {"steps": float(abs(len(reference.rewards) - len(candidate.rewards)))}
     if differences["steps"]:
         return {**differences, "all": math.inf}
-    for name in ("load_kwh", "pv_kwh", "battery_kwh", "net_kwh", "battery_soc", "charger_kwh", "vehicle_soc", "rewards",
-                 "tariff_pen_per_kwh", "emission_factor_kg_per_kwh"):
+    for name in (
+        "load_kwh",
+        "pv_kwh",
+        "battery_kwh",
+        "net_kwh",
+        "battery_soc",
+        "charger_kwh",
+        "vehicle_soc",
+        "rewards",
+        "tariff_pen_per_kwh",
+        "emission_factor_kg_per_kwh",
+    ):
         differences[name] = _relative(candidate.array(name), reference.array(name), floor)
     differences["import_kwh"] = _relative(candidate.import_kwh, reference.import_kwh, floor)
     differences["observations"] = _relative(np.stack(candidate.observations), np.stack(reference.observations), floor)
     for name in REWARD_COMPONENTS:
-        differences[f"reward_{name}"] = _relative(np.array([c[name] for c in candidate.components]),
-                                                  np.array([c[name] for c in reference.components]), floor)
+        differences[f"reward_{name}"] = _relative(
+            np.array([c[name] for c in candidate.components]), np.array([c[name] for c in reference.components]), floor
+        )
     return differences
 
 
 # ---------------------------------------------------------------- KPIs
 
-def _departures(vehicle_soc: np.ndarray, leaving: list[tuple], charger_index: dict[str, int], tolerance_pct: float) -> dict:
+
+def _departures(
+    vehicle_soc: np.ndarray, leaving: list[tuple], charger_index: dict[str, int], tolerance_pct: float
+) -> dict:
     """simulate._departure_record on a trace's vehicle SOCs."""
     fulfilled, required_kwh, delivered_kwh = 0, 0.0, 0.0
     for charger_id, required_pct, arrival_pct, battery_kwh in leaving:
@@ -165,8 +181,12 @@ def _departures(vehicle_soc: np.ndarray, leaving: list[tuple], charger_index: di
         fulfilled += int(final_pct >= required_pct - tolerance_pct)
         required_kwh += (required_pct - arrival_pct) / 100 * battery_kwh
         delivered_kwh += max(min(final_pct, required_pct) - arrival_pct, 0.0) / 100 * battery_kwh
-    return {"sessions_departing": len(leaving), "sessions_fulfilled": fulfilled,
-            "departing_required_kwh": required_kwh, "departing_delivered_kwh": delivered_kwh}
+    return {
+        "sessions_departing": len(leaving),
+        "sessions_fulfilled": fulfilled,
+        "departing_required_kwh": required_kwh,
+        "departing_delivered_kwh": delivered_kwh,
+    }
 
 
 def trace_timeseries(trace: Trace, settings: Settings, folder: Path, charger_ids: list[str]) -> pd.DataFrame:
@@ -180,20 +200,40 @@ def trace_timeseries(trace: Trace, settings: Settings, folder: Path, charger_ids
     rows = []
     for step, reward in enumerate(trace.rewards):
         ev_kwh = float(np.asarray(trace.charger_kwh[step], dtype=float).sum())
-        load, pv, battery, soc = trace.load_kwh[step], trace.pv_kwh[step], trace.battery_kwh[step], trace.battery_soc[step]
+        load, pv, battery, soc = (
+            trace.load_kwh[step],
+            trace.pv_kwh[step],
+            trace.battery_kwh[step],
+            trace.battery_soc[step],
+        )
         net_kwh = load + ev_kwh + battery - pv
-        rows.append({
-            "step": step, "load_kwh": load, "pv_kwh": pv, "ev_kwh": ev_kwh, "ev_delivered_kwh": ev_kwh * efficiency,
-            "bess_in_kwh": max(battery, 0.0), "bess_out_kwh": max(-battery, 0.0), "bess_soc_pct": 100 * soc,
-            "bess_stored_kwh": (soc - previous_soc) * capacity,
-            "net_kwh": net_kwh, "import_kwh": max(net_kwh, 0.0), "surplus_kwh": max(-net_kwh, 0.0),
-            "net_citylearn_kwh": trace.net_kwh[step],
-            "tariff_pen_per_kwh": trace.tariff_pen_per_kwh[step],
-            "emission_factor_kg_per_kwh": trace.emission_factor_kg_per_kwh[step],
-            "reward": reward, **{f"reward_{name}": trace.components[step][name] for name in REWARD_COMPONENTS},
-            **_departures(np.asarray(trace.vehicle_soc[step], dtype=float), leaving_at.get(step, []), charger_index,
-                          settings.validation.soc_tolerance_pct),
-        })
+        rows.append(
+            {
+                "step": step,
+                "load_kwh": load,
+                "pv_kwh": pv,
+                "ev_kwh": ev_kwh,
+                "ev_delivered_kwh": ev_kwh * efficiency,
+                "bess_in_kwh": max(battery, 0.0),
+                "bess_out_kwh": max(-battery, 0.0),
+                "bess_soc_pct": 100 * soc,
+                "bess_stored_kwh": (soc - previous_soc) * capacity,
+                "net_kwh": net_kwh,
+                "import_kwh": max(net_kwh, 0.0),
+                "surplus_kwh": max(-net_kwh, 0.0),
+                "net_citylearn_kwh": trace.net_kwh[step],
+                "tariff_pen_per_kwh": trace.tariff_pen_per_kwh[step],
+                "emission_factor_kg_per_kwh": trace.emission_factor_kg_per_kwh[step],
+                "reward": reward,
+                **{f"reward_{name}": trace.components[step][name] for name in REWARD_COMPONENTS},
+                **_departures(
+                    np.asarray(trace.vehicle_soc[step], dtype=float),
+                    leaving_at.get(step, []),
+                    charger_index,
+                    settings.validation.soc_tolerance_pct,
+                ),
+            }
+        )
         previous_soc = soc
     timeseries = pd.DataFrame(rows)
     timeseries.insert(1, "timestamp", profiles["timestamp"].iloc[: len(rows)].to_numpy())
@@ -222,7 +262,9 @@ def simulate_fast(settings: Settings, folder: Path, controller: Controller, labe
         extra.append(recorder.columns(states[step], flows.net_kwh, flows.vehicle_soc, trace.rewards[step], controller))
 
     trace = _run_policy(env, policy, record)
-    log.info("%s: %d steps on the fast simulator in %.1f s", label or controller.name, len(trace.rewards), trace.seconds)
+    log.info(
+        "%s: %d steps on the fast simulator in %.1f s", label or controller.name, len(trace.rewards), trace.seconds
+    )
     timeseries = trace_timeseries(trace, settings, folder, env.charger_ids)
     return pd.concat([timeseries, pd.DataFrame(extra)], axis=1)
 

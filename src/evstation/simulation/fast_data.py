@@ -26,72 +26,97 @@ from ..errors import DataError
 SECONDS_PER_HOUR = 3600.0
 W_PER_KW = 1000.0
 STATE_PLUGGED, STATE_INCOMING = 1, 2
-NO_TIME = -1                 # CityLearn's value for a missing countdown (data.py)
-NO_SOC = -0.1                # CityLearn's value for a missing SOC (data.py, building_ops.py)
-NO_CAPACITY = -1.0           # battery capacity observed at an empty socket (building_ops.py)
-CAPACITY_OBSERVATION_HIGH = 100.0   # CityLearn's fixed upper bound of the capacity observation
-MIN_TIME_OBSERVATION_HIGH = 24.0    # CityLearn's least upper bound of countdown observations
-ZERO_DIVISION_PLACEHOLDER = 1e-6    # CityLearn's guard against division by zero
+NO_TIME = -1  # CityLearn's value for a missing countdown (data.py)
+NO_SOC = -0.1  # CityLearn's value for a missing SOC (data.py, building_ops.py)
+NO_CAPACITY = -1.0  # battery capacity observed at an empty socket (building_ops.py)
+CAPACITY_OBSERVATION_HIGH = 100.0  # CityLearn's fixed upper bound of the capacity observation
+MIN_TIME_OBSERVATION_HIGH = 24.0  # CityLearn's least upper bound of countdown observations
+ZERO_DIVISION_PLACEHOLDER = 1e-6  # CityLearn's guard against division by zero
 CALENDAR_OBSERVATIONS = ("month", "day_type", "hour", "daylight_savings_status")
 PRICING_OBSERVATIONS = tuple(["electricity_pricing"] + [f"electricity_pricing_predicted_{k}" for k in (1, 2, 3)])
-WEATHER_VARIABLES = ("outdoor_dry_bulb_temperature", "outdoor_relative_humidity",
-                     "diffuse_solar_irradiance", "direct_solar_irradiance")
-WEATHER_OBSERVATIONS = tuple(name + suffix for name in WEATHER_VARIABLES for suffix in ("", "_predicted_1", "_predicted_2", "_predicted_3"))
+WEATHER_VARIABLES = (
+    "outdoor_dry_bulb_temperature",
+    "outdoor_relative_humidity",
+    "diffuse_solar_irradiance",
+    "direct_solar_irradiance",
+)
+WEATHER_OBSERVATIONS = tuple(
+    name + suffix for name in WEATHER_VARIABLES for suffix in ("", "_predicted_1", "_predicted_2", "_predicted_3")
+)
 DYNAMIC_OBSERVATIONS = ("net_electricity_consumption", "electrical_storage_soc")
 # The per-socket observations CityLearn expands, in the order it always writes them (loading.py).
 CHARGER_HELPERS = (
     ("electric_vehicle_charger_connected_state", "electric_vehicle_charger_{id}_connected_state"),
-    ("connected_electric_vehicle_at_charger_departure_time", "connected_electric_vehicle_at_charger_{id}_departure_time"),
-    ("connected_electric_vehicle_at_charger_required_soc_departure", "connected_electric_vehicle_at_charger_{id}_required_soc_departure"),
+    (
+        "connected_electric_vehicle_at_charger_departure_time",
+        "connected_electric_vehicle_at_charger_{id}_departure_time",
+    ),
+    (
+        "connected_electric_vehicle_at_charger_required_soc_departure",
+        "connected_electric_vehicle_at_charger_{id}_required_soc_departure",
+    ),
     ("connected_electric_vehicle_at_charger_soc", "connected_electric_vehicle_at_charger_{id}_soc"),
-    ("connected_electric_vehicle_at_charger_battery_capacity", "connected_electric_vehicle_at_charger_{id}_battery_capacity"),
+    (
+        "connected_electric_vehicle_at_charger_battery_capacity",
+        "connected_electric_vehicle_at_charger_{id}_battery_capacity",
+    ),
     ("electric_vehicle_charger_incoming_state", "electric_vehicle_charger_{id}_incoming_state"),
-    ("incoming_electric_vehicle_at_charger_estimated_arrival_time", "incoming_electric_vehicle_at_charger_{id}_estimated_arrival_time"),
-    ("incoming_electric_vehicle_at_charger_estimated_soc_arrival", "incoming_electric_vehicle_at_charger_{id}_estimated_soc_arrival"),
+    (
+        "incoming_electric_vehicle_at_charger_estimated_arrival_time",
+        "incoming_electric_vehicle_at_charger_{id}_estimated_arrival_time",
+    ),
+    (
+        "incoming_electric_vehicle_at_charger_estimated_soc_arrival",
+        "incoming_electric_vehicle_at_charger_{id}_estimated_soc_arrival",
+    ),
 )
 
 
 @dataclass(frozen=True)
 class BatterySpec:
     """The station battery's attributes as CityLearn's `Battery` holds them."""
+
     capacity_kwh: float
     nominal_power_kw: float
     depth_of_discharge: float
     initial_soc: float
-    loss_per_step: float                 # standby loss, fraction of SOC per step
-    capacity_loss_coefficient: float     # degradation per charge/discharge (fraction of capacity)
-    efficiency_curve: np.ndarray         # (2, N): normalised power -> round-trip efficiency
-    capacity_power_curve: np.ndarray     # (2, N): SOC -> fraction of nominal power
+    loss_per_step: float  # standby loss, fraction of SOC per step
+    capacity_loss_coefficient: float  # degradation per charge/discharge (fraction of capacity)
+    efficiency_curve: np.ndarray  # (2, N): normalised power -> round-trip efficiency
+    capacity_power_curve: np.ndarray  # (2, N): SOC -> fraction of nominal power
 
 
 @dataclass(frozen=True)
 class SocketSpec:
     """Per-socket constants (arrays over sockets): the charger and the vehicle entry it serves."""
+
     max_power_kw: np.ndarray
     min_power_kw: np.ndarray
     charger_efficiency: np.ndarray
     vehicle_capacity_kwh: np.ndarray
-    vehicle_max_power_kw: np.ndarray     # nominal power x capacity-power factor (flat curve)
+    vehicle_max_power_kw: np.ndarray  # nominal power x capacity-power factor (flat curve)
     vehicle_root_efficiency: np.ndarray  # sqrt of the (flat) round-trip efficiency curve
-    vehicle_min_soc: np.ndarray          # 1 - depth of discharge
+    vehicle_min_soc: np.ndarray  # 1 - depth of discharge
 
 
 @dataclass(frozen=True)
 class SessionTable:
     """Each socket's session state for every row (arrays of shape (rows, sockets))."""
-    connected: np.ndarray            # a vehicle is plugged in and controllable (state 1, known vehicle)
-    new_session: np.ndarray          # this row opens a session: CityLearn resets the vehicle's SOC
-    arrival_soc: np.ndarray          # float32 SOC it resets to (valid where new_session)
-    first_observed_soc: np.ndarray   # float32 SOC CityLearn observes on a row whose previous row had no session
-    leaving: np.ndarray              # connected with one step or less left: departs after this row
-    required_soc: np.ndarray         # float32
-    departure_steps: np.ndarray      # int32
+
+    connected: np.ndarray  # a vehicle is plugged in and controllable (state 1, known vehicle)
+    new_session: np.ndarray  # this row opens a session: CityLearn resets the vehicle's SOC
+    arrival_soc: np.ndarray  # float32 SOC it resets to (valid where new_session)
+    first_observed_soc: np.ndarray  # float32 SOC CityLearn observes on a row whose previous row had no session
+    leaving: np.ndarray  # connected with one step or less left: departs after this row
+    required_soc: np.ndarray  # float32
+    departure_steps: np.ndarray  # int32
 
 
 @dataclass(frozen=True)
 class StationData:
     """A dataset folder as the fast simulator needs it."""
-    rows: int                        # CityLearn's time_steps (the episode has rows - 1 steps)
+
+    rows: int  # CityLearn's time_steps (the episode has rows - 1 steps)
     hours_per_step: float
     charger_ids: tuple[str, ...]
     observation_names: tuple[str, ...]
@@ -99,29 +124,30 @@ class StationData:
     observation_high: np.ndarray
     action_low: np.ndarray
     action_high: np.ndarray
-    observations: np.ndarray         # (rows, n) float32, controller-independent columns filled
+    observations: np.ndarray  # (rows, n) float32, controller-independent columns filled
     net_column: int | None
     battery_soc_column: int | None
     vehicle_soc_columns: np.ndarray | None
-    load_kwh: np.ndarray             # float32 per row
-    pv_kwh: np.ndarray               # float32 per row, >= 0
-    pricing: np.ndarray              # float32 per row
-    carbon_intensity: np.ndarray     # float32 per row
+    load_kwh: np.ndarray  # float32 per row
+    pv_kwh: np.ndarray  # float32 per row, >= 0
+    pricing: np.ndarray  # float32 per row
+    carbon_intensity: np.ndarray  # float32 per row
     battery: BatterySpec
     sockets: SocketSpec
     sessions: SessionTable
-    month: np.ndarray                # int per row, 1-12: CityLearn's calendar, which its reward function reads
-    hour: np.ndarray                 # int per row, CityLearn's 1-24 (hour 1 is 00:00-00:59 local)
+    month: np.ndarray  # int per row, 1-12: CityLearn's calendar, which its reward function reads
+    hour: np.ndarray  # int per row, CityLearn's 1-24 (hour 1 is 00:00-00:59 local)
 
 
 # ---------------------------------------------------------------- reading
+
 
 def _read_table(path: Path, schema: dict) -> pd.DataFrame:
     """The simulation window of a CSV, with CityLearn's padded terminal row (loading.py 1070-1149)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
     start, end = int(schema["simulation_start_time_step"]), int(schema["simulation_end_time_step"])
-    frame = pd.read_csv(path).iloc[start:end + 1].reset_index(drop=True)
+    frame = pd.read_csv(path).iloc[start : end + 1].reset_index(drop=True)
     expected_rows = end - start + 1
     if len(frame) == expected_rows:
         return frame
@@ -134,11 +160,17 @@ def _read_table(path: Path, schema: dict) -> pd.DataFrame:
         departure = pd.to_numeric(pd.Series([terminal["electric_vehicle_departure_time"]]), errors="coerce").iloc[0]
         if terminal["electric_vehicle_charger_state"] == STATE_PLUGGED and np.isfinite(departure) and departure <= 1:
             terminal["electric_vehicle_charger_state"] = 3
-            for column in ("electric_vehicle_session_id", "electric_vehicle_departure_time",
-                           "electric_vehicle_required_soc_departure", "electric_vehicle_current_soc"):
+            for column in (
+                "electric_vehicle_session_id",
+                "electric_vehicle_departure_time",
+                "electric_vehicle_required_soc_departure",
+                "electric_vehicle_current_soc",
+            ):
                 if column in frame.columns:
                     terminal[column] = np.nan
-    padded = pd.DataFrame({column: pd.Series([terminal[column]], dtype=dtype) for column, dtype in frame.dtypes.items()})
+    padded = pd.DataFrame(
+        {column: pd.Series([terminal[column]], dtype=dtype) for column, dtype in frame.dtypes.items()}
+    )
     return pd.concat([frame, padded], ignore_index=True)
 
 
@@ -193,19 +225,30 @@ def _previous(values: np.ndarray, first) -> np.ndarray:
 
 # ---------------------------------------------------------------- equipment
 
+
 def _require_zero(value: float, what: str) -> None:
     if value:
         raise NotImplementedError(f"{what} = {value}: not simulated by the fast simulator (the datasets write 0)")
 
 
 def battery_spec(attributes: dict) -> BatterySpec:
-    for name in ("capacity", "nominal_power", "depth_of_discharge", "initial_soc", "loss_coefficient",
-                 "capacity_loss_coefficient", "power_efficiency_curve", "capacity_power_curve"):
+    for name in (
+        "capacity",
+        "nominal_power",
+        "depth_of_discharge",
+        "initial_soc",
+        "loss_coefficient",
+        "capacity_loss_coefficient",
+        "power_efficiency_curve",
+        "capacity_power_curve",
+    ):
         if attributes.get(name) is None:
             raise NotImplementedError(f"electrical_storage.{name}: CityLearn draws it at random when omitted")
     return BatterySpec(
-        capacity_kwh=float(attributes["capacity"]), nominal_power_kw=float(attributes["nominal_power"]),
-        depth_of_discharge=float(attributes["depth_of_discharge"]), initial_soc=float(attributes["initial_soc"]),
+        capacity_kwh=float(attributes["capacity"]),
+        nominal_power_kw=float(attributes["nominal_power"]),
+        depth_of_discharge=float(attributes["depth_of_discharge"]),
+        initial_soc=float(attributes["initial_soc"]),
         loss_per_step=float(attributes["loss_coefficient"]),
         capacity_loss_coefficient=float(attributes["capacity_loss_coefficient"]),
         efficiency_curve=np.array(attributes["power_efficiency_curve"], dtype=float).T,
@@ -226,11 +269,13 @@ def socket_spec(chargers: dict, vehicles: dict, vehicle_of: list[str]) -> Socket
         attributes = charger.get("attributes", {}) or {}
         if attributes.get("charge_efficiency_curve") is not None:
             raise NotImplementedError(f"charger {charger_id}: charge efficiency curves are not simulated")
-        if attributes.get("max_discharging_power", 50.0):    # CityLearn's default allows V2G at 50 kW
+        if attributes.get("max_discharging_power", 50.0):  # CityLearn's default allows V2G at 50 kW
             raise NotImplementedError(f"charger {charger_id}: discharging (V2G) is not simulated")
         battery = vehicles[vehicle_name]["battery"]["attributes"]
         _require_zero(float(battery.get("loss_coefficient", 0.0) or 0.0), f"{vehicle_name}.loss_coefficient")
-        _require_zero(float(battery.get("capacity_loss_coefficient", 0.0) or 0.0), f"{vehicle_name}.capacity_loss_coefficient")
+        _require_zero(
+            float(battery.get("capacity_loss_coefficient", 0.0) or 0.0), f"{vehicle_name}.capacity_loss_coefficient"
+        )
         for curve in ("power_efficiency_curve", "capacity_power_curve"):
             if battery.get(curve) is None:
                 raise NotImplementedError(f"{vehicle_name}.{curve}: CityLearn draws it at random when omitted")
@@ -241,16 +286,18 @@ def socket_spec(chargers: dict, vehicles: dict, vehicle_of: list[str]) -> Socket
         columns["charger_efficiency"].append(float(attributes.get("efficiency", 1.0)))
         columns["vehicle_capacity_kwh"].append(float(battery["capacity"]))
         columns["vehicle_max_power_kw"].append(max(float(battery["nominal_power"]) * power_factor, 0.0))
-        columns["vehicle_root_efficiency"].append(efficiency ** 0.5)
+        columns["vehicle_root_efficiency"].append(efficiency**0.5)
         columns["vehicle_min_soc"].append(float(np.clip(1.0 - float(battery.get("depth_of_discharge", 1.0)), 0.0, 1.0)))
     return SocketSpec(**{name: np.array(values, dtype=float) for name, values in columns.items()})
 
 
 # ---------------------------------------------------------------- sessions
 
+
 @dataclass(frozen=True)
 class ChargerColumns:
     """One charger CSV parsed as CityLearn's ChargerSimulation holds it."""
+
     state: np.ndarray
     vehicle: np.ndarray
     vehicle_labelled: np.ndarray
@@ -266,13 +313,22 @@ class ChargerColumns:
 def charger_columns(frame: pd.DataFrame) -> ChargerColumns:
     rows = len(frame)
     vehicle = frame["electric_vehicle_id"].to_numpy(dtype=object)
-    session = frame["electric_vehicle_session_id"].to_numpy(dtype=object) if "electric_vehicle_session_id" in frame else \
-        np.full(rows, "", dtype=object)
-    current = _soc_series(frame["electric_vehicle_current_soc"]) if "electric_vehicle_current_soc" in frame else \
-        np.full(rows, NO_SOC, dtype=np.float32)
+    session = (
+        frame["electric_vehicle_session_id"].to_numpy(dtype=object)
+        if "electric_vehicle_session_id" in frame
+        else np.full(rows, "", dtype=object)
+    )
+    current = (
+        _soc_series(frame["electric_vehicle_current_soc"])
+        if "electric_vehicle_current_soc" in frame
+        else np.full(rows, NO_SOC, dtype=np.float32)
+    )
     return ChargerColumns(
         state=_charger_state(frame["electric_vehicle_charger_state"]),
-        vehicle=vehicle, vehicle_labelled=_labels(vehicle), session=session, session_labelled=_labels(session),
+        vehicle=vehicle,
+        vehicle_labelled=_labels(vehicle),
+        session=session,
+        session_labelled=_labels(session),
         departure_steps=_countdown(frame["electric_vehicle_departure_time"]),
         required_soc=_soc_series(frame["electric_vehicle_required_soc_departure"]),
         arrival_in_steps=_countdown(frame["electric_vehicle_estimated_arrival_time"]),
@@ -316,11 +372,15 @@ def _socs_before_arrival(columns: ChargerColumns, own: np.ndarray, initial_soc: 
     return value.astype(np.float32)
 
 
-def socket_sessions(columns: ChargerColumns, vehicle: str, initial_soc: np.float32, where: str) -> dict[str, np.ndarray]:
+def socket_sessions(
+    columns: ChargerColumns, vehicle: str, initial_soc: np.float32, where: str
+) -> dict[str, np.ndarray]:
     own = columns.vehicle_labelled & (columns.vehicle == vehicle)
     stranger = columns.vehicle_labelled & ~own & np.isin(columns.state, (STATE_PLUGGED, STATE_INCOMING))
     if stranger.any():
-        raise NotImplementedError(f"{where}: vehicles shared between sockets are not simulated (row {int(np.argmax(stranger))})")
+        raise NotImplementedError(
+            f"{where}: vehicles shared between sockets are not simulated (row {int(np.argmax(stranger))})"
+        )
     connected = own & (columns.state == STATE_PLUGGED)
     follows = _previous(connected, False)
     new_session = connected & (~follows | _session_changed(columns))
@@ -330,23 +390,34 @@ def socket_sessions(columns: ChargerColumns, vehicle: str, initial_soc: np.float
         raise NotImplementedError(f"{where}: row {row} opens a session without a valid arrival SOC")
     after_idle = new_session & ~follows
     first_observed = np.where(after_idle, _socs_before_arrival(columns, own, initial_soc), np.nan).astype(np.float32)
-    first_observed[0] = arrival[0]       # plugged in at reset: CityLearn observes the reset SOC
+    first_observed[0] = arrival[0]  # plugged in at reset: CityLearn observes the reset SOC
     if np.isnan(first_observed[after_idle]).any():
         row = int(np.flatnonzero(after_idle & np.isnan(first_observed))[0])
         raise NotImplementedError(f"{where}: row {row - 1} has no valid estimated arrival SOC")
     countdown = np.maximum(columns.departure_steps, 0)
     leaving = connected & (countdown > 0) & (countdown <= 1)
-    return {"connected": connected, "new_session": new_session, "arrival_soc": arrival,
-            "first_observed_soc": first_observed, "leaving": leaving,
-            "required_soc": columns.required_soc, "departure_steps": columns.departure_steps}
+    return {
+        "connected": connected,
+        "new_session": new_session,
+        "arrival_soc": arrival,
+        "first_observed_soc": first_observed,
+        "leaving": leaving,
+        "required_soc": columns.required_soc,
+        "departure_steps": columns.departure_steps,
+    }
 
 
 def session_table(per_socket: list[dict[str, np.ndarray]]) -> SessionTable:
-    return SessionTable(**{name: np.stack([socket[name] for socket in per_socket], axis=1)
-                           for name in SessionTable.__dataclass_fields__})
+    return SessionTable(
+        **{
+            name: np.stack([socket[name] for socket in per_socket], axis=1)
+            for name in SessionTable.__dataclass_fields__
+        }
+    )
 
 
 # ---------------------------------------------------------------- observations and spaces
+
 
 def _series_bounds(values: np.ndarray) -> tuple[float, float]:
     return float(np.nanmin(values)), float(np.nanmax(values))
@@ -372,9 +443,11 @@ def _time_high(tables: list[ChargerColumns], column: str, rows: int) -> float:
     return high
 
 
-def _charger_observation(helper: str, columns: ChargerColumns, sessions: dict, capacity_kwh: float,
-                         time_high: dict[str, float]) -> tuple[np.ndarray, float, float]:
-    """One socket's observation column for every row, and its bounds (building_ops.py update_ev_charger_observations)."""
+def _charger_observation(
+    helper: str, columns: ChargerColumns, sessions: dict, capacity_kwh: float, time_high: dict[str, float]
+) -> tuple[np.ndarray, float, float]:
+    """One socket's observation column for every row, and its bounds (CityLearn's building_ops.py
+    update_ev_charger_observations)."""
     connected = sessions["connected"]
     incoming = columns.vehicle_labelled & (columns.state == STATE_INCOMING)
     if helper.endswith("connected_state"):
@@ -384,7 +457,7 @@ def _charger_observation(helper: str, columns: ChargerColumns, sessions: dict, c
     if helper.endswith("required_soc_departure"):
         return np.where(connected, columns.required_soc, np.float32(NO_SOC)).astype(np.float32), NO_SOC, 1.0
     if helper.endswith("at_charger_soc"):
-        return np.full(len(connected), NO_SOC, dtype=np.float32), NO_SOC, 1.0     # filled per step
+        return np.full(len(connected), NO_SOC, dtype=np.float32), NO_SOC, 1.0  # filled per step
     if helper.endswith("battery_capacity"):
         return np.where(connected, capacity_kwh, NO_CAPACITY).astype(np.float32), NO_CAPACITY, CAPACITY_OBSERVATION_HIGH
     if helper.endswith("incoming_state"):
@@ -406,17 +479,27 @@ def _building_series(folder: Path, building: dict, schema: dict) -> dict[str, np
     solar_w_per_kw = _float32(energy, "solar_generation")
     # float32 throughout, as CityLearn computes it (energy_model.py PV.get_generation)
     pv_kwh = np.array(float(pv.get("nominal_power", 0.0)) * solar_w_per_kw / W_PER_KW * hours, dtype=np.float32)
-    series = {name: np.array(energy[name].to_numpy(), dtype=np.int32) for name in CALENDAR_OBSERVATIONS if name in energy}
-    series.update({"non_shiftable_load": _float32(energy, "non_shiftable_load"), "solar_generation": pv_kwh,
-                   "carbon_intensity": _float32(carbon, "carbon_intensity")})
+    series = {
+        name: np.array(energy[name].to_numpy(), dtype=np.int32) for name in CALENDAR_OBSERVATIONS if name in energy
+    }
+    series.update(
+        {
+            "non_shiftable_load": _float32(energy, "non_shiftable_load"),
+            "solar_generation": pv_kwh,
+            "carbon_intensity": _float32(carbon, "carbon_intensity"),
+        }
+    )
     series.update({name: _float32(pricing, name) for name in PRICING_OBSERVATIONS})
     series.update({name: _float32(weather, name) for name in WEATHER_OBSERVATIONS if name in weather})
     return series
 
 
 def _building_observation_names(schema: dict) -> list[str]:
-    return [name for name, spec in schema["observations"].items()
-            if spec.get("active", False) and "electric_vehicle_" not in name]
+    return [
+        name
+        for name, spec in schema["observations"].items()
+        if spec.get("active", False) and "electric_vehicle_" not in name
+    ]
 
 
 def _check_schema(schema: dict, building: dict) -> None:
@@ -426,11 +509,15 @@ def _check_schema(schema: dict, building: dict) -> None:
         raise NotImplementedError("only whole-window episodes from step 0 are simulated")
     if float(schema["seconds_per_time_step"]) != SECONDS_PER_HOUR:
         raise NotImplementedError("only one-hour steps are simulated")
-    if float(building.get("noise_std", 0.0) or 0.0) or any(float(c.get("noise_std", 0.0) or 0.0) for c in building["chargers"].values()):
+    if float(building.get("noise_std", 0.0) or 0.0) or any(
+        float(c.get("noise_std", 0.0) or 0.0) for c in building["chargers"].values()
+    ):
         raise NotImplementedError("noise_std: noisy data is not simulated")
     active_actions = [name for name, spec in schema["actions"].items() if spec.get("active", False)]
     if active_actions != ["electrical_storage", "electric_vehicle_storage"]:
-        raise NotImplementedError(f"actions {active_actions}: only electrical_storage + electric_vehicle_storage are simulated")
+        raise NotImplementedError(
+            f"actions {active_actions}: only electrical_storage + electric_vehicle_storage are simulated"
+        )
 
 
 def load_station(folder: Path) -> StationData:
@@ -449,8 +536,10 @@ def load_station(folder: Path) -> StationData:
     vehicle_of = [_socket_vehicle(table, charger_id, vehicles) for table, charger_id in zip(tables, charger_ids)]
     battery = battery_spec(building["electrical_storage"]["attributes"])
     sockets = socket_spec(chargers, vehicles, vehicle_of)
-    per_socket = [socket_sessions(table, vehicle, _initial_vehicle_soc(vehicles[vehicle]), f"charger {charger_id}")
-                  for table, vehicle, charger_id in zip(tables, vehicle_of, charger_ids)]
+    per_socket = [
+        socket_sessions(table, vehicle, _initial_vehicle_soc(vehicles[vehicle]), f"charger {charger_id}")
+        for table, vehicle, charger_id in zip(tables, vehicle_of, charger_ids)
+    ]
     return _assemble(schema, series, rows, charger_ids, tables, per_socket, battery, sockets, hours)
 
 
@@ -462,7 +551,7 @@ def _socket_vehicle(table: ChargerColumns, charger_id: str, vehicles: dict) -> s
         return names.pop()
     if names:
         raise NotImplementedError(f"charger {charger_id}: vehicle {names.pop()} is not in electric_vehicles_def")
-    return next(iter(vehicles))          # a socket nobody visits: any entry, never plugged in
+    return next(iter(vehicles))  # a socket nobody visits: any entry, never plugged in
 
 
 def _initial_vehicle_soc(vehicle: dict) -> np.float32:
@@ -476,6 +565,7 @@ def _initial_vehicle_soc(vehicle: dict) -> np.float32:
 @dataclass
 class _Columns:
     """Observation columns being collected: names, values per row, bounds."""
+
     names: list = field(default_factory=list)
     values: list = field(default_factory=list)
     lows: list = field(default_factory=list)
@@ -486,7 +576,9 @@ class _Columns:
         return len(self.names) - 1
 
 
-def _building_observations(columns: _Columns, schema: dict, series: dict, battery: BatterySpec, rows: int, hours: float) -> dict:
+def _building_observations(
+    columns: _Columns, schema: dict, series: dict, battery: BatterySpec, rows: int, hours: float
+) -> dict:
     """The building's observations (schema order); returns the columns filled per step."""
     dynamic = {}
     for name in _building_observation_names(schema):
@@ -502,15 +594,22 @@ def _building_observations(columns: _Columns, schema: dict, series: dict, batter
     return dynamic
 
 
-def _charger_observations(columns: _Columns, schema: dict, charger_ids, tables, per_socket, sockets: SocketSpec, rows: int) -> list[int]:
+def _charger_observations(
+    columns: _Columns, schema: dict, charger_ids, tables, per_socket, sockets: SocketSpec, rows: int
+) -> list[int]:
     """Each socket's observations in CityLearn's order; returns the vehicle SOC columns."""
     active = {name for name, spec in schema["observations"].items() if spec.get("active", False)}
-    time_high = {"departure": _time_high(tables, "departure_steps", rows), "arrival": _time_high(tables, "arrival_in_steps", rows)}
+    time_high = {
+        "departure": _time_high(tables, "departure_steps", rows),
+        "arrival": _time_high(tables, "arrival_in_steps", rows),
+    }
     vehicle_soc = []
     for socket, (charger_id, table, sessions) in enumerate(zip(charger_ids, tables, per_socket)):
         for helper, pattern in CHARGER_HELPERS:
             if helper in active:
-                values, low, high = _charger_observation(helper, table, sessions, sockets.vehicle_capacity_kwh[socket], time_high)
+                values, low, high = _charger_observation(
+                    helper, table, sessions, sockets.vehicle_capacity_kwh[socket], time_high
+                )
                 column = columns.add(pattern.format(id=charger_id), values, low, high)
                 if helper.endswith("at_charger_soc"):
                     vehicle_soc.append(column)
@@ -522,16 +621,27 @@ def _assemble(schema, series, rows, charger_ids, tables, per_socket, battery, so
     dynamic = _building_observations(columns, schema, series, battery, rows, hours)
     vehicle_soc = _charger_observations(columns, schema, charger_ids, tables, per_socket, sockets, rows)
     return StationData(
-        rows=rows, hours_per_step=hours, charger_ids=charger_ids, observation_names=tuple(columns.names),
-        observation_low=np.array(columns.lows, dtype=np.float32), observation_high=np.array(columns.highs, dtype=np.float32),
-        action_low=np.concatenate([[-1.0], np.zeros(len(charger_ids))]).astype(np.float32),   # no V2G: sockets from 0
+        rows=rows,
+        hours_per_step=hours,
+        charger_ids=charger_ids,
+        observation_names=tuple(columns.names),
+        observation_low=np.array(columns.lows, dtype=np.float32),
+        observation_high=np.array(columns.highs, dtype=np.float32),
+        action_low=np.concatenate([[-1.0], np.zeros(len(charger_ids))]).astype(np.float32),  # no V2G: sockets from 0
         action_high=np.ones(1 + len(charger_ids), dtype=np.float32),
         observations=np.stack(columns.values, axis=1).astype(np.float32),
-        net_column=dynamic.get("net"), battery_soc_column=dynamic.get("battery_soc"),
+        net_column=dynamic.get("net"),
+        battery_soc_column=dynamic.get("battery_soc"),
         vehicle_soc_columns=np.array(vehicle_soc, dtype=int) if vehicle_soc else None,
-        load_kwh=series["non_shiftable_load"], pv_kwh=series["solar_generation"], pricing=series["electricity_pricing"],
-        carbon_intensity=series["carbon_intensity"], battery=battery, sockets=sockets, sessions=session_table(per_socket),
-        month=_calendar_column(series, "month", rows), hour=_calendar_column(series, "hour", rows),
+        load_kwh=series["non_shiftable_load"],
+        pv_kwh=series["solar_generation"],
+        pricing=series["electricity_pricing"],
+        carbon_intensity=series["carbon_intensity"],
+        battery=battery,
+        sockets=sockets,
+        sessions=session_table(per_socket),
+        month=_calendar_column(series, "month", rows),
+        hour=_calendar_column(series, "hour", rows),
     )
 
 

@@ -49,23 +49,24 @@ import gymnasium
 import numpy as np
 
 from ..config import Reward, Settings, Tariff
-from .fast_data import NO_SOC, StationData, load_station
-from .fast_physics import StationBattery, charge_vehicles
-from ..tariff.model import BillingTariff, MonthPeaks
 from ..problem.reward import local_hour, reward_components, weighted
 from ..schema import as_plain, build
+from ..tariff.model import BillingTariff, MonthPeaks
+from .fast_data import NO_SOC, StationData, load_station
+from .fast_physics import StationBattery, charge_vehicles
 
 
 @dataclass(frozen=True)
 class FastStepFlows:
     """One step at the meter bus, as CityLearn accounts it (kWh over the step; float32 values)."""
+
     load_kwh: float
-    pv_kwh: float                    # generation, >= 0
-    battery_kwh: float               # + charging, - discharging (grid side)
-    net_kwh: float                   # CityLearn's net consumption (float32)
-    battery_soc: float               # after the step
-    charger_kwh: np.ndarray          # per socket, drawn from the bus
-    vehicle_soc: np.ndarray          # per socket after the step; NaN where no vehicle is plugged in
+    pv_kwh: float  # generation, >= 0
+    battery_kwh: float  # + charging, - discharging (grid side)
+    net_kwh: float  # CityLearn's net consumption (float32)
+    battery_soc: float  # after the step
+    charger_kwh: np.ndarray  # per socket, drawn from the bus
+    vehicle_soc: np.ndarray  # per socket after the step; NaN where no vehicle is plugged in
 
     @property
     def ev_kwh(self) -> float:
@@ -77,7 +78,9 @@ def float32_sum_of(values: np.ndarray) -> np.float32:
     return np.float32(np.cumsum(values, dtype=float)[-1]) if len(values) else np.float32(0.0)
 
 
-def bus_net_kwh(load_kwh: np.float32, battery_kwh: np.float32, pv_kwh: np.float32, chargers_kwh: np.float32) -> np.float32:
+def bus_net_kwh(
+    load_kwh: np.float32, battery_kwh: np.float32, pv_kwh: np.float32, chargers_kwh: np.float32
+) -> np.float32:
     """Net consumption in CityLearn's float32 order: load + storage + (-PV) + chargers."""
     return np.float32(np.float32(np.float32(load_kwh + battery_kwh) + np.float32(-pv_kwh)) + chargers_kwh)
 
@@ -95,7 +98,9 @@ class FastStationEnv(gymnasium.Env):
         # the generation charge's window by CityLearn's own calendar, as StationReward reads it; the
         # tariff is required even without demand rates, as the state's window peak is tracked here
         self.in_peak_window = np.array([billing.in_peak_hours(local_hour(hour)) for hour in data.hour])
-        self.observation_space = gymnasium.spaces.Box(low=data.observation_low, high=data.observation_high, dtype=np.float32)
+        self.observation_space = gymnasium.spaces.Box(
+            low=data.observation_low, high=data.observation_high, dtype=np.float32
+        )
         self.action_space = gymnasium.spaces.Box(low=data.action_low, high=data.action_high, dtype=np.float32)
         self.observation_names = list(data.observation_names)
         self.charger_ids = list(data.charger_ids)
@@ -105,8 +110,9 @@ class FastStationEnv(gymnasium.Env):
         self._reset_state()
 
     @classmethod
-    def from_folder(cls, folder: str | Path, reward: Reward, reward_scale: float = 1.0, *,
-                    tariff: Tariff) -> "FastStationEnv":
+    def from_folder(
+        cls, folder: str | Path, reward: Reward, reward_scale: float = 1.0, *, tariff: Tariff
+    ) -> FastStationEnv:
         """The environment of a dataset folder under params' `reward` and `tariff` (the settings)."""
         return cls(load_station(Path(folder)), reward, reward_scale, billing=BillingTariff.from_settings(tariff))
 
@@ -142,10 +148,16 @@ class FastStationEnv(gymnasium.Env):
         """The environment's whole mutable state (copies): with `restore`, a training run killed
         part-way through a year continues it exactly where it stopped. The dataset and the
         settings are rebuilt from their files; only what the steps change is here."""
-        return {"time_step": self.time_step, "battery": self.battery.snapshot(),
-                "vehicle_soc": self.vehicle_soc.copy(), "previous_import_kwh": self.previous_import_kwh,
-                "observation": self._observation.copy(), "last_flows": self.last_flows,
-                "episode_start": self.episode_start, "billed_peaks": self.billed_peaks}
+        return {
+            "time_step": self.time_step,
+            "battery": self.battery.snapshot(),
+            "vehicle_soc": self.vehicle_soc.copy(),
+            "previous_import_kwh": self.previous_import_kwh,
+            "observation": self._observation.copy(),
+            "last_flows": self.last_flows,
+            "episode_start": self.episode_start,
+            "billed_peaks": self.billed_peaks,
+        }
 
     def restore(self, state: dict) -> None:
         self.time_step = int(state["time_step"])
@@ -163,8 +175,8 @@ class FastStationEnv(gymnasium.Env):
         data = self.data
         self.time_step = self.episode_start = start
         self.battery.reset()
-        self.billed_peaks = MonthPeaks()          # the month's billed peaks since the episode's first step
-        self.last_demand_charge_pen = 0.0         # what the last step added to the month's demand charges
+        self.billed_peaks = MonthPeaks()  # the month's billed peaks since the episode's first step
+        self.last_demand_charge_pen = 0.0  # what the last step added to the month's demand charges
         self.vehicle_soc = np.zeros(len(data.charger_ids), dtype=np.float32)
         self.previous_import_kwh = None
         reset_net = bus_net_kwh(data.load_kwh[start], np.float32(0.0), data.pv_kwh[start], np.float32(0.0))
@@ -175,12 +187,19 @@ class FastStationEnv(gymnasium.Env):
         connected = sessions.connected[step]
         soc_before = np.where(sessions.new_session[step], sessions.arrival_soc[step], self.vehicle_soc)
         self.battery.charge(action[0])
-        self.vehicle_soc, charger_kwh = charge_vehicles(soc_before, connected, action[1:], data.sockets, data.hours_per_step)
+        self.vehicle_soc, charger_kwh = charge_vehicles(
+            soc_before, connected, action[1:], data.sockets, data.hours_per_step
+        )
         net = bus_net_kwh(data.load_kwh[step], self.battery.energy_kwh, data.pv_kwh[step], float32_sum_of(charger_kwh))
         return FastStepFlows(
-            load_kwh=float(data.load_kwh[step]), pv_kwh=float(data.pv_kwh[step]),
-            battery_kwh=float(self.battery.energy_kwh), net_kwh=float(net), battery_soc=float(self.battery.soc),
-            charger_kwh=charger_kwh, vehicle_soc=np.where(connected, self.vehicle_soc, np.nan))
+            load_kwh=float(data.load_kwh[step]),
+            pv_kwh=float(data.pv_kwh[step]),
+            battery_kwh=float(self.battery.energy_kwh),
+            net_kwh=float(net),
+            battery_soc=float(self.battery.soc),
+            charger_kwh=charger_kwh,
+            vehicle_soc=np.where(connected, self.vehicle_soc, np.nan),
+        )
 
     def _unmet_kwh(self, step: int) -> float:
         """Energy missing at their required SOC from the vehicles leaving after this step
@@ -195,11 +214,19 @@ class FastStationEnv(gymnasium.Env):
         import_kwh, surplus_kwh = max(flows.net_kwh, 0.0), max(-flows.net_kwh, 0.0)
         previous = import_kwh if self.previous_import_kwh is None else self.previous_import_kwh
         month, in_window = int(self.data.month[step]), bool(self.in_peak_window[step])
-        demand_pen, billed_peaks = self.billing.step_charge(self.billed_peaks, month,
-                                                            import_kwh / self.data.hours_per_step, in_window)
-        components = reward_components(import_kwh, surplus_kwh, float(self.data.carbon_intensity[step]),
-                                       float(self.data.pricing[step]), self._unmet_kwh(step), previous, self.scales,
-                                       demand_pen)
+        demand_pen, billed_peaks = self.billing.step_charge(
+            self.billed_peaks, month, import_kwh / self.data.hours_per_step, in_window
+        )
+        components = reward_components(
+            import_kwh,
+            surplus_kwh,
+            float(self.data.carbon_intensity[step]),
+            float(self.data.pricing[step]),
+            self._unmet_kwh(step),
+            previous,
+            self.scales,
+            demand_pen,
+        )
         self.previous_import_kwh = import_kwh
         self.billed_peaks = billed_peaks
         self.last_demand_charge_pen = demand_pen

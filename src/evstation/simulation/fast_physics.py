@@ -17,7 +17,7 @@ import numpy as np
 
 from .fast_data import ZERO_DIVISION_PLACEHOLDER, BatterySpec, SocketSpec
 
-LIMIT_ITERATIONS = 2     # CityLearn recomputes efficiency and the limits twice per charge
+LIMIT_ITERATIONS = 2  # CityLearn recomputes efficiency and the limits twice per charge
 
 
 def clip(value: float, low: float, high: float) -> float:
@@ -66,7 +66,9 @@ class StationBattery:
         return max(float(power_kw), 0.0) * self.hours
 
     def _efficiency(self, energy_kwh: float) -> float:
-        normalized = clip(abs(float(energy_kwh / self.hours)) / max(self.spec.nominal_power_kw, ZERO_DIVISION_PLACEHOLDER), 0.0, 1.0)
+        normalized = clip(
+            abs(float(energy_kwh / self.hours)) / max(self.spec.nominal_power_kw, ZERO_DIVISION_PLACEHOLDER), 0.0, 1.0
+        )
         return self.efficiency(normalized)
 
     def _limited_charge_kwh(self, requested_kwh: float, energy_init_kwh: float) -> tuple[float, float]:
@@ -94,7 +96,11 @@ class StationBattery:
         requested_kwh = clip(float(action), -1.0, 1.0) * float(self.spec.nominal_power_kw) * self.hours
         energy_init = max(self.min_soc * capacity, float(self.soc) * capacity)
         energy, root = self._limited_charge_kwh(requested_kwh, energy_init)
-        final = min(energy_init + energy * root, capacity) if energy >= 0 else max(self.min_soc * capacity, energy_init + energy / root)
+        final = (
+            min(energy_init + energy * root, capacity)
+            if energy >= 0
+            else max(self.min_soc * capacity, energy_init + energy / root)
+        )
         self.soc = np.float32(final / max(capacity, ZERO_DIVISION_PLACEHOLDER))
         delta = final - energy_init
         self.energy_kwh = np.float32(delta / root if delta >= 0 else delta * root)
@@ -103,8 +109,12 @@ class StationBattery:
     def _degrade(self) -> None:
         if not self.spec.capacity_loss_coefficient:
             return
-        fade = (self.spec.capacity_loss_coefficient * self.spec.capacity_kwh * abs(float(self.energy_kwh))
-                / (2 * max(self.degraded_capacity_kwh, ZERO_DIVISION_PLACEHOLDER)))
+        fade = (
+            self.spec.capacity_loss_coefficient
+            * self.spec.capacity_kwh
+            * abs(float(self.energy_kwh))
+            / (2 * max(self.degraded_capacity_kwh, ZERO_DIVISION_PLACEHOLDER))
+        )
         self.degraded_capacity_kwh = max(self.degraded_capacity_kwh - fade, 0.0)
 
     def next_step(self) -> None:
@@ -126,8 +136,9 @@ def socket_energy_kwh(actions: np.ndarray, spec: SocketSpec, hours: float) -> np
     return normalized * spec.max_power_kw * hours
 
 
-def charge_vehicles(soc: np.ndarray, connected: np.ndarray, actions: np.ndarray, spec: SocketSpec,
-                    hours: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def charge_vehicles(
+    soc: np.ndarray, connected: np.ndarray, actions: np.ndarray, spec: SocketSpec, hours: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Every socket's vehicle charged for one step.
 
     `soc` is each vehicle's float32 SOC before the step; returns the SOC after it (float32;

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import VEHICLE_KINDS, Settings
+from ..control.station import StationState
 from ..dataset import PROFILES_FILE, read_csv
 from ..errors import DataError
+from ..problem.learning_reward import baseline_import_kwh
+from ..tariff.model import BillingTariff
 from .citylearn_env import connected_vehicle_socs
 from .fast_data import StationData, load_station
-from ..tariff.model import BillingTariff
-from ..problem.learning_reward import baseline_import_kwh
-from ..control.station import StationState
 
 # The forecast noise must be identical in both simulators and on every run, not random across runs:
 # each step draws from a generator seeded by (this value, step). Any fixed value serves.
@@ -69,8 +69,10 @@ def calendar(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 def idle_import_kw(data: StationData) -> np.ndarray:
     """Each row's import with sockets and battery idle (the learning reward's baseline), in kW."""
-    return np.array([baseline_import_kwh(float(load), float(pv)) for load, pv in zip(data.load_kwh, data.pv_kwh)]) \
+    return (
+        np.array([baseline_import_kwh(float(load), float(pv)) for load, pv in zip(data.load_kwh, data.pv_kwh)])
         / data.hours_per_step
+    )
 
 
 def energy_at_full_power_kwh(data: StationData) -> np.ndarray:
@@ -93,11 +95,18 @@ def energy_at_full_power_kwh(data: StationData) -> np.ndarray:
 class StationObserver:
     """The station's static part, read once from a dataset folder; `state` adds the dynamic part."""
 
-    def __init__(self, settings: Settings, folder: str | Path, data: StationData | None = None, *,
-                 without_solar: bool = False, noise_seed: int = FORECAST_NOISE_SEED):
+    def __init__(
+        self,
+        settings: Settings,
+        folder: str | Path,
+        data: StationData | None = None,
+        *,
+        without_solar: bool = False,
+        noise_seed: int = FORECAST_NOISE_SEED,
+    ):
         self.folder = Path(folder)
         self.data = data if data is not None else load_station(self.folder)
-        if without_solar:       # the without-solar run sets the PV to 0 kWp in CityLearn: its state says so too
+        if without_solar:  # the without-solar run sets the PV to 0 kWp in CityLearn: its state says so too
             self.data = replace(self.data, pv_kwh=np.zeros_like(self.data.pv_kwh))
         self.forecast_hours = settings.control.forecast_hours
         self.noise_fraction = settings.control.forecast_noise_pct / 100
@@ -141,12 +150,19 @@ class StationObserver:
         once per episode start, as the idle site's imports are known in advance."""
         if episode_start not in self._idle_peaks:
             self._idle_peaks[episode_start] = self.billing.running_peaks_before(
-                self.idle_import_kw, self.clock["month"], self.clock["in_window"], episode_start)
+                self.idle_import_kw, self.clock["month"], self.clock["in_window"], episode_start
+            )
         window, any_hour = self._idle_peaks[episode_start]
         return float(window[step]), float(any_hour[step])
 
-    def state(self, step: int, battery_soc: float, vehicle_soc_after_previous_step: np.ndarray,
-              billed_peaks_kw: tuple[float, float] = (0.0, 0.0), episode_start: int = 0) -> StationState:
+    def state(
+        self,
+        step: int,
+        battery_soc: float,
+        vehicle_soc_after_previous_step: np.ndarray,
+        billed_peaks_kw: tuple[float, float] = (0.0, 0.0),
+        episode_start: int = 0,
+    ) -> StationState:
         """The station before `step`: the battery's SOC now, each vehicle's SOC after the previous
         step (ignored where a session starts now: the vehicle arrives with its own), and the site's
         month-to-date billed (peak-window, any-hour) peaks in kW over the steps before this one."""
@@ -158,30 +174,43 @@ class StationObserver:
         idle_window_kw, idle_any_kw = self.idle_peaks_before(step, episode_start)
         data, sessions = self.data, self.data.sessions
         connected = sessions.connected[step]
-        soc = np.where(sessions.new_session[step], sessions.arrival_soc[step],
-                       np.asarray(vehicle_soc_after_previous_step, dtype=np.float32))
+        soc = np.where(
+            sessions.new_session[step],
+            sessions.arrival_soc[step],
+            np.asarray(vehicle_soc_after_previous_step, dtype=np.float32),
+        )
         battery = data.battery
         return StationState(
-            step=step, hour=int(self.hour[step]), weekday=int(self.weekday[step]),
-            load_kwh=float(data.load_kwh[step]), pv_kwh=float(data.pv_kwh[step]),
-            tariff_pen_per_kwh=float(data.pricing[step]), emission_factor_kg_per_kwh=float(data.carbon_intensity[step]),
+            step=step,
+            hour=int(self.hour[step]),
+            weekday=int(self.weekday[step]),
+            load_kwh=float(data.load_kwh[step]),
+            pv_kwh=float(data.pv_kwh[step]),
+            tariff_pen_per_kwh=float(data.pricing[step]),
+            emission_factor_kg_per_kwh=float(data.carbon_intensity[step]),
             load_forecast_kwh=self.forecast_kwh(data.load_kwh, step, 0),
             pv_forecast_kwh=self.forecast_kwh(data.pv_kwh, step, 1),
-            battery_soc=float(battery_soc), battery_capacity_kwh=float(battery.capacity_kwh),
+            battery_soc=float(battery_soc),
+            battery_capacity_kwh=float(battery.capacity_kwh),
             battery_power_kw=float(battery.nominal_power_kw),
-            battery_min_soc=self.battery_min_soc, battery_root_efficiency=self.battery_root_efficiency,
-            socket_group=self.socket_group, connected=connected.copy(),
+            battery_min_soc=self.battery_min_soc,
+            battery_root_efficiency=self.battery_root_efficiency,
+            socket_group=self.socket_group,
+            connected=connected.copy(),
             vehicle_soc=np.where(connected, soc, 0.0).astype(float),
             required_soc=np.where(connected, sessions.required_soc[step], 0.0).astype(float),
             vehicle_capacity_kwh=data.sockets.vehicle_capacity_kwh,
             steps_left=np.where(connected, np.maximum(sessions.departure_steps[step], 0), 0).astype(int),
             socket_power_kw=data.sockets.max_power_kw,
             kwh_per_step_at_full_power=self.kwh_per_step_at_full_power,
-            month=int(clock["month"][step]), hours_left_in_month=int(clock["hours_left_in_month"][step]),
+            month=int(clock["month"][step]),
+            hours_left_in_month=int(clock["hours_left_in_month"][step]),
             in_peak_window=bool(clock["in_window"][step]),
             hours_to_peak_window=int(clock["hours_to_peak_window"][step]),
-            billed_peak_window_kw=float(billed_peaks_kw[0]), billed_peak_any_kw=float(billed_peaks_kw[1]),
-            idle_peak_window_kw=idle_window_kw, idle_peak_any_kw=idle_any_kw,
+            billed_peak_window_kw=float(billed_peaks_kw[0]),
+            billed_peak_any_kw=float(billed_peaks_kw[1]),
+            idle_peak_window_kw=idle_window_kw,
+            idle_peak_any_kw=idle_any_kw,
         )
 
 
@@ -189,8 +218,9 @@ def state_from_fast_env(observer: StationObserver, env) -> StationState:
     """The state of a `FastStationEnv` before its next step."""
     step = env.time_step
     peaks = env.billed_peaks.before(int(observer.clock["month"][step]))
-    return observer.state(step, float(env.battery.soc), env.vehicle_soc, (peaks.window_kw, peaks.any_kw),
-                          env.episode_start)
+    return observer.state(
+        step, float(env.battery.soc), env.vehicle_soc, (peaks.window_kw, peaks.any_kw), env.episode_start
+    )
 
 
 def citylearn_billed_peaks_kw(observer: StationObserver, citylearn_env, step: int) -> tuple[float, float]:

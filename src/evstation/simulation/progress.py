@@ -34,12 +34,13 @@ class _Lines:
 def is_terminal(stream) -> bool:
     try:
         return bool(stream.isatty())
-    except (AttributeError, ValueError):       # no isatty, or a closed stream
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
 
 
-def progress_bar(*, total: int, desc: str, unit: str = "step", initial: int = 0, disable: bool = False,
-                 stream=None, **options) -> tqdm:
+def progress_bar(
+    *, total: int, desc: str, unit: str = "step", initial: int = 0, disable: bool = False, stream=None, **options
+) -> tqdm:
     """A tqdm bar on `stream` (default stderr): `options` (mininterval, smoothing, ...) as given on a
     terminal; elsewhere plain lines at most every PLAIN_INTERVAL_S seconds."""
     stream = sys.stderr if stream is None else stream

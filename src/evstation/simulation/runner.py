@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 
 from ..config import REWARD_COMPONENTS, Settings
-from .observer import StationObserver, state_from_citylearn
 from ..control.rules import Controller
 from ..dataset import read_dataset
 from ..problem.learning_reward import LearningReferences, MarginalReward
 from .citylearn_env import connected_vehicle_socs, make_station_env, read_step
+from .observer import StationObserver, state_from_citylearn
 from .progress import progress_bar
 
 log = logging.getLogger(__name__)
-PROGRESS_MIN_STEPS = 500          # short runs (tests) print no bar
+PROGRESS_MIN_STEPS = 500  # short runs (tests) print no bar
 
 
 def departures_by_step(sessions: pd.DataFrame) -> dict[int, list[tuple]]:
@@ -35,12 +35,14 @@ def departures_by_step(sessions: pd.DataFrame) -> dict[int, list[tuple]]:
     grouped = defaultdict(list)
     for row in sessions.itertuples(index=False):
         grouped[int(row.departure_step) - 1].append(
-            (row.charger_id, row.required_soc_pct, row.arrival_soc_pct, row.battery_kwh))
+            (row.charger_id, row.required_soc_pct, row.arrival_soc_pct, row.battery_kwh)
+        )
     return grouped
 
 
-def _departure_record(env, step: int, leaving: list[tuple], charger_index: dict[str, int],
-                      tolerance_pct: float) -> dict:
+def _departure_record(
+    env, step: int, leaving: list[tuple], charger_index: dict[str, int], tolerance_pct: float
+) -> dict:
     chargers = env.buildings[0].electric_vehicle_chargers
     fulfilled, required_kwh, delivered_kwh = 0, 0.0, 0.0
     for charger_id, required_pct, arrival_pct, battery_kwh in leaving:
@@ -50,8 +52,12 @@ def _departure_record(env, step: int, leaving: list[tuple], charger_index: dict[
         required_kwh += (required_pct - arrival_pct) / 100 * battery_kwh
         # charging past the required SOC is no extra fulfilment: count up to the requirement
         delivered_kwh += max(min(final_pct, required_pct) - arrival_pct, 0.0) / 100 * battery_kwh
-    return {"sessions_departing": len(leaving), "sessions_fulfilled": fulfilled,
-            "departing_required_kwh": required_kwh, "departing_delivered_kwh": delivered_kwh}
+    return {
+        "sessions_departing": len(leaving),
+        "sessions_fulfilled": fulfilled,
+        "departing_required_kwh": required_kwh,
+        "departing_delivered_kwh": delivered_kwh,
+    }
 
 
 class ControlRecorder:
@@ -60,20 +66,33 @@ class ControlRecorder:
 
     def __init__(self, settings: Settings):
 
-        self.marginal = (MarginalReward(LearningReferences.from_settings(settings))
-                         if settings.control.learning_reward == "marginal" else None)
+        self.marginal = (
+            MarginalReward(LearningReferences.from_settings(settings))
+            if settings.control.learning_reward == "marginal"
+            else None
+        )
 
-    def columns(self, state, net_kwh: float, vehicle_soc_after: np.ndarray, station_reward: float,
-                controller: Controller) -> dict:
+    def columns(
+        self, state, net_kwh: float, vehicle_soc_after: np.ndarray, station_reward: float, controller: Controller
+    ) -> dict:
         learning = station_reward if self.marginal is None else self.marginal(state, net_kwh, vehicle_soc_after)[0]
         layer = getattr(controller, "last_stats", None)
-        return {"learning_reward": learning,
-                "floor_raised_sockets": layer.sockets_raised if layer is not None else 0,
-                "floor_kwh": layer.floor_added_kwh if layer is not None else 0.0}
+        return {
+            "learning_reward": learning,
+            "floor_raised_sockets": layer.sockets_raised if layer is not None else 0,
+            "floor_kwh": layer.floor_added_kwh if layer is not None else 0.0,
+        }
 
 
-def simulate(settings: Settings, folder: Path, controller: Controller, *, without_solar: bool = False,
-             progress: bool = True, label: str = "") -> pd.DataFrame:
+def simulate(
+    settings: Settings,
+    folder: Path,
+    controller: Controller,
+    *,
+    without_solar: bool = False,
+    progress: bool = True,
+    label: str = "",
+) -> pd.DataFrame:
     """Run `controller` through the dataset in `folder` and return the per-step timeseries."""
     dataset = read_dataset(Path(folder))
     env = make_station_env(settings, folder, without_solar=without_solar)
@@ -91,8 +110,9 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
     steps = env.time_steps - 1
     previous_soc = settings.battery.initial_soc_pct / 100
     rows = []
-    bar = progress_bar(total=steps, desc=label or controller.name, mininterval=2.0,
-                       disable=not progress or steps < PROGRESS_MIN_STEPS)
+    bar = progress_bar(
+        total=steps, desc=label or controller.name, mininterval=2.0, disable=not progress or steps < PROGRESS_MIN_STEPS
+    )
     started = time.perf_counter()
     for step in range(steps):
         state = state_from_citylearn(observer, env, step)
@@ -103,12 +123,17 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
         socs_after = np.array([np.nan if soc is None else soc for soc in connected_vehicle_socs(env, step)])
         row = {
             "step": step,
-            "load_kwh": flows.load_kwh, "pv_kwh": flows.pv_kwh, "ev_kwh": flows.ev_kwh,
+            "load_kwh": flows.load_kwh,
+            "pv_kwh": flows.pv_kwh,
+            "ev_kwh": flows.ev_kwh,
             "ev_delivered_kwh": flows.ev_kwh * efficiency,
-            "bess_in_kwh": max(flows.battery_kwh, 0.0), "bess_out_kwh": max(-flows.battery_kwh, 0.0),
+            "bess_in_kwh": max(flows.battery_kwh, 0.0),
+            "bess_out_kwh": max(-flows.battery_kwh, 0.0),
             "bess_soc_pct": 100 * flows.battery_soc,
             "bess_stored_kwh": (flows.battery_soc - previous_soc) * capacity,
-            "net_kwh": net_kwh, "import_kwh": max(net_kwh, 0.0), "surplus_kwh": max(-net_kwh, 0.0),
+            "net_kwh": net_kwh,
+            "import_kwh": max(net_kwh, 0.0),
+            "surplus_kwh": max(-net_kwh, 0.0),
             "net_citylearn_kwh": flows.net_kwh_reported,
             "tariff_pen_per_kwh": float(building.pricing.electricity_pricing[step]),
             "emission_factor_kg_per_kwh": float(building.carbon_intensity.carbon_intensity[step]),
@@ -124,8 +149,13 @@ def simulate(settings: Settings, folder: Path, controller: Controller, *, withou
             break
     bar.close()
     elapsed = time.perf_counter() - started
-    log.info("%s: %d steps in %.1f s (%.0f steps/s)", label or controller.name, len(rows), elapsed,
-             len(rows) / elapsed if elapsed else math.inf)
+    log.info(
+        "%s: %d steps in %.1f s (%.0f steps/s)",
+        label or controller.name,
+        len(rows),
+        elapsed,
+        len(rows) / elapsed if elapsed else math.inf,
+    )
     timeseries = pd.DataFrame(rows)
     timeseries.insert(1, "timestamp", dataset.profiles["timestamp"].iloc[: len(rows)].to_numpy())
     return timeseries

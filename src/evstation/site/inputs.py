@@ -26,7 +26,7 @@ from ..errors import DataError
 from .calendar import HOURS_PER_YEAR
 
 TIMESTAMP = "timestamp"
-HEADER_LINES = 1                       # a data row's line in the file is its index + 1 + HEADER_LINES
+HEADER_LINES = 1  # a data row's line in the file is its index + 1 + HEADER_LINES
 # a UTC offset after the time of day (a bare date's "-01" is no offset)
 OFFSET = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
 
@@ -34,6 +34,7 @@ OFFSET = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$
 @dataclass(frozen=True)
 class Bounds:
     """The physically possible range of a column's values (None: unbounded on that side)."""
+
     low: float | None = 0.0
     high: float | None = None
 
@@ -94,8 +95,10 @@ def timestamps(table: pd.DataFrame, column: str, path: str | Path, utc_offset_h:
     with_offset = text.str.contains(OFFSET)
     if with_offset.any() and not with_offset.all():
         row = int(np.flatnonzero((with_offset != with_offset.iloc[0]).to_numpy())[0])
-        raise DataError(f"{path}: column {column}: line {line_of(row)}: {text.iloc[row]!r} mixes timestamps "
-                        "with and without a UTC offset")
+        raise DataError(
+            f"{path}: column {column}: line {line_of(row)}: {text.iloc[row]!r} mixes timestamps "
+            "with and without a UTC offset"
+        )
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=bool(with_offset.all()))
     bad = parsed.isna().to_numpy()
     if bad.any():
@@ -113,35 +116,47 @@ def check_year(stamps: pd.DatetimeIndex, hours: pd.DatetimeIndex, column: str, p
     outside = np.asarray(stamps.year != year)
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
-        raise DataError(f"{path}: column {column}: line {line_of(row)}: {stamps[row]:%Y-%m-%d %H:%M} "
-                        f"is not in {year}, this split's year (splits.<split>.year)")
+        raise DataError(
+            f"{path}: column {column}: line {line_of(row)}: {stamps[row]:%Y-%m-%d %H:%M} "
+            f"is not in {year}, this split's year (splits.<split>.year)"
+        )
 
 
 def check_hourly(stamps: pd.DatetimeIndex, hours: pd.DatetimeIndex, column: str, path: str | Path) -> None:
     """Row i is the hour that starts i hours after 1 January 00:00, for at least the horizon's hours."""
     if not len(hours) <= len(stamps) <= HOURS_PER_YEAR:
-        raise DataError(f"{path}: column {column}: {len(stamps)} rows, needs at least {len(hours)} "
-                        f"(simulation.horizon_hours) and at most {HOURS_PER_YEAR} (one year)")
+        raise DataError(
+            f"{path}: column {column}: {len(stamps)} rows, needs at least {len(hours)} "
+            f"(simulation.horizon_hours) and at most {HOURS_PER_YEAR} (one year)"
+        )
     check_year(stamps, hours, column, path)
     expected = pd.date_range(hours[0], periods=len(stamps), freq="h")
     wrong = np.asarray(stamps != expected)
     if wrong.any():
         row = int(np.flatnonzero(wrong)[0])
-        what = "is not on the hour" if (stamps[row].minute or stamps[row].second) else f"expected {expected[row]:%Y-%m-%d %H:%M}"
-        raise DataError(f"{path}: column {column}: line {line_of(row)}: {stamps[row]:%Y-%m-%d %H:%M} {what} "
-                        "(hourly rows from 1 January 00:00, in order, without gaps)")
+        what = (
+            "is not on the hour"
+            if (stamps[row].minute or stamps[row].second)
+            else f"expected {expected[row]:%Y-%m-%d %H:%M}"
+        )
+        raise DataError(
+            f"{path}: column {column}: line {line_of(row)}: {stamps[row]:%Y-%m-%d %H:%M} {what} "
+            "(hourly rows from 1 January 00:00, in order, without gaps)"
+        )
 
 
-def hourly_table(path: str | Path, key: str, columns: dict[str, Bounds], hours: pd.DatetimeIndex,
-                 utc_offset_h: float) -> pd.DataFrame:
+def hourly_table(
+    path: str | Path, key: str, columns: dict[str, Bounds], hours: pd.DatetimeIndex, utc_offset_h: float
+) -> pd.DataFrame:
     """The first len(hours) rows of an hourly file: `columns` as floats, indexed by the simulated hours."""
     table = read_table(path, key, [TIMESTAMP, *columns])
     check_hourly(timestamps(table, TIMESTAMP, path, utc_offset_h), hours, TIMESTAMP, path)
-    values = {name: numbers(table, name, path, bounds)[:len(hours)] for name, bounds in columns.items()}
+    values = {name: numbers(table, name, path, bounds)[: len(hours)] for name, bounds in columns.items()}
     return pd.DataFrame(values, index=hours)
 
 
-def hourly_series(path: str | Path, key: str, column: str, hours: pd.DatetimeIndex, utc_offset_h: float,
-                  bounds: Bounds = NON_NEGATIVE) -> np.ndarray:
+def hourly_series(
+    path: str | Path, key: str, column: str, hours: pd.DatetimeIndex, utc_offset_h: float, bounds: Bounds = NON_NEGATIVE
+) -> np.ndarray:
     """One hourly column of a file (kWh, PEN/kWh, kg/kWh, ...) for the simulated hours."""
     return hourly_table(path, key, {column: bounds}, hours, utc_offset_h)[column].to_numpy()

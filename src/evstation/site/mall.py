@@ -19,7 +19,7 @@ from .inputs import hourly_series
 SUNDAY = 6
 KWH_PER_MWH = 1000.0
 LOAD_KEY, LOAD_FILE_COLUMN = "mall.load_files", "mall_kwh"
-HOTTEST_DAY_OF_YEAR = 15     # Iquitos is warmest around the turn of the year: the seasonal swing peaks there
+HOTTEST_DAY_OF_YEAR = 15  # Iquitos is warmest around the turn of the year: the seasonal swing peaks there
 
 
 def modelled_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int) -> np.ndarray:

@@ -29,7 +29,7 @@ KEY = "fleet.sessions_files"
 ARRIVAL, DEPARTURE, KIND = "arrival", "departure", "kind"
 REQUIRED_SOC, ARRIVAL_SOC, ENERGY = "required_soc_pct", "arrival_soc_pct", "energy_requested_kwh"
 STEP = pd.Timedelta(hours=1)
-FEASIBILITY_TOLERANCE_KWH = 1e-9     # float error in (SOC difference x battery) is no shortfall (as in validate)
+FEASIBILITY_TOLERANCE_KWH = 1e-9  # float error in (SOC difference x battery) is no shortfall (as in validate)
 
 
 def _steps(stamps: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:
@@ -42,21 +42,26 @@ def _kinds(table: pd.DataFrame, path: Path) -> np.ndarray:
     unknown = ~np.isin(kinds, VEHICLE_KINDS)
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
-        raise DataError(f"{path}: column {KIND}: line {line_of(row)}: {kinds[row]!r} is not a vehicle kind "
-                        f"({' | '.join(VEHICLE_KINDS)})")
+        raise DataError(
+            f"{path}: column {KIND}: line {line_of(row)}: {kinds[row]!r} is not a vehicle kind "
+            f"({' | '.join(VEHICLE_KINDS)})"
+        )
     return kinds
 
 
 def _energy_column(table: pd.DataFrame, path: Path) -> str:
     given = [name for name in (ARRIVAL_SOC, ENERGY) if name in table.columns]
     if len(given) != 1:
-        raise DataError(f"{path}: column {ARRIVAL_SOC}: give either {ARRIVAL_SOC} or {ENERGY}, "
-                        f"{'not both' if given else 'neither is there'}")
+        raise DataError(
+            f"{path}: column {ARRIVAL_SOC}: give either {ARRIVAL_SOC} or {ENERGY}, "
+            f"{'not both' if given else 'neither is there'}"
+        )
     return given[0]
 
 
-def _arrival_soc_pct(table: pd.DataFrame, kinds: np.ndarray, required: np.ndarray, path: Path,
-                     settings: Settings) -> tuple[np.ndarray, str]:
+def _arrival_soc_pct(
+    table: pd.DataFrame, kinds: np.ndarray, required: np.ndarray, path: Path, settings: Settings
+) -> tuple[np.ndarray, str]:
     """The SOC at plug-in of each row, and the column it came from (named in errors about the energy)."""
     column = _energy_column(table, path)
     battery_kwh = np.array([settings.vehicles.kind(kind).battery_kwh for kind in kinds])
@@ -67,22 +72,28 @@ def _arrival_soc_pct(table: pd.DataFrame, kinds: np.ndarray, required: np.ndarra
         too_much = arrival < 0
         if too_much.any():
             row = int(np.flatnonzero(too_much)[0])
-            raise DataError(f"{path}: column {ENERGY}: line {line_of(row)}: {table[ENERGY].iloc[row].strip()} kWh does not fit "
-                            f"a {battery_kwh[row]:g} kWh {kinds[row]} battery below its required {required[row]:g} %")
+            raise DataError(
+                f"{path}: column {ENERGY}: line {line_of(row)}: {table[ENERGY].iloc[row].strip()} kWh does not fit "
+                f"a {battery_kwh[row]:g} kWh {kinds[row]} battery below its required {required[row]:g} %"
+            )
     none_needed = arrival >= required
     if none_needed.any():
         row = int(np.flatnonzero(none_needed)[0])
-        raise DataError(f"{path}: column {column}: line {line_of(row)}: the vehicle needs no energy "
-                        f"(arrival SOC {arrival[row]:g} % is not below {REQUIRED_SOC} {required[row]:g} %)")
+        raise DataError(
+            f"{path}: column {column}: line {line_of(row)}: the vehicle needs no energy "
+            f"(arrival SOC {arrival[row]:g} % is not below {REQUIRED_SOC} {required[row]:g} %)"
+        )
     return arrival, column
 
 
 def _check_order(arrival: pd.DatetimeIndex, departure: pd.DatetimeIndex, path: Path) -> None:
-    early = (departure <= arrival)
+    early = departure <= arrival
     if early.any():
         row = int(np.flatnonzero(early)[0])
-        raise DataError(f"{path}: column {DEPARTURE}: line {line_of(row)}: {departure[row]:%Y-%m-%d %H:%M} "
-                        f"is not after the arrival {arrival[row]:%Y-%m-%d %H:%M}")
+        raise DataError(
+            f"{path}: column {DEPARTURE}: line {line_of(row)}: {departure[row]:%Y-%m-%d %H:%M} "
+            f"is not after the arrival {arrival[row]:%Y-%m-%d %H:%M}"
+        )
 
 
 def _check_feasible(visits: pd.DataFrame, column: str, path: Path) -> None:
@@ -90,9 +101,11 @@ def _check_feasible(visits: pd.DataFrame, column: str, path: Path) -> None:
     short = visits["energy_required_kwh"] > visits["deliverable_kwh"] + FEASIBILITY_TOLERANCE_KWH
     if short.any():
         row = visits[short].iloc[0]
-        raise DataError(f"{path}: column {column}: line {line_of(int(row['row']))}: needs {row['energy_required_kwh']:.2f} kWh, "
-                        f"a {row['kind']} socket delivers {row['deliverable_kwh']:.2f} kWh in its {int(row['stay_steps'])}-hour "
-                        "stay (times rounded to the hour): lengthen the stay or lower the requirement")
+        raise DataError(
+            f"{path}: column {column}: line {line_of(int(row['row']))}: needs {row['energy_required_kwh']:.2f} kWh, "
+            f"a {row['kind']} socket delivers {row['deliverable_kwh']:.2f} kWh in its {int(row['stay_steps'])}-hour "
+            "stay (times rounded to the hour): lengthen the stay or lower the requirement"
+        )
 
 
 def read_visits(path: str | Path, hours: pd.DatetimeIndex, settings: Settings) -> pd.DataFrame:
@@ -107,16 +120,27 @@ def read_visits(path: str | Path, hours: pd.DatetimeIndex, settings: Settings) -
     required = numbers(table, REQUIRED_SOC, path, PERCENT)
     arrival_soc, column = _arrival_soc_pct(table, kinds, required, path, settings)
     battery_kwh = np.array([settings.vehicles.kind(kind).battery_kwh for kind in kinds])
-    per_step_kwh = np.array([settings.sockets.group(kind).power_kw for kind in kinds]) * settings.sockets.efficiency_pct / 100
+    per_step_kwh = (
+        np.array([settings.sockets.group(kind).power_kw for kind in kinds]) * settings.sockets.efficiency_pct / 100
+    )
     arrival_step = _steps(arrival, hours[0])
     stay = np.maximum(_steps(departure, hours[0]) - arrival_step, 1)
-    visits = pd.DataFrame({
-        "row": np.arange(len(table)), "time": arrival, "kind": kinds, "arrival_step": arrival_step,
-        "departure_step": arrival_step + stay, "stay_steps": stay, "battery_kwh": battery_kwh,
-        "arrival_soc_pct": arrival_soc, "required_soc_pct": required,
-        "energy_required_kwh": (required - arrival_soc) / 100 * battery_kwh, "deliverable_kwh": per_step_kwh * stay,
-        "per_step_kwh": per_step_kwh,
-    })
+    visits = pd.DataFrame(
+        {
+            "row": np.arange(len(table)),
+            "time": arrival,
+            "kind": kinds,
+            "arrival_step": arrival_step,
+            "departure_step": arrival_step + stay,
+            "stay_steps": stay,
+            "battery_kwh": battery_kwh,
+            "arrival_soc_pct": arrival_soc,
+            "required_soc_pct": required,
+            "energy_required_kwh": (required - arrival_soc) / 100 * battery_kwh,
+            "deliverable_kwh": per_step_kwh * stay,
+            "per_step_kwh": per_step_kwh,
+        }
+    )
     _check_feasible(visits, column, path)
     return visits.sort_values(["time", "row"], kind="stable").reset_index(drop=True)
 
@@ -124,10 +148,16 @@ def read_visits(path: str | Path, hours: pd.DatetimeIndex, settings: Settings) -
 def _session(visit, socket: int, charger: str) -> dict:
     min_steps = max(1, math.ceil(visit.energy_required_kwh / visit.per_step_kwh - 1e-9))
     return {
-        "kind": visit.kind, "socket": socket, "charger_id": charger, "arrival_step": int(visit.arrival_step),
-        "departure_step": int(visit.departure_step), "stay_steps": int(visit.stay_steps),
-        "battery_kwh": visit.battery_kwh, "arrival_soc_pct": visit.arrival_soc_pct,
-        "required_soc_pct": visit.required_soc_pct, "energy_required_kwh": visit.energy_required_kwh,
+        "kind": visit.kind,
+        "socket": socket,
+        "charger_id": charger,
+        "arrival_step": int(visit.arrival_step),
+        "departure_step": int(visit.departure_step),
+        "stay_steps": int(visit.stay_steps),
+        "battery_kwh": visit.battery_kwh,
+        "arrival_soc_pct": visit.arrival_soc_pct,
+        "required_soc_pct": visit.required_soc_pct,
+        "energy_required_kwh": visit.energy_required_kwh,
         "min_steps": min_steps,
     }
 
@@ -151,5 +181,8 @@ def sessions_from_file(path: str | Path, hours: pd.DatetimeIndex, settings: Sett
         pool.hold(socket, int(visit.departure_step))
         rows.append(_session(visit, socket, pool.ids[socket]))
     day_index = {"day": np.arange(days)}
-    return SessionYear(number_sessions(rows, len(hours)), pd.DataFrame({**day_index, **refused}),
-                       pd.DataFrame({**day_index, **arrived}))
+    return SessionYear(
+        number_sessions(rows, len(hours)),
+        pd.DataFrame({**day_index, **refused}),
+        pd.DataFrame({**day_index, **arrived}),
+    )

@@ -23,16 +23,26 @@ import pandas as pd
 from ..config import VEHICLE_KINDS, Settings
 
 SESSION_COLUMNS = [
-    "session_id", "kind", "socket", "charger_id", "arrival_step", "departure_step", "stay_steps",
-    "battery_kwh", "arrival_soc_pct", "required_soc_pct", "energy_required_kwh", "min_steps",
+    "session_id",
+    "kind",
+    "socket",
+    "charger_id",
+    "arrival_step",
+    "departure_step",
+    "stay_steps",
+    "battery_kwh",
+    "arrival_soc_pct",
+    "required_soc_pct",
+    "energy_required_kwh",
+    "min_steps",
 ]
 
 
 @dataclass(frozen=True)
 class SessionYear:
-    sessions: pd.DataFrame          # one row per served session, SESSION_COLUMNS
-    turned_away: pd.DataFrame       # arrivals per day and kind that found no free socket
-    arrivals: pd.DataFrame          # all arrivals per day and kind
+    sessions: pd.DataFrame  # one row per served session, SESSION_COLUMNS
+    turned_away: pd.DataFrame  # arrivals per day and kind that found no free socket
+    arrivals: pd.DataFrame  # all arrivals per day and kind
 
 
 def charger_ids(settings: Settings) -> list[str]:
@@ -77,7 +87,9 @@ class SocketPool:
     def __init__(self, settings: Settings):
         kinds = socket_kinds(settings)
         self.ids = charger_ids(settings)
-        self._of_kind = {kind: np.array([i for i, k in enumerate(kinds) if k == kind], dtype=int) for kind in VEHICLE_KINDS}
+        self._of_kind = {
+            kind: np.array([i for i, k in enumerate(kinds) if k == kind], dtype=int) for kind in VEHICLE_KINDS
+        }
         self._free_from_step = np.zeros(len(kinds), dtype=int)
 
     def take(self, kind: str, step: int) -> int | None:
@@ -130,8 +142,9 @@ def generate_sessions(hours: pd.DatetimeIndex, settings: Settings, seed: int) ->
     return SessionYear(number_sessions(rows, len(hours)), pd.DataFrame(turned), pd.DataFrame(arrived))
 
 
-def _new_session(kind: str, socket: int, charger: str, step: int, closing_step: int,
-                 settings: Settings, rng: np.random.Generator) -> dict:
+def _new_session(
+    kind: str, socket: int, charger: str, step: int, closing_step: int, settings: Settings, rng: np.random.Generator
+) -> dict:
     vehicle, group = settings.vehicles.kind(kind), settings.sockets.group(kind)
     arrival_soc = vehicle.arrival_soc_pct + rng.uniform(-1, 1) * vehicle.arrival_soc_spread_pct
     energy_kwh = (vehicle.required_soc_pct - arrival_soc) / 100 * vehicle.battery_kwh
@@ -140,8 +153,15 @@ def _new_session(kind: str, socket: int, charger: str, step: int, closing_step: 
     slack = int(rng.integers(settings.fleet.stay_slack_steps_min, settings.fleet.stay_slack_steps_max + 1))
     stay = max(min_steps, min(min_steps + slack, closing_step - step))
     return {
-        "kind": kind, "socket": socket, "charger_id": charger, "arrival_step": step,
-        "departure_step": step + stay, "stay_steps": stay, "battery_kwh": vehicle.battery_kwh,
-        "arrival_soc_pct": arrival_soc, "required_soc_pct": vehicle.required_soc_pct,
-        "energy_required_kwh": energy_kwh, "min_steps": min_steps,
+        "kind": kind,
+        "socket": socket,
+        "charger_id": charger,
+        "arrival_step": step,
+        "departure_step": step + stay,
+        "stay_steps": stay,
+        "battery_kwh": vehicle.battery_kwh,
+        "arrival_soc_pct": arrival_soc,
+        "required_soc_pct": vehicle.required_soc_pct,
+        "energy_required_kwh": energy_kwh,
+        "min_steps": min_steps,
     }

@@ -3,10 +3,10 @@
 Three sources of irradiance: a synthetic year (pvlib's Ineichen clear sky at the site times a
 seeded cloud model scaled to the site's annual GHI, split into beam and diffuse with Erbs), a
 PVGIS typical-year file read with pvlib's reader, or a plain hourly CSV (WEATHER_COLUMNS, read by
-inputs.py; without DNI and DHI the GHI is split with Erbs as in the synthetic year). Either way the plane-of-array irradiance,
-cell temperature and DC -> AC conversion are pvlib's: Hay-Davies transposition onto the tilted
-north-facing plane, the SAPM cell temperature model, PVWatts DC with its temperature coefficient,
-the system losses, and the PVWatts inverter clipped at its AC limit.
+inputs.py; without DNI and DHI the GHI is split with Erbs as in the synthetic year). Either way the
+plane-of-array irradiance, cell temperature and DC -> AC conversion are pvlib's: Hay-Davies
+transposition onto the tilted north-facing plane, the SAPM cell temperature model, PVWatts DC with its
+temperature coefficient, the system losses, and the PVWatts inverter clipped at its AC limit.
 """
 
 from __future__ import annotations
@@ -22,20 +22,25 @@ from ..errors import DataError
 from . import inputs
 from .calendar import HOURS_PER_YEAR, mid_hours
 
-CLEARNESS_FLOOR = 0.02          # even the darkest hour lets some diffuse light through
+CLEARNESS_FLOOR = 0.02  # even the darkest hour lets some diffuse light through
 CALIBRATION_ROUNDS = 20
 CALIBRATION_TOLERANCE = 1e-6
 W_PER_KW = 1000.0
 WEATHER_KEY = "weather.files"
 # A plain weather CSV's columns (hourly means over the hour starting at `timestamp`) and their ranges.
-WEATHER_COLUMNS = {"ghi_w_m2": inputs.NON_NEGATIVE, "air_temperature_c": inputs.ANY_FINITE,
-                   "relative_humidity_pct": inputs.PERCENT, "wind_speed_m_s": inputs.NON_NEGATIVE}
-BEAM_COLUMNS = {"dni_w_m2": inputs.NON_NEGATIVE, "dhi_w_m2": inputs.NON_NEGATIVE}   # both or neither
+WEATHER_COLUMNS = {
+    "ghi_w_m2": inputs.NON_NEGATIVE,
+    "air_temperature_c": inputs.ANY_FINITE,
+    "relative_humidity_pct": inputs.PERCENT,
+    "wind_speed_m_s": inputs.NON_NEGATIVE,
+}
+BEAM_COLUMNS = {"dni_w_m2": inputs.NON_NEGATIVE, "dhi_w_m2": inputs.NON_NEGATIVE}  # both or neither
 
 
 def _location(site: Site) -> pvlib.location.Location:
-    return pvlib.location.Location(site.latitude_deg, site.longitude_deg,
-                                   tz=f"Etc/GMT{-int(site.utc_offset_h):+d}", altitude=site.altitude_m)
+    return pvlib.location.Location(
+        site.latitude_deg, site.longitude_deg, tz=f"Etc/GMT{-int(site.utc_offset_h):+d}", altitude=site.altitude_m
+    )
 
 
 def _cloud_clearness(days: int, weather: Weather, rng: np.random.Generator) -> np.ndarray:
@@ -56,7 +61,9 @@ def _calibrate(clear_ghi: np.ndarray, clearness: np.ndarray, target_kwh_m2: floa
     """Scale the clearness so the year's GHI meets the target, keeping it within [floor, 1]."""
     clear_kwh_m2 = clear_ghi.sum() / W_PER_KW
     if target_kwh_m2 >= clear_kwh_m2:
-        raise DataError(f"weather.annual_ghi_kwh_m2: {target_kwh_m2} is not below the clear-sky year ({clear_kwh_m2:.0f})")
+        raise DataError(
+            f"weather.annual_ghi_kwh_m2: {target_kwh_m2} is not below the clear-sky year ({clear_kwh_m2:.0f})"
+        )
     for _ in range(CALIBRATION_ROUNDS):
         annual = (clear_ghi * clearness).sum() / W_PER_KW
         if abs(annual / target_kwh_m2 - 1) < CALIBRATION_TOLERANCE:
@@ -70,11 +77,19 @@ def _air_temperature_c(hours: pd.DatetimeIndex, weather: Weather, rng: np.random
     hour = hours.hour.to_numpy()
     cycle = weather.air_temperature_diurnal_amplitude_c * np.sin(2 * np.pi * (hour - 9) / 24)
     wander = np.cumsum(rng.normal(0, weather.air_temperature_noise_c / 5, size=len(hours)))
-    wander = weather.air_temperature_noise_c * (wander - pd.Series(wander).rolling(72, min_periods=1, center=True).mean().to_numpy())
-    return weather.air_temperature_mean_c + cycle + np.clip(wander, -3 * weather.air_temperature_noise_c, 3 * weather.air_temperature_noise_c)
+    wander = weather.air_temperature_noise_c * (
+        wander - pd.Series(wander).rolling(72, min_periods=1, center=True).mean().to_numpy()
+    )
+    return (
+        weather.air_temperature_mean_c
+        + cycle
+        + np.clip(wander, -3 * weather.air_temperature_noise_c, 3 * weather.air_temperature_noise_c)
+    )
 
 
-def _split_ghi(ghi: np.ndarray, times: pd.DatetimeIndex, location: pvlib.location.Location) -> tuple[np.ndarray, np.ndarray]:
+def _split_ghi(
+    ghi: np.ndarray, times: pd.DatetimeIndex, location: pvlib.location.Location
+) -> tuple[np.ndarray, np.ndarray]:
     """DNI and DHI of each hour's GHI (Erbs), at the middle of the hour."""
     zenith = location.get_solarposition(times)["zenith"]
     split = pvlib.irradiance.erbs(ghi, zenith, times)
@@ -87,18 +102,22 @@ def synthetic_weather(hours: pd.DatetimeIndex, site: Site, weather: Weather, see
     location = _location(site)
     times = mid_hours(hours)
     clear = location.get_clearsky(times, model="ineichen")
-    clearness = _calibrate(clear["ghi"].to_numpy(), _cloud_clearness(len(hours) // 24, weather, rng),
-                           weather.annual_ghi_kwh_m2)
+    clearness = _calibrate(
+        clear["ghi"].to_numpy(), _cloud_clearness(len(hours) // 24, weather, rng), weather.annual_ghi_kwh_m2
+    )
     ghi = clear["ghi"].to_numpy() * clearness
     dni, dhi = _split_ghi(ghi, times, location)
-    return pd.DataFrame({
-        "ghi_w_m2": ghi,
-        "dni_w_m2": dni,
-        "dhi_w_m2": dhi,
-        "air_temperature_c": _air_temperature_c(hours, weather, rng),
-        "relative_humidity_pct": np.full(len(hours), weather.relative_humidity_pct),
-        "wind_speed_m_s": np.full(len(hours), weather.wind_speed_m_s),
-    }, index=hours)
+    return pd.DataFrame(
+        {
+            "ghi_w_m2": ghi,
+            "dni_w_m2": dni,
+            "dhi_w_m2": dhi,
+            "air_temperature_c": _air_temperature_c(hours, weather, rng),
+            "relative_humidity_pct": np.full(len(hours), weather.relative_humidity_pct),
+            "wind_speed_m_s": np.full(len(hours), weather.wind_speed_m_s),
+        },
+        index=hours,
+    )
 
 
 def csv_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.DataFrame:
@@ -107,12 +126,16 @@ def csv_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.Dat
     beam = [name for name in BEAM_COLUMNS if name in header]
     if len(beam) == 1:
         other = next(name for name in BEAM_COLUMNS if name not in beam)
-        raise DataError(f"{path}: column {other}: missing (give both {' and '.join(BEAM_COLUMNS)}, or neither to "
-                        "split the GHI with Erbs)")
+        raise DataError(
+            f"{path}: column {other}: missing (give both {' and '.join(BEAM_COLUMNS)}, or neither to "
+            "split the GHI with Erbs)"
+        )
     columns = {**WEATHER_COLUMNS, **(BEAM_COLUMNS if beam else {})}
     table = inputs.hourly_table(path, WEATHER_KEY, columns, hours, site.utc_offset_h)
     if not beam:
-        table["dni_w_m2"], table["dhi_w_m2"] = _split_ghi(table["ghi_w_m2"].to_numpy(), mid_hours(hours), _location(site))
+        table["dni_w_m2"], table["dhi_w_m2"] = _split_ghi(
+            table["ghi_w_m2"].to_numpy(), mid_hours(hours), _location(site)
+        )
     return table[["ghi_w_m2", "dni_w_m2", "dhi_w_m2", "air_temperature_c", "relative_humidity_pct", "wind_speed_m_s"]]
 
 
@@ -121,7 +144,7 @@ def is_plain_csv(path: str | Path) -> bool:
     path = Path(path)
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
-    with open(path, encoding="utf-8-sig", errors="replace") as stream:     # a spreadsheet may start with a BOM
+    with open(path, encoding="utf-8-sig", errors="replace") as stream:  # a spreadsheet may start with a BOM
         return stream.readline().split(",")[0].strip().lower() == "timestamp"
 
 
@@ -153,11 +176,17 @@ def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.Dat
     local_shift = int(round(site.utc_offset_h))
     values = np.roll(data[needed].to_numpy(dtype=float), local_shift, axis=0)
     frame = pd.DataFrame(values, columns=needed, index=hours)
-    return pd.DataFrame({
-        "ghi_w_m2": frame["ghi"], "dni_w_m2": frame["dni"], "dhi_w_m2": frame["dhi"],
-        "air_temperature_c": frame["temp_air"], "relative_humidity_pct": frame["relative_humidity"],
-        "wind_speed_m_s": frame["wind_speed"],
-    }, index=hours)
+    return pd.DataFrame(
+        {
+            "ghi_w_m2": frame["ghi"],
+            "dni_w_m2": frame["dni"],
+            "dhi_w_m2": frame["dhi"],
+            "air_temperature_c": frame["temp_air"],
+            "relative_humidity_pct": frame["relative_humidity"],
+            "wind_speed_m_s": frame["wind_speed"],
+        },
+        index=hours,
+    )
 
 
 def pv_output(weather: pd.DataFrame, site: Site, pv: PV) -> pd.DataFrame:
@@ -166,27 +195,40 @@ def pv_output(weather: pd.DataFrame, site: Site, pv: PV) -> pd.DataFrame:
     times = mid_hours(weather.index)
     position = location.get_solarposition(times)
     poa = pvlib.irradiance.get_total_irradiance(
-        surface_tilt=pv.tilt_deg, surface_azimuth=pv.azimuth_deg,
-        solar_zenith=position["apparent_zenith"].to_numpy(), solar_azimuth=position["azimuth"].to_numpy(),
-        dni=weather["dni_w_m2"].to_numpy(), ghi=weather["ghi_w_m2"].to_numpy(), dhi=weather["dhi_w_m2"].to_numpy(),
-        dni_extra=pvlib.irradiance.get_extra_radiation(times).to_numpy(), albedo=pv.albedo, model="haydavies")
+        surface_tilt=pv.tilt_deg,
+        surface_azimuth=pv.azimuth_deg,
+        solar_zenith=position["apparent_zenith"].to_numpy(),
+        solar_azimuth=position["azimuth"].to_numpy(),
+        dni=weather["dni_w_m2"].to_numpy(),
+        ghi=weather["ghi_w_m2"].to_numpy(),
+        dhi=weather["dhi_w_m2"].to_numpy(),
+        dni_extra=pvlib.irradiance.get_extra_radiation(times).to_numpy(),
+        albedo=pv.albedo,
+        model="haydavies",
+    )
     poa_w_m2 = np.nan_to_num(np.asarray(poa["poa_global"], dtype=float)).clip(min=0)
     model = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"][pv.cell_temperature_model]
-    cell_c = pvlib.temperature.sapm_cell(poa_w_m2, weather["air_temperature_c"].to_numpy(),
-                                         weather["wind_speed_m_s"].to_numpy(), **model)
-    dc_w = pvlib.pvsystem.pvwatts_dc(poa_w_m2, cell_c, pv.dc_capacity_kwp * W_PER_KW,
-                                     pv.temperature_coefficient_pct_per_c / 100)
+    cell_c = pvlib.temperature.sapm_cell(
+        poa_w_m2, weather["air_temperature_c"].to_numpy(), weather["wind_speed_m_s"].to_numpy(), **model
+    )
+    dc_w = pvlib.pvsystem.pvwatts_dc(
+        poa_w_m2, cell_c, pv.dc_capacity_kwp * W_PER_KW, pv.temperature_coefficient_pct_per_c / 100
+    )
     dc_after_losses_w = np.asarray(dc_w) * (1 - pv.system_losses_pct / 100)
     efficiency = pv.inverter_nominal_efficiency_pct / 100
-    ac_w = pvlib.inverter.pvwatts(dc_after_losses_w, pdc0=pv.inverter_ac_limit_kw * W_PER_KW / efficiency,
-                                  eta_inv_nom=efficiency)
+    ac_w = pvlib.inverter.pvwatts(
+        dc_after_losses_w, pdc0=pv.inverter_ac_limit_kw * W_PER_KW / efficiency, eta_inv_nom=efficiency
+    )
     ac_kw = np.clip(np.nan_to_num(np.asarray(ac_w, dtype=float)) / W_PER_KW, 0.0, pv.inverter_ac_limit_kw)
-    return pd.DataFrame({
-        "poa_w_m2": poa_w_m2,
-        "cell_temperature_c": np.asarray(cell_c, dtype=float),
-        "pv_dc_kw": dc_after_losses_w / W_PER_KW,
-        "pv_ac_kw": ac_kw,
-    }, index=weather.index)
+    return pd.DataFrame(
+        {
+            "poa_w_m2": poa_w_m2,
+            "cell_temperature_c": np.asarray(cell_c, dtype=float),
+            "pv_dc_kw": dc_after_losses_w / W_PER_KW,
+            "pv_ac_kw": ac_kw,
+        },
+        index=weather.index,
+    )
 
 
 def pv_year_summary(pv_table: pd.DataFrame, pv: PV) -> dict:

@@ -19,8 +19,8 @@ STREAM_WEATHER, STREAM_MALL, STREAM_SESSIONS = 1, 2, 3
 @dataclass(frozen=True)
 class StationYear:
     hours: pd.DatetimeIndex
-    weather: pd.DataFrame           # irradiance, temperature, humidity, wind
-    pv: pd.DataFrame                # POA, cell temperature, DC and AC power (kW)
+    weather: pd.DataFrame  # irradiance, temperature, humidity, wind
+    pv: pd.DataFrame  # POA, cell temperature, DC and AC power (kW)
     mall_kwh: np.ndarray
     tariff_pen_per_kwh: np.ndarray
     emission_factor_kg_per_kwh: np.ndarray
@@ -31,8 +31,9 @@ def _stream(seed: int, stream: int) -> int:
     return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
-def _weather_and_pv(settings: Settings, split: str, hours: pd.DatetimeIndex,
-                    simulated: pd.DatetimeIndex, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _weather_and_pv(
+    settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     if settings.weather.source == "file":
         weather = solar.file_weather(hours, simulated, settings.site, settings.weather.files[split])
     else:
@@ -40,7 +41,9 @@ def _weather_and_pv(settings: Settings, split: str, hours: pd.DatetimeIndex,
     return weather, solar.pv_output(weather, settings.site, settings.pv)
 
 
-def _mall_kwh(settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, seed: int) -> np.ndarray:
+def _mall_kwh(
+    settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, seed: int
+) -> np.ndarray:
     if settings.mall.enabled and settings.mall.load_files:
         return mall.load_file_kwh(settings.mall.load_files[split], simulated, settings.site.utc_offset_h)
     return mall.mall_load_kwh(hours, settings.mall, _stream(seed, STREAM_MALL))
@@ -48,18 +51,25 @@ def _mall_kwh(settings: Settings, split: str, hours: pd.DatetimeIndex, simulated
 
 def _tariff(settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex) -> np.ndarray:
     if settings.tariff.energy_price_files:
-        return grid.tariff_file_pen_per_kwh(settings.tariff.energy_price_files[split], simulated, settings.site.utc_offset_h)
+        return grid.tariff_file_pen_per_kwh(
+            settings.tariff.energy_price_files[split], simulated, settings.site.utc_offset_h
+        )
     return grid.tariff_pen_per_kwh(hours, settings.tariff)
 
 
-def _emission_factor(settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex) -> np.ndarray:
+def _emission_factor(
+    settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex
+) -> np.ndarray:
     if settings.emissions.grid_factor_files:
-        return grid.emission_factor_file_kg_per_kwh(settings.emissions.grid_factor_files[split], simulated,
-                                                    settings.site.utc_offset_h)
+        return grid.emission_factor_file_kg_per_kwh(
+            settings.emissions.grid_factor_files[split], simulated, settings.site.utc_offset_h
+        )
     return grid.emission_factor_kg_per_kwh(hours, settings.emissions)
 
 
-def _fleet(settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, seed: int) -> sessions.SessionYear:
+def _fleet(
+    settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, seed: int
+) -> sessions.SessionYear:
     if settings.fleet.sessions_files:
         return session_file.sessions_from_file(settings.fleet.sessions_files[split], simulated, settings)
     return sessions.generate_sessions(hours, settings, _stream(seed, STREAM_SESSIONS))
@@ -73,10 +83,12 @@ def build_station_year(settings: Settings, split: str) -> StationYear:
     same cut leaves it as it is."""
     year, seed = settings.splits[split].year, settings.splits[split].seed
     hours = year_hours(year, settings.site.utc_offset_h)
-    simulated = hours[:settings.simulation.horizon_hours]
+    simulated = hours[: settings.simulation.horizon_hours]
     weather, pv = _weather_and_pv(settings, split, hours, simulated, seed)
     full_year = StationYear(
-        hours=hours, weather=weather, pv=pv,
+        hours=hours,
+        weather=weather,
+        pv=pv,
         mall_kwh=_mall_kwh(settings, split, hours, simulated, seed),
         tariff_pen_per_kwh=_tariff(settings, split, hours, simulated),
         emission_factor_kg_per_kwh=_emission_factor(settings, split, hours, simulated),
@@ -96,8 +108,11 @@ def first_hours(year: StationYear, count: int) -> StationYear:
     fleet = year.fleet
     kept = fleet.sessions[fleet.sessions["departure_step"] <= count].reset_index(drop=True)
     return StationYear(
-        hours=year.hours[:count], weather=year.weather.iloc[:count], pv=year.pv.iloc[:count],
-        mall_kwh=year.mall_kwh[:count], tariff_pen_per_kwh=year.tariff_pen_per_kwh[:count],
+        hours=year.hours[:count],
+        weather=year.weather.iloc[:count],
+        pv=year.pv.iloc[:count],
+        mall_kwh=year.mall_kwh[:count],
+        tariff_pen_per_kwh=year.tariff_pen_per_kwh[:count],
         emission_factor_kg_per_kwh=year.emission_factor_kg_per_kwh[:count],
         fleet=sessions.SessionYear(kept, fleet.turned_away.iloc[:days], fleet.arrivals.iloc[:days]),
     )

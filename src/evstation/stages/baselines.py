@@ -12,9 +12,15 @@ from .records import run_controller
 
 def run_rule(settings: Settings, data_dir: Path, results_dir: Path, *, name: str) -> dict:
     """A rule that needs no tuning, on both years (the training year on the fast twin where params say)."""
-    return run_controller(settings, name, lambda split: make_baseline(name, settings), data_dir=Path(data_dir),
-                          results_dir=Path(results_dir), without_solar=registry.entry(name).without_solar,
-                          fast_training_year=True)
+    return run_controller(
+        settings,
+        name,
+        lambda split: make_baseline(name, settings),
+        data_dir=Path(data_dir),
+        results_dir=Path(results_dir),
+        without_solar=registry.entry(name).without_solar,
+        fast_training_year=True,
+    )
 
 
 def run_baseline(settings: Settings, name: str, data_dir: Path, results_dir: Path) -> dict:

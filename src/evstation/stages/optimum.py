@@ -21,13 +21,19 @@ log = logging.getLogger(__name__)
 
 def replay_gap(report: dict, metrics: dict) -> dict:
     """How far CityLearn's replay lands from what the LP planned (replay minus LP)."""
-    co2_gap, import_gap = metrics["co2_grid_kg"] - report["lp_grid_co2_kg"], metrics["import_kwh"] - report["lp_import_kwh"]
+    co2_gap, import_gap = (
+        metrics["co2_grid_kg"] - report["lp_grid_co2_kg"],
+        metrics["import_kwh"] - report["lp_import_kwh"],
+    )
     bill_gap = metrics["bill_pen"] - report["lp_bill_pen"]
     return {
-        "replay_grid_co2_kg": metrics["co2_grid_kg"], "replay_import_kwh": metrics["import_kwh"],
+        "replay_grid_co2_kg": metrics["co2_grid_kg"],
+        "replay_import_kwh": metrics["import_kwh"],
         "replay_bill_pen": metrics["bill_pen"],
         "replay_ev_satisfaction_pct": metrics["ev_satisfaction_pct"],
-        "gap_grid_co2_kg": co2_gap, "gap_import_kwh": import_gap, "gap_bill_pen": bill_gap,
+        "gap_grid_co2_kg": co2_gap,
+        "gap_import_kwh": import_gap,
+        "gap_bill_pen": bill_gap,
         "gap_grid_co2_pct": PERCENT * co2_gap / report["lp_grid_co2_kg"] if report["lp_grid_co2_kg"] else 0.0,
         "gap_import_pct": PERCENT * import_gap / report["lp_import_kwh"] if report["lp_import_kwh"] else 0.0,
         "gap_bill_pct": PERCENT * bill_gap / report["lp_bill_pen"] if report["lp_bill_pen"] else 0.0,
@@ -45,8 +51,15 @@ def lp_record_path(results_dir: Path, name: str, split: str) -> Path:
     return Path(results_dir) / REPORT_DIR / f"{prefix}{split}_lp.json"
 
 
-def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, name: str = CONTROLLER_NAME,
-               options: Oracle | None = None, splits: tuple[str, ...] = SPLITS) -> dict:
+def run_oracle(
+    settings: Settings,
+    data_dir: Path,
+    results_dir: Path,
+    *,
+    name: str = CONTROLLER_NAME,
+    options: Oracle | None = None,
+    splits: tuple[str, ...] = SPLITS,
+) -> dict:
     """Solve each split's LP in the mode `name` names (MODES), replay it through the common runner (the
     held-out year in CityLearn; metrics and timeseries as every controller), and write its LP record
     (`lp_record_path`: size, LP figures, replay gap; times and memory only in the log). Returns the
@@ -60,17 +73,32 @@ def run_oracle(settings: Settings, data_dir: Path, results_dir: Path, *, name: s
     def make_controller(split: str) -> OracleSchedule:
         solved = solve_split(settings, data_dir / split, options, MODES[name])
         reports[split] = solved.report
-        log.info("%s/%s: LP %d variables, %d constraints, built in %.1f s, solved in %.1f s, peak memory %.0f MB, "
-                 "grid CO2 %.0f kg, bill %.0f PEN", name, split, solved.report["variables"], solved.report["constraints"],
-                 solved.report["build_seconds"], solved.report["solve_seconds"], solved.report["peak_rss_mb"],
-                 solved.report["lp_grid_co2_kg"], solved.report["lp_bill_pen"])
+        log.info(
+            "%s/%s: LP %d variables, %d constraints, built in %.1f s, solved in %.1f s, peak memory %.0f MB, "
+            "grid CO2 %.0f kg, bill %.0f PEN",
+            name,
+            split,
+            solved.report["variables"],
+            solved.report["constraints"],
+            solved.report["build_seconds"],
+            solved.report["solve_seconds"],
+            solved.report["peak_rss_mb"],
+            solved.report["lp_grid_co2_kg"],
+            solved.report["lp_bill_pen"],
+        )
         return OracleSchedule(solved.actions, name)
 
-    record = run_controller(settings, name, make_controller, data_dir=data_dir,
-                            results_dir=results_dir, splits=splits, fast_training_year=True)
+    record = run_controller(
+        settings,
+        name,
+        make_controller,
+        data_dir=data_dir,
+        results_dir=results_dir,
+        splits=splits,
+        fast_training_year=True,
+    )
     for split in splits:
         reports[split].update(replay_gap(reports[split], record[split]), replay_simulator=record["simulator"][split])
         write_json_atomically(lp_record_path(results_dir, name, split), lp_record(reports[split]))
     record["lp"] = reports
     return record
-

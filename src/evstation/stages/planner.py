@@ -20,14 +20,21 @@ log = logging.getLogger(__name__)
 def planner_record(settings: Settings) -> dict:
     """What the metrics file says of the planner: its settings (the times are the machine's: logged only)."""
     mpc = settings.mpc
-    return {"horizon_hours": mpc.horizon_hours, "forecast": mpc.forecast, "objective": settings.objective,
-            "forecast_noise_pct": mpc.forecast_noise_pct if mpc.forecast == "noisy" else 0.0,
-            "seed": mpc.seed, "load_margin_pct": mpc.load_margin_pct, "late_discharge_tiebreak_per_kwh": mpc.late_discharge_tiebreak_per_kwh,
-            "future_arrivals": "training year's mean draw by weekday and hour, fixed"}
+    return {
+        "horizon_hours": mpc.horizon_hours,
+        "forecast": mpc.forecast,
+        "objective": settings.objective,
+        "forecast_noise_pct": mpc.forecast_noise_pct if mpc.forecast == "noisy" else 0.0,
+        "seed": mpc.seed,
+        "load_margin_pct": mpc.load_margin_pct,
+        "late_discharge_tiebreak_per_kwh": mpc.late_discharge_tiebreak_per_kwh,
+        "future_arrivals": "training year's mean draw by weekday and hour, fixed",
+    }
 
 
-def run_mpc(settings: Settings, data_dir: Path, results_dir: Path, splits: tuple[str, ...] = SPLITS, *,
-            name: str = NAME) -> dict:
+def run_mpc(
+    settings: Settings, data_dir: Path, results_dir: Path, splits: tuple[str, ...] = SPLITS, *, name: str = NAME
+) -> dict:
     """Run the planner on each split through the common runner (the held-out year in CityLearn) and
     record its settings beside the metrics; each split's solve times go to the log."""
     data_dir, results_dir = Path(data_dir), Path(results_dir)
@@ -39,16 +46,31 @@ def run_mpc(settings: Settings, data_dir: Path, results_dir: Path, splits: tuple
         return made[split]
 
     started = time.perf_counter()
-    record = run_controller(settings, name, make_controller, data_dir=data_dir, results_dir=results_dir,
-                            splits=splits, fast_training_year=True)
+    record = run_controller(
+        settings,
+        name,
+        make_controller,
+        data_dir=data_dir,
+        results_dir=results_dir,
+        splits=splits,
+        fast_training_year=True,
+    )
     for split, controller in made.items():
         seconds, planning = np.asarray(controller.solve_seconds), np.asarray(controller.plan_seconds)
-        log.info("%s/%s (%s forecast): %d solves, HiGHS %.1f s in all (%.1f ms mean, %.1f ms largest); "
-                 "planning with the LP's build %.1f s in all (%.1f ms mean)", name, split, settings.mpc.forecast,
-                 len(seconds), seconds.sum(), MS_PER_S * seconds.mean(), MS_PER_S * seconds.max(), planning.sum(),
-                 MS_PER_S * planning.mean())
+        log.info(
+            "%s/%s (%s forecast): %d solves, HiGHS %.1f s in all (%.1f ms mean, %.1f ms largest); "
+            "planning with the LP's build %.1f s in all (%.1f ms mean)",
+            name,
+            split,
+            settings.mpc.forecast,
+            len(seconds),
+            seconds.sum(),
+            MS_PER_S * seconds.mean(),
+            MS_PER_S * seconds.max(),
+            planning.sum(),
+            MS_PER_S * planning.mean(),
+        )
     log.info("%s: every split planned and simulated in %.0f s", name, time.perf_counter() - started)
     record["planner"] = planner_record(settings)
     write_json_atomically(results_dir / "metrics" / f"{name}.json", record)
     return record
-

@@ -17,30 +17,37 @@ from .records import run_controller
 log = logging.getLogger(__name__)
 
 
-def evaluate_policy(settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path,
-                    checkpoint: str = "final") -> dict:
+def evaluate_policy(
+    settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path, checkpoint: str = "final"
+) -> dict:
     """Replay a trained policy, deterministic, on both years: `<agent>_seed<k>` records. The held-out
     year in CityLearn; the training year where `simulation.training_year_simulator` says (the fast
     twin sees the same observations and station states, so the policy acts the same)."""
     check_seed(seed)
-    settings = with_tuned_residual(settings, results_dir)       # the rule the policy corrects, as it was trained
+    settings = with_tuned_residual(settings, results_dir)  # the rule the policy corrects, as it was trained
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
     chosen = store.final() if checkpoint == "final" else store.newest()
     if chosen is None:
-        raise DataError(f"{run_folder(results_dir, agent, seed)}: no intact {checkpoint} model "
-                        f"(run `evstation train {agent} --seed {seed}`)")
+        raise DataError(
+            f"{run_folder(results_dir, agent, seed)}: no intact {checkpoint} model "
+            f"(run `evstation train {agent} --seed {seed}`)"
+        )
     training_data = data_dir / "train"
     if not (training_data / "schema.json").is_file():
         raise DataError(f"{training_data / 'schema.json'}: training data not found (run `evstation build-dataset`)")
     # only under the parameters it was trained with (runtime settings apart), on the data it was trained on
     check_trained_under(chosen, settings, agent, seed, training_data)
-    PolicyController(agent, chosen.model, chosen.normalization, settings)     # loads, and fits this station
+    PolicyController(agent, chosen.model, chosen.normalization, settings)  # loads, and fits this station
     check_writable(results_dir / "metrics", results_dir / "timeseries")
     log.info("%s seed %d: evaluating %s (step %d)", agent, seed, chosen.folder, chosen.num_timesteps)
-    record = run_controller(settings, f"{agent}_seed{seed}",
-                            lambda split: PolicyController(agent, chosen.model, chosen.normalization, settings),
-                            data_dir=data_dir, results_dir=results_dir, fast_training_year=True)
+    record = run_controller(
+        settings,
+        f"{agent}_seed{seed}",
+        lambda split: PolicyController(agent, chosen.model, chosen.normalization, settings),
+        data_dir=data_dir,
+        results_dir=results_dir,
+        fast_training_year=True,
+    )
     record["model_steps"] = chosen.num_timesteps
     write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)
     return record
-

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..config import SPLITS, Settings
 from ..control.rules import Controller
@@ -38,9 +38,17 @@ def simulator_of(settings: Settings, split: str, *, fast_training_year: bool, wi
     return "citylearn"
 
 
-def run_controller(settings: Settings, name: str, make_controller: Callable[[str], Controller], *,
-                   data_dir: Path, results_dir: Path, without_solar: bool = False,
-                   splits: tuple[str, ...] = SPLITS, fast_training_year: bool = False) -> dict:
+def run_controller(
+    settings: Settings,
+    name: str,
+    make_controller: Callable[[str], Controller],
+    *,
+    data_dir: Path,
+    results_dir: Path,
+    without_solar: bool = False,
+    splits: tuple[str, ...] = SPLITS,
+    fast_training_year: bool = False,
+) -> dict:
     """Simulate the controller on each split, check its energy, and write its metrics and timeseries.
 
     `fast_training_year`: the training year may run on the fast simulator (see `simulator_of`); the
@@ -55,8 +63,9 @@ def run_controller(settings: Settings, name: str, make_controller: Callable[[str
         if simulator == "fast":
             timeseries = simulate_fast(settings, data_dir / split, make_controller(split), label=f"{name}/{split}")
         else:
-            timeseries = simulate(settings, data_dir / split, make_controller(split), without_solar=without_solar,
-                                  label=f"{name}/{split}")
+            timeseries = simulate(
+                settings, data_dir / split, make_controller(split), without_solar=without_solar, label=f"{name}/{split}"
+            )
         metrics = split_kpis(settings, timeseries, f"{name}/{split}")
         log.info("%s/%s: simulated and measured in %.1f s", name, split, time.perf_counter() - started)
         record[split] = {key: _clean(value) for key, value in metrics.items()}
@@ -65,5 +74,3 @@ def run_controller(settings: Settings, name: str, make_controller: Callable[[str
         write_csv_atomically(results_dir / "timeseries" / f"{name}_{split}.csv", timeseries)
     write_json_atomically(results_dir / "metrics" / f"{name}.json", record)
     return record
-
-

@@ -26,8 +26,10 @@ def candidate_figures(settings: Settings, folder: Path, threshold_kw: float, rec
     """One candidate on a split in the fast simulator: its bill and grid CO2."""
     rule = make_rule(settings, threshold_kw, recharge_soc_pct)
     timeseries = simulate_fast(settings, folder, rule, label=f"{NAME} {threshold_kw:.0f} kW")
-    return {"bill_pen": BillingTariff.from_settings(settings.tariff).bill(timeseries)["bill_pen"],
-            "co2_grid_kg": float((timeseries["import_kwh"] * timeseries["emission_factor_kg_per_kwh"]).sum())}
+    return {
+        "bill_pen": BillingTariff.from_settings(settings.tariff).bill(timeseries)["bill_pen"],
+        "co2_grid_kg": float((timeseries["import_kwh"] * timeseries["emission_factor_kg_per_kwh"]).sum()),
+    }
 
 
 def tune(settings: Settings, data_dir: Path) -> dict:
@@ -39,16 +41,36 @@ def tune(settings: Settings, data_dir: Path) -> dict:
     for candidate in candidates(settings):
         threshold_kw = scale_kw * candidate.threshold_pct / PERCENT
         figures = candidate_figures(settings, folder, threshold_kw, candidate.recharge_soc_pct)
-        table.append({"threshold_pct": candidate.threshold_pct, "threshold_kw": threshold_kw,
-                      "recharge_soc_pct": candidate.recharge_soc_pct, **figures})
+        table.append(
+            {
+                "threshold_pct": candidate.threshold_pct,
+                "threshold_kw": threshold_kw,
+                "recharge_soc_pct": candidate.recharge_soc_pct,
+                **figures,
+            }
+        )
     first, second = JUDGED_BY[settings.objective]
     best = min(table, key=lambda row: (row[first], row[second]))
-    log.info("%s: %d candidates on the %s year; best by %s: %.0f kW (%.0f %% of %.0f kW), recharge to %.0f %% SOC",
-             NAME, len(table), TUNING_SPLIT, first, best["threshold_kw"], best["threshold_pct"], scale_kw,
-             best["recharge_soc_pct"])
-    return {"split": TUNING_SPLIT, "objective": settings.objective, "reference_kw": scale_kw,
-            "threshold_kw": best["threshold_kw"], "threshold_pct": best["threshold_pct"],
-            "recharge_soc_pct": best["recharge_soc_pct"], "candidates": table}
+    log.info(
+        "%s: %d candidates on the %s year; best by %s: %.0f kW (%.0f %% of %.0f kW), recharge to %.0f %% SOC",
+        NAME,
+        len(table),
+        TUNING_SPLIT,
+        first,
+        best["threshold_kw"],
+        best["threshold_pct"],
+        scale_kw,
+        best["recharge_soc_pct"],
+    )
+    return {
+        "split": TUNING_SPLIT,
+        "objective": settings.objective,
+        "reference_kw": scale_kw,
+        "threshold_kw": best["threshold_kw"],
+        "threshold_pct": best["threshold_pct"],
+        "recharge_soc_pct": best["recharge_soc_pct"],
+        "candidates": table,
+    }
 
 
 def run_peak_shaving(settings: Settings, data_dir: Path, results_dir: Path, *, name: str = NAME) -> dict:
@@ -58,9 +80,9 @@ def run_peak_shaving(settings: Settings, data_dir: Path, results_dir: Path, *, n
     def make_controller(split: str) -> PeakShaving:
         return make_rule(settings, tuning["threshold_kw"], tuning["recharge_soc_pct"])
 
-    record = run_controller(settings, name, make_controller, data_dir=Path(data_dir), results_dir=Path(results_dir),
-                            fast_training_year=True)
+    record = run_controller(
+        settings, name, make_controller, data_dir=Path(data_dir), results_dir=Path(results_dir), fast_training_year=True
+    )
     record["tuning"] = tuning
     write_json_atomically(Path(results_dir) / "metrics" / f"{name}.json", record)
     return record
-

@@ -29,18 +29,22 @@ HOURS_PER_DAY = 24
 @dataclass(frozen=True)
 class DemandRates:
     """PEN per kW-month on the month's peak-hour maximum (generation) and any-hour maximum (distribution)."""
+
     generation_pen_per_kw_month: float = 0.0
     distribution_pen_per_kw_month: float = 0.0
-    peak_start_hour: int = 0            # the generation charge's window, local hours [start, end)
+    peak_start_hour: int = 0  # the generation charge's window, local hours [start, end)
     peak_end_hour: int = 0
 
     @classmethod
-    def from_tariff(cls, tariff: Tariff | None) -> "DemandRates":
+    def from_tariff(cls, tariff: Tariff | None) -> DemandRates:
         if tariff is None:
             return cls()
-        return cls(generation_pen_per_kw_month=tariff.demand.generation_pen_per_kw_month,
-                   distribution_pen_per_kw_month=tariff.demand.distribution_pen_per_kw_month,
-                   peak_start_hour=tariff.peak_start_hour, peak_end_hour=tariff.peak_end_hour)
+        return cls(
+            generation_pen_per_kw_month=tariff.demand.generation_pen_per_kw_month,
+            distribution_pen_per_kw_month=tariff.demand.distribution_pen_per_kw_month,
+            peak_start_hour=tariff.peak_start_hour,
+            peak_end_hour=tariff.peak_end_hour,
+        )
 
     @property
     def charged(self) -> bool:
@@ -54,23 +58,26 @@ class DemandRates:
 @dataclass(frozen=True)
 class MonthPeaks:
     """The month's billed peaks so far (kW) and the month they belong to (0: none counted yet)."""
-    month: int = 0
-    window_kw: float = 0.0              # largest import within the peak hours
-    any_kw: float = 0.0                 # largest import at any hour
 
-    def before(self, month: int) -> "MonthPeaks":
+    month: int = 0
+    window_kw: float = 0.0  # largest import within the peak hours
+    any_kw: float = 0.0  # largest import at any hour
+
+    def before(self, month: int) -> MonthPeaks:
         """The peaks a step of `month` is billed against: none when the month has changed."""
         return self if month == self.month else MonthPeaks(month)
 
-    def after(self, month: int, import_kw: float, in_window: bool) -> "MonthPeaks":
+    def after(self, month: int, import_kw: float, in_window: bool) -> MonthPeaks:
         """The peaks once a step of `month` imported `import_kw`."""
         current = self.before(month)
-        return MonthPeaks(month, max(current.window_kw, import_kw) if in_window else current.window_kw,
-                          max(current.any_kw, import_kw))
+        return MonthPeaks(
+            month, max(current.window_kw, import_kw) if in_window else current.window_kw, max(current.any_kw, import_kw)
+        )
 
 
-def demand_charge_pen(import_kw: float, in_window: bool, window_peak_kw: float, any_peak_kw: float,
-                      rates: DemandRates) -> float:
+def demand_charge_pen(
+    import_kw: float, in_window: bool, window_peak_kw: float, any_peak_kw: float, rates: DemandRates
+) -> float:
     """The demand charge a step adds: each rate times the rise of its billed peak (0 if none rises).
     Exactly 0.0 when no rate is charged, so the rewards without demand charges are unchanged."""
     if not rates.charged:
@@ -93,10 +100,17 @@ def peak_hours_clock(stamps: pd.DatetimeIndex, peak_start_hour: int, peak_end_ho
     month, in_window = peak_hours_calendar(stamps, peak_start_hour, peak_end_hour)
     hour = stamps.hour.to_numpy(dtype=int)
     to_window = np.where(in_window, 0, (peak_start_hour - hour) % HOURS_PER_DAY)
-    left = (stamps.days_in_month.to_numpy(dtype=int) - stamps.day.to_numpy(dtype=int)) * HOURS_PER_DAY \
-        + HOURS_PER_DAY - hour
-    return {"month": month.astype(int), "in_window": in_window,
-            "hours_left_in_month": left.astype(int), "hours_to_peak_window": to_window.astype(int)}
+    left = (
+        (stamps.days_in_month.to_numpy(dtype=int) - stamps.day.to_numpy(dtype=int)) * HOURS_PER_DAY
+        + HOURS_PER_DAY
+        - hour
+    )
+    return {
+        "month": month.astype(int),
+        "in_window": in_window,
+        "hours_left_in_month": left.astype(int),
+        "hours_to_peak_window": to_window.astype(int),
+    }
 
 
 def month_start_steps(month: np.ndarray) -> np.ndarray:
@@ -116,8 +130,9 @@ def peaks_before(import_kw: np.ndarray, in_window: np.ndarray, first: int, step:
     return (float(window.max()) if len(window) else 0.0), float(values.max())
 
 
-def running_peaks_before(import_kw: np.ndarray, month: np.ndarray, in_window: np.ndarray,
-                         start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def running_peaks_before(
+    import_kw: np.ndarray, month: np.ndarray, in_window: np.ndarray, start: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """For every step, the month-to-date (peak-window, any-hour) maxima of the steps before it, counted
     from `start` (an episode's first step); 0 before `start` and at each month's first step."""
     rows = len(import_kw)
@@ -130,9 +145,14 @@ def running_peaks_before(import_kw: np.ndarray, month: np.ndarray, in_window: np
     return window_before, any_before
 
 
-def demand_charge_steps(import_kw: np.ndarray, month: np.ndarray, in_window: np.ndarray,
-                        rates: DemandRates) -> np.ndarray:
+def demand_charge_steps(
+    import_kw: np.ndarray, month: np.ndarray, in_window: np.ndarray, rates: DemandRates
+) -> np.ndarray:
     """Each step's demand charge along a series, from its month-to-date peaks (`demand_charge_pen`)."""
     window_before, any_before = running_peaks_before(import_kw, month, in_window)
-    return np.array([demand_charge_pen(float(kw), bool(peak), w, a, rates)
-                     for kw, peak, w, a in zip(import_kw, in_window, window_before, any_before)])
+    return np.array(
+        [
+            demand_charge_pen(float(kw), bool(peak), w, a, rates)
+            for kw, peak, w, a in zip(import_kw, in_window, window_before, any_before)
+        ]
+    )

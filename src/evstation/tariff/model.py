@@ -17,8 +17,8 @@ from plain data (`as_plain`, `from_plain`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,19 @@ import pandas as pd
 from ..config import Tariff
 from ..schema import as_plain
 from .bill import peak_hours_calendar, rated_bill_parts_pen
-from .demand import (DemandRates, MonthPeaks, demand_charge_pen, demand_charge_steps, month_start_steps,
-                     peak_hours_clock, peaks_before, running_peaks_before)
-
+from .demand import (
+    DemandRates,
+    MonthPeaks,
+    demand_charge_pen,
+    demand_charge_steps,
+    month_start_steps,
+    peak_hours_clock,
+    peaks_before,
+    running_peaks_before,
+)
 
 # ---------------------------------------------------------------- the LP's rows
+
 
 @dataclass(frozen=True)
 class PeakRows:
@@ -38,9 +46,10 @@ class PeakRows:
     rate is charged) and a `peak_any` variable (when the distribution rate is), and one row
     `import_t - peak_m <= 0` per step each of them bounds: the window rows first, then the any-hour rows.
     At the optimum each variable is its month's billed demand (kW; a step is one hour, so kWh = kW)."""
-    window_steps: np.ndarray         # steps with a `peak_window` row (none when its rate is 0)
-    any_steps: np.ndarray            # steps with a `peak_any` row (none when its rate is 0)
-    month_index: np.ndarray          # per step: 0..months-1
+
+    window_steps: np.ndarray  # steps with a `peak_window` row (none when its rate is 0)
+    any_steps: np.ndarray  # steps with a `peak_any` row (none when its rate is 0)
+    month_index: np.ndarray  # per step: 0..months-1
     months: int
 
     @property
@@ -57,16 +66,19 @@ class PeakRows:
     def row_count(self) -> int:
         return len(self.window_steps) + len(self.any_steps)
 
-    def triplets(self, first_row: int, import_columns: np.ndarray, window_first_column: int,
-                 any_first_column: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def triplets(
+        self, first_row: int, import_columns: np.ndarray, window_first_column: int, any_first_column: int
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """The rows' coefficients as (row, column, value) arrays: +1 on the step's import, -1 on its
         month's peak; rows numbered from `first_row`, the window rows first."""
         triplets = []
         for steps, first_column in ((self.window_steps, window_first_column), (self.any_steps, any_first_column)):
             rows = first_row + np.arange(len(steps))
             month_columns = first_column + self.month_index[steps]
-            triplets += [(rows, import_columns[steps], np.ones(len(steps))),
-                         (rows, month_columns, -np.ones(len(steps)))]
+            triplets += [
+                (rows, import_columns[steps], np.ones(len(steps))),
+                (rows, month_columns, -np.ones(len(steps))),
+            ]
             first_row += len(steps)
         return triplets
 
@@ -77,18 +89,20 @@ class PeakRows:
 
 # ---------------------------------------------------------------- the tariff
 
+
 @dataclass(frozen=True)
 class BillingTariff:
     """The bill's demand rates and peak window, and every form of the bill built from them."""
+
     rates: DemandRates = field(default_factory=DemandRates)
 
     @classmethod
-    def from_settings(cls, tariff: Tariff | None) -> "BillingTariff":
+    def from_settings(cls, tariff: Tariff | None) -> BillingTariff:
         """The tariff of params' `tariff` (None: no demand charge and no peak window)."""
         return cls(DemandRates.from_tariff(tariff))
 
     @classmethod
-    def from_plain(cls, data: Mapping[str, float] | None) -> "BillingTariff":
+    def from_plain(cls, data: Mapping[str, float] | None) -> BillingTariff:
         """The tariff back from `as_plain`'s data (None or empty: no demand charge)."""
         return cls(DemandRates(**(data or {})))
 
@@ -110,12 +124,24 @@ class BillingTariff:
         """Per step: month, in the peak window, hours left in the month, hours to the peak window."""
         return peak_hours_clock(stamps, self.rates.peak_start_hour, self.rates.peak_end_hour)
 
-    def bill_parts_pen(self, import_kwh: np.ndarray, price_pen_per_kwh: np.ndarray, month: np.ndarray,
-                       in_peak: np.ndarray, step_hours: float = 1.0) -> dict:
+    def bill_parts_pen(
+        self,
+        import_kwh: np.ndarray,
+        price_pen_per_kwh: np.ndarray,
+        month: np.ndarray,
+        in_peak: np.ndarray,
+        step_hours: float = 1.0,
+    ) -> dict:
         """The bill's parts (PEN), its total and each month's billed peaks (kW), from per-step arrays."""
-        return rated_bill_parts_pen(import_kwh, price_pen_per_kwh, month, in_peak, step_hours=step_hours,
-                                    generation_pen_per_kw_month=self.rates.generation_pen_per_kw_month,
-                                    distribution_pen_per_kw_month=self.rates.distribution_pen_per_kw_month)
+        return rated_bill_parts_pen(
+            import_kwh,
+            price_pen_per_kwh,
+            month,
+            in_peak,
+            step_hours=step_hours,
+            generation_pen_per_kw_month=self.rates.generation_pen_per_kw_month,
+            distribution_pen_per_kw_month=self.rates.distribution_pen_per_kw_month,
+        )
 
     def bill(self, ts: pd.DataFrame) -> dict:
         """The bill of a simulation timeseries (`timestamp`, `import_kwh`, `tariff_pen_per_kwh` columns)."""
@@ -133,8 +159,7 @@ class BillingTariff:
         """The demand charge a step adds against given month-to-date peaks: each rate times the rise."""
         return demand_charge_pen(import_kw, in_window, window_peak_kw, any_peak_kw, self.rates)
 
-    def step_charge(self, peaks: MonthPeaks, month: int, import_kw: float,
-                    in_window: bool) -> tuple[float, MonthPeaks]:
+    def step_charge(self, peaks: MonthPeaks, month: int, import_kw: float, in_window: bool) -> tuple[float, MonthPeaks]:
         """A step of `month` billed against the month's peaks so far (`peaks`, restarted when the
         month has changed): the charge it adds, and the peaks once it has imported `import_kw`."""
         current = peaks.before(month)
@@ -159,8 +184,9 @@ class BillingTariff:
         return peaks_before(import_kw, in_window, first, step)
 
     @staticmethod
-    def running_peaks_before(import_kw: np.ndarray, month: np.ndarray, in_window: np.ndarray,
-                             start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def running_peaks_before(
+        import_kw: np.ndarray, month: np.ndarray, in_window: np.ndarray, start: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`peaks_before` of every step of a series, billed from `start` (an episode's first step)."""
         return running_peaks_before(import_kw, month, in_window, start)
 
@@ -184,5 +210,7 @@ class BillingTariff:
 
     def lp_demand_charges_pen(self, peak_window_kw: np.ndarray, peak_any_kw: np.ndarray) -> tuple[float, float]:
         """(generation, distribution) demand charges of an LP's billed-peak variables (per month, kW)."""
-        return (float(self.rates.generation_pen_per_kw_month * peak_window_kw.sum()),
-                float(self.rates.distribution_pen_per_kw_month * peak_any_kw.sum()))
+        return (
+            float(self.rates.generation_pen_per_kw_month * peak_window_kw.sum()),
+            float(self.rates.distribution_pen_per_kw_month * peak_any_kw.sum()),
+        )
