@@ -16,6 +16,7 @@ import yaml
 from conftest import ROOT, data_dir, tool_env
 from evstation import registry
 from evstation.cli import _parser
+from test_frontends import copy_repository
 
 sys.path.insert(0, str(ROOT / "workflow"))
 import stages as workflow_stages  # noqa: E402
@@ -87,25 +88,10 @@ def run(*command: str, cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
-def copy_tracked_files(target: Path) -> Path:
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listing.split("\0")):
-        if (ROOT / name).is_file() and not name.startswith("results/"):
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    return target
-
-
 def test_a_new_rule_is_its_class_and_one_registry_entry(tmp_path, built_small):
     """The worked example of docs/new-rule.md: two edits, then both front ends run the rule's jobs and the
     command line records it on both years of a small station."""
-    project = copy_tracked_files(tmp_path / "project")
+    project = copy_repository(tmp_path / "project")
     rules = project / "src/evstation/control/rules.py"
     rules.write_text(rules.read_text() + NEW_RULE_CLASS)
     listing = project / "src/evstation/registry.py"
