@@ -20,22 +20,22 @@ from evstation.simulation.citylearn_env import make_station_env
 from evstation.simulation.fast_check import compare, run_citylearn, run_fast
 from evstation.simulation.fast_env import make_fast_env
 from evstation.simulation.observer import StationObserver, state_from_citylearn, state_from_fast_env
-from evstation.tariff.bill import bill_parts_pen, billing_calendar
 from evstation.tariff.demand import (
     DemandRates,
     MonthPeaks,
-    billing_clock,
     demand_charge_pen,
     demand_charge_steps,
     month_start_steps,
     running_peaks_before,
 )
+from evstation.tariff.model import BillingTariff
 
 MT3 = {"tariff.demand.generation_pen_per_kw_month": 56.09, "tariff.demand.distribution_pen_per_kw_month": 16.40}
 NO_DEMAND = {"tariff.demand.generation_pen_per_kw_month": 0.0, "tariff.demand.distribution_pen_per_kw_month": 0.0}
 SPAN_HOURS = 24 * 40  # 1 January to 9 February: one month boundary
 STEP_TOLERANCE = 1e-6
 SETTINGS = apply_overrides(load_settings(PARAMS), MT3)
+BILLING = BillingTariff.from_settings(SETTINGS.tariff)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def two_months(tmp_path_factory):
 
 
 def monthly_demand_pen(parts: dict, settings) -> dict[int, float]:
-    """Each month's demand charge from bill_parts_pen's billed peaks."""
+    """Each month's demand charge from `BillingTariff.bill_parts_pen`'s billed peaks."""
     demand = settings.tariff.demand
     return {
         month: demand.generation_pen_per_kw_month * parts["billed_peak_window_kw"][month]
@@ -68,10 +68,9 @@ def test_per_step_charges_add_up_to_each_months_bill_over_a_year():
     stamps = pd.date_range("2023-01-01", periods=8760, freq="h", tz="-05:00")
     rng = np.random.default_rng(3)
     import_kwh = rng.gamma(4.0, 400.0, len(stamps)) * (rng.random(len(stamps)) > 0.1)  # some hours import nothing
-    month, in_peak = billing_calendar(pd.Series(stamps), SETTINGS.tariff)
-    rates = DemandRates.from_tariff(SETTINGS.tariff)
-    steps = demand_charge_steps(import_kwh, month, in_peak, rates)
-    parts = bill_parts_pen(import_kwh, np.full(len(stamps), 0.3), month, in_peak, SETTINGS.tariff)
+    month, in_peak = BILLING.calendar(pd.Series(stamps))
+    steps = demand_charge_steps(import_kwh, month, in_peak, BILLING.rates)
+    parts = BILLING.bill_parts_pen(import_kwh, np.full(len(stamps), 0.3), month, in_peak)
     expected = monthly_demand_pen(parts, SETTINGS)
     assert len(expected) == 12
     for m, charge in by_month(steps, month).items():
@@ -95,11 +94,11 @@ def test_the_billing_clock_counts_hours_left_in_the_month_and_to_the_peak_window
             ]
         )
     ).tz_localize("-05:00")
-    clock = billing_clock(stamps, SETTINGS.tariff)
+    clock = BILLING.clock(stamps)
     assert list(clock["month"]) == [1, 2, 2, 2, 2, 2]
     assert list(clock["hours_left_in_month"]) == [1, 28 * 24, 7, 6, 2, 1]
     assert list(clock["hours_to_peak_window"]) == [19, 18, 1, 0, 0, 19]
-    assert list(clock["in_window"]) == list(billing_calendar(pd.Series(stamps), SETTINGS.tariff)[1])
+    assert list(clock["in_window"]) == list(BILLING.calendar(pd.Series(stamps))[1])
     assert list(month_start_steps(clock["month"])) == [0, 1, 1, 1, 1, 1]
 
 
@@ -107,7 +106,7 @@ def test_month_peaks_restart_each_month_and_from_an_episodes_first_step():
     peaks = MonthPeaks().after(1, 500.0, False).after(1, 300.0, True)
     assert (peaks.window_kw, peaks.any_kw) == (300.0, 500.0)
     assert peaks.before(2) == MonthPeaks(2)
-    rates = DemandRates.from_tariff(SETTINGS.tariff)
+    rates = BILLING.rates
     # a step in the window above both peaks pays both rates on its rise; below them nothing
     assert demand_charge_pen(600.0, True, 300.0, 500.0, rates) == pytest.approx(56.09 * 300 + 16.40 * 100)
     assert demand_charge_pen(400.0, False, 300.0, 500.0, rates) == 0.0
@@ -211,7 +210,8 @@ def test_both_simulators_charge_each_steps_demand_alike_and_it_adds_up_to_the_bi
     np.testing.assert_allclose(run["fast_reward"], run["citylearn_reward"], rtol=STEP_TOLERANCE, atol=STEP_TOLERANCE)
     np.testing.assert_array_equal(run["fast_demand_pen"], run["citylearn_demand_pen"])
     month, in_peak = observer.clock["month"][: observer.steps], observer.clock["in_window"][: observer.steps]
-    parts = bill_parts_pen(run["import_kwh"], np.zeros(observer.steps), month, in_peak, settings.tariff)
+    billing = BillingTariff.from_settings(settings.tariff)
+    parts = billing.bill_parts_pen(run["import_kwh"], np.zeros(observer.steps), month, in_peak)
     expected = monthly_demand_pen(parts, settings)
     charged = by_month(run["citylearn_demand_pen"], month)
     assert set(charged) == {1, 2}
@@ -221,9 +221,7 @@ def test_both_simulators_charge_each_steps_demand_alike_and_it_adds_up_to_the_bi
     idle = np.array(
         [baseline_import_kwh(float(load), float(pv)) for load, pv in zip(observer.data.load_kwh, observer.data.pv_kwh)]
     )[: observer.steps]
-    idle_expected = monthly_demand_pen(
-        bill_parts_pen(idle, np.zeros(observer.steps), month, in_peak, settings.tariff), settings
-    )
+    idle_expected = monthly_demand_pen(billing.bill_parts_pen(idle, np.zeros(observer.steps), month, in_peak), settings)
     marginal = by_month(run["marginal_demand_pen"], month)
     for m in marginal:
         assert marginal[m] == pytest.approx(expected[m] - idle_expected[m], rel=1e-9, abs=1e-6)

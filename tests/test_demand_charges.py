@@ -17,7 +17,7 @@ from evstation.config import load_settings
 from evstation.control.rules import make_baseline
 from evstation.stages.optimum import lp_record_path, run_oracle
 from evstation.stages.records import run_controller
-from evstation.tariff.bill import timeseries_bill
+from evstation.tariff.model import BillingTariff
 
 GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH = 56.09, 16.40
 DEMAND = {
@@ -84,11 +84,11 @@ def test_each_mode_wins_on_its_own_metric(runs):
 
 
 def test_the_lps_bill_is_the_bill_of_its_replay(runs):
-    settings = load_settings(runs / "params.yaml")
+    billing = BillingTariff.from_settings(load_settings(runs / "params.yaml").tariff)
     for name in ("oracle", "oracle_bill"):
         for split in SPLITS:
             report = json.loads(lp_record_path(results_dir(runs), name, split).read_text())
-            replayed = timeseries_bill(_timeseries(runs, name, split), settings.tariff)
+            replayed = billing.bill(_timeseries(runs, name, split))
             for part in ("bill_pen", "bill_energy_pen", "bill_demand_generation_pen", "bill_demand_distribution_pen"):
                 assert report[f"lp_{part}"] == pytest.approx(replayed[part], rel=REPLAY_REL), f"{name}/{split}: {part}"
             assert report["replay_bill_pen"] == pytest.approx(replayed["bill_pen"])

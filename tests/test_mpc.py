@@ -24,8 +24,7 @@ from evstation.stages.optimum import run_oracle
 from evstation.stages.planner import run_mpc
 from evstation.stages.records import run_controller
 from evstation.stages.tuning import run_peak_shaving
-from evstation.tariff.bill import billing_calendar, timeseries_bill
-from evstation.tariff.demand import DemandRates, demand_charge_pen
+from evstation.tariff.demand import demand_charge_pen
 from evstation.tariff.model import BillingTariff
 
 DEMAND = {
@@ -97,19 +96,19 @@ def test_with_perfect_forecasts_its_bill_lies_between_the_optimum_and_the_best_r
 
 def test_the_per_step_demand_charges_of_its_run_add_up_to_its_bill(runs):
     settings = _settings(runs)
-    rates = DemandRates.from_tariff(settings.tariff)
+    billing = BillingTariff.from_settings(settings.tariff)
     for split in SPLITS:
         timeseries = pd.read_csv(results_dir(runs) / "timeseries" / f"mpc_{split}.csv")
-        month, in_peak = billing_calendar(timeseries["timestamp"], settings.tariff)
+        month, in_peak = billing.calendar(timeseries["timestamp"])
         window_kw = any_kw = 0.0
         steps_pen = 0.0
         for kw, _month, peak, first in zip(
             timeseries["import_kwh"], month, in_peak, np.r_[True, month[1:] != month[:-1]]
         ):
             window_kw, any_kw = (0.0, 0.0) if first else (window_kw, any_kw)
-            steps_pen += demand_charge_pen(kw, bool(peak), window_kw, any_kw, rates)
+            steps_pen += demand_charge_pen(kw, bool(peak), window_kw, any_kw, billing.rates)
             window_kw, any_kw = (max(window_kw, kw) if peak else window_kw), max(any_kw, kw)
-        bill = timeseries_bill(timeseries, settings.tariff)
+        bill = billing.bill(timeseries)
         assert steps_pen > 0
         assert steps_pen == pytest.approx(
             bill["bill_demand_generation_pen"] + bill["bill_demand_distribution_pen"], rel=1e-9

@@ -184,11 +184,11 @@ def test_bill_first_cycles_grid_energy_to_flatten_the_peak_and_co2_first_does_no
 
 
 def test_the_lps_bill_is_the_bill_of_its_import():
-    """Two months of uneven load and PV: the LP's own bill (its billed-peak variables) is control.bill's
-    bill of the import it plans, part by part; each month is billed on its own peaks."""
+    """Two months of uneven load and PV: the LP's own bill (its billed-peak variables) is the tariff's
+    bill (`BillingTariff.bill_parts_pen`) of the import it plans, part by part; each month is billed
+    on its own peaks."""
     from conftest import PARAMS
     from evstation.config import DemandCharges
-    from evstation.tariff.bill import bill_parts_pen
 
     rng = np.random.default_rng(7)
     steps = 48
@@ -207,7 +207,9 @@ def test_the_lps_bill_is_the_bill_of_its_import():
     tariff = replace(
         load_settings(PARAMS).tariff, demand=DemandCharges(GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH)
     )
-    bill = bill_parts_pen(solved.plan.import_kwh, inputs.tariff_pen_per_kwh, month, in_peak, tariff)
+    bill = BillingTariff.from_settings(tariff).bill_parts_pen(
+        solved.plan.import_kwh, inputs.tariff_pen_per_kwh, month, in_peak
+    )
     for part in ("bill_pen", "bill_energy_pen", "bill_demand_generation_pen", "bill_demand_distribution_pen"):
         assert solved.report[f"lp_{part}"] == pytest.approx(bill[part], rel=1e-9, abs=1e-6), part
     assert len(solved.plan.peak_window_kw) == len(solved.plan.peak_any_kw) == 2

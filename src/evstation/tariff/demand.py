@@ -8,9 +8,12 @@ Over a month the rises add up to the month's billed peak, so the per-step charge
 month's demand charge; and with the month-to-date peaks in the state, the charge of a step depends
 only on the state and the step's import, so a reward built from it stays Markovian.
 
-Everything here is pure: the reward functions (reported and learning), the fast twin and the
-state builders all reach these through `tariff.model.BillingTariff`, so training and evaluation
-count the same charge.
+Everything here is pure and takes the rates and the peak window as plain numbers (`DemandRates`),
+never the settings. The way in is `tariff.model.BillingTariff`, built once from the settings
+(`BillingTariff.from_settings`, which picks the `DemandRates`' fields from them; its `rates`,
+`clock`, `step_charge`, `step_charges_pen`, ...): the reward functions (reported and learning), the
+fast twin and the state builders all reach these through it, so training and evaluation count the
+same charge.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..config import Tariff
 from .bill import peak_hours_calendar
 
 HOURS_PER_DAY = 24
@@ -28,23 +30,13 @@ HOURS_PER_DAY = 24
 
 @dataclass(frozen=True)
 class DemandRates:
-    """PEN per kW-month on the month's peak-hour maximum (generation) and any-hour maximum (distribution)."""
+    """PEN per kW-month on the month's peak-hour maximum (generation) and any-hour maximum (distribution),
+    and the peak window (`BillingTariff.from_settings` builds them from the settings)."""
 
     generation_pen_per_kw_month: float = 0.0
     distribution_pen_per_kw_month: float = 0.0
     peak_start_hour: int = 0  # the generation charge's window, local hours [start, end)
     peak_end_hour: int = 0
-
-    @classmethod
-    def from_tariff(cls, tariff: Tariff | None) -> DemandRates:
-        if tariff is None:
-            return cls()
-        return cls(
-            generation_pen_per_kw_month=tariff.demand.generation_pen_per_kw_month,
-            distribution_pen_per_kw_month=tariff.demand.distribution_pen_per_kw_month,
-            peak_start_hour=tariff.peak_start_hour,
-            peak_end_hour=tariff.peak_end_hour,
-        )
 
     @property
     def charged(self) -> bool:
@@ -87,15 +79,10 @@ def demand_charge_pen(
     return rates.distribution_pen_per_kw_month * rise_any + rates.generation_pen_per_kw_month * rise_window
 
 
-def billing_clock(stamps: pd.DatetimeIndex, tariff: Tariff) -> dict[str, np.ndarray]:
-    """Per step of local timestamps: the month (1-12) and whether it is in the peak window (the
-    bill's own calendar), the hours left in its month (this one included: 1 in a month's last hour)
-    and the hours to the next peak window (0 within it)."""
-    return peak_hours_clock(stamps, tariff.peak_start_hour, tariff.peak_end_hour)
-
-
 def peak_hours_clock(stamps: pd.DatetimeIndex, peak_start_hour: int, peak_end_hour: int) -> dict[str, np.ndarray]:
-    """`billing_clock` from the peak window's hours alone (local hours [start, end))."""
+    """Per step of local timestamps: the month (1-12) and whether it is in the peak window, local hours
+    [start, end) (the bill's own calendar), the hours left in its month (this one included: 1 in a
+    month's last hour) and the hours to the next peak window (0 within it) (`BillingTariff.clock`)."""
     stamps = pd.DatetimeIndex(stamps)
     month, in_window = peak_hours_calendar(stamps, peak_start_hour, peak_end_hour)
     hour = stamps.hour.to_numpy(dtype=int)

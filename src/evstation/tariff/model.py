@@ -1,5 +1,9 @@
 """The tariff as one object: `BillingTariff`, built once from the settings (`config.Tariff`).
 
+It is the way in to the bill: `tariff/bill.py` and `tariff/demand.py` hold the pure functions of
+the demand rates and the peak window it is built on, and take no settings; `from_settings` is where
+the bill's numbers are picked from `config.Tariff`, once.
+
 A medium-voltage bill (`tariff/bill.py`) is read in three forms, and each user needs one of them:
 - the monthly bill of a timeseries, on the tariff's calendar (billing month, peak hours): the KPIs,
   the tuning of a rule;
@@ -99,7 +103,16 @@ class BillingTariff:
     @classmethod
     def from_settings(cls, tariff: Tariff | None) -> BillingTariff:
         """The tariff of params' `tariff` (None: no demand charge and no peak window)."""
-        return cls(DemandRates.from_tariff(tariff))
+        if tariff is None:
+            return cls()
+        return cls(
+            DemandRates(
+                generation_pen_per_kw_month=tariff.demand.generation_pen_per_kw_month,
+                distribution_pen_per_kw_month=tariff.demand.distribution_pen_per_kw_month,
+                peak_start_hour=tariff.peak_start_hour,
+                peak_end_hour=tariff.peak_end_hour,
+            )
+        )
 
     @classmethod
     def from_plain(cls, data: Mapping[str, float] | None) -> BillingTariff:
