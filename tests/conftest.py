@@ -89,10 +89,9 @@ def run_cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return result
 
 
-def run_cli_in_process(*args: str, cwd: Path) -> None:
-    """`evstation` through its `main` in this process, for fixtures that need a stage's records rather
-    than its process: no interpreter start and no CityLearn, torch and pandas imports again (~2.5 s a
-    call). The tests of the command line itself, its messages, exits and kills, run it as a process."""
+def main_in_process(*args: str, cwd: Path) -> int:
+    """`evstation` through its `main` in this process, in `cwd`: its exit code (its messages go to this
+    process's stderr, where pytest's capsys reads them)."""
     from evstation.cli import main
 
     root = logging.getLogger()
@@ -100,11 +99,18 @@ def run_cli_in_process(*args: str, cwd: Path) -> None:
     previous = Path.cwd()
     os.chdir(cwd)
     try:
-        code = main(list(args))
+        return main(list(args))
     finally:
         os.chdir(previous)
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+def run_cli_in_process(*args: str, cwd: Path) -> None:
+    """`evstation` through its `main` in this process, for fixtures that need a stage's records rather
+    than its process: no interpreter start and no CityLearn, torch and pandas imports again (~2.5 s a
+    call). The tests of the command line itself, its messages, exits and kills, run it as a process."""
+    code = main_in_process(*args, cwd=cwd)
     assert code == 0, f"evstation {' '.join(args)} in {cwd} exited with {code}"
 
 

@@ -199,6 +199,10 @@ BAD = [
     ),
     ("required soc below arrival", "vehicles.moto.required_soc_pct", 20.0, "vehicles.moto.required_soc_pct:", ()),
     ("no sockets", "sockets.moto.count", 0, None, ()),  # handled below with mototaxi 0 too
+    ("zero limit", "inputs.limits.load_kwh_max", 0.0, "inputs.limits.load_kwh_max: must be > 0", ()),
+    ("text limit", "inputs.limits.price_pen_per_kwh_max", "5 PEN", "inputs.limits.price_pen_per_kwh_max:", ("number",)),
+    ("missing limit", "inputs.limits.irradiance_w_per_m2_max", "DELETE", "inputs.limits.irradiance_w_per_m2_max:", ()),
+    ("unknown limit", "inputs.limits.wind_max", 1.0, "inputs.limits.wind_max: unknown key", ()),
 ]
 
 
@@ -369,6 +373,12 @@ def test_a_key_written_twice_is_refused(tmp_path):
     (tmp_path / "params.yaml").write_text(text)
     with pytest.raises(ConfigError, match="key 'capacity_kwh' written twice"):
         load_settings(tmp_path / "params.yaml")
+
+
+def test_the_input_limits_are_those_of_params():
+    limits = load_settings(PARAMS).inputs.limits
+    assert (limits.load_kwh_max, limits.irradiance_w_per_m2_max) == (10000.0, 1400.0)
+    assert (limits.price_pen_per_kwh_max, limits.emission_factor_kg_per_kwh_max) == (5.0, 2.0)
 
 
 def test_a_number_in_exponent_form_without_a_dot_is_a_number(tmp_path):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import PARAMS, ROOT, SMALL, data_dir, run_cli, run_cli_in_process, write_params
+from conftest import PARAMS, ROOT, SMALL, data_dir, main_in_process, run_cli, run_cli_in_process, write_params
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.site import calendar, grid, mall, session_file, solar
@@ -23,6 +23,7 @@ OFFSET_H = -5.0
 YEAR = 2023
 HORIZON = SMALL["simulation.horizon_hours"]
 HOURS = calendar.year_hours(YEAR, OFFSET_H)[:HORIZON]
+LIMITS = load_settings(PARAMS).inputs.limits  # the plausibility limits of params.yaml
 EXAMPLES = ROOT / "data" / "examples"
 KINDS = {
     "weather": "weather.files",
@@ -67,22 +68,22 @@ def one_line_error(call, *fragments: str) -> str:
 def test_series_values_are_the_files(tmp_path):
     values = np.round(0.2 + 0.3 * np.random.default_rng(0).random(HORIZON), 4)
     path = write_series(tmp_path / "price.csv", "tariff_pen_per_kwh", values)
-    np.testing.assert_array_equal(grid.tariff_file_pen_per_kwh(path, HOURS, OFFSET_H), values)
+    np.testing.assert_array_equal(grid.tariff_file_pen_per_kwh(path, HOURS, OFFSET_H, LIMITS), values)
 
 
 def test_timestamps_with_an_offset_are_converted_to_local_time(tmp_path):
-    values = np.arange(HORIZON, dtype=float)
+    values = np.arange(HORIZON, dtype=float) / 100  # distinct each hour, within the limit of a factor
     utc = list((HOURS.tz_convert("UTC")).strftime("%Y-%m-%dT%H:%MZ"))
     lima = [stamp.isoformat(timespec="minutes") for stamp in HOURS]
     profiles = list(HOURS.strftime("%Y-%m-%d %H:%M%z"))  # a dataset's profiles.csv: 2023-01-01 00:00-0500
     for name, stamps in (("utc", utc), ("lima", lima), ("profiles", profiles)):
         path = write_series(tmp_path / f"factor_{name}.csv", "emission_factor_kg_per_kwh", values, stamps)
-        np.testing.assert_array_equal(grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H), values)
+        np.testing.assert_array_equal(grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H, LIMITS), values)
     # the same UTC hours read as local time are five hours early: refused, not shifted silently
     naive_utc = list(HOURS.tz_convert("UTC").strftime("%Y-%m-%d %H:%M"))
     path = write_series(tmp_path / "factor_naive_utc.csv", "emission_factor_kg_per_kwh", values, naive_utc)
     one_line_error(
-        lambda: grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H),
+        lambda: grid.emission_factor_file_kg_per_kwh(path, HOURS, OFFSET_H, LIMITS),
         str(path),
         "column timestamp",
         "line 2",
@@ -93,10 +94,10 @@ def test_timestamps_with_an_offset_are_converted_to_local_time(tmp_path):
 def test_rows_past_the_horizon_are_checked_but_not_used(tmp_path):
     year = np.full(8760, 500.0)
     path = write_series(tmp_path / "load_year.csv", "mall_kwh", year, local_stamps(8760))
-    assert len(mall.load_file_kwh(path, HOURS, OFFSET_H)) == HORIZON
+    assert len(mall.load_file_kwh(path, HOURS, OFFSET_H, LIMITS)) == HORIZON
     year[4000] = np.nan
     path = write_series(tmp_path / "load_year_nan.csv", "mall_kwh", year, local_stamps(8760))
-    one_line_error(lambda: mall.load_file_kwh(path, HOURS, OFFSET_H), str(path), "column mall_kwh", "line 4002")
+    one_line_error(lambda: mall.load_file_kwh(path, HOURS, OFFSET_H, LIMITS), str(path), "column mall_kwh", "line 4002")
 
 
 def _broken_series(path: Path, problem: str) -> Path:
@@ -158,7 +159,47 @@ SERIES_PROBLEMS = {
 @pytest.mark.parametrize("problem", list(SERIES_PROBLEMS))
 def test_a_wrong_series_file_is_one_line(tmp_path, problem):
     path = _broken_series(tmp_path / f"price_{problem.replace(' ', '_')}.csv", problem)
-    one_line_error(lambda: grid.tariff_file_pen_per_kwh(path, HOURS, OFFSET_H), str(path), *SERIES_PROBLEMS[problem])
+    one_line_error(
+        lambda: grid.tariff_file_pen_per_kwh(path, HOURS, OFFSET_H, LIMITS), str(path), *SERIES_PROBLEMS[problem]
+    )
+
+
+# ---------------------------------------------------------------- plausibility limits
+
+LOAD_IN_W = 1000.0 * 420.0  # a 420 kWh hour of a site's load, written in W
+
+
+@pytest.mark.parametrize(
+    "column, value, key, hint",
+    [
+        ("mall_kwh", 9e12, "load_kwh_max", "is it in W"),
+        ("mall_kwh", LOAD_IN_W, "load_kwh_max", "is it in W"),
+        ("tariff_pen_per_kwh", 45.0, "price_pen_per_kwh_max", "centimos"),  # 0.45 PEN in centimos
+        ("emission_factor_kg_per_kwh", 452.1, "emission_factor_kg_per_kwh_max", "in g"),  # 0.4521 kg in g
+    ],
+    ids=["9e12 kWh", "load in W", "price in centimos", "factor in g"],
+)
+def test_a_value_above_its_plausibility_limit_is_refused_naming_the_key(tmp_path, column, value, key, hint):
+    reader = {
+        "mall_kwh": mall.load_file_kwh,
+        "tariff_pen_per_kwh": grid.tariff_file_pen_per_kwh,
+        "emission_factor_kg_per_kwh": grid.emission_factor_file_kg_per_kwh,
+    }[column]
+    values = np.full(HORIZON, 420.0 if column == "mall_kwh" else 0.3)
+    values[9:] = value
+    path = write_series(tmp_path / f"{column}.csv", column, values)
+    limit = getattr(LIMITS, key)
+    one_line_error(
+        lambda: reader(path, HOURS, OFFSET_H, LIMITS),
+        str(path),
+        f"column {column}",
+        "line 11",
+        f"{value:g} is above {limit:g}",
+        f"inputs.limits.{key}",
+        hint,
+    )
+    at_the_limit = write_series(tmp_path / f"{column}_at_limit.csv", column, np.full(HORIZON, limit))
+    assert (reader(at_the_limit, HOURS, OFFSET_H, LIMITS) == limit).all(), "the limit itself is plausible"
 
 
 # ---------------------------------------------------------------- weather
@@ -182,7 +223,7 @@ def write_weather(path: Path, weather: pd.DataFrame, columns=WEATHER) -> Path:
 def test_weather_csv_is_read_as_written(tmp_path, settings, week_weather):
     path = write_weather(tmp_path / "weather.csv", week_weather)
     assert solar.is_plain_csv(path)
-    read = solar.file_weather(calendar.year_hours(YEAR, OFFSET_H), HOURS, settings.site, path)
+    read = solar.file_weather(calendar.year_hours(YEAR, OFFSET_H), HOURS, settings.site, path, LIMITS)
     np.testing.assert_allclose(read.to_numpy(), week_weather[WEATHER].to_numpy(), rtol=1e-14)
     assert read.index.equals(HOURS)
 
@@ -191,7 +232,7 @@ def test_weather_without_beam_and_diffuse_splits_the_ghi(tmp_path, settings, wee
     """The synthetic weather's DNI and DHI come from its GHI by Erbs: a file of GHI alone gives them back."""
     columns = ["ghi_w_m2", "air_temperature_c", "relative_humidity_pct", "wind_speed_m_s"]
     path = write_weather(tmp_path / "weather_ghi.csv", week_weather, columns)
-    read = solar.csv_weather(HOURS, settings.site, path)
+    read = solar.csv_weather(HOURS, settings.site, path, LIMITS)
     np.testing.assert_allclose(
         read[["dni_w_m2", "dhi_w_m2"]].to_numpy(),
         week_weather[["dni_w_m2", "dhi_w_m2"]].to_numpy(),
@@ -200,7 +241,21 @@ def test_weather_without_beam_and_diffuse_splits_the_ghi(tmp_path, settings, wee
     )
     only_dni = write_weather(tmp_path / "weather_dni.csv", week_weather, [*columns, "dni_w_m2"])
     one_line_error(
-        lambda: solar.csv_weather(HOURS, settings.site, only_dni), str(only_dni), "column dhi_w_m2", "missing"
+        lambda: solar.csv_weather(HOURS, settings.site, only_dni, LIMITS), str(only_dni), "column dhi_w_m2", "missing"
+    )
+
+
+@pytest.mark.parametrize("column", ["ghi_w_m2", "dni_w_m2", "dhi_w_m2"])
+def test_irradiance_above_its_limit_is_refused(tmp_path, settings, week_weather, column):
+    bright = week_weather.copy()
+    bright.iloc[12, bright.columns.get_loc(column)] = 1500.0
+    path = write_weather(tmp_path / f"weather_{column}.csv", bright)
+    one_line_error(
+        lambda: solar.csv_weather(HOURS, settings.site, path, LIMITS),
+        str(path),
+        f"column {column}",
+        "line 14: 1500 is above 1400",
+        "inputs.limits.irradiance_w_per_m2_max",
     )
 
 
@@ -209,7 +264,7 @@ def test_weather_values_out_of_range(tmp_path, settings, week_weather):
     humid.iloc[3, humid.columns.get_loc("relative_humidity_pct")] = 101.0
     path = write_weather(tmp_path / "weather_humid.csv", humid)
     one_line_error(
-        lambda: solar.csv_weather(HOURS, settings.site, path),
+        lambda: solar.csv_weather(HOURS, settings.site, path, LIMITS),
         str(path),
         "column relative_humidity_pct",
         "line 5: 101 is above 100",
@@ -334,6 +389,35 @@ def test_a_wrong_session_is_one_line(tmp_path, settings, problem):
     one_line_error(lambda: session_file.sessions_from_file(path, HOURS, settings), str(path), *fragments)
 
 
+LATER = ("2023-01-03 10:00", "2023-01-03 12:00", "moto")
+
+
+@pytest.mark.parametrize(
+    "rows, column, value",
+    [
+        ([(*GOOD[:3], 0.2, 0.9), (*LATER, 0.31, 0.85)], "required_soc_pct", 0.9),
+        ([(*GOOD[:3], 0.2, 90.0), (*LATER, 0.31, 85.0)], "arrival_soc_pct", 0.2),
+    ],
+    ids=["both fractions", "arrival fractions"],
+)
+def test_soc_given_as_fractions_is_refused(tmp_path, settings, rows, column, value):
+    """0.31 for 31 % would be read as 0.31 %: a column whose every SOC is at most 1 is refused."""
+    path = write_sessions(tmp_path / "sessions_fractions.csv", rows)
+    one_line_error(
+        lambda: session_file.sessions_from_file(path, HOURS, settings),
+        str(path),
+        f"column {column}",
+        f"line 2: {value:g}",
+        "looks like a fraction",
+        "percent, 0-100",
+    )
+
+
+def test_empty_batteries_are_no_fraction(tmp_path, settings):
+    path = write_sessions(tmp_path / "sessions_empty.csv", [(*GOOD[:3], 0.0, 90.0)])
+    assert session_file.sessions_from_file(path, HOURS, settings).sessions["arrival_soc_pct"].tolist() == [0.0]
+
+
 @pytest.mark.parametrize(
     "columns",
     [
@@ -413,6 +497,23 @@ def test_cli_refuses_a_wrong_file_in_one_line(tmp_path, kind, split, problem):
     built = data_dir(tmp_path, "example")
     assert not any((built / name).exists() for name in SPLITS), "no split of a failed build is left"
     assert not (tmp_path / "results" / "scenarios" / "example" / "dataset" / "summary.json").exists()
+
+
+def test_cli_refuses_a_load_in_w_in_one_line(tmp_path, capsys):
+    """The example site's training load written in W: exit 2, one line naming the file, the line, the
+    column, the value and the limit key, and no dataset."""
+    write_params(tmp_path, {"scenarios": {"mall": {}, "example": example_site(tmp_path)}})
+    path = tmp_path / "data" / "examples" / "load_train.csv"
+    table = pd.read_csv(path, dtype=str)
+    table["mall_kwh"] = (table["mall_kwh"].astype(float) * 1000).map("{:g}".format)
+    table.to_csv(path, index=False)
+    capsys.readouterr()
+    assert main_in_process("--scenario", "example", "build-dataset", cwd=tmp_path) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("evstation: error: data/examples/load_train.csv: "), lines
+    for fragment in ("column mall_kwh", "line 2: ", "inputs.limits.load_kwh_max", "is it in W"):
+        assert fragment in lines[0], (fragment, lines[0])
+    assert not data_dir(tmp_path, "example").exists()
 
 
 # ---------------------------------------------------------------- the example site, end to end

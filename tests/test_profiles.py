@@ -213,7 +213,7 @@ def test_pvlib_reads_the_written_tmy(tmp_path, weather, settings, writer):
     for column in ("ghi", "dni", "dhi", "temp_air", "relative_humidity", "wind_speed"):
         assert column in data.columns
     assert str(data.index.tz) == "UTC"
-    local = solar.tmy_weather(weather.index, settings.site, path)
+    local = solar.tmy_weather(weather.index, settings.site, path, settings.inputs.limits)
     assert local.index.equals(weather.index)
     np.testing.assert_allclose(
         local.to_numpy(dtype=float), weather[local.columns].to_numpy(dtype=float), rtol=1e-12, atol=1e-9
@@ -222,7 +222,7 @@ def test_pvlib_reads_the_written_tmy(tmp_path, weather, settings, writer):
 
 def test_tmy_file_shifted_to_local_time(tmy_json, settings, hours):
     """A file in UTC: at 12:00 UTC it is 07:00 in Iquitos; the sun must peak near local noon."""
-    local = solar.tmy_weather(hours, settings.site, tmy_json)
+    local = solar.tmy_weather(hours, settings.site, tmy_json, settings.inputs.limits)
     by_hour = local["ghi_w_m2"].groupby(local.index.hour).mean()
     assert by_hour.idxmax() in (11, 12)
     assert (by_hour.loc[[0, 1, 2, 3, 4, 20, 21, 22, 23]] == 0).all()
@@ -249,7 +249,7 @@ def test_settings_with_tmy_source_produce_pv_from_it(tmy_json, settings, weather
 def test_missing_tmy_file_is_a_data_error(tmp_path, settings, hours):
     path = tmp_path / "no_such_tmy.json"
     with pytest.raises(DataError, match="no_such_tmy.json"):
-        solar.tmy_weather(hours, settings.site, path)
+        solar.tmy_weather(hours, settings.site, path, settings.inputs.limits)
     small = apply_overrides(settings, {**SMALL, "weather.source": "file", "weather.files": both_splits(path)})
     with pytest.raises(DataError, match="no_such_tmy.json"):
         build_station_year(small, "train")
@@ -259,7 +259,7 @@ def test_broken_tmy_file_is_a_data_error(tmp_path, settings, hours):
     path = tmp_path / "broken_tmy.json"
     path.write_text('{"outputs": {"tmy_hourly": [')
     with pytest.raises(DataError, match="broken_tmy.json"):
-        solar.tmy_weather(hours, settings.site, path)
+        solar.tmy_weather(hours, settings.site, path, settings.inputs.limits)
 
 
 def test_short_tmy_file_is_a_data_error(tmp_path, settings, weather, hours):
@@ -268,7 +268,7 @@ def test_short_tmy_file_is_a_data_error(tmp_path, settings, weather, hours):
     document["outputs"]["tmy_hourly"] = document["outputs"]["tmy_hourly"][:8000]
     path.write_text(json.dumps(document))
     with pytest.raises(DataError, match="short_tmy.json.*8760"):
-        solar.tmy_weather(hours, settings.site, path)
+        solar.tmy_weather(hours, settings.site, path, settings.inputs.limits)
 
 
 # ---------------------------------------------------------------- mall
@@ -331,7 +331,9 @@ def _write_load(path, values, hours):
 def test_mall_load_file_is_used(settings, hours, tmp_path):
     values = 1000.0 + 100 * np.sin(np.arange(8760) / 24)
     path = _write_load(tmp_path / "mall_measured.csv", values, hours)
-    np.testing.assert_allclose(mall.load_file_kwh(path, hours, settings.site.utc_offset_h), values)
+    np.testing.assert_allclose(
+        mall.load_file_kwh(path, hours, settings.site.utc_offset_h, settings.inputs.limits), values
+    )
     small = apply_overrides(settings, {**SMALL, "mall.load_files": both_splits(path)})
     np.testing.assert_allclose(build_station_year(small, "train").mall_kwh, values[:168])
     alone = apply_overrides(small, {"mall.enabled": False})
@@ -341,7 +343,7 @@ def test_mall_load_file_is_used(settings, hours, tmp_path):
 @pytest.mark.parametrize(
     "problem", ["missing", "short", "long", "no column", "text", "negative", "nan", "empty", "ragged", "no timestamp"]
 )
-def test_broken_mall_load_file(tmp_path, hours, problem):
+def test_broken_mall_load_file(tmp_path, settings, hours, problem):
     path = tmp_path / f"mall_{problem.replace(' ', '_')}.csv"
     good = np.full(8760, 1000.0)
     if problem == "short":
@@ -369,7 +371,7 @@ def test_broken_mall_load_file(tmp_path, hours, problem):
     elif problem == "ragged":
         path.write_text("timestamp,mall_kwh\n2023-01-01 00:00,1000\n2023-01-01 01:00,1000,2,3,4\n")
     with pytest.raises(DataError, match=re.escape(str(path))) as caught:
-        mall.load_file_kwh(path, hours, -5.0)
+        mall.load_file_kwh(path, hours, -5.0, settings.inputs.limits)
     assert str(path) in str(caught.value)
     assert "\n" not in str(caught.value).strip()
 

@@ -71,6 +71,7 @@ STAGE_PARAMS = {
         "opening_hours",
         "fleet",
         "mall",
+        "inputs",  # the plausibility limits a user's files are checked against
     ]
     + DATASET_GRID_PARAMS,
     "validate": ["simulation.horizon_hours", "mall", "sockets", "battery", "validation"],

@@ -274,6 +274,22 @@ class Emissions:
 
 
 @dataclass(frozen=True)
+class InputLimits:
+    """The largest plausible value of a column of a user's files (site/inputs.py refuses one above it, naming
+    the key): far above a real site's values, far below the same values in a wrong unit (W for kWh, g for kg)."""
+
+    load_kwh_max: float = bounded(gt=0)  # mall.load_files: kWh in one hour
+    irradiance_w_per_m2_max: float = bounded(gt=0)  # weather files: GHI, DNI and DHI, hourly means
+    price_pen_per_kwh_max: float = bounded(gt=0)  # tariff.energy_price_files
+    emission_factor_kg_per_kwh_max: float = bounded(gt=0)  # emissions.grid_factor_files
+
+
+@dataclass(frozen=True)
+class Inputs:
+    limits: InputLimits
+
+
+@dataclass(frozen=True)
 class Validation:
     pv_yield_kwh_per_kwp: tuple[float, float] = bounded(ge=0)
     performance_ratio: tuple[float, float] = bounded(ge=0)
@@ -519,6 +535,7 @@ class Settings:
     mall: Mall
     tariff: Tariff
     emissions: Emissions
+    inputs: Inputs
     reward: Reward
     validation: Validation
     training: Training

@@ -10,13 +10,17 @@ An hourly series (load, prices, emission factors, weather) starts at 1 January 0
 year and runs hour by hour without gaps for at least the simulated horizon (`simulation.horizon_hours`)
 and at most the whole year; each row is the hour that starts at its timestamp. Rows past the horizon
 are checked like the others but not used.
+
+Besides its physical range (no negative energy, humidity within 0-100 %) a column may have a plausibility
+limit from params (`inputs.limits`): a value above it is refused naming that key, since it is far more
+likely a unit slip (a load in W, a price in centimos) than the site's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,7 @@ from ..errors import DataError
 from .calendar import HOURS_PER_YEAR
 
 TIMESTAMP = "timestamp"
+LIMITS_KEY = "inputs.limits"
 HEADER_LINES = 1  # a data row's line in the file is its index + 1 + HEADER_LINES
 # a UTC offset after the time of day (a bare date's "-01" is no offset)
 OFFSET = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
@@ -33,10 +38,17 @@ OFFSET = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$
 
 @dataclass(frozen=True)
 class Bounds:
-    """The physically possible range of a column's values (None: unbounded on that side)."""
+    """The range of a column's values (None: unbounded on that side): physical, or with `high` a
+    plausibility limit of params (`limit_key`), refused with a `hint` at the likely unit slip."""
 
     low: float | None = 0.0
     high: float | None = None
+    limit_key: str | None = None
+    hint: str = ""
+
+    def limited(self, high: float, name: str, hint: str = "") -> Bounds:
+        """These bounds capped at the plausibility limit `inputs.limits.<name>`, whose value is `high`."""
+        return replace(self, high=high, limit_key=f"{LIMITS_KEY}.{name}", hint=hint)
 
 
 NON_NEGATIVE = Bounds(0.0, None)
@@ -79,7 +91,10 @@ def numbers(table: pd.DataFrame, column: str, path: str | Path, bounds: Bounds =
     if bounds.low is not None:
         _within(values, values < bounds.low, f"below {bounds.low:g}", column, path)
     if bounds.high is not None:
-        _within(values, values > bounds.high, f"above {bounds.high:g}", column, path)
+        what = f"above {bounds.high:g}"
+        if bounds.limit_key:
+            what += f", the limit {bounds.limit_key}" + (f" ({bounds.hint})" if bounds.hint else "")
+        _within(values, values > bounds.high, what, column, path)
     return values
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import Mall
-from .inputs import hourly_series
+from ..config import InputLimits, Mall
+from .inputs import NON_NEGATIVE, hourly_series
 
 SUNDAY = 6
 KWH_PER_MWH = 1000.0
@@ -34,10 +34,11 @@ def modelled_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int) -> np.ndar
     return shaped * (mall.annual_energy_mwh * KWH_PER_MWH / shaped.sum())
 
 
-def load_file_kwh(path: str | Path, hours: pd.DatetimeIndex, utc_offset_h: float) -> np.ndarray:
+def load_file_kwh(path: str | Path, hours: pd.DatetimeIndex, utc_offset_h: float, limits: InputLimits) -> np.ndarray:
     """The site's hourly load of the simulated `hours` from a user's timestamped CSV (`mall_kwh`, kWh
-    per hour, non-negative; format in inputs.py)."""
-    return hourly_series(path, LOAD_KEY, LOAD_FILE_COLUMN, hours, utc_offset_h)
+    per hour, non-negative, at most `inputs.limits.load_kwh_max`; format in inputs.py)."""
+    bounds = NON_NEGATIVE.limited(limits.load_kwh_max, "load_kwh_max", "is it in W instead of kWh?")
+    return hourly_series(path, LOAD_KEY, LOAD_FILE_COLUMN, hours, utc_offset_h, bounds)
 
 
 def mall_load_kwh(hours: pd.DatetimeIndex, mall: Mall, seed: int) -> np.ndarray:

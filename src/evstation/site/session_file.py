@@ -10,6 +10,7 @@ arrival time by the same socket rule as the model's (`sessions.SocketPool`): one
 socket of its kind busy is counted as turned away. A visit that needs more energy than its socket's
 rated power delivers in its rounded stay is refused with a line naming it: the file must be fixed,
 never silently changed. Visits that arrive or leave after the simulated horizon are left out of it.
+SOCs are percentages (0-100): a column whose every SOC is at most 1 is refused as fractions.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ def _kinds(table: pd.DataFrame, path: Path) -> np.ndarray:
     return kinds
 
 
+def soc_pct(table: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    """A SOC column in percent (0-100). A column whose every value is at most 1 (some above 0: a file of
+    empty batteries is no fraction) holds fractions, 0.31 for 31 %: refused rather than read as 0.31 %."""
+    values = numbers(table, column, path, PERCENT)
+    if 0 < values.max() <= 1:
+        raise DataError(
+            f"{path}: column {column}: line {line_of(0)}: {values[0]:g}, and every SOC of the column is at most 1: "
+            "it looks like a fraction (0.31 for 31 %); give the SOC in percent, 0-100"
+        )
+    return values
+
+
 def _energy_column(table: pd.DataFrame, path: Path) -> str:
     given = [name for name in (ARRIVAL_SOC, ENERGY) if name in table.columns]
     if len(given) != 1:
@@ -66,7 +79,7 @@ def _arrival_soc_pct(
     column = _energy_column(table, path)
     battery_kwh = np.array([settings.vehicles.kind(kind).battery_kwh for kind in kinds])
     if column == ARRIVAL_SOC:
-        arrival = numbers(table, ARRIVAL_SOC, path, PERCENT)
+        arrival = soc_pct(table, ARRIVAL_SOC, path)
     else:
         arrival = required - numbers(table, ENERGY, path, NON_NEGATIVE) / battery_kwh * 100
         too_much = arrival < 0
@@ -117,7 +130,7 @@ def read_visits(path: str | Path, hours: pd.DatetimeIndex, settings: Settings) -
     check_year(arrival, hours, ARRIVAL, path)
     _check_order(arrival, departure, path)
     kinds = _kinds(table, path)
-    required = numbers(table, REQUIRED_SOC, path, PERCENT)
+    required = soc_pct(table, REQUIRED_SOC, path)
     arrival_soc, column = _arrival_soc_pct(table, kinds, required, path, settings)
     battery_kwh = np.array([settings.vehicles.kind(kind).battery_kwh for kind in kinds])
     per_step_kwh = (

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from ..config import PV, Site, Weather
+from ..config import PV, InputLimits, Site, Weather
 from ..errors import DataError
 from . import inputs
 from .calendar import HOURS_PER_YEAR, mid_hours
@@ -35,6 +35,8 @@ WEATHER_COLUMNS = {
     "wind_speed_m_s": inputs.NON_NEGATIVE,
 }
 BEAM_COLUMNS = {"dni_w_m2": inputs.NON_NEGATIVE, "dhi_w_m2": inputs.NON_NEGATIVE}  # both or neither
+IRRADIANCE_COLUMNS = ("ghi_w_m2", "dni_w_m2", "dhi_w_m2")  # at most inputs.limits.irradiance_w_per_m2_max
+IRRADIANCE_HINT = "is it an hour's mean in W/m2?"
 
 
 def _location(site: Site) -> pvlib.location.Location:
@@ -120,8 +122,18 @@ def synthetic_weather(hours: pd.DatetimeIndex, site: Site, weather: Weather, see
     )
 
 
-def csv_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.DataFrame:
-    """Hourly weather from a plain CSV (timestamp + WEATHER_COLUMNS, DNI and DHI optional together)."""
+def _irradiance_limited(columns: dict[str, inputs.Bounds], limits: InputLimits) -> dict[str, inputs.Bounds]:
+    """The columns' bounds, each irradiance capped at its plausibility limit."""
+    high = limits.irradiance_w_per_m2_max
+    return {
+        name: bounds.limited(high, "irradiance_w_per_m2_max", IRRADIANCE_HINT) if name in IRRADIANCE_COLUMNS else bounds
+        for name, bounds in columns.items()
+    }
+
+
+def csv_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path, limits: InputLimits) -> pd.DataFrame:
+    """Hourly weather from a plain CSV (timestamp + WEATHER_COLUMNS, DNI and DHI optional together, in any
+    order), irradiance at most `inputs.limits.irradiance_w_per_m2_max`."""
     header = inputs.read_table(path, WEATHER_KEY, ["timestamp"]).columns
     beam = [name for name in BEAM_COLUMNS if name in header]
     if len(beam) == 1:
@@ -130,7 +142,7 @@ def csv_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.Dat
             f"{path}: column {other}: missing (give both {' and '.join(BEAM_COLUMNS)}, or neither to "
             "split the GHI with Erbs)"
         )
-    columns = {**WEATHER_COLUMNS, **(BEAM_COLUMNS if beam else {})}
+    columns = _irradiance_limited({**WEATHER_COLUMNS, **(BEAM_COLUMNS if beam else {})}, limits)
     table = inputs.hourly_table(path, WEATHER_KEY, columns, hours, site.utc_offset_h)
     if not beam:
         table["dni_w_m2"], table["dhi_w_m2"] = _split_ghi(
@@ -148,16 +160,19 @@ def is_plain_csv(path: str | Path) -> bool:
         return stream.readline().split(",")[0].strip().lower() == "timestamp"
 
 
-def file_weather(hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.DataFrame:
+def file_weather(
+    hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, site: Site, path: str | Path, limits: InputLimits
+) -> pd.DataFrame:
     """The weather of one split's file: a plain CSV for the `simulated` hours, or a PVGIS typical
     year laid onto the whole year's `hours`."""
     if is_plain_csv(path):
-        return csv_weather(simulated, site, path)
-    return tmy_weather(hours, site, path)
+        return csv_weather(simulated, site, path, limits)
+    return tmy_weather(hours, site, path, limits)
 
 
-def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.DataFrame:
-    """A PVGIS typical year laid onto the simulated year's local hours (the file is in UTC)."""
+def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path, limits: InputLimits) -> pd.DataFrame:
+    """A PVGIS typical year laid onto the simulated year's local hours (the file is in UTC), irradiance at
+    most `inputs.limits.irradiance_w_per_m2_max`."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: weather.files: file not found")
@@ -173,6 +188,13 @@ def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path) -> pd.Dat
         values = data[name].to_numpy(dtype=float)
         if not np.isfinite(values).all() or (name != "temp_air" and (values < 0).any()):
             raise DataError(f"{path}: column {name}: missing, non-numeric or negative values")
+        if name in ("ghi", "dni", "dhi") and (values > limits.irradiance_w_per_m2_max).any():
+            hour = int(np.flatnonzero(values > limits.irradiance_w_per_m2_max)[0])
+            raise DataError(
+                f"{path}: column {name}: hour {hour} of the year (UTC): {values[hour]:g} is above "
+                f"{limits.irradiance_w_per_m2_max:g}, the limit {inputs.LIMITS_KEY}.irradiance_w_per_m2_max "
+                f"({IRRADIANCE_HINT})"
+            )
     local_shift = int(round(site.utc_offset_h))
     values = np.roll(data[needed].to_numpy(dtype=float), local_shift, axis=0)
     frame = pd.DataFrame(values, columns=needed, index=hours)

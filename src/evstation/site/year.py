@@ -35,7 +35,9 @@ def _weather_and_pv(
     settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     if settings.weather.source == "file":
-        weather = solar.file_weather(hours, simulated, settings.site, settings.weather.files[split])
+        weather = solar.file_weather(
+            hours, simulated, settings.site, settings.weather.files[split], settings.inputs.limits
+        )
     else:
         weather = solar.synthetic_weather(hours, settings.site, settings.weather, _stream(seed, STREAM_WEATHER))
     return weather, solar.pv_output(weather, settings.site, settings.pv)
@@ -45,14 +47,16 @@ def _mall_kwh(
     settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex, seed: int
 ) -> np.ndarray:
     if settings.mall.enabled and settings.mall.load_files:
-        return mall.load_file_kwh(settings.mall.load_files[split], simulated, settings.site.utc_offset_h)
+        return mall.load_file_kwh(
+            settings.mall.load_files[split], simulated, settings.site.utc_offset_h, settings.inputs.limits
+        )
     return mall.mall_load_kwh(hours, settings.mall, _stream(seed, STREAM_MALL))
 
 
 def _tariff(settings: Settings, split: str, hours: pd.DatetimeIndex, simulated: pd.DatetimeIndex) -> np.ndarray:
     if settings.tariff.energy_price_files:
         return grid.tariff_file_pen_per_kwh(
-            settings.tariff.energy_price_files[split], simulated, settings.site.utc_offset_h
+            settings.tariff.energy_price_files[split], simulated, settings.site.utc_offset_h, settings.inputs.limits
         )
     return grid.tariff_pen_per_kwh(hours, settings.tariff)
 
@@ -62,7 +66,7 @@ def _emission_factor(
 ) -> np.ndarray:
     if settings.emissions.grid_factor_files:
         return grid.emission_factor_file_kg_per_kwh(
-            settings.emissions.grid_factor_files[split], simulated, settings.site.utc_offset_h
+            settings.emissions.grid_factor_files[split], simulated, settings.site.utc_offset_h, settings.inputs.limits
         )
     return grid.emission_factor_kg_per_kwh(hours, settings.emissions)
 
