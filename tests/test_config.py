@@ -199,6 +199,7 @@ BAD = [
     ),
     ("required soc below arrival", "vehicles.moto.required_soc_pct", 20.0, "vehicles.moto.required_soc_pct:", ()),
     ("no sockets", "sockets.moto.count", 0, None, ()),  # handled below with mototaxi 0 too
+    ("repeated seed", "training.seeds", [0, 1, 0], "training.seeds: seed 0 is listed twice", ("[0, 1, 0]",)),
     ("zero limit", "inputs.limits.load_kwh_max", 0.0, "inputs.limits.load_kwh_max: must be > 0", ()),
     ("text limit", "inputs.limits.price_pen_per_kwh_max", "5 PEN", "inputs.limits.price_pen_per_kwh_max:", ("number",)),
     ("missing limit", "inputs.limits.irradiance_w_per_m2_max", "DELETE", "inputs.limits.irradiance_w_per_m2_max:", ()),

@@ -397,6 +397,12 @@ class Training:
     def check(self, path: str) -> None:
         if not self.seeds:
             raise ConfigError(f"{path}.seeds: needs at least one seed, got none")  # noqa: E701
+        repeated = sorted({seed for seed in self.seeds if self.seeds.count(seed) > 1})
+        if repeated:
+            raise ConfigError(
+                f"{path}.seeds: seed {repeated[0]} is listed twice; each seed is one run, and a repeated one would "
+                f"count the same run twice in the report's interval (got {list(self.seeds)})"
+            )
 
 
 @dataclass(frozen=True)
