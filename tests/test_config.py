@@ -11,7 +11,14 @@ import pytest
 import yaml
 
 from conftest import PARAMS, run_cli, with_station_only
-from evstation.config import REWARD_COMPONENTS, Settings, apply_overrides, load_settings, scenario_settings
+from evstation.config import (
+    REWARD_COMPONENTS,
+    Settings,
+    apply_overrides,
+    load_settings,
+    scenario_settings,
+    settings_from_data,
+)
 from evstation.errors import ConfigError, UserError
 from evstation.schema import build
 
@@ -380,6 +387,28 @@ def test_the_input_limits_are_those_of_params():
     limits = load_settings(PARAMS).inputs.limits
     assert (limits.load_kwh_max, limits.irradiance_w_per_m2_max) == (10000.0, 1400.0)
     assert (limits.price_pen_per_kwh_max, limits.emission_factor_kg_per_kwh_max) == (5.0, 2.0)
+
+
+@pytest.mark.parametrize("word", ["on", "off", "yes", "no", "true", "False"])
+def test_a_scenario_name_yaml_reads_as_a_boolean_is_refused(tmp_path, word):
+    """`on:` is the boolean true to YAML 1.1 (PyYAML, Snakemake): the scenario would be called True."""
+    text = PARAMS.read_text()
+    assert "\n  mall: {}" in text
+    (tmp_path / "params.yaml").write_text(text.replace("\n  mall: {}", f"\n  mall: {{}}\n  {word}: {{}}", 1))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "params.yaml")
+    message = str(caught.value)
+    assert "\n" not in message and f"scenarios.{word}:" in message and f"scenario {word} " in message, message
+    assert f"quote it ('{word}':)" in message, message
+    quoted = text.replace("\n  mall: {}", f"\n  mall: {{}}\n  '{word}': {{}}", 1)
+    (tmp_path / "params.yaml").write_text(quoted)
+    assert word in load_settings(tmp_path / "params.yaml").scenarios, "quoted, it is a name"
+
+
+def test_a_boolean_scenario_name_in_data_is_refused(real_data):
+    data = {**copy.deepcopy(real_data), "scenarios": {"mall": {}, True: {}}}
+    with pytest.raises(ConfigError, match=r"^scenarios\.True: .*quote its name"):
+        settings_from_data(data)
 
 
 def test_a_number_in_exponent_form_without_a_dot_is_a_number(tmp_path):

@@ -627,6 +627,11 @@ def _scenario_overrides(data: dict) -> dict[str, dict]:
             "for example {mall: {}, station_only: {mall: {enabled: false}}}"
         )
     for name, overrides in scenarios.items():
+        if isinstance(name, bool):
+            raise ConfigError(
+                f"scenarios.{name}: a scenario named on, off, yes, no, true or false is read by YAML as "
+                f"{str(name).lower()}: quote its name ('on': ...)"
+            )
         if not isinstance(name, str) or not SCENARIO_NAME.match(name):
             raise ConfigError(f"scenarios.{name}: a name of letters, digits and underscores, starting with a letter")
         if overrides is not None and not isinstance(overrides, dict):
@@ -685,19 +690,53 @@ _UniqueKeyLoader.add_implicit_resolver(
 )
 
 
+# Words YAML 1.1 (PyYAML, Snakemake) reads as true or false when unquoted: never a key of params.
+YAML_BOOLEAN_WORDS = "yes, no, on, off, true, false"
+
+
+def _refuse_boolean_keys(node: yaml.Node | None, path: str = "", seen: set | None = None) -> None:
+    """Refuse a key YAML reads as a boolean (`on:` is true, not "on"), naming it as written with its key
+    path: a scenario called `on` would otherwise become `True`."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias of a node already walked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_boolean_keys(item, path, seen)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key_node, value_node in node.value:
+        text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+        dotted = f"{path}.{text}" if path else text
+        if key_node.tag == "tag:yaml.org,2002:bool":
+            what = f"scenario {text}" if path == "scenarios" else f"key {text}"
+            raise ConfigError(
+                f"line {key_node.start_mark.line + 1}: {dotted}: the {what} is read by YAML as a boolean "
+                f"({YAML_BOOLEAN_WORDS} are), not a name: quote it ('{text}':)"
+            )
+        _refuse_boolean_keys(value_node, dotted, seen)
+
+
 def read_params(path: str | Path) -> dict:
-    """params.yaml as plain data; one-line errors for a missing file, bad YAML or a duplicated key."""
+    """params.yaml as plain data; one-line errors for a missing file, bad YAML, a duplicated key or a key
+    YAML reads as a boolean."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameters file not found")
+    loader = _UniqueKeyLoader(path.read_text())
     try:
-        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+        node = loader.get_single_node()
+        _refuse_boolean_keys(node)
+        return loader.construct_document(node) if node is not None else None
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
+    finally:
+        loader.dispose()
 
 
 def load_settings(path: str | Path = "params.yaml", scenario: str | None = None) -> Settings:
