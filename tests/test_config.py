@@ -411,6 +411,12 @@ def test_a_boolean_scenario_name_in_data_is_refused(real_data):
         settings_from_data(data)
 
 
+def test_a_params_folder_is_named_a_folder(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder, not a parameters file") as caught:
+        load_settings(tmp_path)
+    assert str(tmp_path) in str(caught.value) and "not found" not in str(caught.value)
+
+
 def test_a_number_in_exponent_form_without_a_dot_is_a_number(tmp_path):
     """`dvc exp run -S agents.ppo.learning_rate=0.00003` writes `3e-05`: YAML 1.1 (PyYAML) would read a
     string and refuse it; it is the number."""

@@ -164,7 +164,7 @@ def test_a_wrong_series_file_is_one_line(tmp_path, problem):
     )
 
 
-# ---------------------------------------------------------------- plausibility limits
+# ---------------------------------------------------------------- plausibility limits, vague and missing messages
 
 LOAD_IN_W = 1000.0 * 420.0  # a 420 kWh hour of a site's load, written in W
 
@@ -200,6 +200,39 @@ def test_a_value_above_its_plausibility_limit_is_refused_naming_the_key(tmp_path
     )
     at_the_limit = write_series(tmp_path / f"{column}_at_limit.csv", column, np.full(HORIZON, limit))
     assert (reader(at_the_limit, HOURS, OFFSET_H, LIMITS) == limit).all(), "the limit itself is plausible"
+
+
+def test_a_missing_hour_of_a_whole_year_is_named_by_its_line(tmp_path):
+    """A year's file without 5 March 10:00 is one row short: the message names the missing hour and its
+    line, not the row count."""
+    year = calendar.year_hours(YEAR, OFFSET_H)
+    stamps = local_stamps(8760)
+    missing = stamps.index("2023-03-05 10:00")
+    del stamps[missing]
+    path = write_series(tmp_path / "price_gap.csv", "tariff_pen_per_kwh", [0.3] * len(stamps), stamps)
+    message = one_line_error(
+        lambda: grid.tariff_file_pen_per_kwh(path, year, OFFSET_H, LIMITS),
+        str(path),
+        "column timestamp",
+        f"line {missing + 2}: 2023-03-05 11:00 expected 2023-03-05 10:00, which is missing",
+    )
+    assert "8759 rows" not in message, message
+
+
+@pytest.mark.parametrize("kind", ["series", "sessions", "weather"])
+def test_a_folder_where_a_file_is_expected_is_named_a_folder(tmp_path, settings, kind):
+    folder = tmp_path / "site_data"
+    folder.mkdir()
+    call, key = {
+        "series": (lambda: grid.tariff_file_pen_per_kwh(folder, HOURS, OFFSET_H, LIMITS), "tariff.energy_price_files"),
+        "sessions": (lambda: session_file.sessions_from_file(folder, HOURS, settings), "fleet.sessions_files"),
+        "weather": (
+            lambda: solar.file_weather(calendar.year_hours(YEAR, OFFSET_H), HOURS, settings.site, folder, LIMITS),
+            "weather.files",
+        ),
+    }[kind]
+    message = one_line_error(call, str(folder), key, "is a folder, not a file")
+    assert "not found" not in message
 
 
 # ---------------------------------------------------------------- weather
@@ -243,6 +276,16 @@ def test_weather_without_beam_and_diffuse_splits_the_ghi(tmp_path, settings, wee
     one_line_error(
         lambda: solar.csv_weather(HOURS, settings.site, only_dni, LIMITS), str(only_dni), "column dhi_w_m2", "missing"
     )
+
+
+def test_weather_columns_in_any_order(tmp_path, settings, week_weather):
+    """docs/your-site.md: columns are found by name, in any order; the timestamp need not come first."""
+    path = write_weather(tmp_path / "weather_reordered.csv", week_weather)
+    table = pd.read_csv(path, dtype=str)
+    table[[*reversed(WEATHER), "timestamp"]].to_csv(path, index=False)
+    assert solar.is_plain_csv(path)
+    read = solar.file_weather(calendar.year_hours(YEAR, OFFSET_H), HOURS, settings.site, path, LIMITS)
+    np.testing.assert_allclose(read.to_numpy(), week_weather[WEATHER].to_numpy(), rtol=1e-14)
 
 
 @pytest.mark.parametrize("column", ["ghi_w_m2", "dni_w_m2", "dhi_w_m2"])

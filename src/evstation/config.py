@@ -722,6 +722,8 @@ def read_params(path: str | Path) -> dict:
     """params.yaml as plain data; one-line errors for a missing file, bad YAML, a duplicated key or a key
     YAML reads as a boolean."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a parameters file (name the params.yaml inside it)")
     if not path.is_file():
         raise ConfigError(f"{path}: parameters file not found")
     loader = _UniqueKeyLoader(path.read_text())

@@ -61,11 +61,19 @@ def line_of(row: int) -> int:
     return row + 1 + HEADER_LINES
 
 
-def read_table(path: str | Path, key: str, columns: list[str]) -> pd.DataFrame:
-    """A CSV with at least `columns`, every cell read as text (typed by the checks that follow)."""
+def require_file(path: str | Path, key: str) -> Path:
+    """`path` as a Path, refused in one line (naming the params `key`) unless it is a file."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: {key}: is a folder, not a file (name the CSV inside it)")
     if not path.is_file():
         raise DataError(f"{path}: {key}: file not found")
+    return path
+
+
+def read_table(path: str | Path, key: str, columns: list[str]) -> pd.DataFrame:
+    """A CSV with at least `columns`, every cell read as text (typed by the checks that follow)."""
+    path = require_file(path, key)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -138,25 +146,33 @@ def check_year(stamps: pd.DatetimeIndex, hours: pd.DatetimeIndex, column: str, p
 
 
 def check_hourly(stamps: pd.DatetimeIndex, hours: pd.DatetimeIndex, column: str, path: str | Path) -> None:
-    """Row i is the hour that starts i hours after 1 January 00:00, for at least the horizon's hours."""
-    if not len(hours) <= len(stamps) <= HOURS_PER_YEAR:
+    """Row i is the hour that starts i hours after 1 January 00:00, for at least the horizon's hours.
+    A missing or misplaced hour is named by its line before the rows are counted (a year's file with one
+    hour missing is one row short: the line says which)."""
+    if len(stamps) > HOURS_PER_YEAR:
         raise DataError(
-            f"{path}: column {column}: {len(stamps)} rows, needs at least {len(hours)} "
-            f"(simulation.horizon_hours) and at most {HOURS_PER_YEAR} (one year)"
+            f"{path}: column {column}: {len(stamps)} rows, a file holds at most {HOURS_PER_YEAR} (one year)"
         )
     check_year(stamps, hours, column, path)
     expected = pd.date_range(hours[0], periods=len(stamps), freq="h")
     wrong = np.asarray(stamps != expected)
     if wrong.any():
         row = int(np.flatnonzero(wrong)[0])
-        what = (
-            "is not on the hour"
-            if (stamps[row].minute or stamps[row].second)
-            else f"expected {expected[row]:%Y-%m-%d %H:%M}"
-        )
+        if stamps[row].minute or stamps[row].second:
+            what = "is not on the hour"
+        elif stamps[row] > expected[row]:
+            what = f"expected {expected[row]:%Y-%m-%d %H:%M}, which is missing"
+        else:
+            what = f"expected {expected[row]:%Y-%m-%d %H:%M}"
         raise DataError(
             f"{path}: column {column}: line {line_of(row)}: {stamps[row]:%Y-%m-%d %H:%M} {what} "
             "(hourly rows from 1 January 00:00, in order, without gaps)"
+        )
+    if len(stamps) < len(hours):
+        raise DataError(
+            f"{path}: column {column}: {len(stamps)} rows, needs at least {len(hours)} (simulation.horizon_hours) "
+            f"and at most {HOURS_PER_YEAR} (one year): the last, line {line_of(len(stamps) - 1)}, is "
+            f"{stamps[-1]:%Y-%m-%d %H:%M}"
         )
 
 

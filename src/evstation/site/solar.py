@@ -152,12 +152,13 @@ def csv_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path, limits: I
 
 
 def is_plain_csv(path: str | Path) -> bool:
-    """A plain weather CSV starts with its header, `timestamp` first; a PVGIS CSV with the site's latitude."""
+    """A plain weather CSV starts with its header, a `timestamp` column among its columns (in any order,
+    as every input file's); a PVGIS CSV starts with the site's latitude."""
     path = Path(path)
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
     with open(path, encoding="utf-8-sig", errors="replace") as stream:  # a spreadsheet may start with a BOM
-        return stream.readline().split(",")[0].strip().lower() == "timestamp"
+        return inputs.TIMESTAMP in (name.strip().lower() for name in stream.readline().split(","))
 
 
 def file_weather(
@@ -173,9 +174,7 @@ def file_weather(
 def tmy_weather(hours: pd.DatetimeIndex, site: Site, path: str | Path, limits: InputLimits) -> pd.DataFrame:
     """A PVGIS typical year laid onto the simulated year's local hours (the file is in UTC), irradiance at
     most `inputs.limits.irradiance_w_per_m2_max`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: weather.files: file not found")
+    path = inputs.require_file(path, WEATHER_KEY)
     try:
         data = pvlib.iotools.read_pvgis_tmy(str(path), map_variables=True)[0]
     except Exception as error:  # pvlib raises many kinds of errors for a malformed file
