@@ -235,6 +235,32 @@ def test_a_folder_where_a_file_is_expected_is_named_a_folder(tmp_path, settings,
     assert "not found" not in message
 
 
+def test_spaces_around_header_names_are_dropped(tmp_path):
+    values = np.round(np.linspace(0.2, 0.5, HORIZON), 4)
+    path = write_series(tmp_path / "price.csv", "tariff_pen_per_kwh", values)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([" timestamp ,  tariff_pen_per_kwh ", *lines[1:]]) + "\n")
+    np.testing.assert_array_equal(grid.tariff_file_pen_per_kwh(path, HOURS, OFFSET_H, LIMITS), values)
+
+
+@pytest.mark.parametrize(
+    "header", ["timestamp,tariff_pen_per_kwh,tariff_pen_per_kwh", "timestamp,tariff_pen_per_kwh, tariff_pen_per_kwh "]
+)
+def test_a_column_named_twice_is_refused(tmp_path, header):
+    """A reader would take one of the two silently (pandas renames the second `.1`); with spaces around
+    one of them, the two are one name once the spaces are dropped."""
+    path = tmp_path / "price_twice.csv"
+    rows = [f"{stamp},0.3,0.4" for stamp in local_stamps()]
+    path.write_text("\n".join([header, *rows]) + "\n")
+    one_line_error(
+        lambda: grid.tariff_file_pen_per_kwh(path, HOURS, OFFSET_H, LIMITS),
+        str(path),
+        "column tariff_pen_per_kwh",
+        "line 1",
+        "named twice",
+    )
+
+
 # ---------------------------------------------------------------- weather
 
 WEATHER = ["ghi_w_m2", "dni_w_m2", "dhi_w_m2", "air_temperature_c", "relative_humidity_pct", "wind_speed_m_s"]

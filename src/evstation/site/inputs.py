@@ -18,6 +18,7 @@ likely a unit slip (a load in W, a price in centimos) than the site's.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
@@ -71,13 +72,28 @@ def require_file(path: str | Path, key: str) -> Path:
     return path
 
 
+def header(path: Path) -> list[str]:
+    """The names of a CSV's first line, spaces around each stripped; a name given twice is refused
+    (a reader would silently take one of the two)."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as stream:  # a spreadsheet's BOM
+        names = [name.strip() for name in next(csv.reader(stream), [])]
+    seen = set()
+    for name in names:
+        if name in seen and name:
+            raise DataError(f"{path}: column {name}: line 1: named twice in the header; keep one of the two")
+        seen.add(name)
+    return names
+
+
 def read_table(path: str | Path, key: str, columns: list[str]) -> pd.DataFrame:
-    """A CSV with at least `columns`, every cell read as text (typed by the checks that follow)."""
+    """A CSV with at least `columns`, every cell read as text (typed by the checks that follow). Spaces
+    around a column's name are dropped; a name given twice is refused."""
     path = require_file(path, key)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: {key}: not a readable CSV ({str(error).splitlines()[0]})") from None
+    header(path)
     table.columns = [str(name).strip() for name in table.columns]
     missing = [name for name in columns if name not in table.columns]
     if missing:
