@@ -273,17 +273,27 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 def _log_to(path: str | None) -> None:
     """Messages to stderr and, for a pipeline job, to its log file too (the workflows name one per job).
     Appended, never replaced: a second run of a job, refused by the job's lock, must not empty the log of
-    the run that holds it."""
+    the run that holds it. A log that cannot be written is a UserError, before anything runs."""
     handlers = [logging.StreamHandler()]
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, mode="a"))
+        target = Path(path)
+        if target.is_dir():
+            raise UserError(f"{target}: --log: is a folder, not a file (name a file, e.g. {target / 'evstation.log'})")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(target, mode="a"))
+        except OSError as error:
+            raise UserError(f"{target}: --log: cannot be written ({error.strerror or error})") from None
     logging.basicConfig(format=LOG_FORMAT, datefmt="%H:%M:%S", handlers=handlers, force=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _log_to(args.log)
+    try:
+        _log_to(args.log)
+    except UserError as error:
+        print(f"evstation: error: {error}", file=sys.stderr)  # no log to write it to
+        return EXIT_USER_ERROR
     log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         with _locks(args):
