@@ -32,3 +32,23 @@ def test_a_log_that_cannot_be_written_is_one_line(tmp_path, capsys, where):
     line = refused(capsys, "--log", str(log), "build-dataset", cwd=tmp_path)
     assert f"{log}: {expected}" in line, line
     assert not (tmp_path / "data").exists(), "nothing ran"
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("uncontrolled.json", ""),
+        ("uncontrolled.json", '{"train": {"import_kwh": 1.5e6, "co2_grid'),
+        ("ppo_seed0.json", '{"train": {"import_kwh": 1.5e6}, "ev'),
+    ],
+    ids=["empty", "cut short", "agent's cut short"],
+)
+def test_compare_refuses_a_damaged_metrics_record_in_one_line(tmp_path, capsys, name, text):
+    write_params(tmp_path)
+    metrics = tmp_path / "results" / "scenarios" / "mall" / "metrics"
+    metrics.mkdir(parents=True)
+    (metrics / name).write_text(text)
+    line = refused(capsys, "compare", cwd=tmp_path)
+    assert f"results/scenarios/mall/metrics/{name}: " in line, line
+    assert ("empty" if not text else "not valid JSON") in line and "again" in line, line
+    assert not (tmp_path / "results" / "report" / "comparison.csv").exists()

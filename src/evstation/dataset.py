@@ -18,7 +18,6 @@ CityLearn facts this relies on (checked against its source):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from .files import (
     temporary_json_beside,
     write_json_atomically,
 )
+from .files import read_json as read_json_file
 from .site.sessions import SESSION_COLUMNS, charger_ids, socket_kinds
 
 if TYPE_CHECKING:
@@ -472,6 +472,9 @@ class Dataset:
         return read_csv(self.folder / charger_file(charger))
 
 
+REBUILD = "run `evstation build-dataset`"
+
+
 def read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
@@ -482,12 +485,7 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 
 def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: not valid JSON (line {error.lineno})") from None
+    return read_json_file(path, REBUILD)
 
 
 def read_dataset(folder: Path) -> Dataset:

@@ -1,4 +1,5 @@
-"""Writing outputs atomically: a reader (or a crashed run) never leaves a half-written file that looks valid."""
+"""Writing outputs atomically: a reader (or a crashed run) never leaves a half-written file that looks valid;
+and reading a record back, refused in one line when it is missing, empty or cut short all the same."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+
+from .errors import DataError
 
 
 def _umask() -> int:
@@ -25,6 +28,24 @@ def _temporary_beside(path: Path) -> str:
     os.close(handle)
     os.chmod(temporary, 0o666 & ~_umask())  # the mode of any new file, not mkstemp's private one
     return temporary
+
+
+def read_json(path: Path, remedy: str):
+    r"""A JSON file the pipeline wrote, or a DataError naming it: missing, a folder, empty, cut short or
+    otherwise not JSON; `remedy` tells how to write it again (`run \`evstation build-dataset\``)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file ({remedy})")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found ({remedy})")
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{path}: empty ({remedy})")
+    try:
+        return json.loads(data)
+    except ValueError as error:  # JSONDecodeError, or bytes that are no text
+        where = f" (line {error.lineno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise DataError(f"{path}: not valid JSON{where}, cut short or damaged ({remedy})") from None
 
 
 def write_json_atomically(path: Path, data: dict) -> None:

@@ -4,7 +4,6 @@ validation scores (`checkpoints/<agent>/seed<seed>/selection.json`)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pandas as pd
 
 from ..config import SPLITS, Settings
 from ..errors import DataError
+from ..files import read_json
 from .names import AGENT_ORDER, BASELINE_ORDER, KPIS
 
 
@@ -34,18 +34,23 @@ def _scalar(value):
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _again(command: str, settings: Settings) -> str:
+    """How to write a damaged record again: its stage's command in its scenario."""
+    return f"run `evstation --scenario {settings.scenario} {command}` again"
+
+
 def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
     """Every controller with a metrics record: the baselines (and oracles) and each agent's seeds;
-    none when the scenario has no record yet."""
+    none when the scenario has no record yet. A record that is empty or cut short is refused by name."""
     entries = []
     for name in BASELINE_ORDER:
         path = metrics_dir / f"{name}.json"
         if path.is_file():
-            record = json.loads(path.read_text())
+            record = read_json(path, _again(f"baseline {name}", settings))
             entries += [Entry(name, split, {k: [_scalar(record[split].get(k))] for k in KPIS}) for split in SPLITS]
     for agent in AGENT_ORDER:
         records = [
-            json.loads(path.read_text())
+            read_json(path, _again(f"evaluate {agent} --seed {seed}", settings))
             for seed in settings.training.seeds
             if (path := metrics_dir / f"{agent}_seed{seed}.json").is_file()
         ]
@@ -67,7 +72,8 @@ def kept_model_steps(results_dir: Path, settings: Settings) -> dict:
         for agent in AGENT_ORDER:
             for seed in settings.training.seeds:
                 path = scenario_dir(results_dir, scenario) / "metrics" / f"{agent}_seed{seed}.json"
-                if path.is_file() and (step := json.loads(path.read_text()).get("model_steps")) is not None:
+                remedy = f"run `evstation --scenario {scenario} evaluate {agent} --seed {seed}` again"
+                if path.is_file() and (step := read_json(path, remedy).get("model_steps")) is not None:
                     steps[(scenario, agent, seed)] = int(step)
     return steps
 
@@ -87,7 +93,8 @@ def validation_scores(results_dir: Path, scenario: str, agent: str, seed: int) -
     policy's, scored when training started: step 0)."""
     record = selection_file(results_dir, scenario, agent, seed)
     if record.is_file():
-        scores = json.loads(record.read_text())["scores"]
+        remedy = f"written by `evstation --scenario {scenario} train {agent} --seed {seed}`"
+        scores = read_json(record, remedy)["scores"]
         return pd.Series({int(row["timesteps"]): float(row["score"]) for row in scores}).sort_index()
     path = curve_file(results_dir, scenario, agent, seed)
     if not path.is_file():
