@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PARAMS, SMALL, data_dir, results_dir, run_cli_in_process, write_params
+from conftest import PARAMS, SMALL, data_dir, main_in_process, results_dir, run_cli_in_process, write_params
 from evstation.config import SPLITS, VEHICLE_KINDS, apply_overrides, load_settings
 from evstation.dataset import BUILDING_NAME, read_dataset
-from evstation.simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env
+from evstation.errors import DataError
+from evstation.simulation.citylearn_env import connected_vehicle_socs, make_citylearn_env, make_station_env
+from evstation.simulation.fast_data import load_station
 
 BATTERY_ATTRIBUTES = (
     "capacity",
@@ -271,6 +275,58 @@ def test_read_dataset_round_trip(built_small, split):
     assert len(dataset.profiles) == HORIZON
     assert dataset.summary["sessions"] == len(dataset.sessions)
     assert len(dataset.charger_table("moto_000")) == HORIZON
+
+
+def _cut(path: Path, where: str) -> None:
+    """Cut a file short as a full disk or a killed copy does: after its 43rd line, or inside its last line."""
+    data = path.read_bytes()
+    path.write_bytes(b"".join(data.splitlines(keepends=True)[:43]) if where == "at a line end" else data[:-3])
+
+
+@pytest.mark.parametrize("where", ["at a line end", "inside a line"])
+@pytest.mark.parametrize("name", ["building.csv", "charger_mototaxi_001.csv"])
+def test_a_dataset_file_cut_short_is_named_before_a_simulator_reads_it(built_small, tmp_path, settings, name, where):
+    """CityLearn stops on a short file with a traceback, and reads a cut last line as missing values: both
+    simulators' readers refuse it first, naming the file and the rebuild."""
+    folder = tmp_path / "eval"
+    shutil.copytree(split_dir(built_small, "eval"), folder)
+    _cut(folder / name, where)
+    readers = {
+        "station env": lambda: make_station_env(settings, folder),
+        "citylearn env": lambda: make_citylearn_env(folder / "schema.json"),
+        "fast twin": lambda: load_station(folder),
+    }
+    for reader, call in readers.items():
+        with pytest.raises(DataError, match=re.escape(str(folder / name))) as caught:
+            call()
+        message = str(caught.value)
+        assert "\n" not in message and "cut short" in message and "evstation build-dataset" in message, (
+            reader,
+            message,
+        )
+
+
+def test_a_table_cut_short_is_named(built_small, tmp_path):
+    folder = tmp_path / "train"
+    shutil.copytree(split_dir(built_small, "train"), folder)
+    _cut(folder / "profiles.csv", "inside a line")
+    with pytest.raises(DataError, match=re.escape(f"{folder / 'profiles.csv'}: cut short")):
+        read_dataset(folder)
+
+
+def test_baseline_on_a_dataset_cut_short_is_one_line(built_small, tmp_path, capsys):
+    project = tmp_path / "project"
+    shutil.copytree(built_small, project)
+    _cut(split_dir(project, "eval") / "building.csv", "at a line end")
+    record = results_dir(project) / "metrics" / "uncontrolled.json"
+    before = record.read_bytes() if record.is_file() else None
+    capsys.readouterr()
+    assert main_in_process("--quiet", "baseline", "uncontrolled", cwd=project) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
+    assert lines[0].startswith("evstation: error: data/mall/citylearn/eval/building.csv: cut short"), lines
+    assert (record.read_bytes() if record.is_file() else None) == before, "no record of the refused run"
 
 
 def test_train_and_eval_differ(built_small):

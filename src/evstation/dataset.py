@@ -475,9 +475,38 @@ class Dataset:
 REBUILD = "run `evstation build-dataset`"
 
 
-def read_csv(path: Path) -> pd.DataFrame:
+def check_complete(path: Path, rows: int | None = None) -> None:
+    """A dataset's CSV as its build wrote it: ending with its last line's end and, where `rows` is given,
+    holding that many rows at least; else a DataError naming it (cut short by a full disk, a crash or an edit)."""
     if not path.is_file():
-        raise DataError(f"{path}: file not found (run `evstation build-dataset`)")
+        raise DataError(f"{path}: file not found ({REBUILD})")
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        raise DataError(f"{path}: cut short (its last line is incomplete); {REBUILD} to rebuild the dataset")
+    found = data.count(b"\n") - 1  # the header's line
+    if rows is not None and found < rows:
+        raise DataError(
+            f"{path}: cut short ({found} rows, the dataset's schema simulates {rows} steps); "
+            f"{REBUILD} to rebuild the dataset"
+        )
+
+
+def step_files(schema: dict) -> list[str]:
+    """The files of one row per step a split's schema names: its building's series and each socket's."""
+    (building,) = schema["buildings"].values()
+    series = [building[name] for name in ("energy_simulation", "weather", "pricing", "carbon_intensity")]
+    return series + [charger["charger_simulation"] for charger in (building.get("chargers") or {}).values()]
+
+
+def check_step_files(folder: Path, schema: dict) -> None:
+    """Every per-step file of a split complete, one row per simulated step, before a simulator reads it:
+    CityLearn would stop on a short one with a traceback, or read a cut last line as missing values."""
+    for name in step_files(schema):
+        check_complete(Path(folder) / name, int(schema["simulation_end_time_step"]))
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    check_complete(path)
     try:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:

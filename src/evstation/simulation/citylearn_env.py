@@ -12,7 +12,7 @@ import gymnasium
 import numpy as np
 
 from ..config import Settings
-from ..dataset import BUILDING_NAME, SCHEMA_FILE, read_json
+from ..dataset import BUILDING_NAME, SCHEMA_FILE, check_step_files, read_json
 from ..errors import DataError
 from ..problem.reward import StationReward
 from ..schema import build
@@ -29,6 +29,7 @@ def make_station_env(settings, folder: Path, *, without_solar: bool = False):
     without-solar variant is its own simulation of the same dataset, never an edit after the run."""
     folder = Path(folder)
     schema = read_json(folder / SCHEMA_FILE)
+    check_step_files(folder, schema)
     schema["root_directory"] = str(folder.resolve())
     if without_solar:
         schema["buildings"][BUILDING_NAME]["pv"]["attributes"]["nominal_power"] = 0.0
@@ -52,6 +53,7 @@ def make_citylearn_env(schema_path: Path, **overrides):
     schema_path = Path(schema_path)
     if not schema_path.is_file():
         raise DataError(f"{schema_path}: schema not found (run `evstation build-dataset`)")
+    check_step_files(schema_path.parent, read_json(schema_path))
     return _citylearn(str(schema_path), **overrides)
 
 

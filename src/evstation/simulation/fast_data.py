@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import read_json
+from ..dataset import check_step_files, read_json
 from ..errors import DataError
 
 SECONDS_PER_HOUR = 3600.0
@@ -524,6 +524,7 @@ def load_station(folder: Path) -> StationData:
     """Read a dataset folder written by `evstation build-dataset`."""
     folder = Path(folder)
     schema = read_json(folder / "schema.json")
+    check_step_files(folder, schema)
     (building,) = list(schema["buildings"].values())
     _check_schema(schema, building)
     hours = float(schema["seconds_per_time_step"]) / SECONDS_PER_HOUR
