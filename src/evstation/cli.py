@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import registry
-from .errors import BalanceError, UserError
+from .errors import BalanceError, UserError, naming_the_run
 
 BASELINE_CHOICES = registry.names_run_by("baseline") + registry.names_run_by("oracle")
 AGENT_CHOICES = registry.names("learner")
@@ -30,6 +30,7 @@ def _settings(args: argparse.Namespace):
     from .config import load_settings
 
     settings = load_settings(args.params, args.scenario)
+    args.scenario = settings.scenario  # the scenario this command runs, for the commands its errors suggest
     folders = {
         "data_dir": Path("data") / settings.scenario / "citylearn",
         "results_dir": Path("results") / "scenarios" / settings.scenario,
@@ -281,6 +282,14 @@ def _log_to(path: str | None) -> None:
     logging.basicConfig(format=LOG_FORMAT, datefmt="%H:%M:%S", handlers=handlers, force=True)
 
 
+def _with_hints_of_this_run(error: UserError, args: argparse.Namespace) -> str:
+    """The error's message, each command it suggests naming this run's scenario and parameters file;
+    `compare` reads every scenario, and its messages name the scenario a command is for themselves."""
+    if args.command == "compare" or args.scenario is None:
+        return str(error)
+    return naming_the_run(str(error), args.scenario, args.params)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _log_to(args.log)
@@ -289,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         with _locks(args):
             return args.run(args)
     except UserError as error:
-        _fail(f"evstation: error: {error}")
+        _fail(f"evstation: error: {_with_hints_of_this_run(error, args)}")
         return EXIT_USER_ERROR
     except BalanceError as error:
         _fail(f"evstation: energy check failed: {error}")
