@@ -1,4 +1,5 @@
-"""The command an error tells the user to run names the scenario (and parameters file) it failed for.
+"""The command an error tells the user to run names the scenario (and parameters file) it failed for,
+and `evstation validate` without a dataset stops in one line instead of recording failed checks.
 
 Every command runs in this process through the command line's `main` (no CityLearn or torch import
 again, no dataset built): each stops at its first missing file."""
@@ -67,3 +68,15 @@ def test_a_hint_that_names_its_options_is_left_as_it_is():
     assert naming_the_run(message, "mall_mt3") == (
         "no dataset (run `evstation --scenario mall build-dataset`), then `evstation --scenario mall_mt3 train ppo`"
     )
+
+
+def test_validate_without_a_dataset_exits_2_in_one_line_and_records_nothing(small_project, capsys):
+    record = results_dir(small_project, "mall_mt3") / "validation.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"passed": True, "checks": []}))  # an earlier run's, of another dataset
+    line = refusal("--scenario", "mall_mt3", "validate", cwd=small_project, capsys=capsys)
+    assert line == (
+        "evstation: error: data/mall_mt3/citylearn/train/schema.json: dataset not found "
+        "(run `evstation --scenario mall_mt3 build-dataset`)"
+    )
+    assert not record.exists()  # neither the earlier report nor a record of the missing dataset

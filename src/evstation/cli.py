@@ -69,7 +69,8 @@ def _validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
 
     settings = _settings(args)
-    Path(args.output).unlink(missing_ok=True)  # a failed run must not leave an earlier passing report
+    # a failed run must not leave an earlier passing report, nor a refused one (no dataset) any report
+    Path(args.output).unlink(missing_ok=True)
     report = run_validation(settings, Path(args.data_dir), Path(args.output))
     failed = [check for check in report["checks"] if check["verdict"] != "pass"]
     for check in failed:
