@@ -70,3 +70,13 @@ def test_a_damaged_checkpoint_warns(tmp_path, caplog, intact_before):
         assert messages[1:] == [
             (logging.WARNING, "ppo seed 0: no intact checkpoint to resume from: training from the start")
         ]
+
+
+def test_a_store_only_read_from_finds_the_newest_of_any_settings(tmp_path, caplog):
+    """`train --eval-only --checkpoint newest` reads the store without a fingerprint; what the model was
+    trained under is checked apart, with its own message."""
+    newest = checkpoint(tmp_path, 128)
+    checkpoint(tmp_path, 64)
+    with caplog.at_level(logging.INFO, logger="evstation"):
+        assert CheckpointStore(tmp_path, keep=3).newest().folder == newest
+    assert caplog.records == []

@@ -213,9 +213,10 @@ class CheckpointStore:
     """The checkpoints of one training run (one agent, one seed).
 
     `fingerprint` identifies the settings and data the run was trained with: a checkpoint written
-    under another fingerprint (params changed since) is never resumed from."""
+    under another fingerprint (params changed since) is never resumed from. Without one (a store
+    only read from), every intact checkpoint is found; what it was trained under is checked apart."""
 
-    def __init__(self, root: Path, keep: int, fingerprint: str = "", record: dict | None = None):
+    def __init__(self, root: Path, keep: int, fingerprint: str | None = None, record: dict | None = None):
         self.root = Path(root)
         self.keep = keep
         self.fingerprint = fingerprint
