@@ -237,6 +237,14 @@ def test_the_quick_overlay_is_a_configfile_too(full_size_copy):
     assert len(re.findall(r"^rule train:$", text, re.M)) == 3 * len(merged["scenarios"])  # one seed
 
 
+def test_the_workflow_profile_is_loaded_and_leaves_out_the_reasons(full_size_copy):
+    """profiles/default, where Snakemake looks for it beside the Snakefile, is loaded by a plain run; its
+    `quiet: [reason]` drops the reason lines that list every changed input (thousands of characters)."""
+    result = run("snakemake", "-n", cwd=full_size_copy)
+    assert "workflow specific profile profiles/default" in result.stderr
+    assert "rule train:" in result.stdout and "reason:" not in result.stdout
+
+
 def test_snakemake_lint_is_clean(full_size_copy):
     result = run("snakemake", "--lint", cwd=full_size_copy, check=False)
     assert result.returncode == 0 and "Congratulations" in result.stderr, (result.stdout + result.stderr)[-3000:]
