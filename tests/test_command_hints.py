@@ -80,3 +80,10 @@ def test_validate_without_a_dataset_exits_2_in_one_line_and_records_nothing(smal
         "(run `evstation --scenario mall_mt3 build-dataset`)"
     )
     assert not record.exists()  # neither the earlier report nor a record of the missing dataset
+
+
+def test_the_help_names_the_paths_the_commands_write():
+    from evstation.cli import _parser
+
+    text = _parser().format_help()
+    assert "results/scenarios/<scenario>/validation.json" in text and "results/<scenario>" not in text

@@ -214,7 +214,7 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_build_dataset)
 
     validate = commands.add_parser(
-        "validate", help="check the datasets physically; write results/<scenario>/validation.json"
+        "validate", help="check the datasets physically; write results/scenarios/<scenario>/validation.json"
     )
     validate.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
     validate.add_argument("--output", help="default: results/scenarios/<scenario>/validation.json")
