@@ -1,7 +1,7 @@
 # The pipeline for Snakemake: the same stages, commands, inputs, outputs and parameters as dvc.yaml
 # (both come from workflow/stages.py; tests/test_frontends.py proves they agree). Run: snakemake --cores all
-# Other values: snakemake --configfile mine.yaml (only the keys it changes; the commands then read
-# params.yaml with those values laid over it). Each job logs to results/logs/ and times itself in
+# Other values: snakemake --configfile mine.yaml (only the keys it changes, dotted as in workflow/quick.yaml;
+# the commands then read params.yaml with those values laid over it). Each job logs to results/logs/ and times itself in
 # results/benchmarks/.
 from snakemake.utils import min_version
 

@@ -55,12 +55,13 @@ def copy_repository(target: Path) -> None:
 
 
 def quick_params(overlay: Path) -> str:
-    """params.yaml with the overlay's dotted keys applied, validated like any params file."""
+    """params.yaml with the overlay's dotted keys laid over it (as `snakemake --configfile` lays them),
+    validated like any params file."""
     sys.path.insert(0, str(ROOT / "src"))
-    from evstation.config import apply_overrides, load_settings
+    from evstation.config import lay_over, read_params, settings_from_data
 
     overrides = yaml.safe_load(overlay.read_text()) or {}
-    settings = apply_overrides(load_settings(ROOT / "params.yaml"), overrides)
+    settings = settings_from_data(lay_over(read_params(ROOT / "params.yaml"), overrides))
     header = f"# params.yaml with {overlay.relative_to(ROOT)} laid over it (written by scripts/quick.py)\n"
     return header + yaml.safe_dump(settings.as_params(), sort_keys=False)
 

@@ -425,3 +425,23 @@ def test_a_number_in_exponent_form_without_a_dot_is_a_number(tmp_path):
     (tmp_path / "params.yaml").write_text(text.replace("    learning_rate: 1.0e-4\n", "    learning_rate: 3e-05\n", 1))
     settings = load_settings(tmp_path / "params.yaml")
     assert settings.agents.a2c.learning_rate == 3e-05
+
+
+def test_an_overlay_of_dotted_keys_is_laid_over_params_data():
+    """The one override format (workflow/quick.yaml, `snakemake --configfile`): a dotted key replaces one
+    value, a scenario's key included; a plain key's mapping merges; a mistake is refused in one line."""
+    from evstation.config import lay_over, read_params, settings_from_data
+
+    data = read_params(PARAMS)
+    merged = lay_over(
+        data,
+        {"sockets.moto.count": 4, "scenarios.mall_mt3.objective": "grid_co2", "battery": {"capacity_kwh": 100.0}},
+    )
+    assert merged["sockets"]["moto"] == {**data["sockets"]["moto"], "count": 4}
+    assert merged["battery"] == {**data["battery"], "capacity_kwh": 100.0}
+    assert settings_from_data(merged, "mall_mt3").objective == "grid_co2" and data == read_params(PARAMS)
+    count = data["sockets"]["moto"]["count"]
+    with pytest.raises(ConfigError, match=rf"^sockets.moto.count.x: sockets.moto.count is {count}, not a mapping"):
+        lay_over(data, {"sockets.moto.count.x": 1})
+    with pytest.raises(ConfigError, match=r"^sockets.moto.cuont: unknown key"):
+        settings_from_data(lay_over(data, {"sockets.moto.cuont": 1}))

@@ -210,4 +210,4 @@ def test_a_peak_shaving_residual_without_its_record_is_refused_in_one_line(built
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "metrics/peak_shaving.json: not found" in lines[0], result.stderr
-    assert "run `evstation baseline peak_shaving` first" in lines[0]
+    assert "run `evstation --scenario mall baseline peak_shaving` first" in lines[0]

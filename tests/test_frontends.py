@@ -27,6 +27,9 @@ sys.path.insert(0, str(ROOT / "workflow"))
 import stages as workflow_stages  # noqa: E402
 from dvc_record import commit_keeping_times  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "scripts"))
+import quick  # noqa: E402
+
 BIN = Path(sys.executable).parent
 SMOKE = {
     "agents.a2c.total_timesteps": 128,
@@ -220,6 +223,26 @@ def test_a_partial_configfile_is_laid_over_params(full_size_copy):
         assert result.returncode != 0 and "battery.capacity_kwh: must be > 0" in result.stderr
     finally:
         (full_size_copy / "bad.yaml").unlink()
+
+
+def test_the_quick_overlay_is_a_configfile_too(full_size_copy):
+    """One override format: workflow/quick.yaml's dotted keys, laid over params.yaml by `make quick`, are a
+    --configfile Snakemake lays over it the same way (the merged file is the quick run's params.yaml)."""
+    text = run("snakemake", "-n", "-p", "--configfile", "workflow/quick.yaml", cwd=full_size_copy).stdout
+    merged = yaml.safe_load((full_size_copy / ".snakemake" / "evstation" / "params.yaml").read_text())
+    assert merged == yaml.safe_load(quick.quick_params(ROOT / "workflow" / "quick.yaml"))
+    assert merged["training"]["seeds"] == [0] and merged["simulation"]["horizon_hours"] == 168
+    shown = [line.split("Shell command: ")[1] for line in text.splitlines() if "Shell command: evstation" in line]
+    assert shown and all(line.startswith("evstation --params .snakemake/evstation/params.yaml ") for line in shown)
+    assert len(re.findall(r"^rule train:$", text, re.M)) == 3 * len(merged["scenarios"])  # one seed
+
+
+def test_the_workflow_profile_is_loaded_and_leaves_out_the_reasons(full_size_copy):
+    """profiles/default, where Snakemake looks for it beside the Snakefile, is loaded by a plain run; its
+    `quiet: [reason]` drops the reason lines that list every changed input (thousands of characters)."""
+    result = run("snakemake", "-n", cwd=full_size_copy)
+    assert "workflow specific profile profiles/default" in result.stderr
+    assert "rule train:" in result.stdout and "reason:" not in result.stdout
 
 
 def test_snakemake_lint_is_clean(full_size_copy):

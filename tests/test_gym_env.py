@@ -94,7 +94,8 @@ def test_a_scenario_correcting_the_tuned_rule_needs_its_record(built_small, tmp_
     shutil.copytree(built_small / "data" / "mall", tmp_path / "data" / "mall_mt3")
     write_params(tmp_path)
     with pytest.raises(
-        DataError, match=r"mall_mt3/metrics/peak_shaving.json: not found.*evstation baseline peak_shaving"
+        DataError,
+        match=r"mall_mt3/metrics/peak_shaving.json: not found.*`evstation --scenario mall_mt3 baseline peak_shaving`",
     ):
         gymnasium.make(ENV_ID, params=str(tmp_path / "params.yaml"), scenario="mall_mt3", split="train")
 

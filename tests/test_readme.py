@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import tool_env
 
@@ -178,3 +179,27 @@ def test_the_documents_index_names_existing_documents():
 )
 def test_the_check_finds_stale_paths(text, expected):
     assert missing_paths(text) == expected
+
+
+# ---------------------------------------------------------------- figures the documents quote from elsewhere
+
+
+def test_the_quick_run_is_described_with_the_steps_it_trains():
+    overlay = yaml.safe_load((ROOT / "workflow" / "quick.yaml").read_text())
+    steps = {overlay[f"agents.{agent}.total_timesteps"] for agent in ("a2c", "ppo")}
+    described = re.search(r"small station \(8 sockets, one week, (\d+) training steps", README.read_text())
+    assert described and {int(described.group(1))} == steps
+
+
+def test_the_documents_index_cites_the_readmes_pipeline_time():
+    minutes = re.search(r"took ([\d.]+) minutes on a 2-core machine", README.read_text()).group(1)
+    index = (ROOT / "docs" / "README.md").read_text()
+    assert f"({minutes} min: the README's figure)" in index
+
+
+def test_the_mt3_study_states_the_budgets_params_yaml_trains_now():
+    agents = yaml.safe_load((ROOT / "params.yaml").read_text())["agents"]
+    text = (ROOT / "docs" / "mall-mt3-agents.md").read_text()
+    now = re.search(r"it now trains A2C and PPO for ([\d,]+) steps", text)
+    assert now and {int(now.group(1).replace(",", ""))} == {agents[a]["total_timesteps"] for a in ("a2c", "ppo")}
+    assert "production settings of `params.yaml`" not in text

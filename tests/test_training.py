@@ -280,7 +280,7 @@ def test_a_run_killed_at_chosen_points_and_resumed_ends_byte_identical(built_sma
     messages.append(run_cli("train", agent, "--resume", cwd=killed).stderr)
     for point, resumed in zip(KILL_POINTS[agent], messages[1:]):
         if point.startswith("step:"):  # killed before its first checkpoint: starts afresh
-            assert "no intact checkpoint to resume from" in resumed
+            assert "no checkpoint to resume from: training from the start" in resumed
         else:
             assert f"resuming from step_{int(point.split(':')[1]):09d}" in resumed
     whole = project_with(built_small, tmp_path / "whole", EXACT[agent])

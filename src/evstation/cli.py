@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import registry
-from .errors import BalanceError, UserError
+from .errors import BalanceError, UserError, naming_the_run
 
 BASELINE_CHOICES = registry.names_run_by("baseline") + registry.names_run_by("oracle")
 AGENT_CHOICES = registry.names("learner")
@@ -30,6 +30,7 @@ def _settings(args: argparse.Namespace):
     from .config import load_settings
 
     settings = load_settings(args.params, args.scenario)
+    args.scenario = settings.scenario  # the scenario this command runs, for the commands its errors suggest
     folders = {
         "data_dir": Path("data") / settings.scenario / "citylearn",
         "results_dir": Path("results") / "scenarios" / settings.scenario,
@@ -68,7 +69,8 @@ def _validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
 
     settings = _settings(args)
-    Path(args.output).unlink(missing_ok=True)  # a failed run must not leave an earlier passing report
+    # a failed run must not leave an earlier passing report, nor a refused one (no dataset) any report
+    Path(args.output).unlink(missing_ok=True)
     report = run_validation(settings, Path(args.data_dir), Path(args.output))
     failed = [check for check in report["checks"] if check["verdict"] != "pass"]
     for check in failed:
@@ -212,7 +214,7 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_build_dataset)
 
     validate = commands.add_parser(
-        "validate", help="check the datasets physically; write results/<scenario>/validation.json"
+        "validate", help="check the datasets physically; write results/scenarios/<scenario>/validation.json"
     )
     validate.add_argument("--data-dir", help="default: data/<scenario>/citylearn")
     validate.add_argument("--output", help="default: results/scenarios/<scenario>/validation.json")
@@ -287,6 +289,14 @@ def _log_to(path: str | None) -> None:
     logging.basicConfig(format=LOG_FORMAT, datefmt="%H:%M:%S", handlers=handlers, force=True)
 
 
+def _with_hints_of_this_run(error: UserError, args: argparse.Namespace) -> str:
+    """The error's message, each command it suggests naming this run's scenario and parameters file;
+    `compare` reads every scenario, and its messages name the scenario a command is for themselves."""
+    if args.command == "compare" or args.scenario is None:
+        return str(error)
+    return naming_the_run(str(error), args.scenario, args.params)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -299,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         with _locks(args):
             return args.run(args)
     except UserError as error:
-        _fail(f"evstation: error: {error}")
+        _fail(f"evstation: error: {_with_hints_of_this_run(error, args)}")
         return EXIT_USER_ERROR
     except BalanceError as error:
         _fail(f"evstation: energy check failed: {error}")

@@ -790,3 +790,26 @@ def _set_dotted(data: dict, dotted: str, value: object, must_exist: bool = True)
     if leaf not in node and must_exist:
         raise ConfigError(f"{dotted}: unknown key")
     node[leaf] = value
+
+
+def lay_over(data: Mapping, overlay: Mapping) -> dict:
+    """Params data with an overlay of only the keys it changes laid over it, in the format of
+    workflow/quick.yaml, `snakemake --configfile` and `dvc exp run -S`: a dotted key
+    (`sockets.moto.count: 4`, `scenarios.mall_mt3.objective: bill`) replaces one value; a plain key's
+    mapping merges key by key. Not validated here: `settings_from_data` of the result does it, so a
+    misspelled key is refused with the same line as in params.yaml."""
+    merged = copy.deepcopy(dict(data))
+    for key, value in overlay.items():
+        if "." not in str(key):
+            merged = deep_merge(merged, {key: value})
+            continue
+        *parents, leaf = key.split(".")
+        node = merged
+        for depth, name in enumerate(parents):
+            if node.get(name) is None:  # absent or null: the key's mapping starts here
+                node[name] = {}
+            elif not isinstance(node[name], dict):
+                raise ConfigError(f"{key}: {'.'.join(parents[: depth + 1])} is {node[name]!r}, not a mapping of keys")
+            node = node[name]
+        node[leaf] = copy.deepcopy(value)
+    return merged

@@ -58,7 +58,7 @@ class StationEnv(gymnasium.Env):
     ):
         from .config import load_settings
         from .control.peak_shaving import with_tuned_residual
-        from .errors import DataError
+        from .errors import DataError, naming_the_run
         from .learning.station_env import make_learner_env
 
         if split not in SPLITS:
@@ -74,7 +74,10 @@ class StationEnv(gymnasium.Env):
                 f"(run `evstation --scenario {scenario} build-dataset`)"
             )
         # a policy that corrects the tuned peak_shaving rule needs the tuning its baseline recorded
-        self.settings = with_tuned_residual(self.settings, params.parent / "results" / "scenarios" / scenario)
+        try:
+            self.settings = with_tuned_residual(self.settings, params.parent / "results" / "scenarios" / scenario)
+        except DataError as error:  # the command it suggests, for this scenario
+            raise DataError(naming_the_run(str(error), scenario)) from None
         self.scenario, self.split, self.folder = scenario, split, folder
         self.learner = make_learner_env(
             self.settings, folder, reward_scale=reward_scale, window=window or ("train" if split == "train" else "year")

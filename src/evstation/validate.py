@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .config import SPLITS, Settings
-from .dataset import BUILDING_NAME, Dataset, check_built_together, read_csv, read_dataset, vehicle_id
+from .dataset import BUILDING_NAME, SCHEMA_FILE, Dataset, check_built_together, read_csv, read_dataset, vehicle_id
 from .errors import DataError
 from .files import write_json_atomically
 from .kpis import FLOAT32_RELATIVE_RESOLUTION, FLOAT32_TOLERANCE_ULPS
@@ -366,7 +366,11 @@ def validate_split(settings: Settings, folder: Path, split: str) -> list[dict]:
 
 
 def run_validation(settings: Settings, data_dir: Path, output: Path) -> dict:
-    """Check every split; a folder whose splits were not built together is refused (DataError)."""
+    """Check every split. Refused (DataError), with no report written: a split with no dataset (nothing
+    to check; the message names the command that builds it) and splits not built together."""
+    for split in SPLITS:
+        if not (data_dir / split / SCHEMA_FILE).is_file():
+            raise DataError(f"{data_dir / split / SCHEMA_FILE}: dataset not found (run `evstation build-dataset`)")
     check_built_together(data_dir)
     checks = []
     for split in SPLITS:

@@ -17,12 +17,19 @@ MERGED_PARAMS = ".snakemake/evstation/params.yaml"
 
 
 def params_file():
-    """The parameters file the commands read: params.yaml, or, when `--configfile` layers other
-    values over it, the merged values written to one file, so targets and commands agree."""
-    given = [str(path) for path in workflow.configfiles if os.path.abspath(str(path)) != os.path.abspath("params.yaml")]
-    if not given:
+    """The parameters file the commands read: params.yaml, or, when `--configfile` lays other values
+    over it, the merged values written to one file, so targets and commands agree. Snakemake merges a
+    file's mappings into params.yaml itself; its dotted keys (`sockets.moto.count: 4`, the format of
+    workflow/quick.yaml and `dvc exp run -S`) are laid over here, as `make quick` does."""
+    from evstation.config import lay_over, read_params
+
+    dotted = {key: value for key, value in config.items() if "." in str(key)}
+    merged = lay_over({key: value for key, value in config.items() if key not in dotted}, dotted)
+    if merged == read_params("params.yaml"):
         return "params.yaml"
-    text = yaml.safe_dump(dict(config), sort_keys=False)
+    config.clear()  # the rules' scenarios and seeds too come from the merged values
+    config.update(merged)
+    text = yaml.safe_dump(merged, sort_keys=False)
     if not os.path.isfile(MERGED_PARAMS) or open(MERGED_PARAMS).read() != text:
         os.makedirs(os.path.dirname(MERGED_PARAMS), exist_ok=True)
         with open(MERGED_PARAMS, "w") as handle:
@@ -30,12 +37,13 @@ def params_file():
     return MERGED_PARAMS
 
 
-def checked_params(path):
-    """Validate the parameters when the workflow is parsed: one line and exit 2 on a mistake."""
+def checked_params():
+    """The parameters file, validated when the workflow is parsed: one line and exit 2 on a mistake."""
     from evstation.config import load_settings
     from evstation.errors import UserError
 
     try:
+        path = params_file()
         load_settings(path)
     except UserError as error:
         print(f"snakemake: parameters: {error}", file=sys.stderr)
@@ -43,7 +51,7 @@ def checked_params(path):
     return path
 
 
-PARAMS = checked_params(params_file())
+PARAMS = checked_params()
 SCENARIOS = stages.scenarios(config)
 SEEDS = stages.seeds(config)
 EVSTATION = f"evstation --params {PARAMS} --scenario {{wildcards.scenario}} --log {{log}}"

@@ -180,15 +180,18 @@ class Checkpoint:
         return path if path.is_file() else None
 
 
-def verify(folder: Path, fingerprint: str | None = None) -> Checkpoint | None:
-    """The checkpoint in `folder` if it is complete, intact and (when given) of the same settings,
-    else None with the reason logged."""
+# why a periodic checkpoint is passed over when a run resumes
+OTHER_SETTINGS = "other settings or data"  # params or data changed since: routine, not a fault
+DAMAGED = "damaged"  # incomplete or corrupt: each is warned of
+
+
+def _verdict(folder: Path, fingerprint: str | None) -> Checkpoint | str:
+    """The checkpoint in `folder`, or why it cannot be used (OTHER_SETTINGS, DAMAGED: warned of here)."""
     meta_path = folder / META_FILE
     try:
         meta = json.loads(meta_path.read_text())
         if fingerprint is not None and meta.get("fingerprint") != fingerprint:
-            log.warning("checkpoint %s was trained with other settings or data: not resumed from", folder)
-            return None
+            return OTHER_SETTINGS
         for name, expected in meta["files"].items():
             path = folder / name
             if not path.is_file() or path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
@@ -196,16 +199,24 @@ def verify(folder: Path, fingerprint: str | None = None) -> Checkpoint | None:
         return Checkpoint(folder, int(meta["num_timesteps"]))
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
         log.warning("checkpoint %s is incomplete or corrupt (%s): skipped", folder, error)
-        return None
+        return DAMAGED
+
+
+def verify(folder: Path, fingerprint: str | None = None) -> Checkpoint | None:
+    """The checkpoint in `folder` if it is complete, intact and (when given) of the same settings,
+    else None: with a warning where it is damaged, quietly where it is of other settings or data."""
+    found = _verdict(folder, fingerprint)
+    return found if isinstance(found, Checkpoint) else None
 
 
 class CheckpointStore:
     """The checkpoints of one training run (one agent, one seed).
 
     `fingerprint` identifies the settings and data the run was trained with: a checkpoint written
-    under another fingerprint (params changed since) is never resumed from."""
+    under another fingerprint (params changed since) is never resumed from. Without one (a store
+    only read from), every intact checkpoint is found; what it was trained under is checked apart."""
 
-    def __init__(self, root: Path, keep: int, fingerprint: str = "", record: dict | None = None):
+    def __init__(self, root: Path, keep: int, fingerprint: str | None = None, record: dict | None = None):
         self.root = Path(root)
         self.keep = keep
         self.fingerprint = fingerprint
@@ -269,11 +280,18 @@ class CheckpointStore:
 
     def newest(self) -> Checkpoint | None:
         """The newest intact periodic checkpoint, falling back past corrupt ones."""
+        return self.resumable()[0]
+
+    def resumable(self) -> tuple[Checkpoint | None, dict[str, int]]:
+        """The newest intact periodic checkpoint of the store's fingerprint, and how many newer ones
+        were passed over, by reason: {OTHER_SETTINGS: n, DAMAGED: m}."""
+        passed = {OTHER_SETTINGS: 0, DAMAGED: 0}
         for folder in reversed(self._step_folders()):
-            checkpoint = verify(folder, self.fingerprint)
-            if checkpoint is not None:
-                return checkpoint
-        return None
+            found = _verdict(folder, self.fingerprint)
+            if isinstance(found, Checkpoint):
+                return found, passed
+            passed[found] += 1
+        return None, passed
 
     def final(self) -> Checkpoint | None:
         folder = self.root / FINAL

@@ -47,7 +47,15 @@ from ..errors import ConfigError, DataError, UserError
 from ..files import write_text_atomically
 from ..simulation.progress import progress_bar
 from . import agents, run_state
-from .checkpoints import META_FILE, Checkpoint, CheckpointStore, load_replay_buffer, settle_loaded_optimizers
+from .checkpoints import (
+    DAMAGED,
+    META_FILE,
+    OTHER_SETTINGS,
+    Checkpoint,
+    CheckpointStore,
+    load_replay_buffer,
+    settle_loaded_optimizers,
+)
 from .policy_settings import policy_settings
 from .selection import ModelSelection
 from .station_env import make_learner_env, make_training_env, unreadable, validation_start_step
@@ -397,6 +405,27 @@ def budget_overshoot(learner: agents.Learner, budget: int) -> int:
     return -budget % learner.rollout_steps
 
 
+def resume_point(store: CheckpointStore, agent: str, seed: int) -> Checkpoint | None:
+    """The checkpoint `--resume` continues from, or None with one line on why the run starts afresh:
+    at INFO where that is routine (no checkpoint yet, or only of other settings or data: the params
+    changed), a WARNING where checkpoints are damaged (each named before)."""
+    checkpoint, passed = store.resumable()
+    if checkpoint is not None:
+        return checkpoint
+    if passed[DAMAGED]:
+        log.warning("%s seed %d: no intact checkpoint to resume from: training from the start", agent, seed)
+    elif passed[OTHER_SETTINGS]:
+        log.info(
+            "%s seed %d: its checkpoints (%d) were trained with other settings or data: training from the start",
+            agent,
+            seed,
+            passed[OTHER_SETTINGS],
+        )
+    else:
+        log.info("%s seed %d: no checkpoint to resume from: training from the start", agent, seed)
+    return None
+
+
 def train_agent(
     settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path, resume: bool = False
 ) -> dict:
@@ -431,9 +460,7 @@ def train_agent(
             overshoot,
             budget,
         )
-    checkpoint = store.newest() if resume else None
-    if resume and checkpoint is None:
-        log.warning("%s seed %d: no intact checkpoint to resume from: training from the start", agent, seed)
+    checkpoint = resume_point(store, agent, seed) if resume else None
     if checkpoint is None:
         normalization = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=CLIP_OBSERVATION)
         model = learner.build(normalization, seed, device, budget)

@@ -61,7 +61,10 @@ def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
                 for split in SPLITS
             ]
     if entries and not any(entry.controller == "uncontrolled" for entry in entries):
-        raise DataError(f"{metrics_dir}/uncontrolled.json: missing (run `evstation baseline uncontrolled`)")
+        raise DataError(
+            f"{metrics_dir}/uncontrolled.json: missing "
+            f"(run `evstation --scenario {settings.scenario} baseline uncontrolled`)"
+        )
     return entries
 
 
