@@ -15,10 +15,18 @@ import pytest
 
 from conftest import data_dir, results_dir, run_cli_in_process, write_params
 from evstation.config import apply_overrides, load_settings
-from evstation.control.mpc import Calendar, Forecast, MpcController, floor_peaks, training_profiles
+from evstation.control.mpc import (
+    REACH_MARGIN,
+    MpcController,
+    charge_before_windows,
+    floor_peaks,
+    prefer_early_charge,
+    reachable_stored_kwh,
+)
 from evstation.control.oracle import build_lp, solve_lp
 from evstation.control.rules import make_baseline
 from evstation.dataset import read_dataset
+from evstation.forecast.history import Calendar, training_profiles
 from evstation.simulation.fast_check import simulate_fast
 from evstation.stages.optimum import run_oracle
 from evstation.stages.planner import run_mpc
@@ -38,21 +46,22 @@ REPLAY_REL = 1e-5  # CityLearn's float32 flows, as in test_demand_charges
 PERFECT = "perfect"
 
 
-def _settings(folder: Path, **mpc) -> object:
+def _settings(folder: Path, **forecast) -> object:
+    """The folder's params, with these `forecast` settings (kind=..., noise_pct=..., seed=...)."""
     settings = load_settings(folder / "params.yaml")
-    return apply_overrides(settings, {f"mpc.{key}": value for key, value in mpc.items()}) if mpc else settings
+    return apply_overrides(settings, {f"forecast.{key}": value for key, value in forecast.items()})
 
 
 @pytest.fixture(scope="module")
 def runs(built_small, tmp_path_factory) -> Path:
-    """The planner (persistence, the params' default) through the command line; with perfect forecasts,
+    """The planner (its forecast the params' default) through the command line; with perfect forecasts,
     the bill-first optimum and the bill rules in-process."""
     folder = tmp_path_factory.mktemp("mpc")
     shutil.copytree(built_small, folder, dirs_exist_ok=True)  # the demand charges are not in the dataset
     write_params(folder, DEMAND)
     run_cli_in_process("baseline", "mpc", cwd=folder)
     settings, data, results = _settings(folder), data_dir(folder), results_dir(folder)
-    run_mpc(_settings(folder, forecast=PERFECT), data, folder / PERFECT)
+    run_mpc(_settings(folder, kind=PERFECT), data, folder / PERFECT)
     run_oracle(settings, data, results, name="oracle_bill")
     run_peak_shaving(settings, data, results)
     for name in RULES:
@@ -82,7 +91,7 @@ def test_the_planner_is_recorded_like_a_rule_and_serves_the_fleet(runs):
             assert metrics["ev_satisfaction_pct"] >= 99.0, f"{folder.name}/{split}"
             assert metrics["max_energy_balance_error_kwh"] <= 1e-6
             assert (folder / "timeseries" / f"mpc_{split}.csv").is_file()
-    assert _metrics(results_dir(runs), "mpc")["planner"]["forecast"] == "persistence"
+    assert _metrics(results_dir(runs), "mpc")["planner"]["forecast"]["kind"] == _settings(runs).forecast.kind
 
 
 def test_with_perfect_forecasts_its_bill_lies_between_the_optimum_and_the_best_rule(runs):
@@ -131,8 +140,8 @@ class Recorder:
         return self.planner.act(observation, step, state)
 
 
-def _planner(folder: Path, split: str = "train", **mpc) -> MpcController:
-    settings = _settings(folder, **mpc)
+def _planner(folder: Path, split: str = "train", **forecast) -> MpcController:
+    settings = _settings(folder, **forecast)
     profiles = read_dataset(data_dir(folder) / split).profiles
     return MpcController(settings, profiles, training_profiles(settings, data_dir(folder)), split)
 
@@ -147,8 +156,8 @@ def test_the_month_to_date_peaks_floor_the_windows_billed_peaks(runs):
     """With the meter's peaks as floors the window pays the demand rates only on a rise above them; floors
     above anything the window imports cost it no demand charge at all, and never a higher energy bill."""
     step = 3 * 24 + 19  # the fourth day's second peak hour: the month has billed peaks by then
-    recorder = Recorder(_planner(runs, forecast=PERFECT), step)
-    simulate_fast(_settings(runs, forecast=PERFECT), data_dir(runs) / "train", recorder, label="mpc")
+    recorder = Recorder(_planner(runs, kind=PERFECT), step)
+    simulate_fast(_settings(runs, kind=PERFECT), data_dir(runs) / "train", recorder, label="mpc")
     state = recorder.state
     assert state.in_peak_window and state.billed_peak_window_kw > 0 and state.billed_peak_any_kw > 0
     planner = recorder.planner
@@ -173,23 +182,6 @@ def test_the_month_to_date_peaks_floor_the_windows_billed_peaks(runs):
     assert energy_high <= energy + 1e-3
 
 
-def test_persistence_forecasts_yesterdays_hour_and_the_profile_before_the_first_day(runs):
-    settings = _settings(runs)
-    profiles = read_dataset(data_dir(runs) / "eval").profiles
-    calendar = Calendar.of(profiles, BillingTariff.from_settings(settings.tariff))
-    training = training_profiles(settings, data_dir(runs))
-    forecast = Forecast("persistence", profiles, calendar, training, 0.0, 0, "eval")
-    state = type("Now", (), {"load_kwh": -1.0, "pv_kwh": -2.0})()
-    step = 30
-    load, pv = forecast.window(np.arange(step, step + 24), state)
-    assert (load[0], pv[0]) == (-1.0, -2.0)  # this hour: what the state reads
-    assert np.array_equal(load[1:], profiles["mall_kwh"].to_numpy()[step - 23 : step])
-    assert np.array_equal(pv[1:], profiles["pv_kwh"].to_numpy()[step - 23 : step])
-    load, _ = forecast.window(np.arange(0, 24), state)
-    hours = calendar.hour[1:24]
-    assert np.array_equal(load[1:], training.load_kwh[calendar.weekday[1:24], hours])
-
-
 def test_the_expected_arrivals_carry_the_training_years_ev_energy(runs):
     settings = _settings(runs)
     training = training_profiles(settings, data_dir(runs))
@@ -212,7 +204,7 @@ def test_noisy_forecasts_are_reproducible_and_the_seed_matters(runs, tmp_path):
     frames = {}
     for label, seed in (("first", 3), ("again", 3), ("other", 4)):
         run_mpc(
-            _settings(runs, forecast="noisy", forecast_noise_pct=10.0, seed=seed),
+            _settings(runs, kind="noisy", noise_pct=10.0, seed=seed),
             data_dir(runs),
             tmp_path / label,
             splits=("train",),
@@ -224,14 +216,30 @@ def test_noisy_forecasts_are_reproducible_and_the_seed_matters(runs, tmp_path):
     ].equals(frames["other"]["bess_out_kwh"])
 
 
-def test_the_load_margin_raises_only_the_forecast_hours(runs):
+def test_a_window_target_fills_the_battery_before_each_peak_window_as_far_as_power_allows(runs):
+    step = 2 * 24 + 9  # the third day's morning: the evening window opens 9 hours later
+    recorder = Recorder(_planner(runs), step)
     settings = _settings(runs)
-    profiles = read_dataset(data_dir(runs) / "eval").profiles
-    calendar = Calendar.of(profiles, BillingTariff.from_settings(settings.tariff))
-    training = training_profiles(settings, data_dir(runs))
-    state = type("Now", (), {"load_kwh": 5.0, "pv_kwh": 1.0})()
-    steps = np.arange(40, 64)
-    plain = Forecast(PERFECT, profiles, calendar, training, 0.0, 0, "eval").window(steps, state)
-    raised = Forecast(PERFECT, profiles, calendar, training, 0.0, 0, "eval", load_margin_pct=10.0).window(steps, state)
-    assert raised[0][0] == plain[0][0] == 5.0
-    assert np.allclose(raised[0][1:], 1.1 * plain[0][1:]) and np.array_equal(raised[1], plain[1])
+    simulate_fast(settings, data_dir(runs) / "train", recorder, label="mpc")
+    planner, state = recorder.planner, recorder.state
+    for target_pct in (0.0, 60.0, 100.0):
+        inputs = planner.window_inputs(step, state)
+        lp = build_lp(inputs, planner.options, planner.objective)
+        charge_before_windows(lp, inputs, target_pct)
+        stored = solve_lp(lp, planner.options).values[lp.layout.block("stored")]
+        before = int(np.flatnonzero(inputs.in_peak)[0]) - 1
+        reachable = reachable_stored_kwh(inputs.battery, lp.layout.steps)[before]
+        wanted_kwh = min(target_pct / 100 * inputs.battery.capacity_kwh, reachable * (1 - REACH_MARGIN))
+        assert stored[before] >= wanted_kwh - 1e-6, target_pct
+    assert reachable <= inputs.battery.capacity_kwh
+
+
+def test_the_early_charge_tiebreak_prices_late_charging_a_little_higher(runs):
+    recorder = Recorder(_planner(runs), 10)
+    simulate_fast(_settings(runs), data_dir(runs) / "train", recorder, label="mpc")
+    planner = recorder.planner
+    lp = build_lp(planner.window_inputs(10, recorder.state), planner.options, planner.objective)
+    before = lp.cost[lp.layout.block("charge")].copy()
+    prefer_early_charge(lp, 1e-5)
+    added = lp.cost[lp.layout.block("charge")] - before
+    assert added[0] == 0.0 and added[-1] == pytest.approx(1e-5) and np.all(np.diff(added) > 0)

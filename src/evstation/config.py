@@ -479,14 +479,25 @@ class Oracle:
 class Mpc:
     """The rolling-horizon planner (control/mpc.py): the oracle's LP over the next hours, re-solved every hour."""
 
-    horizon_hours: int = bounded(ge=2, le=168)
-    forecast: Literal["persistence", "noisy", "perfect", "profile"]  # the load and PV it plans on beyond this hour
-    forecast_noise_pct: float = bounded(ge=0, le=100)  # `noisy`: relative Gaussian noise, independent per hour
-    seed: int = bounded(ge=0)  # `noisy`: the noise's seed (with the split and the hour)
+    horizon_hours: int = bounded(ge=2, le=168)  # under a week: a day-type forecast never reads an hour ahead
     load_margin_pct: float = bounded(ge=0, le=100)  # the forecast load beyond this hour raised by this: a reserve
     late_discharge_tiebreak_per_kwh: float = bounded(
         ge=0
     )  # extra price of a kWh discharged at the window's start over its end
+    # extra price of a kWh charged at the window's end over its start
+    early_charge_tiebreak_per_kwh: float = bounded(ge=0)
+    window_soc_target_pct: float = bounded(ge=0, le=100)  # the battery's SOC wanted as each peak window opens (0: none)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What the planner and the learners know of the hours ahead (forecast/forecaster.py)."""
+
+    kind: Literal["day_type", "persistence", "profile", "noisy", "perfect"]  # perfect: ablations only
+    load_weeks: int = bounded(ge=1, le=52)  # day_type: the load's mean over this many past same weekdays
+    pv_days: int = bounded(ge=1, le=365)  # day_type: the PV's mean over this many past days
+    noise_pct: float = bounded(ge=0, le=100)  # noisy: relative Gaussian noise, independent per hour
+    seed: int = bounded(ge=0)  # noisy: the noise's seed (with the split and the hour)
 
 
 @dataclass(frozen=True)
@@ -550,6 +561,7 @@ class Settings:
     oracle: Oracle
     peak_shaving: PeakShavingRule
     mpc: Mpc
+    forecast: Forecast
     report: Report
     # the scenario these settings are: `--scenario`, else the first of `scenarios`; its overrides applied
     scenario: str | None = None

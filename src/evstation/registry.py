@@ -58,7 +58,7 @@ ENTRIES = (
     Entry("hold_for_peak", "rule", build="evstation.control.rules:HoldForPeak"),
     # its threshold is tuned on the training year first, so its driver is the tuning
     Entry("peak_shaving", "rule", driver="evstation.stages.tuning:run_peak_shaving", params=("peak_shaving",)),
-    Entry("mpc", "planner", driver="evstation.stages.planner:run_mpc", params=("mpc", "oracle")),
+    Entry("mpc", "planner", driver="evstation.stages.planner:run_mpc", params=("mpc", "oracle", "forecast")),
     Entry("oracle", "optimum", driver="evstation.stages.optimum:run_oracle"),
     Entry("oracle_bill", "optimum", driver="evstation.stages.optimum:run_oracle"),
     Entry("a2c", "learner", build="evstation.learning.agents:build_a2c", driver=None),

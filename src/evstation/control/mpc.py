@@ -3,13 +3,9 @@ next `mpc.horizon_hours` with what a station could know then, and applies only t
 
 What the window's LP is given:
 - this hour's mall load and PV as the state reads them (every rule reads them too); the later hours'
-  from `mpc.forecast`: `persistence` (the same hour yesterday; on the split's first day, when there
-  is no yesterday, the `profile` value), `profile` (the training year's mean: load by weekday and
-  hour, PV by hour of day), `noisy` (the dataset's values times 1 + independent Gaussian noise of
-  `forecast_noise_pct` per hour, drawn from (seed, split, hour of the solve): the same run gives the
-  same plan) or `perfect` (the dataset's values: a reference no station has).
-  The forecast load beyond this hour may be raised by `mpc.load_margin_pct`, a reserve against the
-  under-forecast hours that set a month's peak;
+  from the station's forecaster (params `forecast`, forecast/forecaster.py: by default a forecast by
+  day type, from the hours already seen). The forecast load beyond this hour may be raised by
+  `mpc.load_margin_pct`, a reserve against the under-forecast hours that set a month's peak;
 - the energy prices, the emission factor and the billing calendar: published, known ahead;
 - the vehicles plugged in now, each with its socket, its departure (clipped to the window) and what
   it still needs and has room for, as the oracle's sessions;
@@ -34,162 +30,31 @@ station's total EV draw is handed to the sockets least laxity first above the fe
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..config import SPLITS, Settings
-from ..dataset import read_dataset
+from ..config import Settings
+from ..forecast.forecaster import Forecaster
+from ..forecast.history import Calendar, TrainingProfiles
 from ..tariff.model import BillingTariff
 from .allocation import least_laxity_first
 from .floor import HOURS_PER_STEP, battery_limits, ev_draw_kwh, floor_fraction
-from .oracle import PERCENT, BatterySpec, LPInputs, build_lp, inputs_from_dataset, solve_lp
+from .oracle import PERCENT, BatterySpec, LPInputs, build_lp, solve_lp
 from .station import StationState
 
 log = logging.getLogger(__name__)
 
 NAME = "mpc"
-TRAINING_SPLIT = "train"
-DAYS_PER_WEEK, HOURS_PER_DAY = 7, 24
+REACH_MARGIN = 1e-3  # the share of the reachable stored energy a window's target leaves out (LP tolerances)
 MS_PER_S = 1000.0
 
 
 # ---------------------------------------------------------------- what is known ahead
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """A split's hours: weekday (0 Monday) and hour of day of each step, its billing month and peak hours."""
-
-    weekday: np.ndarray
-    hour: np.ndarray
-    month: np.ndarray
-    in_peak: np.ndarray
-
-    @classmethod
-    def of(cls, profiles: pd.DataFrame, billing: BillingTariff) -> Calendar:
-        times = pd.DatetimeIndex(pd.to_datetime(profiles["timestamp"]))
-        month, in_peak = billing.calendar(profiles["timestamp"])
-        return cls(times.weekday.to_numpy(), times.hour.to_numpy(), month, in_peak)
-
-
-@dataclass(frozen=True)
-class TrainingProfiles:
-    """The training year's means a station can hold before it runs: load by weekday and hour, PV by hour
-    of day, and the EV draw by weekday and hour of vehicles that arrived `lag` hours before."""
-
-    load_kwh: np.ndarray  # (7, 24)
-    pv_kwh: np.ndarray  # (24,)
-    ev_by_lag_kwh: np.ndarray  # (7, 24, longest stay): mean draw at that weekday-hour of arrivals `lag` hours earlier
-
-    def ev_expected_kwh(self, calendar: Calendar, steps: np.ndarray) -> np.ndarray:
-        """Expected draw of vehicles not yet plugged in at steps[0], at each step of the window."""
-        lags = self.ev_by_lag_kwh.shape[2]
-        ahead = np.arange(len(steps))
-        # at window step k, only arrivals after the solve's hour: lag < k
-        counted = np.arange(lags)[None, :] < ahead[:, None]
-        table = self.ev_by_lag_kwh[calendar.weekday[steps], calendar.hour[steps]]
-        return (table * counted).sum(axis=1)
-
-
-def asap_draw_kwh(sessions: pd.DataFrame, efficiency: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each session charged at once to its required SOC at rated power: (session row, lag) -> bus kWh,
-    as a (sessions, longest stay) array, and each session's arrival step."""
-    stay = (sessions["departure_step"] - sessions["arrival_step"]).to_numpy(dtype=int)
-    need_kwh = (
-        np.clip(sessions["required_soc_pct"] - sessions["arrival_soc_pct"], 0.0, None).to_numpy()
-        / PERCENT
-        * sessions["battery_kwh"].to_numpy()
-        / efficiency
-    )
-    power = sessions["power_kw"].to_numpy() * HOURS_PER_STEP
-    lag = np.arange(max(int(stay.max(initial=0)), 1))
-    draw = np.clip(need_kwh[:, None] - lag[None, :] * power[:, None], 0.0, power[:, None])
-    return np.where(lag[None, :] < stay[:, None], draw, 0.0), sessions["arrival_step"].to_numpy(dtype=int)
-
-
-def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
-    dataset = read_dataset(Path(data_dir) / TRAINING_SPLIT)
-    profiles = dataset.profiles
-    calendar = Calendar.of(profiles, BillingTariff.from_settings(settings.tariff))
-    cell = calendar.weekday * HOURS_PER_DAY + calendar.hour
-    cells = DAYS_PER_WEEK * HOURS_PER_DAY
-    hours_in_cell = np.maximum(np.bincount(cell, minlength=cells), 1)
-    load = np.bincount(cell, weights=profiles["mall_kwh"].to_numpy(), minlength=cells) / hours_in_cell
-    pv = np.bincount(calendar.hour, weights=profiles["pv_kwh"].to_numpy(), minlength=HOURS_PER_DAY) / np.maximum(
-        np.bincount(calendar.hour, minlength=HOURS_PER_DAY), 1
-    )
-    table = inputs_from_dataset(settings, profiles, dataset.sessions).sessions
-    draw, arrival = asap_draw_kwh(table, settings.sockets.efficiency_pct / PERCENT)
-    lags = draw.shape[1]
-    at_step = arrival[:, None] + np.arange(lags)[None, :]
-    inside = at_step < len(profiles)
-    by_lag = np.zeros((cells, lags))
-    lag_of = np.broadcast_to(np.arange(lags), draw.shape)
-    np.add.at(by_lag, (cell[at_step[inside]], lag_of[inside]), draw[inside])
-    by_lag /= hours_in_cell[:, None]
-    return TrainingProfiles(
-        load.reshape(DAYS_PER_WEEK, HOURS_PER_DAY), pv, by_lag.reshape(DAYS_PER_WEEK, HOURS_PER_DAY, lags)
-    )
-
-
-class Forecast:
-    """Load and PV over a window (kWh per step): step 0 what the state reads, the rest forecast."""
-
-    def __init__(
-        self,
-        kind: str,
-        profiles: pd.DataFrame,
-        calendar: Calendar,
-        training: TrainingProfiles,
-        noise_pct: float,
-        seed: int,
-        split: str,
-        load_margin_pct: float = 0.0,
-    ):
-        self.kind, self.calendar, self.training = kind, calendar, training
-        self.load_factor = 1.0 + load_margin_pct / PERCENT
-        self.load_kwh = profiles["mall_kwh"].to_numpy(dtype=float)
-        self.pv_kwh = profiles["pv_kwh"].to_numpy(dtype=float)
-        self.noise, self.seed, self.split_code = noise_pct / PERCENT, seed, SPLITS.index(split)
-
-    def _profile(self, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hour = self.calendar.hour[steps]
-        return self.training.load_kwh[self.calendar.weekday[steps], hour], self.training.pv_kwh[hour]
-
-    def _persistence(self, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The same hour of the latest day already seen (yesterday for the next 24 hours)."""
-        ahead = steps - steps[0]
-        seen = steps - HOURS_PER_DAY * np.ceil(ahead / HOURS_PER_DAY).astype(int)
-        load, pv = self._profile(steps)
-        known = seen >= 0
-        load[known], pv[known] = self.load_kwh[seen[known]], self.pv_kwh[seen[known]]
-        return load, pv
-
-    def _noisy(self, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng((self.seed, self.split_code, int(steps[0])))
-        factor = 1.0 + self.noise * rng.standard_normal((2, len(steps)))
-        return (
-            np.clip(self.load_kwh[steps] * factor[0], 0.0, None),
-            np.clip(self.pv_kwh[steps] * factor[1], 0.0, None),
-        )
-
-    def window(self, steps: np.ndarray, state: StationState) -> tuple[np.ndarray, np.ndarray]:
-        if self.kind == "perfect":
-            load, pv = self.load_kwh[steps].copy(), self.pv_kwh[steps].copy()
-        elif self.kind == "noisy":
-            load, pv = self._noisy(steps)
-        elif self.kind == "persistence":
-            load, pv = self._persistence(steps)
-        else:
-            load, pv = self._profile(steps)
-        load *= self.load_factor
-        load[0], pv[0] = state.load_kwh, state.pv_kwh
-        return load, pv
 
 
 # ---------------------------------------------------------------- the window's LP
@@ -242,6 +107,48 @@ def prefer_late_discharge(lp, tiebreak_per_kwh: float) -> None:
     lp.cost[lp.layout.block("discharge")] += tiebreak_per_kwh * (steps - 1 - np.arange(steps)) / max(steps - 1, 1)
 
 
+def prefer_early_charge(lp, tiebreak_per_kwh: float) -> None:
+    """Charging costs a little more late in the window, rising linearly from nothing at its start: among
+    hours priced alike the battery refills at night, not in the mall's busy afternoon, where a forecast
+    error on top of the refill raises the month's any-hour peak."""
+    steps = lp.layout.steps
+    lp.cost[lp.layout.block("charge")] += tiebreak_per_kwh * np.arange(steps) / max(steps - 1, 1)
+
+
+def reachable_stored_kwh(battery: BatterySpec, steps: int) -> np.ndarray:
+    """The most energy the battery can hold after each step of the window, charging at full power from
+    the window's start (the LP's own dynamics: standby loss, then the charge at sqrt of the efficiency)."""
+    reachable = np.empty(steps)
+    stored = battery.initial_soc_pct / PERCENT * battery.capacity_kwh
+    for step in range(steps):
+        stored = min(
+            (1 - battery.standby_loss_per_step) * stored
+            + math.sqrt(battery.round_trip_efficiency) * battery.power_kw * HOURS_PER_STEP,
+            battery.capacity_kwh,
+        )
+        reachable[step] = stored
+    return reachable
+
+
+def charge_before_windows(lp, inputs: LPInputs, target_pct: float) -> None:
+    """The battery at `target_pct` of its capacity (or as near as it can get) when each peak window of
+    the plan opens, where the tariff bills the window's peak: the evening meets its forecast errors
+    with a full battery, whatever the plan expected of the day's PV. A lower bound on the stored
+    energy of the hour before each window."""
+    in_peak = np.asarray(inputs.in_peak, dtype=bool)
+    opens = np.flatnonzero(in_peak[1:] & ~in_peak[:-1])  # the hour before a window opens
+    # a hedge against the window's billed peak: where the tariff charges none, it only costs losses
+    if target_pct <= 0 or not len(opens) or not inputs.billing.rates.generation_pen_per_kw_month:
+        return
+    battery = inputs.battery
+    reachable = reachable_stored_kwh(battery, lp.layout.steps)
+    columns = lp.layout.block("stored")
+    for step in opens:
+        # a hair under what full power reaches, so the bound never makes the LP infeasible
+        wanted_kwh = min(target_pct / PERCENT * battery.capacity_kwh, reachable[step] * (1 - REACH_MARGIN))
+        lp.column_lower[columns.start + step] = max(lp.column_lower[columns.start + step], wanted_kwh)
+
+
 @dataclass(frozen=True)
 class FirstHour:
     battery_kwh: float  # at the bus, + charges
@@ -258,16 +165,8 @@ class MpcController:
         self.objective = settings.objective
         self.billing = BillingTariff.from_settings(settings.tariff)
         self.calendar = Calendar.of(profiles, self.billing)
-        self.forecast = Forecast(
-            settings.mpc.forecast,
-            profiles,
-            self.calendar,
-            training,
-            settings.mpc.forecast_noise_pct,
-            settings.mpc.seed,
-            split,
-            settings.mpc.load_margin_pct,
-        )
+        self.forecaster = Forecaster(settings.forecast, profiles, self.calendar, training, split)
+        self.load_factor = 1.0 + settings.mpc.load_margin_pct / PERCENT
         self.training = training
         self.tariff = profiles["tariff_pen_per_kwh"].to_numpy(dtype=float)
         self.ef = profiles["emission_factor_kg_per_kwh"].to_numpy(dtype=float)
@@ -281,7 +180,8 @@ class MpcController:
 
     def window_inputs(self, step: int, state: StationState) -> LPInputs:
         steps = np.arange(step, min(step + self.horizon, len(self.tariff)))
-        load, pv = self.forecast.window(steps, state)
+        load, pv = self.forecaster.window(steps, state.load_kwh, state.pv_kwh)
+        load[1:] *= self.load_factor  # the hours ahead planned higher: a reserve (this hour is read, not forecast)
         return LPInputs(
             load_kwh=load + self.training.ev_expected_kwh(self.calendar, steps),
             pv_kwh=pv,
@@ -298,9 +198,12 @@ class MpcController:
 
     def plan_first_hour(self, step: int, state: StationState) -> FirstHour:
         started = time.perf_counter()
-        lp = build_lp(self.window_inputs(step, state), self.options, self.objective)
+        inputs = self.window_inputs(step, state)
+        lp = build_lp(inputs, self.options, self.objective)
         floor_peaks(lp, state)
         prefer_late_discharge(lp, self.settings.mpc.late_discharge_tiebreak_per_kwh)
+        prefer_early_charge(lp, self.settings.mpc.early_charge_tiebreak_per_kwh)
+        charge_before_windows(lp, inputs, self.settings.mpc.window_soc_target_pct)
         solution = solve_lp(lp, self.options)
         self.solve_seconds.append(solution.solve_seconds)
         x, layout = solution.values, lp.layout

@@ -57,7 +57,7 @@ import scipy.sparse as sp
 from ..config import Oracle, Settings
 from ..dataset import read_dataset
 from ..errors import ConfigError, DataError
-from ..site.sessions import charger_ids, socket_kinds
+from ..site.sessions import socket_sessions
 from ..tariff.model import BillingTariff, PeakRows
 
 log = logging.getLogger(__name__)
@@ -155,35 +155,17 @@ class LPInputs:
 
 def inputs_from_dataset(settings: Settings, profiles: pd.DataFrame, sessions: pd.DataFrame) -> LPInputs:
     """The LP inputs of a written split (its profiles.csv and sessions.csv), sockets in action order."""
-    ids, kinds = charger_ids(settings), socket_kinds(settings)
-    index_of = {charger: index for index, charger in enumerate(ids)}
-    unknown = sorted(set(sessions["charger_id"]) - set(index_of))
-    if unknown:
-        raise DataError(f"sessions.csv: sockets {', '.join(unknown[:3])} are not in params.yaml's sockets")
     billing = BillingTariff.from_settings(settings.tariff)
     month, in_peak = billing.calendar(profiles["timestamp"])
-    power_of = np.array([settings.sockets.group(kind).power_kw for kind in kinds])
-    socket_index = sessions["charger_id"].map(index_of).to_numpy(dtype=int)
-    table = pd.DataFrame(
-        {
-            "socket_index": socket_index,
-            "arrival_step": sessions["arrival_step"].to_numpy(dtype=int),
-            "departure_step": sessions["departure_step"].to_numpy(dtype=int),
-            "power_kw": power_of[socket_index],
-            "battery_kwh": sessions["battery_kwh"].to_numpy(dtype=float),
-            "arrival_soc_pct": sessions["arrival_soc_pct"].to_numpy(dtype=float),
-            "required_soc_pct": sessions["required_soc_pct"].to_numpy(dtype=float),
-        }
-    )
     return LPInputs(
         load_kwh=profiles["mall_kwh"].to_numpy(dtype=float),
         pv_kwh=profiles["pv_kwh"].to_numpy(dtype=float),
         tariff_pen_per_kwh=profiles["tariff_pen_per_kwh"].to_numpy(dtype=float),
         ef_kg_per_kwh=profiles["emission_factor_kg_per_kwh"].to_numpy(dtype=float),
-        sessions=table,
+        sessions=socket_sessions(settings, sessions),
         battery=BatterySpec.from_settings(settings),
         charger_efficiency=settings.sockets.efficiency_pct / PERCENT,
-        socket_count=len(ids),
+        socket_count=settings.sockets.total,
         month=month,
         in_peak=in_peak,
         billing=billing,

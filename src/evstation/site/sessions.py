@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import VEHICLE_KINDS, Settings
+from ..errors import DataError
 
 SESSION_COLUMNS = [
     "session_id",
@@ -165,3 +166,26 @@ def _new_session(
         "energy_required_kwh": energy_kwh,
         "min_steps": min_steps,
     }
+
+
+def socket_sessions(settings: Settings, sessions: pd.DataFrame) -> pd.DataFrame:
+    """A split's sessions (its sessions.csv) on the sockets in action order: each with its socket's index
+    and rated power, its battery and its arrival and required SOC (departure_step exclusive)."""
+    ids, kinds = charger_ids(settings), socket_kinds(settings)
+    index_of = {charger: index for index, charger in enumerate(ids)}
+    unknown = sorted(set(sessions["charger_id"]) - set(index_of))
+    if unknown:
+        raise DataError(f"sessions.csv: sockets {', '.join(unknown[:3])} are not in params.yaml's sockets")
+    power_of = np.array([settings.sockets.group(kind).power_kw for kind in kinds])
+    socket_index = sessions["charger_id"].map(index_of).to_numpy(dtype=int)
+    return pd.DataFrame(
+        {
+            "socket_index": socket_index,
+            "arrival_step": sessions["arrival_step"].to_numpy(dtype=int),
+            "departure_step": sessions["departure_step"].to_numpy(dtype=int),
+            "power_kw": power_of[socket_index],
+            "battery_kwh": sessions["battery_kwh"].to_numpy(dtype=float),
+            "arrival_soc_pct": sessions["arrival_soc_pct"].to_numpy(dtype=float),
+            "required_soc_pct": sessions["required_soc_pct"].to_numpy(dtype=float),
+        }
+    )

@@ -8,13 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import SPLITS, Settings
-from ..control.mpc import MS_PER_S, NAME, MpcController, training_profiles
+from ..config import SPLITS, Forecast, Settings
+from ..control.mpc import MS_PER_S, NAME, MpcController
 from ..dataset import read_dataset
 from ..files import write_json_atomically
+from ..forecast.history import training_profiles
 from .records import run_controller
 
 log = logging.getLogger(__name__)
+
+
+def forecast_record(options: Forecast) -> dict:
+    """The forecast as records name it: its kind and the settings that kind reads."""
+    own = {"day_type": ("load_weeks", "pv_days"), "noisy": ("noise_pct", "seed")}.get(options.kind, ())
+    return {"kind": options.kind, **{key: getattr(options, key) for key in own}}
 
 
 def planner_record(settings: Settings) -> dict:
@@ -22,10 +29,8 @@ def planner_record(settings: Settings) -> dict:
     mpc = settings.mpc
     return {
         "horizon_hours": mpc.horizon_hours,
-        "forecast": mpc.forecast,
+        "forecast": forecast_record(settings.forecast),
         "objective": settings.objective,
-        "forecast_noise_pct": mpc.forecast_noise_pct if mpc.forecast == "noisy" else 0.0,
-        "seed": mpc.seed,
         "load_margin_pct": mpc.load_margin_pct,
         "late_discharge_tiebreak_per_kwh": mpc.late_discharge_tiebreak_per_kwh,
         "future_arrivals": "training year's mean draw by weekday and hour, fixed",
@@ -62,7 +67,7 @@ def run_mpc(
             "planning with the LP's build %.1f s in all (%.1f ms mean)",
             name,
             split,
-            settings.mpc.forecast,
+            settings.forecast.kind,
             len(seconds),
             seconds.sum(),
             MS_PER_S * seconds.mean(),
