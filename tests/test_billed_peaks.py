@@ -134,7 +134,7 @@ def stepped(two_months):
     """Both simulators stepped together under seeded random actions (noisy forecasts on): every state,
     feature vector, reward and each step's demand charge of each."""
     settings, folder = two_months
-    settings = apply_overrides(settings, {"control.forecast_noise_pct": 10.0})
+    settings = apply_overrides(settings, {"forecast.kind": "noisy"})
     observer = StationObserver(settings, folder)
     fast, citylearn = make_fast_env(settings, folder), make_station_env(settings, folder)
     fast.reset(), citylearn.reset()

@@ -45,7 +45,14 @@ def _forecaster(kind: str, profiles: pd.DataFrame | None = None, **others) -> Fo
     profiles = _profiles() if profiles is None else profiles
     training = TrainingProfiles(np.full((7, 24), TRAINING_LOAD_KWH), np.full(24, TRAINING_PV_KWH), np.zeros((7, 24, 1)))
     billing = BillingTariff(DemandRates(peak_start_hour=18, peak_end_hour=23))
-    return Forecaster(_options(kind, **others), profiles, Calendar.of(profiles, billing), training, "eval")
+    return Forecaster(
+        _options(kind, **others),
+        profiles["mall_kwh"],
+        profiles["pv_kwh"],
+        Calendar.of(profiles, billing),
+        training,
+        "eval",
+    )
 
 
 @pytest.mark.parametrize("kind", ["day_type", "persistence", "profile", "noisy", "perfect"])

@@ -29,7 +29,7 @@ def _assert_equal_states(fast, reference) -> None:
 
 def test_both_simulators_give_equal_states_along_a_week_under_random_actions(small):
     settings, folder = small
-    settings = apply_overrides(settings, {"control.forecast_noise_pct": 10.0})
+    settings = apply_overrides(settings, {"forecast.kind": "noisy"})
     observer = StationObserver(settings, folder)
     fast, citylearn = make_fast_env(settings, folder), make_station_env(settings, folder)
     fast.reset(), citylearn.reset()
@@ -84,20 +84,37 @@ def test_empty_sockets_read_zero_and_the_calendar_is_local(small):
     assert (state.kwh_per_step_at_full_power < state.socket_power_kw).all()
 
 
-def test_forecasts_are_the_next_rows_padded_and_noise_is_stateless(small):
+def test_forecasts_are_the_station_forecasters_over_the_next_rows_padded(small):
     settings, folder = small
-    observer = StationObserver(settings, folder)
+    perfect = StationObserver(apply_overrides(settings, {"forecast.kind": "perfect"}), folder)
     hours = settings.control.forecast_hours
-    state = observer.state(5, 0.5, np.zeros(8, np.float32))
-    np.testing.assert_array_equal(state.pv_forecast_kwh, observer.data.pv_kwh[6 : 6 + hours].astype(float))
-    last = observer.state(observer.steps - 1, 0.5, np.zeros(8, np.float32))
-    assert (last.load_forecast_kwh == float(observer.data.load_kwh[-1])).all()
-    noisy = StationObserver(apply_overrides(settings, {"control.forecast_noise_pct": 20.0}), folder, data=observer.data)
+    state = perfect.state(5, 0.5, np.zeros(8, np.float32))
+    np.testing.assert_array_equal(state.pv_forecast_kwh, perfect.data.pv_kwh[6 : 6 + hours].astype(float))
+    last = perfect.state(perfect.steps - 1, 0.5, np.zeros(8, np.float32))
+    assert (last.load_forecast_kwh == float(perfect.data.load_kwh[-1])).all()
+    noisy = StationObserver(apply_overrides(settings, {"forecast.kind": "noisy"}), folder, data=perfect.data)
     first, again = noisy.state(30, 0.5, np.zeros(8, np.float32)), noisy.state(30, 0.5, np.zeros(8, np.float32))
     np.testing.assert_array_equal(first.load_forecast_kwh, again.load_forecast_kwh)
     assert not np.array_equal(
-        first.load_forecast_kwh, observer.state(30, 0.5, np.zeros(8, np.float32)).load_forecast_kwh
+        first.load_forecast_kwh, perfect.state(30, 0.5, np.zeros(8, np.float32)).load_forecast_kwh
     )
+
+
+def test_the_default_forecast_reads_no_hour_after_the_step(small):
+    """The params' forecast (a station's) is the same whatever the hours after the step hold."""
+    settings, folder = small
+    assert settings.forecast.kind != "perfect"
+    observer = StationObserver(settings, folder)
+    step = 100
+    blind = dataclasses.replace(
+        observer.data,
+        load_kwh=np.where(np.arange(observer.data.rows) > step, 1e6, observer.data.load_kwh),
+        pv_kwh=np.where(np.arange(observer.data.rows) > step, 1e6, observer.data.pv_kwh),
+    )
+    seen, unseen = observer.state(step, 0.5, np.zeros(8, np.float32)), StationObserver(settings, folder, data=blind)
+    unseen = unseen.state(step, 0.5, np.zeros(8, np.float32))
+    np.testing.assert_array_equal(seen.load_forecast_kwh, unseen.load_forecast_kwh)
+    np.testing.assert_array_equal(seen.pv_forecast_kwh, unseen.pv_forecast_kwh)
 
 
 def test_a_step_outside_the_episode_is_refused(small):

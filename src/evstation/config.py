@@ -438,7 +438,6 @@ class Control:
     observation: Literal["compact", "citylearn"]  # scaled station features | CityLearn's raw observation
     residual: Literal["least_laxity", "peak_shaving", "none"]  # the policy corrects that rule | acts alone
     forecast_hours: int = bounded(ge=0, le=48)  # hours of PV and load forecast in the compact observation
-    forecast_noise_pct: float = bounded(ge=0, le=100)  # relative Gaussian noise on those forecasts
     learning_scales: LearningScales
     model_selection: ModelSelection
     residual_tuning: ResidualTuning | None = None  # peak_shaving's tuned rule, from its record (not in params.yaml)

@@ -165,7 +165,9 @@ class MpcController:
         self.objective = settings.objective
         self.billing = BillingTariff.from_settings(settings.tariff)
         self.calendar = Calendar.of(profiles, self.billing)
-        self.forecaster = Forecaster(settings.forecast, profiles, self.calendar, training, split)
+        self.forecaster = Forecaster(
+            settings.forecast, profiles["mall_kwh"], profiles["pv_kwh"], self.calendar, training, split
+        )
         self.load_factor = 1.0 + settings.mpc.load_margin_pct / PERCENT
         self.training = training
         self.tariff = profiles["tariff_pen_per_kwh"].to_numpy(dtype=float)

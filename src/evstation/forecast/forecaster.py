@@ -17,10 +17,9 @@ The hour of the decision itself is what the station reads now, whatever the kind
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..config import SPLITS, Forecast
-from .history import DAYS_PER_WEEK, HOURS_PER_DAY, PERCENT, Calendar, TrainingProfiles
+from .history import DAYS_PER_WEEK, HOURS_PER_DAY, PERCENT, Calendar, TrainingMeans
 
 HOURS_PER_WEEK = DAYS_PER_WEEK * HOURS_PER_DAY
 
@@ -29,11 +28,19 @@ class Forecaster:
     """Load and PV over a window of steps (kWh per step) from what has been seen up to its first step."""
 
     def __init__(
-        self, options: Forecast, profiles: pd.DataFrame, calendar: Calendar, training: TrainingProfiles, split: str
+        self,
+        options: Forecast,
+        load_kwh: np.ndarray,
+        pv_kwh: np.ndarray,
+        calendar: Calendar,
+        training: TrainingMeans,
+        split: str,
     ):
+        """`load_kwh`, `pv_kwh`: the split's series, of which only the hours up to a window's first are read
+        (all of them by `perfect` and `noisy`); `calendar`: the split's; `training`: the fallback means."""
         self.options, self.calendar, self.training = options, calendar, training
-        self.load_kwh = profiles["mall_kwh"].to_numpy(dtype=float)
-        self.pv_kwh = profiles["pv_kwh"].to_numpy(dtype=float)
+        self.load_kwh = np.asarray(load_kwh, dtype=float)
+        self.pv_kwh = np.asarray(pv_kwh, dtype=float)
         self.split_code = SPLITS.index(split)
 
     def window(self, steps: np.ndarray, load_now_kwh: float, pv_now_kwh: float) -> tuple[np.ndarray, np.ndarray]:
@@ -83,3 +90,9 @@ class Forecaster:
             np.clip(self.load_kwh[steps] * factor[0], 0.0, None),
             np.clip(self.pv_kwh[steps] * factor[1], 0.0, None),
         )
+
+
+def forecast_record(options: Forecast) -> dict:
+    """The forecast as records name it: its kind and the settings that kind reads."""
+    own = {"day_type": ("load_weeks", "pv_days"), "noisy": ("noise_pct", "seed")}.get(options.kind, ())
+    return {"kind": options.kind, **{key: getattr(options, key) for key in own}}

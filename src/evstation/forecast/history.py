@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
-from ..dataset import read_dataset
+from ..dataset import PROFILES_FILE, read_csv, read_dataset
 from ..site.sessions import socket_sessions
 from ..tariff.model import BillingTariff
 
@@ -35,18 +35,28 @@ class Calendar:
 
     @classmethod
     def of(cls, profiles: pd.DataFrame, billing: BillingTariff) -> Calendar:
-        times = pd.DatetimeIndex(pd.to_datetime(profiles["timestamp"]))
-        month, in_peak = billing.calendar(profiles["timestamp"])
-        return cls(times.weekday.to_numpy(), times.hour.to_numpy(), month, in_peak)
+        return cls.of_stamps(pd.DatetimeIndex(pd.to_datetime(profiles["timestamp"])), billing)
+
+    @classmethod
+    def of_stamps(cls, stamps: pd.DatetimeIndex, billing: BillingTariff) -> Calendar:
+        month, in_peak = billing.calendar(stamps)
+        return cls(stamps.weekday.to_numpy(), stamps.hour.to_numpy(), month, in_peak)
 
 
 @dataclass(frozen=True)
-class TrainingProfiles:
-    """The training year's means a station can hold before it runs: load by weekday and hour, PV by hour
-    of day, and the EV draw by weekday and hour of vehicles that arrived `lag` hours before."""
+class TrainingMeans:
+    """The training year's mall load by weekday and hour and PV by hour of day: what a forecast falls
+    back on before the split has shown the hours it needs."""
 
     load_kwh: np.ndarray  # (7, 24)
     pv_kwh: np.ndarray  # (24,)
+
+
+@dataclass(frozen=True)
+class TrainingProfiles(TrainingMeans):
+    """The training year's means and the EV draw by weekday and hour of vehicles that arrived `lag` hours
+    before: the planner's expected arrivals."""
+
     ev_by_lag_kwh: np.ndarray  # (7, 24, longest stay): mean draw at that weekday-hour of arrivals `lag` hours earlier
 
     def ev_expected_kwh(self, calendar: Calendar, steps: np.ndarray) -> np.ndarray:
@@ -75,17 +85,35 @@ def asap_draw_kwh(sessions: pd.DataFrame, efficiency: float) -> tuple[np.ndarray
     return np.where(lag[None, :] < stay[:, None], draw, 0.0), sessions["arrival_step"].to_numpy(dtype=int)
 
 
+def weekday_hour_cells(calendar: Calendar) -> tuple[np.ndarray, np.ndarray]:
+    """Each step's weekday-hour cell (0..167) and how many steps each cell holds (at least 1)."""
+    cell = calendar.weekday * HOURS_PER_DAY + calendar.hour
+    return cell, np.maximum(np.bincount(cell, minlength=DAYS_PER_WEEK * HOURS_PER_DAY), 1)
+
+
+def means_of(profiles: pd.DataFrame, calendar: Calendar) -> TrainingMeans:
+    """A year's mall load by weekday and hour and PV by hour of day."""
+    cell, hours_in_cell = weekday_hour_cells(calendar)
+    load = np.bincount(cell, weights=profiles["mall_kwh"].to_numpy(), minlength=len(hours_in_cell)) / hours_in_cell
+    pv = np.bincount(calendar.hour, weights=profiles["pv_kwh"].to_numpy(), minlength=HOURS_PER_DAY) / np.maximum(
+        np.bincount(calendar.hour, minlength=HOURS_PER_DAY), 1
+    )
+    return TrainingMeans(load.reshape(DAYS_PER_WEEK, HOURS_PER_DAY), pv)
+
+
+def training_means(settings: Settings, data_dir: Path) -> TrainingMeans:
+    """The training year's means (its profiles only: cheap enough for every environment that observes)."""
+    profiles = read_profiles(Path(data_dir) / TRAINING_SPLIT)
+    return means_of(profiles, Calendar.of(profiles, BillingTariff.from_settings(settings.tariff)))
+
+
 def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
     dataset = read_dataset(Path(data_dir) / TRAINING_SPLIT)
     profiles = dataset.profiles
     calendar = Calendar.of(profiles, BillingTariff.from_settings(settings.tariff))
-    cell = calendar.weekday * HOURS_PER_DAY + calendar.hour
-    cells = DAYS_PER_WEEK * HOURS_PER_DAY
-    hours_in_cell = np.maximum(np.bincount(cell, minlength=cells), 1)
-    load = np.bincount(cell, weights=profiles["mall_kwh"].to_numpy(), minlength=cells) / hours_in_cell
-    pv = np.bincount(calendar.hour, weights=profiles["pv_kwh"].to_numpy(), minlength=HOURS_PER_DAY) / np.maximum(
-        np.bincount(calendar.hour, minlength=HOURS_PER_DAY), 1
-    )
+    means = means_of(profiles, calendar)
+    cell, hours_in_cell = weekday_hour_cells(calendar)
+    cells = len(hours_in_cell)
     table = socket_sessions(settings, dataset.sessions)
     draw, arrival = asap_draw_kwh(table, settings.sockets.efficiency_pct / PERCENT)
     lags = draw.shape[1]
@@ -95,6 +123,8 @@ def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
     lag_of = np.broadcast_to(np.arange(lags), draw.shape)
     np.add.at(by_lag, (cell[at_step[inside]], lag_of[inside]), draw[inside])
     by_lag /= hours_in_cell[:, None]
-    return TrainingProfiles(
-        load.reshape(DAYS_PER_WEEK, HOURS_PER_DAY), pv, by_lag.reshape(DAYS_PER_WEEK, HOURS_PER_DAY, lags)
-    )
+    return TrainingProfiles(means.load_kwh, means.pv_kwh, by_lag.reshape(DAYS_PER_WEEK, HOURS_PER_DAY, lags))
+
+
+def read_profiles(folder: Path) -> pd.DataFrame:
+    return read_csv(Path(folder) / PROFILES_FILE)

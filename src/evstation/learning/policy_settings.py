@@ -13,9 +13,9 @@ import json
 
 from ..config import dotted_value
 
-# The learner's problem (control), its rewards (reward, tariff, emission factor), the physics it
-# acts on (battery, sockets, simulation, validation's tolerances) and the constants the compact
-# observation is scaled by (the mall's modelled peak, opening hours, the inverter's limit).
+# The learner's problem (control, and the forecast it observes), its rewards (reward, tariff, emission
+# factor), the physics it acts on (battery, sockets, simulation, validation's tolerances) and the
+# constants the compact observation is scaled by (the mall's modelled peak, opening hours, the inverter's limit).
 POLICY_KEYS = (
     "battery",
     "sockets",
@@ -25,6 +25,7 @@ POLICY_KEYS = (
     "validation",
     "simulation",
     "control",
+    "forecast",
     "mall.enabled",
     "mall.weekday_profile_kw",
     "mall.annual_energy_mwh",

@@ -24,18 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import VEHICLE_KINDS, Settings
+from ..config import SPLITS, VEHICLE_KINDS, Settings
 from ..control.station import StationState
 from ..dataset import PROFILES_FILE, read_csv
 from ..errors import DataError
+from ..forecast.forecaster import Forecaster
+from ..forecast.history import TRAINING_SPLIT, Calendar, means_of
 from ..problem.learning_reward import baseline_import_kwh
 from ..tariff.model import BillingTariff
 from .citylearn_env import connected_vehicle_socs
 from .fast_data import StationData, load_station
-
-# The forecast noise must be identical in both simulators and on every run, not random across runs:
-# each step draws from a generator seeded by (this value, step). Any fixed value serves.
-FORECAST_NOISE_SEED = 20_250_101
 
 
 def socket_groups(charger_ids: tuple[str, ...]) -> np.ndarray:
@@ -59,6 +57,19 @@ def local_stamps(folder: Path, rows: int) -> pd.DatetimeIndex:
         extra = pd.date_range(stamps.iloc[-1], periods=rows - len(stamps) + 1, freq="h")[1:]
         stamps = pd.concat([stamps, pd.Series(extra)], ignore_index=True)
     return pd.DatetimeIndex(stamps.iloc[:rows])
+
+
+def station_forecaster(
+    settings: Settings, folder: Path, data: StationData, stamps: pd.DatetimeIndex, billing: BillingTariff
+) -> Forecaster:
+    """The forecaster of the split in `folder`, on the series the simulators read, falling back on the
+    training year beside it (a lone split with no training year beside it falls back on its own means)."""
+    training_folder = folder.parent / TRAINING_SPLIT
+    source = training_folder if (training_folder / PROFILES_FILE).is_file() else folder
+    profiles = read_csv(source / PROFILES_FILE)
+    means = means_of(profiles, Calendar.of(profiles, billing))
+    split = folder.name if folder.name in SPLITS else TRAINING_SPLIT
+    return Forecaster(settings.forecast, data.load_kwh, data.pv_kwh, Calendar.of_stamps(stamps, billing), means, split)
 
 
 def calendar(folder: Path, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,18 +113,16 @@ class StationObserver:
         data: StationData | None = None,
         *,
         without_solar: bool = False,
-        noise_seed: int = FORECAST_NOISE_SEED,
     ):
         self.folder = Path(folder)
         self.data = data if data is not None else load_station(self.folder)
         if without_solar:  # the without-solar run sets the PV to 0 kWp in CityLearn: its state says so too
             self.data = replace(self.data, pv_kwh=np.zeros_like(self.data.pv_kwh))
         self.forecast_hours = settings.control.forecast_hours
-        self.noise_fraction = settings.control.forecast_noise_pct / 100
-        self.noise_seed = noise_seed
         stamps = local_stamps(self.folder, self.data.rows)
         self.hour, self.weekday = stamps.hour.to_numpy(dtype=int), stamps.dayofweek.to_numpy(dtype=int)
         self.billing = BillingTariff.from_settings(settings.tariff)
+        self.forecaster = station_forecaster(settings, self.folder, self.data, stamps, self.billing)
         self.clock = self.billing.clock(stamps)
         self.month_start = self.billing.month_starts(self.clock["month"])
         self.idle_import_kw = idle_import_kw(self.data)
@@ -130,15 +139,12 @@ class StationObserver:
         """Steps in an episode (CityLearn's rows less its terminal one)."""
         return self.data.rows - 1
 
-    def forecast_kwh(self, series: np.ndarray, step: int, stream: int) -> np.ndarray:
-        """The next `forecast_hours` rows after `step` (the last row repeated past the end), with
-        the relative noise of params, drawn statelessly from (seed, step, stream)."""
-        rows = np.minimum(np.arange(step + 1, step + 1 + self.forecast_hours), len(series) - 1)
-        values = series[rows].astype(float)
-        if self.noise_fraction and self.forecast_hours:
-            rng = np.random.default_rng([self.noise_seed, step, stream])
-            values = np.maximum(values * (1.0 + self.noise_fraction * rng.standard_normal(len(values))), 0.0)
-        return values
+    def forecasts_kwh(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The load and PV of the next `forecast_hours` rows after `step` as the station's forecaster gives
+        them (params `forecast`; the last row repeated past the episode's end)."""
+        rows = np.minimum(np.arange(step, step + 1 + self.forecast_hours), self.data.rows - 1)
+        load, pv = self.forecaster.window(rows, float(self.data.load_kwh[step]), float(self.data.pv_kwh[step]))
+        return load[1:], pv[1:]
 
     def first_billed_step(self, step: int, episode_start: int = 0) -> int:
         """The first step whose import counts in `step`'s month-to-date peaks: the month's first, or
@@ -180,6 +186,7 @@ class StationObserver:
             np.asarray(vehicle_soc_after_previous_step, dtype=np.float32),
         )
         battery = data.battery
+        load_forecast_kwh, pv_forecast_kwh = self.forecasts_kwh(step)
         return StationState(
             step=step,
             hour=int(self.hour[step]),
@@ -188,8 +195,8 @@ class StationObserver:
             pv_kwh=float(data.pv_kwh[step]),
             tariff_pen_per_kwh=float(data.pricing[step]),
             emission_factor_kg_per_kwh=float(data.carbon_intensity[step]),
-            load_forecast_kwh=self.forecast_kwh(data.load_kwh, step, 0),
-            pv_forecast_kwh=self.forecast_kwh(data.pv_kwh, step, 1),
+            load_forecast_kwh=load_forecast_kwh,
+            pv_forecast_kwh=pv_forecast_kwh,
             battery_soc=float(battery_soc),
             battery_capacity_kwh=float(battery.capacity_kwh),
             battery_power_kw=float(battery.nominal_power_kw),

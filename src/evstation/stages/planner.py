@@ -8,20 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import SPLITS, Forecast, Settings
+from ..config import SPLITS, Settings
 from ..control.mpc import MS_PER_S, NAME, MpcController
 from ..dataset import read_dataset
 from ..files import write_json_atomically
+from ..forecast.forecaster import forecast_record
 from ..forecast.history import training_profiles
 from .records import run_controller
 
 log = logging.getLogger(__name__)
-
-
-def forecast_record(options: Forecast) -> dict:
-    """The forecast as records name it: its kind and the settings that kind reads."""
-    own = {"day_type": ("load_weeks", "pv_days"), "noisy": ("noise_pct", "seed")}.get(options.kind, ())
-    return {"kind": options.kind, **{key: getattr(options, key) for key in own}}
 
 
 def planner_record(settings: Settings) -> dict:

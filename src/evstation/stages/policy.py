@@ -9,6 +9,7 @@ from ..config import Settings
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import DataError
 from ..files import write_json_atomically
+from ..forecast.forecaster import forecast_record
 from ..learning.checkpoints import CheckpointStore
 from ..learning.station_env import PolicyController
 from ..learning.training import check_seed, check_trained_under, check_writable, run_folder
@@ -49,5 +50,6 @@ def evaluate_policy(
         fast_training_year=True,
     )
     record["model_steps"] = chosen.num_timesteps
+    record["forecast"] = forecast_record(settings.forecast)  # what the policy observed of the hours ahead
     write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)
     return record
