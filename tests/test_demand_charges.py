@@ -14,9 +14,8 @@ import yaml
 
 from conftest import data_dir, results_dir, run_cli, run_cli_in_process, write_params
 from evstation.config import load_settings
-from evstation.control.rules import make_baseline
+from evstation.stages.baselines import run_rule
 from evstation.stages.optimum import lp_record_path, run_oracle
-from evstation.stages.records import run_controller
 from evstation.tariff.model import BillingTariff
 
 GENERATION_PEN_PER_KW_MONTH, DISTRIBUTION_PEN_PER_KW_MONTH = 56.09, 16.40
@@ -45,14 +44,7 @@ def runs(built_small, tmp_path_factory) -> Path:
     run_oracle(settings, data, results, name="oracle")
     for name in RULES:
         if name != "peak_shaving":
-            run_controller(
-                settings,
-                name,
-                lambda split, name=name: make_baseline(name, settings),
-                data_dir=data,
-                results_dir=results,
-                fast_training_year=True,
-            )
+            run_rule(settings, data, results, name=name)
     return folder
 
 

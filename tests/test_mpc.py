@@ -24,13 +24,12 @@ from evstation.control.mpc import (
     reachable_stored_kwh,
 )
 from evstation.control.oracle import build_lp, solve_lp
-from evstation.control.rules import make_baseline
 from evstation.dataset import read_dataset
 from evstation.forecast.history import Calendar, training_profiles
 from evstation.simulation.fast_check import simulate_fast
+from evstation.stages.baselines import run_rule
 from evstation.stages.optimum import run_oracle
 from evstation.stages.planner import run_mpc
-from evstation.stages.records import run_controller
 from evstation.stages.tuning import run_peak_shaving
 from evstation.tariff.demand import demand_charge_pen
 from evstation.tariff.model import BillingTariff
@@ -65,14 +64,7 @@ def runs(built_small, tmp_path_factory) -> Path:
     run_oracle(settings, data, results, name="oracle_bill")
     run_peak_shaving(settings, data, results)
     for name in RULES:
-        run_controller(
-            settings,
-            name,
-            lambda split, name=name: make_baseline(name, settings),
-            data_dir=data,
-            results_dir=results,
-            fast_training_year=True,
-        )
+        run_rule(settings, data, results, name=name)
     return folder
 
 
