@@ -433,6 +433,7 @@ class Control:
 
     action_interface: Literal["symmetric", "citylearn"]  # [-1, 1] on every dimension | CityLearn's raw box
     feasibility_floor: bool  # least-laxity floor and battery cut before the simulator
+    peak_guard: bool  # no step imports above the month's billed peak or the rule's import (control/peak_guard.py)
     action_space: Literal["aggregated", "per_socket"]  # battery + one EV power per socket group | one per socket
     learning_reward: Literal["marginal", "station"]  # the station's marginal effect | the reported reward
     observation: Literal["compact", "citylearn"]  # scaled station features | CityLearn's raw observation
@@ -443,6 +444,8 @@ class Control:
     residual_tuning: ResidualTuning | None = None  # peak_shaving's tuned rule, from its record (not in params.yaml)
 
     def check(self, path: str) -> None:
+        if self.peak_guard and self.residual == "none":
+            raise ConfigError(f"{path}.peak_guard: the guard caps import at the rule's; it needs a residual rule")
         if self.residual != "none" and self.action_interface != "symmetric":
             raise ConfigError(
                 f"{path}.residual: a correction of a rule needs action_interface symmetric "

@@ -9,6 +9,9 @@
   the group; `per_socket` - one action per socket, in CityLearn's charger order.
 - `feasibility_floor`: each connected vehicle gets at least its floor (control.floor) and the
   battery's action is cut to its SOC window and power.
+- `peak_guard` (with a residual rule): a step imports no more than the month's billed peak so far or
+  what the rule would import now, whichever is higher, unless a deadline forces more
+  (control/peak_guard.py): exploring cannot raise a billed peak beyond the rule's.
 - `residual`: `least_laxity` - the policy's action is a change to what the least-laxity rule
   (control.rules.LeastLaxity) would do, so the zero action, where a Gaussian policy starts, is the
   rule (residual policy learning: Silver et al. 2018, Johannink et al. 2019); `peak_shaving` - the
@@ -32,6 +35,7 @@ import numpy as np
 from ..config import VEHICLE_KINDS, Settings
 from ..control.allocation import headroom_kwh_by_group, least_laxity_first
 from ..control.floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
+from ..control.peak_guard import guard_cap_kwh, guarded, import_kwh
 from ..control.peak_shaving import make_rule
 from ..control.rules import LeastLaxity, PeakShaving
 from ..control.station import StationState
@@ -79,6 +83,7 @@ class ActionPipeline:
         self.symmetric = control.action_interface == "symmetric"
         self.aggregated = control.action_space == "aggregated"
         self.floor_on = control.feasibility_floor
+        self.guard_on = control.peak_guard
         self.rule = residual_rule(settings)
         self.residual = self.rule is not None
         self.socket_group = np.array([VEHICLE_KINDS.index(kind) for kind in socket_kinds(settings)], dtype=int)
@@ -157,6 +162,8 @@ class ActionPipeline:
                 return np.concatenate([[battery], sockets]), LayerStats(0, 0.0, False)
             low, high = battery_limits(state)
             cut = min(max(battery, low), high)
+            if self.guard_on:
+                cut, sockets = self.guard(state, cut, sockets)
             return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
         action = self.in_citylearn_box(policy_action)
         battery, ev_action = float(action[0]), action[1:]
@@ -167,6 +174,14 @@ class ActionPipeline:
         low, high = battery_limits(state)
         cut = min(max(battery, low), high)
         return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
+
+    def guard(self, state: StationState, battery: float, sockets: np.ndarray) -> tuple[float, np.ndarray]:
+        """The action held under the month's billed peak or what the rule imports now (control/peak_guard.py)."""
+        rule = self.rule.act({}, state.step, state)
+        low, high = battery_limits(state)
+        rule_sockets = np.maximum(rule[1:], floor_fraction(state))
+        rule_import_kwh = import_kwh(state, min(max(float(rule[0]), low), high), rule_sockets)
+        return guarded(state, battery, sockets, guard_cap_kwh(state, rule_import_kwh))
 
     @staticmethod
     def _stats(asked: np.ndarray, sockets: np.ndarray, state: StationState, battery_cut: bool) -> LayerStats:
