@@ -28,6 +28,8 @@ def planner_record(settings: Settings) -> dict:
         "objective": settings.objective,
         "load_margin_pct": mpc.load_margin_pct,
         "late_discharge_tiebreak_per_kwh": mpc.late_discharge_tiebreak_per_kwh,
+        "early_charge_tiebreak_per_kwh": mpc.early_charge_tiebreak_per_kwh,
+        "window_soc_target_pct": mpc.window_soc_target_pct,
         "future_arrivals": "training year's mean draw by weekday and hour, fixed",
     }
 
