@@ -21,8 +21,8 @@ from evstation.learning.policy_settings import POLICY_KEYS
 PACKAGE = "src/evstation"
 # Whole subpackages are dependencies: a module added to one is covered without editing this list.
 DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "dataset.py", "site"]
-VALIDATE_CODE = DATASET_CODE + ["kpis.py", "validate.py", "tariff", "problem", "simulation", "control"]
-SIMULATION_CODE = DATASET_CODE + ["kpis.py", "tariff", "problem", "simulation", "control", "stages"]
+VALIDATE_CODE = DATASET_CODE + ["kpis.py", "validate.py", "tariff", "forecast", "problem", "simulation", "control"]
+SIMULATION_CODE = DATASET_CODE + ["kpis.py", "tariff", "forecast", "problem", "simulation", "control", "stages"]
 TRAINING_CODE = SIMULATION_CODE + ["learning"]
 REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "report"]
 
