@@ -26,6 +26,9 @@ from evstation.report.tables import best_rule, comparison_table, scenario_table,
 from evstation.report.text import cell, markdown, signed
 
 sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import results_tables  # noqa: E402
+
 import stages as workflow_stages  # noqa: E402
 
 SETTINGS = apply_overrides(load_settings(PARAMS), with_station_only())
@@ -500,7 +503,11 @@ def test_learning_curves_draw_the_rule_and_the_optimum_beside_the_validation_sco
 
 
 def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(tmp_path):
-    write_records(tmp_path, "mall_mt3", bill_records())
+    records = bill_records()
+    for value in records.values():
+        value["eval"]["sessions_departed"] = 350
+    write_records(tmp_path, "mall_mt3", records)
+    write_dataset_summary(tmp_path, "mall_mt3")
     write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path / "report")],
@@ -509,7 +516,10 @@ def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "**mall_mt3** (objective `bill`), held-out year:"
+    assert lines[0] == (
+        "**mall_mt3** (objective `bill`), held-out year; 600 vehicles arrived, 250 (41.7 %) turned away "
+        "(every socket of their kind taken), wanting 15.7 MWh, 350 sessions served:"
+    )
     # the bar on the bill: peak_shaving (400 kPEN; hold_for_peak strands vehicles), the optimum 380 kPEN
     assert (
         "- bill: best rule `peak_shaving` 400.0 kPEN, `oracle_bill` 380.0 kPEN: "
@@ -530,6 +540,12 @@ def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(
     ]
     assert rows["peak_shaving"] == "| peak_shaving | 1 | 1.0 | 2.2 | 400.0 | 280.0 | 80.0 | 40.0 | 100.0 |"
     assert rows["ppo"].startswith("| ppo | 3 | 1.0 | 2.2 | 390.0 [389.0, 391.0] |")  # IQM and its bootstrap interval
+    # a report written before it recorded the service: the dataset summary beside it
+    table = pd.read_csv(tmp_path / "report" / "comparison.csv").drop(columns=["arrivals", "sessions_departed"])
+    assert results_tables.scenario_tables(table, PARAMS, tmp_path).splitlines()[0] == (
+        "**mall_mt3** (objective `bill`), held-out year; 600 vehicles arrived, 250 (41.7 %) turned away "
+        "(every socket of their kind taken), wanting 15.7 MWh, 350 sessions served:"
+    )
     missing = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path)],
         capture_output=True,
