@@ -1,6 +1,8 @@
 """The README's results tables, from the report's records (results/report/comparison.csv, written by
-`evstation compare`): per scenario, the held-out year of every controller (CO2, import, the bill and
-its parts, EV service) and the room on each objective, best rule minus optimum, in units and in %.
+`evstation compare`): per scenario, the station's service (vehicles arrived, turned away, sessions served),
+the held-out year of every controller (CO2, import, the bill and its parts, EV satisfaction of the sessions
+served) and the room on each objective, best rule minus optimum, in units and in %. A report written before
+it recorded the service takes it from the dataset summary beside it (`../scenarios/<scenario>/dataset/`).
 
     .venv/bin/python scripts/results_tables.py                  # results/report/comparison.csv
     .venv/bin/python scripts/results_tables.py --report other/report
@@ -20,6 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from evstation.config import load_settings, scenario_settings  # noqa: E402
 from evstation.report.names import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM  # noqa: E402
+from evstation.report.records import dataset_summary  # noqa: E402
 from evstation.report.tables import best_rule, near_zero  # noqa: E402
 from evstation.report.text import signed  # noqa: E402  (the report's signed difference: "0.0", never "-0.0")
 
@@ -30,7 +33,7 @@ COLUMNS = {
     "bill_energy_pen": ("energy (kPEN)", 1e3),
     "bill_demand_generation_pen": ("generation demand (kPEN)", 1e3),
     "bill_demand_distribution_pen": ("distribution demand (kPEN)", 1e3),
-    "ev_satisfaction_pct": ("EV satisfied (%)", 1.0),
+    "ev_satisfaction_pct": ("EV satisfied (% of served)", 1.0),
 }
 UNITS = {"co2_grid_kg": ("t", 1e3), "bill_pen": ("kPEN", 1e3)}
 
@@ -67,7 +70,31 @@ def room_line(evaluation: pd.DataFrame, table: pd.DataFrame, objective: str, set
     )
 
 
-def scenario_tables(table: pd.DataFrame, params: Path) -> str:
+def _known(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def service(evaluation: pd.DataFrame, results_dir: Path, scenario: str) -> str:
+    """The station's service on the held-out year, as the heading's tail: from the report's rows, else from the
+    scenario's dataset summary; empty where neither has it."""
+    first = evaluation.iloc[0]
+    figures = {key: first.get(key) for key in ("arrivals", "turned_away", "turned_away_pct", "turned_away_energy_kwh")}
+    if not _known(figures["arrivals"]):
+        figures = dataset_summary(results_dir, scenario).get("eval", {})
+    if not all(_known(figures.get(key)) for key in ("arrivals", "turned_away", "turned_away_pct")):
+        return ""
+    energy = figures.get("turned_away_energy_kwh")
+    wanted = f", wanting {energy / 1e3:,.1f} MWh" if _known(energy) else ""
+    sessions = evaluation["sessions_departed"].dropna() if "sessions_departed" in evaluation else []
+    sessions = [sessions.iloc[0]] if len(sessions) and sessions.nunique() == 1 else [figures.get("sessions")]
+    served = f", {int(sessions[0]):,} sessions served" if _known(sessions[0]) else ""
+    return (
+        f"; {int(figures['arrivals']):,} vehicles arrived, {int(figures['turned_away']):,} "
+        f"({figures['turned_away_pct']:.1f} %) turned away (every socket of their kind taken){wanted}{served}"
+    )
+
+
+def scenario_tables(table: pd.DataFrame, params: Path, results_dir: Path) -> str:
     settings = load_settings(params)
     lines = []
     for scenario in dict.fromkeys(table["scenario"]):
@@ -75,7 +102,8 @@ def scenario_tables(table: pd.DataFrame, params: Path) -> str:
         scenario_config = scenario_settings(settings, scenario) if scenario in settings.scenarios else settings
         evaluation = rows[rows["split"] == "eval"].set_index("controller")
         order = [name for name in BASELINE_ORDER + AGENT_ORDER if name in evaluation.index]
-        lines += [f"**{scenario}** (objective `{scenario_config.objective}`), held-out year:", ""]
+        heading = f"**{scenario}** (objective `{scenario_config.objective}`), held-out year"
+        lines += [f"{heading}{service(evaluation, results_dir, scenario)}:", ""]
         lines += [room_line(evaluation, rows, objective, scenario_config) for objective in ("grid_co2", "bill")] + [""]
         lines += [
             "| controller | runs | " + " | ".join(label for label, _ in COLUMNS.values()) + " |",
@@ -106,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_file():
         print(f"results_tables: error: {path}: no such file (run `evstation compare`)", file=sys.stderr)
         return 2
-    print(scenario_tables(pd.read_csv(path), args.params))
+    print(scenario_tables(pd.read_csv(path), args.params, args.report.parent))
     return 0
 
 

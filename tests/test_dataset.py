@@ -261,6 +261,21 @@ def test_summary_consistent_with_tables(built_small, split, settings):
         assert summary[f"sessions_per_day_{kind}"] == pytest.approx(len(of_kind) / days)
         assert summary[f"ev_energy_kwh_per_day_{kind}"] == pytest.approx(of_kind["energy_required_kwh"].sum() / days)
         assert summary[f"turned_away_{kind}"] == arrivals[f"{kind}_turned_away"].sum()
+        vehicle = settings.vehicles.kind(kind)  # turned away: counted at the kind's mean arrival SOC
+        wanted_kwh = (vehicle.required_soc_pct - vehicle.arrival_soc_pct) / 100 * vehicle.battery_kwh
+        assert summary[f"turned_away_energy_kwh_{kind}"] == pytest.approx(summary[f"turned_away_{kind}"] * wanted_kwh)
+    assert summary["turned_away_energy_kwh"] == pytest.approx(
+        sum(summary[f"turned_away_energy_kwh_{kind}"] for kind in VEHICLE_KINDS)
+    )
+    assert sum(summary["arrivals_by_hour"]) == summary["arrivals"] and len(summary["arrivals_by_hour"]) == 24
+    assert sum(summary["turned_away_by_hour"]) == summary["turned_away"] and len(summary["turned_away_by_hour"]) == 24
+    closed = [
+        hour for hour in range(24) if not settings.opening_hours.open_hour <= hour < settings.opening_hours.close_hour
+    ]
+    assert all(summary["arrivals_by_hour"][hour] == 0 for hour in closed)
+    factor = profiles["emission_factor_kg_per_kwh"]
+    assert summary["emission_factor_kg_per_kwh_mean"] == pytest.approx(factor.mean())
+    assert summary["emission_factor_kg_per_kwh_min"] <= summary["emission_factor_kg_per_kwh_max"]
     assert summary["pv_ac_kwh"] == pytest.approx(profiles["pv_kwh"].sum())
     assert summary["mall_kwh"] == pytest.approx(profiles["mall_kwh"].sum())
     assert summary["ghi_kwh_m2"] == pytest.approx(profiles["ghi_w_m2"].sum() / 1000)

@@ -376,6 +376,10 @@ def test_sessions_without_a_free_socket_are_turned_away(tmp_path, settings):
     year = session_file.sessions_from_file(write_sessions(tmp_path / "s.csv", rows), HOURS, settings)
     assert year.arrivals.loc[2, "mototaxi"] == 4 and year.turned_away.loc[2, "mototaxi"] == 1
     assert year.arrivals.drop(index=2)[list(VEHICLE_KINDS)].to_numpy().sum() == 0
+    # per step: the one turned away arrived at 18:00 on day 2, wanting 60 % of a 4.5 kWh battery
+    turned = year.by_step["turned_away_mototaxi"]
+    assert turned.sum() == 1 and turned[2 * 24 + 18] == 1 and year.by_step["arrivals_mototaxi"].sum() == 4
+    assert year.by_step["turned_away_energy_kwh_mototaxi"].sum() == pytest.approx(0.6 * 4.5)
     served = year.sessions
     assert list(served["arrival_step"]) == [66, 66, 67], "met in order of exact arrival time"
     assert list(served["departure_step"]) == [67, 68, 68]

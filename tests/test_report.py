@@ -4,23 +4,32 @@ percentage of a base near zero, the room on each scenario's objective, the summa
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import PARAMS, ROOT, with_station_only
 from evstation.config import apply_overrides, load_settings
-from evstation.report import write_report
-from evstation.report.figures import identical_groups, reference_scores
+from evstation.report import figures, write_report
+from evstation.report.figures import _band, identical_groups, reference_scores, turned_away_by_hour
 from evstation.report.names import KPIS
-from evstation.report.records import Entry, validation_scores
+from evstation.report.records import Entry, forecast_of, validation_scores
 from evstation.report.statistics import bootstrap_interval, bootstrap_intervals, central, interquartile_mean
-from evstation.report.tables import best_rule, comparison_table
-from evstation.report.text import cell, signed
+from evstation.report.tables import best_rule, comparison_table, scenario_table, summary
+from evstation.report.text import cell, markdown, signed
+
+sys.path.insert(0, str(ROOT / "workflow"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import results_tables  # noqa: E402
+
+import stages as workflow_stages  # noqa: E402
 
 SETTINGS = apply_overrides(load_settings(PARAMS), with_station_only())
 
@@ -377,7 +386,15 @@ def test_summary_is_small_and_holds_the_headline(two_scenarios):
     summary = json.loads((two_scenarios / "report" / "summary.json").read_text())
     assert list(summary) == ["mall", "mall_mt3", "station_only"]
     assert 50 < count_numbers(summary) < 300
-    metrics = {"grid_co2_t", "bill_kpen", "import_mwh", "ev_satisfaction_pct", "share_of_room_pct"}
+    metrics = {
+        "grid_co2_t",
+        "bill_kpen",
+        "import_mwh",
+        "turned_away_pct",
+        "sessions_served",
+        "ev_satisfaction_pct",
+        "share_of_room_pct",
+    }
     assert set(summary["mall"]["uncontrolled"]) == metrics
     assert set(summary["mall_mt3"]["ppo"]) == metrics | {"model_kept_step_min", "model_kept_step_max"}
     assert summary["mall"]["ppo"]["grid_co2_t"] == pytest.approx(0.97)  # IQM over seeds, not the best seed
@@ -389,6 +406,7 @@ def test_summary_is_small_and_holds_the_headline(two_scenarios):
     assert summary["mall_mt3"]["ppo"]["model_kept_step_min"] == 0
     assert summary["mall_mt3"]["ppo"]["model_kept_step_max"] == 50_000
     assert summary["station_only"]["uncontrolled"]["import_mwh"] == pytest.approx(100.0 / 0.45 / 1e3, abs=1e-3)
+    assert summary["mall"]["uncontrolled"]["turned_away_pct"] is None  # records without a dataset summary
 
 
 def write_week(folder, scenario, name, soc_pct, import_kwh):
@@ -485,7 +503,11 @@ def test_learning_curves_draw_the_rule_and_the_optimum_beside_the_validation_sco
 
 
 def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(tmp_path):
-    write_records(tmp_path, "mall_mt3", bill_records())
+    records = bill_records()
+    for value in records.values():
+        value["eval"]["sessions_departed"] = 350
+    write_records(tmp_path, "mall_mt3", records)
+    write_dataset_summary(tmp_path, "mall_mt3")
     write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path / "report")],
@@ -494,7 +516,10 @@ def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "**mall_mt3** (objective `bill`), held-out year:"
+    assert lines[0] == (
+        "**mall_mt3** (objective `bill`), held-out year; 600 vehicles arrived, 250 (41.7 %) turned away "
+        "(every socket of their kind taken), wanting 15.7 MWh, 350 sessions served:"
+    )
     # the bar on the bill: peak_shaving (400 kPEN; hold_for_peak strands vehicles), the optimum 380 kPEN
     assert (
         "- bill: best rule `peak_shaving` 400.0 kPEN, `oracle_bill` 380.0 kPEN: "
@@ -515,6 +540,12 @@ def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(
     ]
     assert rows["peak_shaving"] == "| peak_shaving | 1 | 1.0 | 2.2 | 400.0 | 280.0 | 80.0 | 40.0 | 100.0 |"
     assert rows["ppo"].startswith("| ppo | 3 | 1.0 | 2.2 | 390.0 [389.0, 391.0] |")  # IQM and its bootstrap interval
+    # a report written before it recorded the service: the dataset summary beside it
+    table = pd.read_csv(tmp_path / "report" / "comparison.csv").drop(columns=["arrivals", "sessions_departed"])
+    assert results_tables.scenario_tables(table, PARAMS, tmp_path).splitlines()[0] == (
+        "**mall_mt3** (objective `bill`), held-out year; 600 vehicles arrived, 250 (41.7 %) turned away "
+        "(every socket of their kind taken), wanting 15.7 MWh, 350 sessions served:"
+    )
     missing = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "results_tables.py"), "--report", str(tmp_path)],
         capture_output=True,
@@ -571,3 +602,229 @@ def test_a_signed_difference_that_rounds_to_zero_has_no_sign():
     assert signed(-0.04) == "0.0" and signed(0.04) == "0.0"
     assert signed(-0.004, 2) == "0.00"
     assert signed(1234.56) == "+1,234.6" and signed(-1.26) == "-1.3"
+
+
+# ---------------------------------------------------------------- the station's service, the site, the horizon
+
+
+def write_dataset_summary(folder, scenario, energy_kwh=15_678.0, factor=None, by_hour=True):
+    """A dataset summary as build-dataset writes it (both splits alike); without `energy_kwh`, one built
+    before the turned-away energy was recorded."""
+    arrivals_by_hour = [0] * 9 + [40] * 9 + [60] * 4 + [0] * 2  # 600 a day's worth, over 9:00-21:59
+    turned_by_hour = [0] * 9 + [10] * 9 + [40] * 4 + [0] * 2  # 250, mostly in the evening
+    figures = {"arrivals": 600, "turned_away": 250, "turned_away_pct": 100 * 250 / 600, "sessions": 350}
+    if energy_kwh is not None:
+        figures["turned_away_energy_kwh"] = energy_kwh
+    if by_hour:
+        figures.update(arrivals_by_hour=arrivals_by_hour, turned_away_by_hour=turned_by_hour)
+    if factor is not None:
+        mean, low, high = factor
+        figures.update(
+            emission_factor_kg_per_kwh_mean=mean,
+            emission_factor_kg_per_kwh_min=low,
+            emission_factor_kg_per_kwh_max=high,
+        )
+    path = folder / "scenarios" / scenario / "dataset" / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({split: {"split": split, **figures} for split in ("train", "eval")}))
+
+
+def served_records(sessions=350, **extra):
+    """The mall's records with the sessions each served; `extra` adds or replaces records."""
+    records = {
+        "without_solar": record("without_solar", 2000.0, solar_pct=0.0),
+        "uncontrolled": record("uncontrolled", 1000.0),
+        "rule_based": record("rule_based", 970.0),
+        "least_laxity": record("least_laxity", 900.0, ev_pct=80.0),
+        "oracle": record("oracle", 950.0),
+        **{f"ppo_seed{seed}": record("ppo", co2) for seed, co2 in enumerate((955.0, 965.0, 990.0))},
+        **extra,
+    }
+    for value in records.values():
+        for split in ("train", "eval"):
+            value[split]["sessions_departed"] = sessions
+    return records
+
+
+def report_text(settings, folder, scenario="mall"):
+    """A scenario's rows and the report's text, without its figures, on few bootstrap samples (fast)."""
+    settings = apply_overrides(settings, {"report.bootstrap_samples": 200})
+    table = scenario_table(settings, folder, scenario)
+    return table, markdown(settings, table, folder)
+
+
+def test_the_service_stands_beside_ev_satisfaction(tmp_path):
+    """44 % of the vehicles turned away is the first number for a planner: every table and the headline say it
+    beside each controller's sessions served and the satisfaction of those."""
+    write_records(tmp_path, "mall", served_records())
+    write_dataset_summary(tmp_path, "mall")
+    table, text = report_text(SETTINGS, tmp_path)
+    evaluation = table[table["split"] == "eval"].set_index("controller")
+    assert evaluation["arrivals"].eq(600).all() and evaluation["turned_away"].eq(250).all()
+    assert evaluation.loc["ppo", "turned_away_pct"] == pytest.approx(41.667, abs=1e-3)
+    assert evaluation.loc["ppo", "turned_away_energy_kwh"] == pytest.approx(15_678.0)
+    assert evaluation.loc["ppo", "sessions_departed"] == 350
+    for section in ("### Headline", "### Every controller, evaluation", "### Every controller, training"):
+        assert markdown_cell(text, section, "uncontrolled", "turned away (% of arrivals)") == "41.7"
+        assert markdown_cell(text, section, "uncontrolled", "sessions served") == "350"
+        assert markdown_cell(text, section, "ppo", "EV satisfied (% of served)").startswith("100.0")
+    assert (
+        markdown_cell(text, "### Every controller, evaluation", "least_laxity", "EV satisfied (% of served)") == "80.0"
+    )
+    assert (
+        "600 vehicles arrived; 250 (41.7 %) found every socket of their kind taken and were turned away, "
+        "wanting 15.7 MWh" in text
+    )
+    assert summary(table, ["mall"])["mall"]["ppo"]["turned_away_pct"] == pytest.approx(41.667)
+
+
+def test_a_summary_built_before_the_turned_away_energy_says_n_a(tmp_path):
+    write_records(tmp_path, "mall", served_records())
+    write_dataset_summary(tmp_path, "mall", energy_kwh=None, by_hour=False)
+    _, text = report_text(SETTINGS, tmp_path)
+    assert "were turned away, wanting n/a (a dataset summary built before it was recorded" in text
+    assert markdown_cell(text, "### Headline", "uncontrolled", "turned away (% of arrivals)") == "41.7"
+
+
+def test_the_turned_away_figure_is_drawn_from_the_counts_by_hour(tmp_path):
+    write_dataset_summary(tmp_path, "mall")
+    path = tmp_path / "turned_away_by_hour.png"
+    turned_away_by_hour(tmp_path, SETTINGS, ("mall", "mall_mt3"), path)  # mall_mt3: no summary, said so
+    assert path.stat().st_size > 10_000
+    assert "turned_away_by_hour.png" in workflow_stages.REPORT_FIGURES
+
+
+def test_the_grid_factor_is_the_scenarios_own(tmp_path):
+    """A site whose hourly factors are 0.68-0.77 is not reported at the mall's 0.4521."""
+    write_records(tmp_path, "mall", served_records())
+    write_dataset_summary(tmp_path, "mall", factor=(0.72, 0.68, 0.77))
+    _, text = report_text(SETTINGS, tmp_path)
+    assert "Grid emission factor, evaluation year, held out: 0.7200 kg CO2/kWh (mean, hourly 0.6800 to 0.7700" in text
+    assert "0.4521" not in text
+    # an older summary: the factors uncontrolled ran on
+    write_dataset_summary(tmp_path, "mall")
+    path = tmp_path / "scenarios" / "mall" / "timeseries" / "uncontrolled_eval.csv"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"import_kwh": [1.0, 2.0], "emission_factor_kg_per_kwh": [0.7, 0.74]}).to_csv(path, index=False)
+    _, text = report_text(SETTINGS, tmp_path)
+    assert "0.7200 kg CO2/kWh (mean, hourly 0.7000 to 0.7400; from uncontrolled's run)" in text
+    # neither, and the scenario names factor files: n/a, never params' constant
+    path.unlink()
+    files = apply_overrides(SETTINGS, {"emissions.grid_factor_files": {"train": "a.csv", "eval": "b.csv"}})
+    _, text = report_text(files, tmp_path)
+    assert "Grid emission factor, evaluation year, held out: n/a" in text and "0.4521" not in text
+
+
+PERCENT = re.compile(r"([-+]?\d[\d,]*(?:\.\d+)?) %")
+
+
+def shown_percentages(text):
+    """Every percentage the text writes: numbers before " %", and the cells of columns headed in %."""
+    values = [float(value.replace(",", "")) for value in PERCENT.findall(text)]
+    lines = text.splitlines()
+    for index, line in enumerate(lines[:-1]):
+        if line.startswith("| ") and lines[index + 1].startswith("|---"):
+            header = [cell.strip() for cell in line.strip("|").split("|")]
+            for row in itertools.takewhile(lambda row: row.startswith("| "), lines[index + 2 :]):
+                cells = [cell.strip() for cell in row.strip("|").split("|")]
+                values += [
+                    float(cell.split()[0].replace(",", ""))
+                    for name, cell in zip(header, cells)
+                    if "%" in name and re.fullmatch(r"[-+]?\d[\d,]*(\.\d+)?", cell.split(" ")[0])
+                ]
+    return values
+
+
+def test_no_share_beyond_a_thousand_percent(tmp_path):
+    """A room of 5 kg against agents 100 kg above the bar: a share of -1,900 % says nothing, it is n/a."""
+    records = served_records(ppo_seed0=record("ppo", 1070.0), ppo_seed1=record("ppo", 1070.0))
+    records["ppo_seed2"] = record("ppo", 1070.0)
+    records["oracle"] = record("oracle", 965.0)
+    records["without_solar"] = record("without_solar", 50.0, solar_pct=0.0)  # uncontrolled: +1,900 % of it
+    write_records(tmp_path, "mall", records)
+    table, text = report_text(SETTINGS, tmp_path)
+    evaluation = table[table["split"] == "eval"].set_index("controller")
+    assert evaluation.loc["ppo", "share_of_room_pct"] == pytest.approx(-2000.0)  # the table keeps the figure
+    assert markdown_cell(text, "### Headline", "ppo", "share of the room (%)") == "n/a (beyond ±1,000 %)"
+    assert max(abs(value) for value in shown_percentages(text)) <= 1000
+
+
+def test_a_report_at_quick_size_says_so_and_leaves_out_what_a_week_cannot_show(tmp_path):
+    """`make quick`'s week is a check that everything runs: so labelled in the title and the headline, with
+    no share of the room nor monthly demand charge (a month's charge on a week), no share beyond ±1,000 %."""
+    quick = apply_overrides(
+        SETTINGS,
+        {
+            "simulation.horizon_hours": 168,
+            "control.model_selection.validation_days": 2,
+            "report.bootstrap_samples": 200,
+        },
+    )
+    records = bill_records()
+    records["peak_shaving"] = record("peak_shaving", 990.0, bill_pen=400_000.0)
+    records["oracle_bill"] = record("oracle_bill", 985.0, bill_pen=399_990.0)  # a room of 10 PEN: shares of -100x
+    write_records(tmp_path, "mall_mt3", records)
+    table = write_report(quick, tmp_path, tmp_path / "report")
+    text = (tmp_path / "report" / "comparison.md").read_text()
+    assert text.startswith("# Controller comparison at quick size (7 days)")
+    assert "**Quick size: 7 days of a small station. A check that everything runs, not a result.**" in text
+    assert "### Headline: first 7 days of the evaluation year, held out, at quick size: a check that" in text
+    assert "No share of it is given: 7 days at quick size are not a year." in text
+    for column in ("share_of_room_pct", "share_of_oracle_gain_pct", "bill_demand_generation_pen"):
+        assert table[column].isna().all(), column
+    assert markdown_cell(text, "### Headline", "ppo", "share of the room (%)") == "n/a"
+    assert markdown_cell(text, "### Headline", "peak_shaving", "generation demand (kPEN)") == "n/a"
+    assert max(abs(value) for value in shown_percentages(text)) <= 1000
+    assert (
+        json.loads((tmp_path / "report" / "summary.json").read_text())["mall_mt3"]["ppo"]["share_of_room_pct"] is None
+    )
+
+
+def test_each_controller_names_the_forecast_it_used(tmp_path):
+    planner = record("mpc", 960.0)
+    planner["planner"] = {"forecast": {"kind": "day_type", "load_weeks": 4, "pv_days": 1}}
+    older_planner = {"planner": {"forecast": "persistence"}}  # records before the forecast was a mapping
+    agents = {f"a2c_seed{seed}": {**record("a2c", 980.0), "forecast": {"kind": "perfect"}} for seed in range(3)}
+    write_records(tmp_path, "mall", served_records(mpc=planner, **agents))
+    _, text = report_text(SETTINGS, tmp_path)
+    expected = {
+        "uncontrolled": "none",
+        "rule_based": "none",
+        "oracle": "perfect foresight",
+        "mpc": "day_type",
+        "a2c": "perfect",
+        "ppo": "n/a",  # agents' records before they carried it
+    }
+    for controller, forecast in expected.items():
+        assert markdown_cell(text, "### Every controller, evaluation", controller, "forecast") == forecast
+    assert forecast_of("mpc", older_planner) == "persistence"
+
+
+def test_a_curve_row_without_a_value_leaves_the_band_drawn():
+    """A short run logs its reward at two steps and a last row for the final evaluation only: the reward panel
+    drew nothing when that empty row was interpolated through."""
+    run = pd.Series([-0.13, -0.15, np.nan], index=[64, 128, 128])
+    steps, median, low, high = _band([run, run])
+    assert list(steps) == [64, 128] and np.isfinite(median).all() and median[-1] == pytest.approx(-0.15)
+
+
+def test_a_short_power_flow_figure_keeps_its_title_and_legend_off_its_panels(tmp_path, monkeypatch):
+    """One row of panels (every controller alike, as at quick size): the title above the panels' titles, the
+    legend below their axis labels."""
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda figure, path: drawn.append(figure))
+    for name in ("uncontrolled", "rule_based"):
+        write_week(tmp_path, "mall", name, 50.0, 15.0)
+    weeks = figures.scenario_weeks(tmp_path, SETTINGS, ["uncontrolled", "rule_based"])
+    figures.power_flows(weeks, SETTINGS, tmp_path / "power_flows_week.png")
+    (figure,) = drawn
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    axes = [axis for axis in figure.axes if axis.get_visible() and axis.axison]
+    assert figure.get_suptitle() and axes
+    top = figure._suptitle.get_window_extent(renderer).y0
+    bottom = figure.legends[0].get_window_extent(renderer).y1
+    for axis in axes:
+        assert axis.title.get_window_extent(renderer).y1 < top
+        assert axis.xaxis.label.get_window_extent(renderer).y0 > bottom
+    plt.close(figure)

@@ -175,7 +175,13 @@ def merged_settings(params_path: str, scenario: str) -> dict:
 
 REPORT_TABLES = ["comparison.md", "comparison.csv", "comparison.json"]
 REPORT_SUMMARY = "summary.json"  # the compact record: DVC's metrics
-REPORT_FIGURES = ["kpi_bars.png", "power_flows_week.png", "battery_soc_week.png", "learning_curves.png"]
+REPORT_FIGURES = [
+    "kpi_bars.png",
+    "turned_away_by_hour.png",
+    "power_flows_week.png",
+    "battery_soc_week.png",
+    "learning_curves.png",
+]
 
 
 def residual_records(settings: dict, results: str) -> list[str]:

@@ -311,6 +311,36 @@ def build_schema(settings: Settings, seed: int) -> dict:
 # ---------------------------------------------------------------- summary
 
 
+def service_by_hour(by_step: pd.DataFrame) -> dict:
+    """Arrivals and turned-away arrivals by hour of the day (24 counts each, every kind together; step 0
+    is midnight), and the energy the turned-away ones would have wanted: what the station leaves unserved,
+    and when, in a few numbers rather than a file of one row per arrival."""
+    from .site.sessions import step_columns
+
+    hour = np.arange(len(by_step)) % 24
+    arrivals, turned, energy = (
+        by_step[[step_columns(kind)[index] for kind in VEHICLE_KINDS]].sum(axis=1) for index in range(3)
+    )
+    figures = {
+        "turned_away_energy_kwh": float(energy.sum()),
+        "arrivals_by_hour": [int(count) for count in np.bincount(hour, weights=arrivals, minlength=24)],
+        "turned_away_by_hour": [int(count) for count in np.bincount(hour, weights=turned, minlength=24)],
+    }
+    for kind in VEHICLE_KINDS:
+        figures[f"turned_away_energy_kwh_{kind}"] = float(by_step[step_columns(kind)[2]].sum())
+    return figures
+
+
+def emission_factor_summary(factor_kg_per_kwh: np.ndarray) -> dict:
+    """The grid emission factor of the simulated hours (mean, lowest, highest), so that the report states the
+    scenario's own factor, read from a user's file or modelled."""
+    return {
+        "emission_factor_kg_per_kwh_mean": float(np.mean(factor_kg_per_kwh)),
+        "emission_factor_kg_per_kwh_min": float(np.min(factor_kg_per_kwh)),
+        "emission_factor_kg_per_kwh_max": float(np.max(factor_kg_per_kwh)),
+    }
+
+
 def year_summary(year: StationYear, settings: Settings) -> dict:
     from .site.solar import W_PER_KW, pv_year_summary
 
@@ -337,6 +367,8 @@ def year_summary(year: StationYear, settings: Settings) -> dict:
         figures[f"sessions_per_day_{kind}"] = float(len(of_kind) / days)
         figures[f"ev_energy_kwh_per_day_{kind}"] = float(of_kind["energy_required_kwh"].sum() / days)
         figures[f"turned_away_{kind}"] = int(turned[kind].sum())
+    figures.update(service_by_hour(year.fleet.by_step))
+    figures.update(emission_factor_summary(year.emission_factor_kg_per_kwh))
     return figures
 
 

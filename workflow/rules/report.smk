@@ -15,6 +15,8 @@ rule compare:
             split=["train", "eval"],
         ),
         curves=expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
+        # the station's service and grid factor, from each scenario's dataset
+        dataset=expand(f"{RESULTS}/dataset/summary.json", scenario=SCENARIOS),
         # each run's validation scores (selection.json) for the learning curves
         checkpoints=expand(
             f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}", scenario=SCENARIOS, agent=AGENTS, seed=SEEDS

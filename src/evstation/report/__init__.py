@@ -41,7 +41,7 @@ import pandas as pd
 from ..config import Settings, scenario_settings
 from ..errors import DataError
 from ..files import write_csv_atomically, write_json_atomically
-from .figures import battery_soc, kpi_bars, learning_curves, power_flows, scenario_weeks
+from .figures import battery_soc, kpi_bars, learning_curves, power_flows, scenario_weeks, turned_away_by_hour
 from .names import controller_order
 from .records import kept_model_steps
 from .tables import json_safe, scenario_table, summary, target_rows
@@ -91,6 +91,7 @@ def write_report(settings: Settings, results_dir: Path, report_dir: Path) -> pd.
     write_json_atomically(report_dir / "summary.json", summary(table, compared))
     (report_dir / "comparison.md").write_text(markdown(settings, table, results_dir) + "\n")
     kpi_bars(table, tuple(compared), report_dir / "kpi_bars.png")
+    turned_away_by_hour(results_dir, settings, tuple(compared), report_dir / "turned_away_by_hour.png")
     _write_week_figures(table, settings, results_dir, report_dir)
     learning_curves(results_dir, settings, kept_model_steps(results_dir, settings), report_dir / "learning_curves.png")
     return table

@@ -1,6 +1,7 @@
-"""The report's figures: each controller's KPIs against `uncontrolled`, a representative week of power
-flows and battery state of charge, and the agents' learning curves. Drawn off screen (the Agg backend,
-chosen before pyplot is imported), so that `compare` runs where there is no display."""
+"""The report's figures: each controller's KPIs against `uncontrolled` (and its EV service as it is), the
+vehicles turned away by hour of the day, a representative week of power flows and battery state of charge,
+and the agents' learning curves. Drawn off screen (the Agg backend, chosen before pyplot is imported), so
+that `compare` runs where there is no display."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import pandas as pd  # noqa: E402
 
 from ..config import Settings, scenario_settings  # noqa: E402
 from .names import AGENT_ORDER, BASELINE_ORDER, NOT_STRATEGIES, OPTIMA, OPTIMUM  # noqa: E402
-from .records import curve_file, scenario_dir, validation_scores  # noqa: E402
-from .tables import controller_value  # noqa: E402
-from .text import NOT_AVAILABLE, signed  # noqa: E402
+from .records import curve_file, dataset_summary, scenario_dir, validation_scores  # noqa: E402
+from .tables import controller_value, is_missing  # noqa: E402
+from .text import NOT_AVAILABLE, period, signed  # noqa: E402
 
 DPI = 110
 HOURS_PER_DAY = 24  # the validation window is whole days of hourly steps (learning/station_env.py)
@@ -29,6 +30,20 @@ def _save(figure, path: Path) -> None:
     plt.close(figure)
 
 
+def _titled_layout(figure, top_in: float = 0.55, bottom_in: float = 0.0) -> None:
+    """Lay the panels out below a suptitle of `top_in` inches (and above a figure legend of `bottom_in`):
+    a fixed fraction of the height overlaps the first panels of a short figure (one row at quick size)."""
+    height_in = figure.get_figheight()
+    figure.tight_layout(rect=(0, bottom_in / height_in, 1, 1 - top_in / height_in))
+
+
+def _no_data(axis, text: str) -> None:
+    """A panel that says what is missing instead of drawing nothing."""
+    axis.text(0.5, 0.5, text, ha="center", va="center", transform=axis.transAxes, fontsize=9, wrap=True)
+    axis.set_xticks([])
+    axis.set_yticks([])
+
+
 # ---------------------------------------------------------------- the KPIs against uncontrolled
 
 BAR_PANELS = (
@@ -36,8 +51,8 @@ BAR_PANELS = (
     ("bill_pen", "bill (kPEN)", 1e3),
     ("import_kwh", "grid import (MWh)", 1e3),
     ("solar_utilization_pct", "solar used (points)", 1.0),
-    ("ev_satisfaction_pct", "EV sessions satisfied (points)", 1.0),
 )
+EV_PANEL = "EV service (% of arrivals)"  # as it is, not minus uncontrolled (all alike: every bar 0)
 
 
 def _bar_colour(row: pd.Series) -> str:
@@ -55,11 +70,7 @@ def _kpi_panel(axis, evaluation: pd.DataFrame, kpi: str, divisor: float) -> None
     )
     shown = evaluation[~evaluation["controller"].isin(NOT_STRATEGIES + ("uncontrolled",))]
     if kpi not in shown or not np.isfinite(base) or shown[kpi].isna().all():
-        axis.text(
-            0.5, 0.5, f"{NOT_AVAILABLE}: not in these records", ha="center", va="center", transform=axis.transAxes
-        )
-        axis.set_xticks([])
-        axis.set_yticks([])
+        _no_data(axis, f"{NOT_AVAILABLE}: not in these records")
         return
     shown = shown[shown[kpi].notna()]
     values = (shown[kpi] - base) / divisor
@@ -86,23 +97,89 @@ def _kpi_panel(axis, evaluation: pd.DataFrame, kpi: str, divisor: float) -> None
     axis.set_ylabel("difference from uncontrolled")
 
 
+def _ev_panel(axis, evaluation: pd.DataFrame) -> None:
+    """Each controller's service of the arriving vehicles, as it is (a difference from uncontrolled is zero
+    wherever every controller serves alike, and drew empty bars): of 100 arrivals, those served that left
+    charged, those served that left short, and those turned away (the same for every controller)."""
+    shown = evaluation[~evaluation["controller"].isin(NOT_STRATEGIES)]
+    if "ev_satisfaction_pct" not in shown or shown["ev_satisfaction_pct"].isna().all():
+        _no_data(axis, f"{NOT_AVAILABLE}: not in these records")
+        return
+    shown = shown[shown["ev_satisfaction_pct"].notna()]
+    turned_away = shown["turned_away_pct"].iloc[0] if "turned_away_pct" in shown else np.nan
+    served = 100.0 - (0.0 if is_missing(turned_away) else turned_away)
+    charged = served * shown["ev_satisfaction_pct"].to_numpy(dtype=float) / 100
+    names = shown["controller"]
+    axis.bar(names, charged, color="tab:green", label="served, left charged")
+    axis.bar(names, served - charged, bottom=charged, color="tab:orange", label="served, left short")
+    if is_missing(turned_away):
+        axis.set_title(f"{axis.get_title()}\n(turned away: {NOT_AVAILABLE}, no dataset summary)", fontsize=9)
+    else:
+        axis.bar(names, np.full(len(shown), turned_away), bottom=served, color="tab:red", label="turned away")
+    axis.set_ylim(0, 100)
+    axis.legend(fontsize=7, loc="lower left", framealpha=0.9)
+    axis.tick_params(axis="x", rotation=60, labelsize=8)
+    axis.set_ylabel("% of arriving vehicles")
+
+
 def kpi_bars(table: pd.DataFrame, scenarios: tuple[str, ...], path: Path) -> None:
-    """One row of panels per scenario: each controller's difference from `uncontrolled` (evaluation year).
-    `without_solar` (another site) is left out, so that it does not set the scale; agents with their interval."""
-    figure, axes = plt.subplots(
-        len(scenarios), len(BAR_PANELS), figsize=(4.4 * len(BAR_PANELS), 4.2 * len(scenarios)), squeeze=False
-    )
+    """One row of panels per scenario: each controller's difference from `uncontrolled` (evaluation year), and
+    its EV service as it is beside the share of arrivals served. `without_solar` (another site) is left out,
+    so that it does not set the scale; agents with their interval."""
+    columns = len(BAR_PANELS) + 1
+    figure, axes = plt.subplots(len(scenarios), columns, figsize=(4.4 * columns, 4.2 * len(scenarios)), squeeze=False)
     for row, scenario in zip(axes, scenarios):
         evaluation = table[(table["split"] == "eval") & (table["scenario"] == scenario)]
         for axis, (kpi, label, divisor) in zip(row, BAR_PANELS):
             axis.set_title(f"{scenario}: {label}", fontsize=10)
             axis.grid(axis="y", alpha=0.3)
             _kpi_panel(axis, evaluation, kpi, divisor)
+        row[-1].set_title(f"{scenario}: {EV_PANEL}", fontsize=10)
+        row[-1].grid(axis="y", alpha=0.3)
+        _ev_panel(row[-1], evaluation)
     figure.suptitle(
-        "Evaluation year: each controller minus uncontrolled (without_solar left out; agents: IQM over "
-        "seeds with 95 % interval; best rule orange, optimum green, agents blue)"
+        "Evaluation period: each controller minus uncontrolled, and its EV service (without_solar left out; "
+        "agents: IQM over seeds with 95 % interval; best rule orange, optimum green, agents blue; EV: its own key)"
     )
-    figure.tight_layout()
+    _titled_layout(figure)
+    _save(figure, path)
+
+
+# ---------------------------------------------------------------- vehicles turned away by hour of the day
+
+
+def _service_panel(axis, scenario: str, summary: dict, settings: Settings) -> None:
+    """The evaluation period's arrivals per day by hour of arrival: served, and turned away on top."""
+    figures = summary.get("eval", {})
+    if "arrivals_by_hour" not in figures or "turned_away_by_hour" not in figures:
+        _no_data(axis, f"{NOT_AVAILABLE}: the dataset summary has no counts by hour\n(rebuild the dataset)")
+        axis.set_title(scenario, fontsize=10)
+        return
+    days = settings.simulation.horizon_hours / HOURS_PER_DAY
+    arrivals = np.asarray(figures["arrivals_by_hour"], dtype=float) / days
+    turned = np.asarray(figures["turned_away_by_hour"], dtype=float) / days
+    hours = np.arange(HOURS_PER_DAY)
+    axis.bar(hours, arrivals - turned, color="tab:grey", label="served")
+    axis.bar(hours, turned, bottom=arrivals - turned, color="tab:red", label="turned away")
+    share = figures.get("turned_away_pct")
+    shown = f"{share:.1f} % of arrivals turned away" if share is not None else NOT_AVAILABLE
+    axis.set_title(f"{scenario}: {shown}, {period(settings, 'eval')}", fontsize=10)
+    axis.set_xticks(hours[::2])
+    axis.set_xlabel("hour of arrival")
+    axis.set_ylabel("vehicles per day")
+    axis.legend(fontsize=8, loc="upper left")
+    axis.grid(axis="y", alpha=0.3)
+
+
+def turned_away_by_hour(results_dir: Path, settings: Settings, scenarios: tuple[str, ...], path: Path) -> None:
+    """A panel per scenario: when vehicles arrive and when they find every socket of their kind taken, from
+    the scenario's dataset summary (the same for every controller): where a planner sees the station's size."""
+    figure, axes = plt.subplots(len(scenarios), 1, figsize=(10, 3.4 * len(scenarios)), squeeze=False)
+    for axis, scenario in zip(axes[:, 0], scenarios):
+        summary = dataset_summary(results_dir, scenario)
+        _service_panel(axis, scenario, summary, scenario_settings(settings, scenario))
+    figure.suptitle("Vehicles arriving per day by hour of arrival: served, and turned away (every socket taken)")
+    _titled_layout(figure, top_in=0.3)
     _save(figure, path)
 
 
@@ -165,7 +242,8 @@ def power_flows(weeks: dict[str, dict[str, pd.DataFrame]], settings: Settings, p
     columns = list(FLOW_COLUMNS) + ["bess_in_kwh", "bess_out_kwh"]
     groups = {scenario: identical_groups(found, columns) for scenario, found in weeks.items()}
     rows = max(len(group) for group in groups.values())
-    figure, axes = plt.subplots(rows, len(groups), figsize=(9 * len(groups), 2.4 * rows), sharex=True, squeeze=False)
+    height_in = 2.4 * rows + 0.8  # and the title and the legend
+    figure, axes = plt.subplots(rows, len(groups), figsize=(9 * len(groups), height_in), sharex=True, squeeze=False)
     for column, (scenario, scenario_groups) in enumerate(groups.items()):
         for row, (label, week) in enumerate(scenario_groups):
             axis, hours = axes[row, column], np.arange(len(week))
@@ -180,7 +258,7 @@ def power_flows(weeks: dict[str, dict[str, pd.DataFrame]], settings: Settings, p
         axes[len(scenario_groups) - 1, column].set_xlabel("hour of the representative week (evaluation year)")
     figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8)
     figure.suptitle("Power flows over one week; controllers with identical flows share a panel (a = b)")
-    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    _titled_layout(figure, top_in=0.45, bottom_in=0.35)
     _save(figure, path)
 
 
@@ -213,8 +291,19 @@ def battery_soc(weeks: dict[str, dict[str, pd.DataFrame]], settings: Settings, p
 # ---------------------------------------------------------------- learning curves
 
 
+def _points(run: pd.Series) -> pd.Series:
+    """A run's recorded points: a curve's rows without a value (a row written for another column, as the last
+    evaluation's at the final step) left out, one value per step (the last), in step order."""
+    run = run[np.isfinite(run.to_numpy(dtype=float))]
+    return run[~run.index.duplicated(keep="last")].sort_index()
+
+
 def _band(runs: list[pd.Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Seeds on the union of their steps (interpolated where their steps differ): steps, median, low, high."""
+    """Seeds on the union of their steps (interpolated where their steps differ): steps, median, low, high.
+    A row without a value is no point: interpolating through it would leave the whole band empty."""
+    runs = [points for run in runs if len(points := _points(run))]
+    if not runs:
+        return (np.array([]),) * 4
     steps = np.unique(np.concatenate([run.index.to_numpy(dtype=float) for run in runs]))
     values = np.array([np.interp(steps, run.index.to_numpy(dtype=float), run.to_numpy(dtype=float)) for run in runs])
     return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
@@ -256,6 +345,9 @@ def _validation_panel(
         axis.text(0.5, 0.5, "no validation score recorded", ha="center", va="center", transform=axis.transAxes)
         return seeds, {}
     steps, median, low, high = _band(runs)
+    if not len(steps):
+        _no_data(axis, "no validation score recorded")
+        return seeds, {}
     axis.fill_between(steps, low, high, alpha=0.25, color="tab:blue", label=f"seeds {seeds[0]}-{seeds[-1]} (range)")
     axis.plot(steps, median, color="tab:blue", marker=".", label="median of seeds")
     for seed, run in zip(seeds, runs):
@@ -290,10 +382,13 @@ def _reward_panel(axis, results_dir: Path, scenario: str, agent: str, seeds: lis
         for curve in curves
         if "reward_mean" in curve
     ]
-    if rewards:
-        steps, median, low, high = _band(rewards)
+    steps, median, low, high = _band(rewards) if rewards else (np.array([]),) * 4
+    if len(steps):
         axis.fill_between(steps, low, high, alpha=0.25, color="tab:grey")
-        axis.plot(steps, median, color="tab:grey", linewidth=0.8)
+        # few points (a short run logs two or three): marked, since a line through one point draws nothing
+        axis.plot(steps, median, color="tab:grey", linewidth=0.8, marker="." if len(steps) < 10 else None)
+    else:
+        _no_data(axis, "no training reward recorded")
     axis.set_ylabel("training reward\nper step", fontsize=7)
     axis.tick_params(labelsize=7)
     axis.grid(alpha=0.3)
@@ -347,5 +442,5 @@ def learning_curves(results_dir: Path, settings: Settings, model_steps: dict, pa
         "Validation score (selects the model kept) per agent, seeds as a band; below: reward on the "
         "training year" + missing
     )
-    figure.tight_layout()
+    _titled_layout(figure, top_in=0.7 if missing else 0.45)
     _save(figure, path)

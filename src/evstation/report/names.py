@@ -34,6 +34,7 @@ KPIS = (
     *BILL_KPIS,
     "solar_utilization_pct",
     "surplus_kwh",
+    "sessions_departed",  # the sessions served: those that found a socket and left within the year
     "ev_satisfaction_pct",
     "ev_energy_fulfilment_pct",
     "peak_import_kw",

@@ -1,6 +1,7 @@
 """What the report reads from the pipeline's records under `results/scenarios/<scenario>/`: each
-controller's metrics (`metrics/`), the agents' learning curves (`curves/`) and model selection's
-validation scores (`checkpoints/<agent>/seed<seed>/selection.json`)."""
+controller's metrics (`metrics/`) and the forecast it planned on, the agents' learning curves (`curves/`),
+model selection's validation scores (`checkpoints/<agent>/seed<seed>/selection.json`), and the dataset's
+summary (`dataset/summary.json`: the vehicles that came and those turned away, the grid's emission factor)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pandas as pd
 from ..config import SPLITS, Settings
 from ..errors import DataError
 from ..files import read_json
-from .names import AGENT_ORDER, BASELINE_ORDER, KPIS
+from .names import AGENT_ORDER, BASELINE_ORDER, KPIS, OPTIMA, PLANNERS
+
+NO_FORECAST, PERFECT_FORESIGHT = "none", "perfect foresight"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Entry:
     split: str
     values: dict[str, list[float]]  # KPI -> one value per run (one run for a baseline)
     model_steps: tuple = field(default=())  # an agent's seeds: the training step of the model each kept
+    forecast: str | None = None  # what it knew of the hours ahead (`forecast_of`); None: its record does not say
 
 
 def scenario_dir(results_dir: Path, scenario: str) -> Path:
@@ -32,6 +36,35 @@ def scenario_dir(results_dir: Path, scenario: str) -> Path:
 def _scalar(value):
     """A KPI as a number, or None where the record lacks it (older records have no bill)."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _forecast_kind(forecast) -> str | None:
+    """A record's forecast as the report names it: `{"kind": ...}` as records write it now, a bare name
+    as older planner records did."""
+    if isinstance(forecast, dict):
+        forecast = forecast.get("kind")
+    return str(forecast) if isinstance(forecast, str) and forecast else None
+
+
+def forecast_of(controller: str, record: dict) -> str | None:
+    """What a controller knew of the hours ahead: nothing (a rule, the site without PV), everything (an
+    optimum), or the forecast its record names (the planner under `planner`, an agent at the top level);
+    None where the record does not say (agents' records before they carried it)."""
+    if controller in OPTIMA:
+        return PERFECT_FORESIGHT
+    if controller in PLANNERS:
+        return _forecast_kind((record.get("planner") or {}).get("forecast"))
+    if controller in AGENT_ORDER:
+        return _forecast_kind(record.get("forecast"))
+    return NO_FORECAST
+
+
+def _seeds_forecast(controller: str, records: list[dict]) -> str | None:
+    """The seeds' forecast: the one they share, or each named where they differ (none is left out)."""
+    kinds = list(dict.fromkeys(forecast_of(controller, record) for record in records))
+    if kinds == [None]:
+        return None
+    return " / ".join(kind or "n/a" for kind in kinds)
 
 
 def _again(command: str, settings: Settings) -> str:
@@ -47,7 +80,11 @@ def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
         path = metrics_dir / f"{name}.json"
         if path.is_file():
             record = read_json(path, _again(f"baseline {name}", settings))
-            entries += [Entry(name, split, {k: [_scalar(record[split].get(k))] for k in KPIS}) for split in SPLITS]
+            forecast = forecast_of(name, record)
+            entries += [
+                Entry(name, split, {k: [_scalar(record[split].get(k))] for k in KPIS}, forecast=forecast)
+                for split in SPLITS
+            ]
     for agent in AGENT_ORDER:
         records = [
             read_json(path, _again(f"evaluate {agent} --seed {seed}", settings))
@@ -56,8 +93,9 @@ def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
         ]
         if records:
             steps = tuple(record.get("model_steps") for record in records)
+            forecast = _seeds_forecast(agent, records)
             entries += [
-                Entry(agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps)
+                Entry(agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps, forecast)
                 for split in SPLITS
             ]
     if entries and not any(entry.controller == "uncontrolled" for entry in entries):
@@ -79,6 +117,21 @@ def kept_model_steps(results_dir: Path, settings: Settings) -> dict:
                 if path.is_file() and (step := read_json(path, remedy).get("model_steps")) is not None:
                     steps[(scenario, agent, seed)] = int(step)
     return steps
+
+
+def dataset_summary(results_dir: Path, scenario: str) -> dict:
+    """The scenario's dataset summary as `build-dataset` wrote it (split -> figures), empty where there is
+    none (records copied without it): the report then says n/a where it would quote it."""
+    path = scenario_dir(results_dir, scenario) / "dataset" / "summary.json"
+    if not path.is_file():
+        return {}
+    summary = read_json(path, f"run `evstation --scenario {scenario} build-dataset` again")
+    return {split: figures for split, figures in summary.items() if isinstance(figures, dict)}
+
+
+def timeseries_file(results_dir: Path, scenario: str, name: str, split: str) -> Path:
+    """A run's per-step record, as the stages write it (stages/records.py)."""
+    return scenario_dir(results_dir, scenario) / "timeseries" / f"{name}_{split}.csv"
 
 
 # the learning curves' files, as training writes them (learning/training.py, learning/selection.py)

@@ -1,7 +1,12 @@
 """The comparison as a DataFrame: one row per scenario, controller and split, with its central KPIs and
 intervals, its changes against `uncontrolled` and `without_solar`, its share of the optimum's gain,
 the scenario's best rule (the agents' bar), each controller's distance to it and share of the room;
-the seed report's targets beside them, and the summary `dvc metrics` follows.
+the station's service and grid factor from the scenario's dataset beside them (`SITE_COLUMNS`), the seed
+report's targets, and the summary `dvc metrics` follows.
+
+A scenario simulated for less than a year (`make quick`'s week) is a check that everything runs: its rows
+carry no share of the room nor of the optimum's gain, and no monthly demand charge (a whole month's charge
+on a week's import), which such a horizon cannot show.
 
 Nothing is given as a percentage of a base near zero (within `report.near_zero_base_pct_of_uncontrolled`
 of `uncontrolled`'s own value of that KPI): the absolute difference is given instead. No share of a
@@ -19,10 +24,32 @@ import pandas as pd
 
 from ..config import SPLITS, Settings, scenario_settings
 from .names import AGENT_ORDER, NOT_STRATEGIES, OBJECTIVE_KPI, OPTIMA, OPTIMUM, PLANNERS, RULES, controller_order
-from .records import Entry, load_entries, scenario_dir
+from .records import Entry, dataset_summary, load_entries, scenario_dir, timeseries_file
 from .statistics import bootstrap_intervals, iqm_per_column
 
 log = logging.getLogger(__name__)
+HOURS_PER_YEAR = 8760
+# what a horizon shorter than a year cannot show: shares of a room or gain that are not a year's, and
+# monthly demand charges billed whole on a few days' import
+SHORT_HORIZON_LEFT_OUT = (
+    "share_of_room_pct",
+    "share_of_oracle_gain_pct",
+    "bill_demand_generation_pen",
+    "bill_demand_distribution_pen",
+)
+# the station's service on each split, from the dataset summary: the same for every controller
+SERVICE_FIGURES = {  # column -> summary key
+    "arrivals": "arrivals",
+    "turned_away": "turned_away",
+    "turned_away_pct": "turned_away_pct",
+    "turned_away_energy_kwh": "turned_away_energy_kwh",  # summaries built before it was recorded: n/a
+}
+GRID_FACTOR_FIGURES = {  # column -> summary key
+    "grid_factor_kg_per_kwh": "emission_factor_kg_per_kwh_mean",
+    "grid_factor_min_kg_per_kwh": "emission_factor_kg_per_kwh_min",
+    "grid_factor_max_kg_per_kwh": "emission_factor_kg_per_kwh_max",
+}
+SITE_COLUMNS = (*SERVICE_FIGURES, *GRID_FACTOR_FIGURES, "grid_factor_source")
 CHANGE_KPIS = ("co2_grid_kg", "co2_net_kg", "import_kwh", "cost_pen", "bill_pen")
 BAR_KPIS = ("co2_grid_kg", "bill_pen")  # each agent's distance to the best rule, absolute and %
 BAR_REWARDS = ("reward_mean", "learning_reward_mean")  # and in reward per step (higher is better)
@@ -91,6 +118,7 @@ def _entry_row(entry: Entry, settings: Settings) -> dict:
             row[f"{kpi}_ci_low"], row[f"{kpi}_ci_high"] = map(float, intervals[:, index])
     steps = [step for step in entry.model_steps if step is not None]
     row["model_steps_kept"] = ", ".join(str(int(step)) for step in steps) if steps else None
+    row["forecast"] = entry.forecast
     return row
 
 
@@ -312,20 +340,79 @@ def target_rows(settings: Settings, table: pd.DataFrame) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------- the site: service, grid factor, horizon
+
+
+def short_horizon_days(settings: Settings) -> int | None:
+    """The days a scenario simulates when that is less than a year (`make quick`'s week), else None."""
+    hours = settings.simulation.horizon_hours
+    return hours // 24 if hours < HOURS_PER_YEAR else None
+
+
+def _grid_factor(settings: Settings, results_dir: Path, scenario: str, split: str, figures: dict) -> dict:
+    """The scenario's own grid emission factor on `split` (mean, lowest, highest) and where it was read: the
+    dataset summary; else the hourly factors `uncontrolled` ran on; else, where the scenario names no factor
+    file, the constant its settings model. Never another scenario's or params' default for a site with files."""
+    if all(key in figures for key in GRID_FACTOR_FIGURES.values()):
+        values = {column: figures[key] for column, key in GRID_FACTOR_FIGURES.items()}
+        return {**values, "grid_factor_source": "the dataset"}
+    path = timeseries_file(results_dir, scenario, "uncontrolled", split)
+    if path.is_file():
+        series = pd.read_csv(path, usecols=lambda column: column == "emission_factor_kg_per_kwh")
+        if "emission_factor_kg_per_kwh" in series and len(series):
+            factor = series["emission_factor_kg_per_kwh"]
+            values = dict(zip(GRID_FACTOR_FIGURES, (factor.mean(), factor.min(), factor.max())))
+            return {**values, "grid_factor_source": "uncontrolled's run"}
+    if not settings.emissions.grid_factor_files:
+        values = dict.fromkeys(GRID_FACTOR_FIGURES, settings.emissions.grid_kg_per_kwh)
+        return {**values, "grid_factor_source": "params `emissions.grid_kg_per_kwh`, no factor file named"}
+    return {**dict.fromkeys(GRID_FACTOR_FIGURES, np.nan), "grid_factor_source": None}
+
+
+def site_figures(settings: Settings, results_dir: Path, scenario: str) -> dict[str, dict]:
+    """Per split, the station's service (arrivals, those turned away, the energy they wanted) and its grid
+    factor, from the scenario's own dataset: NaN where the summary lacks a figure (older summaries)."""
+    summary = dataset_summary(results_dir, scenario)
+    site = {}
+    for split in SPLITS:
+        figures = summary.get(split, {})
+        service = {column: figures.get(key, np.nan) for column, key in SERVICE_FIGURES.items()}
+        site[split] = {**service, **_grid_factor(settings, results_dir, scenario, split, figures)}
+    return site
+
+
+def _add_site(table: pd.DataFrame, site: dict[str, dict]) -> None:
+    """Each row's split's site figures, as columns (the same for every controller of a split)."""
+    for column in SITE_COLUMNS:
+        table[column] = [site[split][column] for split in table["split"]]
+
+
+def _leave_out_what_a_short_horizon_cannot_show(table: pd.DataFrame) -> None:
+    """NaN (n/a) for the shares and the monthly demand charges of a horizon shorter than a year."""
+    for column in SHORT_HORIZON_LEFT_OUT:
+        for name in (column, f"{column}_ci_low", f"{column}_ci_high"):
+            if name in table:
+                table[name] = np.nan
+
+
 # ---------------------------------------------------------------- a scenario's rows and the summary
 
 
 def scenario_table(settings: Settings, results_dir: Path, scenario: str) -> pd.DataFrame:
     """One scenario's rows: its records compared, its best rule marked, each controller's distance to it
-    and share of the room; no rows when the scenario has no record yet."""
+    and share of the room, its site's service and grid factor; no rows when the scenario has no record yet."""
     settings = scenario_settings(settings, scenario)
     entries = load_entries(settings, scenario_dir(results_dir, scenario) / "metrics")
     if not entries:
         log.warning("scenario %s: no metrics records yet; left out of the comparison", scenario)
         return pd.DataFrame()
     table = mark_the_bar(comparison_table(settings, entries), settings)
+    if short_horizon_days(settings) is not None:
+        _leave_out_what_a_short_horizon_cannot_show(table)
+    _add_site(table, site_figures(settings, results_dir, scenario))
     table.insert(0, "scenario", scenario)
     table.insert(1, "objective", settings.objective)
+    table.insert(2, "horizon_hours", settings.simulation.horizon_hours)
     return table
 
 
@@ -337,7 +424,9 @@ SUMMARY_METRICS = {  # summary key -> (table column, divisor)
     "grid_co2_t": ("co2_grid_kg", 1e3),
     "bill_kpen": ("bill_pen", 1e3),
     "import_mwh": ("import_kwh", 1e3),
-    "ev_satisfaction_pct": ("ev_satisfaction_pct", 1.0),
+    "turned_away_pct": ("turned_away_pct", 1.0),  # of the arrivals: the dataset's, the same for every controller
+    "sessions_served": ("sessions_departed", 1.0),
+    "ev_satisfaction_pct": ("ev_satisfaction_pct", 1.0),  # of the sessions served
     "share_of_room_pct": ("share_of_room_pct", 1.0),
 }
 
@@ -357,8 +446,9 @@ def _summary_values(row: pd.Series) -> dict:
 
 def summary(table: pd.DataFrame, scenarios) -> dict:
     """The few numbers to follow across runs (`dvc metrics`): per scenario and controller, on the evaluation
-    year, grid CO2, bill, import, EV satisfaction and share of the room; for agents (IQM over seeds) also the
-    training step of the model kept, first and last over the seeds."""
+    year, grid CO2, bill, import, the share of arrivals turned away, the sessions served and the satisfaction
+    of those, and the share of the room; for agents (IQM over seeds) also the training step of the model kept,
+    first and last over the seeds."""
     result = {}
     for scenario in scenarios:
         evaluation = table[(table["scenario"] == scenario) & (table["split"] == "eval")] if len(table) else table

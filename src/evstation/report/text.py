@@ -1,30 +1,41 @@
 """The report's text (`comparison.md`): how each value is written (its unit, its sign, its interval, "n/a"
-where a record lacks it), the Markdown tables and the words around them."""
+where a record lacks it), the Markdown tables and the words around them: per scenario its grid factor and
+the station's service (the vehicles turned away beside the satisfaction of those served), and, for a
+horizon shorter than a year, that it is a check that everything runs and not a result.
+
+No percentage beyond ±1,000 % is written (`MAX_SHOWN_PCT`): a base that small against the differences
+between controllers says nothing in %; the absolute difference is given instead, or n/a for a share."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..config import Settings, scenario_settings
 from .names import AGENT_ORDER, BILL_KPIS, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMA, OPTIMUM, PLANNERS, controller_order
 from .records import validation_scores
-from .tables import is_missing, marked_best_rule, optimum_of, target_rows
+from .tables import HOURS_PER_YEAR, is_missing, marked_best_rule, optimum_of, short_horizon_days, target_rows
 
 NOT_AVAILABLE = "n/a"
+MAX_SHOWN_PCT = 1000.0
+BEYOND = f"n/a (beyond ±{MAX_SHOWN_PCT:,.0f} %)"
+COUNT_COLUMNS = ("sessions_departed", "arrivals", "turned_away")  # whole numbers of vehicles or sessions
 # how a KPI is shown: divisor and unit
 DISPLAY = {
     "co2_grid_kg": (1e3, "t"),
     "co2_net_kg": (1e3, "t"),
     "import_kwh": (1e3, "MWh"),
     "cost_pen": (1e3, "kPEN"),
+    "turned_away_energy_kwh": (1e3, "MWh"),
     **{kpi: (1e3, "kPEN") for kpi in BILL_KPIS},
 }
 DISTANCE_TAGS = ("_change_vs_", "_vs_best_rule", "_vs_mpc")  # a distance column: KPI + tag (+ "_pct")
 MARKDOWN_COLUMNS = {
     "controller": "controller",
     "runs": "runs",
+    "forecast": "forecast",
     "co2_grid_kg": "grid CO2 (t)",
     "co2_net_kg": "net CO2 (t)",
     "import_kwh": "import (MWh)",
@@ -33,7 +44,9 @@ MARKDOWN_COLUMNS = {
     "bill_demand_generation_pen": "generation demand (kPEN)",
     "bill_demand_distribution_pen": "distribution demand (kPEN)",
     "solar_utilization_pct": "solar used (%)",
-    "ev_satisfaction_pct": "EV satisfied (%)",
+    "turned_away_pct": "turned away (% of arrivals)",
+    "sessions_departed": "sessions served",
+    "ev_satisfaction_pct": "EV satisfied (% of served)",
     "peak_import_kw": "peak import (kW)",
     "co2_grid_kg_change_vs_uncontrolled_pct": "grid CO2 vs uncontrolled",
     "bill_pen_change_vs_uncontrolled_pct": "bill vs uncontrolled",
@@ -44,6 +57,7 @@ MARKDOWN_COLUMNS = {
 HEADLINE_COLUMNS = (
     "controller",
     "runs",
+    "forecast",
     "co2_grid_kg",
     "bill_pen",
     "bill_energy_pen",
@@ -51,6 +65,8 @@ HEADLINE_COLUMNS = (
     "bill_demand_distribution_pen",
     "import_kwh",
     "solar_utilization_pct",
+    "turned_away_pct",
+    "sessions_departed",
     "ev_satisfaction_pct",
     "co2_grid_kg_change_vs_uncontrolled_pct",
     "bill_pen_change_vs_uncontrolled_pct",
@@ -86,19 +102,25 @@ def signed(value: float, digits: int = 1) -> str:
     return f"{0.0:.{digits}f}" if round(float(value), digits) == 0 else f"{value:+,.{digits}f}"
 
 
+def beyond_shown(percent: float) -> bool:
+    """Whether a percentage is too large to be worth writing (beyond ±`MAX_SHOWN_PCT`)."""
+    return abs(float(percent)) > MAX_SHOWN_PCT
+
+
 def _difference(row: pd.Series, column: str) -> str:
     """A change column (`..._pct` beside its absolute twin): the percentage, or the absolute difference in
     the KPI's unit where the base is near zero."""
     percent, absolute = row.get(column), row.get(column[: -len("_pct")])
-    if not is_missing(percent):
+    if not is_missing(percent) and not beyond_shown(percent):
         return f"{signed(percent)} %"
     if is_missing(absolute):
-        return NOT_AVAILABLE
+        return BEYOND if not is_missing(percent) else NOT_AVAILABLE
     kpi = column
     for tag in DISTANCE_TAGS:
         kpi = kpi.split(tag)[0]
     divisor, unit = DISPLAY.get(kpi, (1.0, ""))
-    return f"{signed(absolute / divisor)} {unit} (base ≈ 0: no %)"
+    why = "base ≈ 0" if is_missing(percent) else f"beyond ±{MAX_SHOWN_PCT:,.0f} %"
+    return f"{signed(absolute / divisor)} {unit} ({why}: no %)"
 
 
 def cell(row: pd.Series, column: str) -> str:
@@ -112,8 +134,12 @@ def cell(row: pd.Series, column: str) -> str:
         return _difference(row, column)
     if is_missing(value):
         return NOT_AVAILABLE
-    if column in ("runs", "model_steps_kept"):
+    if column in ("runs", "model_steps_kept", "forecast"):
         return str(value)
+    if column in COUNT_COLUMNS:
+        return f"{round(float(value)):,}"
+    if column.endswith("_pct") and beyond_shown(value):
+        return BEYOND
     divisor = DISPLAY.get(column, (1.0, ""))[0]
     digits = 4 if column.startswith(("reward", "learning_reward")) else 1
     text = number(value / divisor, digits)
@@ -162,24 +188,83 @@ def room_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
         lines.append(f"Optimum: not run (`{OPTIMUM[settings.objective]}`), so no room and no share of it.")
         return lines + [""]
     room, room_pct = evaluation.loc[bar, f"{objective}_room"], evaluation.loc[bar, f"{objective}_room_pct"]
-    share = evaluation["share_of_room_pct"].notna().any()
     lines.append(
         f"Optimum (`{optimum}`, perfect foresight): "
         f"{number(evaluation.loc[optimum, objective] / divisor, 1)} {unit}. "
         f"Room left by the best rule: {signed(room / divisor)} {unit}"
-        + (
-            f" ({signed(room_pct, 2)} % of the best rule)"
-            if not is_missing(room_pct)
-            else " (best rule near zero: no %)"
-        )
-        + (
-            "."
-            if share
-            else f": within {settings.report.near_zero_base_pct_of_uncontrolled:g} % of uncontrolled's {label}, "
-            "so no share of it is given: the best rule is already at the optimum."
-        )
+        + _room_percent(room_pct)
+        + _why_no_share(settings, evaluation, label)
     )
     return lines + [""]
+
+
+def _room_percent(room_pct: float) -> str:
+    """The room in % of the best rule, where that base is neither near zero nor so small the % says nothing."""
+    if is_missing(room_pct):
+        return " (best rule near zero: no %)"
+    return (
+        f" (beyond ±{MAX_SHOWN_PCT:,.0f} % of the best rule: no %)"
+        if beyond_shown(room_pct)
+        else (f" ({signed(room_pct, 2)} % of the best rule)")
+    )
+
+
+def _why_no_share(settings: Settings, evaluation: pd.DataFrame, label: str) -> str:
+    """The end of the room's sentence: why no controller has a share of it, where none has."""
+    days = short_horizon_days(settings)
+    if days is not None:
+        return f". No share of it is given: {days} days at quick size are not a year."
+    if evaluation["share_of_room_pct"].notna().any():
+        return "."
+    return (
+        f": within {settings.report.near_zero_base_pct_of_uncontrolled:g} % of uncontrolled's {label}, "
+        "so no share of it is given: the best rule is already at the optimum."
+    )
+
+
+def period(settings: Settings, split: str) -> str:
+    """The simulated period of `split` as the report names it: the year, or its first days at quick size."""
+    year = {"eval": "evaluation year, held out", "train": "training year"}[split]
+    days = short_horizon_days(settings)
+    return year if days is None else f"first {days} days of the {year}, at quick size"
+
+
+def _quantity(value, divisor: float = 1.0, digits: int = 1, unit: str = "") -> str:
+    """A figure of the site in its unit, or n/a where the record lacks it."""
+    if is_missing(value):
+        return NOT_AVAILABLE
+    text = f"{round(float(value)):,}" if digits == 0 else number(float(value) / divisor, digits)
+    return f"{text} {unit}".rstrip()
+
+
+def site_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
+    """The scenario's grid emission factor and the station's service on the evaluation period, from its own
+    dataset: how many vehicles came, how many found every socket of their kind taken and were turned away,
+    and the energy those would have wanted; the same for every controller."""
+    first = rows[rows["split"] == "eval"].iloc[0]
+    mean, low, high = (first.get(f"grid_factor{part}_kg_per_kwh") for part in ("", "_min", "_max"))
+    if is_missing(mean):
+        factor = f"{NOT_AVAILABLE} (no dataset summary, no timeseries and a factor file named)"
+    else:
+        spread = "constant" if np.isclose(low, high) else f"mean, hourly {low:.4f} to {high:.4f}"
+        factor = f"{mean:.4f} kg CO2/kWh ({spread}; from {first.get('grid_factor_source')})"
+    turned_away_pct = _quantity(first.get("turned_away_pct"))
+    wanted_kwh = first.get("turned_away_energy_kwh")
+    small = not is_missing(wanted_kwh) and wanted_kwh < 1e4  # a week's at small size: in kWh
+    wanted = _quantity(wanted_kwh, digits=0, unit="kWh") if small else _quantity(wanted_kwh, 1e3, 1, "MWh")
+    if wanted == NOT_AVAILABLE and not is_missing(first.get("turned_away")):
+        wanted += " (a dataset summary built before it was recorded; the next build records it)"
+    return [
+        f"Grid emission factor, {period(settings, 'eval')}: {factor}.",
+        "",
+        f"Service, {period(settings, 'eval')}, from the station's dataset (the same for every controller): "
+        f"{_quantity(first.get('arrivals'), digits=0)} vehicles arrived; "
+        f"{_quantity(first.get('turned_away'), digits=0)} ({turned_away_pct} %) found every socket of their kind taken "
+        f"and were turned away, wanting {wanted}. "
+        "Each controller's sessions served and the share of them it satisfied are in the tables: "
+        "a satisfaction of 100 % says nothing of the vehicles turned away.",
+        "",
+    ]
 
 
 def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> list[str]:
@@ -219,7 +304,8 @@ def _agent_lines(settings: Settings, scenario: str, rows: pd.DataFrame, results_
     if not (len(agents) and "co2_grid_kg_vs_best_rule" in rows):
         return []
     lines = [
-        "### Agents against the best rule (evaluation year; negative CO2 and bill, positive reward are better)",
+        f"### Agents against the best rule ({period(settings, 'eval')}; negative CO2 and bill, positive reward "
+        "are better)",
         "",
         "The model kept is the one model selection scored best on the validation window; step 0 is the "
         "untrained policy, which with a residual policy is the rule itself.",
@@ -233,10 +319,12 @@ def _target_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
     """The seed report's targets beside what the oracle allows, the best rule and the best agent."""
 
     def shown(value):
-        return NOT_AVAILABLE if is_missing(value) else f"{value:.1f}"
+        if is_missing(value):
+            return NOT_AVAILABLE
+        return BEYOND if beyond_shown(value) else f"{value:.1f}"
 
     lines = [
-        "### Seed report's targets (evaluation year)",
+        f"### Seed report's targets ({period(settings, 'eval')})",
         "",
         "| target | seed's range | oracle allows | best rule | best agent serving the fleet (IQM) | verdict | why |",
         "|---|---|---|---|---|---|---|",
@@ -268,33 +356,60 @@ def scenario_markdown(
             "",
         ]
     lines += room_lines(settings, rows)
-    lines += ["### Headline: evaluation year (held out)", ""]
+    lines += site_lines(settings, rows)
+    days = short_horizon_days(settings)
+    quick = "" if days is None else ": a check that everything runs, not a result"
+    lines += [f"### Headline: {period(settings, 'eval')}{quick}", ""]
     lines += markdown_table(headline_rows(rows), {c: MARKDOWN_COLUMNS[c] for c in HEADLINE_COLUMNS})
     lines += _agent_lines(settings, scenario, rows, results_dir)
     lines += _target_lines(settings, rows)
-    for split, title in (
-        ("eval", "Every controller, evaluation year (held out)"),
-        ("train", "Every controller, training year"),
-    ):
-        lines += [f"### {title}", ""] + markdown_table(rows[rows["split"] == split], MARKDOWN_COLUMNS)
+    for split in ("eval", "train"):
+        lines += [f"### Every controller, {period(settings, split)}", ""]
+        lines += markdown_table(rows[rows["split"] == split], MARKDOWN_COLUMNS)
     return lines
 
 
 # ---------------------------------------------------------------- the whole report
 
 
-def _introduction(settings: Settings) -> list[str]:
-    """How to read every scenario's tables: the aggregate over seeds, the bar, the room, what gets no %."""
+def quick_days(table: pd.DataFrame) -> list[int]:
+    """The horizons, in days, of the compared scenarios simulated for less than a year (`make quick`'s week)."""
+    hours = table["horizon_hours"].dropna().astype(int) if "horizon_hours" in table else pd.Series(dtype=int)
+    return sorted({int(hour) // 24 for hour in hours if hour < HOURS_PER_YEAR})
+
+
+def _quick_lines(span: str) -> list[str]:
+    """What a report at quick size (`span` days) is, and what it leaves out: said before anything else."""
+    if not span:
+        return []
+    return [
+        f"**Quick size: {span} days of a small station. A check that everything runs, not a result.** "
+        "No share of the room or of the optimum's gain is given (the room of a few days is not a year's), nor "
+        "the monthly demand charges (billed whole on a few days' import, they are not those days' cost; where "
+        "a tariff has them, the bill still carries them).",
+        "",
+    ]
+
+
+def _introduction(settings: Settings, table: pd.DataFrame) -> list[str]:
+    """How to read every scenario's tables: the aggregate over seeds, the bar, the room, what gets no %; first,
+    where the scenarios were simulated for less than a year, that the report is a check, not a result."""
     seeds = list(settings.training.seeds)
     report = settings.report
+    span = " or ".join(map(str, quick_days(table)))
+    size = f" at quick size ({span} days)" if span else ""
     return [
-        f"# Controller comparison, scenarios {', '.join(settings.scenarios)}",
+        f"# Controller comparison{size}, scenarios {', '.join(settings.scenarios)}",
         "",
+        *_quick_lines(span),
         f"Agents: rliable's interquartile mean over training seeds {seeds} with a "
         f"{report.confidence_pct:g} % stratified bootstrap interval in brackets"
         + (" (with fewer than four seeds the IQM trims nothing and is the mean)" if len(seeds) < 4 else "")
-        + ". Negative changes are savings. Grid emission factor "
-        f"{settings.emissions.grid_kg_per_kwh} kg CO2/kWh (a diesel grid is nearer 0.65-0.95). "
+        + ". Negative changes are savings. Each scenario's grid emission factor is its own, from its dataset. "
+        "Vehicles turned away (every socket of their kind taken when they arrived) depend on the station and its "
+        "fleet, not on the controller; EV satisfied is the share of the sessions served that left with their "
+        "required charge. Each controller's forecast is what it knew of the hours ahead (none: a rule; perfect "
+        "foresight: the optimum). "
         "Each scenario is judged on its objective (grid CO2 or bill). Its best rule is the rule with the least "
         "of it on the evaluation year among those that serve the fleet as the optimum does (within "
         f"{report.ev_service_tolerance_pct:g} points of EV satisfaction); the optimum is the perfect-foresight "
@@ -307,14 +422,15 @@ def _introduction(settings: Settings) -> list[str]:
         "to `without_solar` (another site, without PV: not a way to control this one), nor to a controller "
         "that satisfies fewer EV sessions than the optimum: leaving vehicles uncharged also cuts grid CO2 and "
         "the bill, but not in a way the optimum, which serves every session, would count. n/a: not in the "
-        "record (records written before the bill was recorded have none).",
+        f"record (records written before the bill was recorded have none). No percentage beyond "
+        f"±{MAX_SHOWN_PCT:,.0f} % is written: the absolute difference is given instead, or n/a for a share.",
         "",
     ]
 
 
 def markdown(settings: Settings, table: pd.DataFrame, results_dir: Path | None = None) -> str:
     """The whole of `comparison.md`: the introduction, then each scenario's section."""
-    lines = _introduction(settings)
+    lines = _introduction(settings, table)
     for scenario in settings.scenarios:
         lines += scenario_markdown(settings, scenario, table, results_dir)
     return "\n".join(lines)

@@ -24,7 +24,7 @@ import pandas as pd
 from ..config import VEHICLE_KINDS, Settings
 from ..errors import DataError
 from .inputs import NON_NEGATIVE, PERCENT, check_year, line_of, numbers, read_table, timestamps
-from .sessions import SessionYear, SocketPool, number_sessions
+from .sessions import SessionYear, SocketPool, empty_by_step, number_sessions, step_columns
 
 KEY = "fleet.sessions_files"
 ARRIVAL, DEPARTURE, KIND = "arrival", "departure", "kind"
@@ -183,13 +183,18 @@ def sessions_from_file(path: str | Path, hours: pd.DatetimeIndex, settings: Sett
     days = len(hours) // 24
     arrived = {kind: np.zeros(days, dtype=int) for kind in VEHICLE_KINDS}
     refused = {kind: np.zeros(days, dtype=int) for kind in VEHICLE_KINDS}
+    by_step = empty_by_step(len(hours))
     rows = []
     for visit in visits.itertuples(index=False):
-        day = int(visit.arrival_step) // 24
-        arrived[visit.kind][day] += 1
-        socket = pool.take(visit.kind, int(visit.arrival_step))
+        step = int(visit.arrival_step)
+        arrivals_column, turned_column, energy_column = step_columns(visit.kind)
+        arrived[visit.kind][step // 24] += 1
+        by_step[arrivals_column][step] += 1
+        socket = pool.take(visit.kind, step)
         if socket is None:
-            refused[visit.kind][day] += 1
+            refused[visit.kind][step // 24] += 1
+            by_step[turned_column][step] += 1
+            by_step[energy_column][step] += visit.energy_required_kwh  # the file says what it wanted
             continue
         pool.hold(socket, int(visit.departure_step))
         rows.append(_session(visit, socket, pool.ids[socket]))
@@ -198,4 +203,5 @@ def sessions_from_file(path: str | Path, hours: pd.DatetimeIndex, settings: Sett
         number_sessions(rows, len(hours)),
         pd.DataFrame({**day_index, **refused}),
         pd.DataFrame({**day_index, **arrived}),
+        pd.DataFrame(by_step),
     )

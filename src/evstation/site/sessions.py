@@ -4,7 +4,8 @@ Each day, each vehicle kind gets a volume of arrivals (params `fleet`: the desig
 day to day and lower on Sundays), spread over opening hours with a larger share in the evening
 peak and drawn hour by hour from a Poisson law. An arrival takes the socket of its kind that has
 been free longest; when every socket of its kind is busy it is turned away and counted (`SocketPool`,
-which sessions read from a user's file go through too: see session_file.py).
+which sessions read from a user's file go through too: see session_file.py), hour by hour with the
+energy it would have wanted (`by_step`): what a planner sizing the station reads first.
 
 A session lasts the whole steps its energy needs at the socket's rated power, plus a random
 slack (the room a controller can use to shift charging), ending at closing time at the latest but
@@ -44,6 +45,30 @@ class SessionYear:
     sessions: pd.DataFrame  # one row per served session, SESSION_COLUMNS
     turned_away: pd.DataFrame  # arrivals per day and kind that found no free socket
     arrivals: pd.DataFrame  # all arrivals per day and kind
+    by_step: pd.DataFrame  # per step: arrivals, turned away and the energy those wanted, per kind (step_columns)
+
+
+def step_columns(kind: str) -> tuple[str, str, str]:
+    """`by_step`'s columns of one kind: its arrivals, its turned-away arrivals, and the energy (kWh) the
+    turned-away ones would have wanted."""
+    return f"arrivals_{kind}", f"turned_away_{kind}", f"turned_away_energy_kwh_{kind}"
+
+
+def empty_by_step(steps: int) -> dict[str, np.ndarray]:
+    """`by_step`'s columns, zero, as arrays to count into."""
+    return {
+        column: np.zeros(steps, dtype=float if "energy" in column else int)
+        for kind in VEHICLE_KINDS
+        for column in step_columns(kind)
+    }
+
+
+def expected_energy_kwh(settings: Settings, kind: str) -> float:
+    """The energy an arrival of `kind` wants on average: its SOC at arrival is drawn uniformly around
+    the kind's mean, so the mean SOC gives the mean energy. A turned-away arrival draws no SOC (drawing
+    one would change every later session of the seed): it is counted at this mean."""
+    vehicle = settings.vehicles.kind(kind)
+    return (vehicle.required_soc_pct - vehicle.arrival_soc_pct) / 100 * vehicle.battery_kwh
 
 
 def charger_ids(settings: Settings) -> list[str]:
@@ -115,13 +140,14 @@ def number_sessions(rows: list[dict], steps: int) -> pd.DataFrame:
 
 
 def generate_sessions(hours: pd.DatetimeIndex, settings: Settings, seed: int) -> SessionYear:
-    """The year's sessions, socket by socket, with turned-away arrivals counted per day."""
+    """The year's sessions, socket by socket, with turned-away arrivals counted per day and per step."""
     rng = np.random.default_rng(seed)
     days = hours[::24]
     weights = hourly_arrival_weights(settings)
     volumes = _daily_volumes(days, settings, rng)
     pool = SocketPool(settings)
     rows, turned, arrived = [], [], []
+    by_step = empty_by_step(len(hours))
     close_hour = settings.opening_hours.close_hour
     for day_index in range(len(days)):
         day_start = day_index * 24
@@ -130,17 +156,25 @@ def generate_sessions(hours: pd.DatetimeIndex, settings: Settings, seed: int) ->
         for hour in np.flatnonzero(weights):
             step = day_start + int(hour)
             for kind in VEHICLE_KINDS:
+                arrivals_column, turned_column, _ = step_columns(kind)
+                by_step[arrivals_column][step] = counts[kind][hour]
                 for _ in range(int(counts[kind][hour])):
                     socket = pool.take(kind, step)
                     if socket is None:
                         refused[kind] += 1
+                        by_step[turned_column][step] += 1
                         continue
                     row = _new_session(kind, socket, pool.ids[socket], step, day_start + close_hour, settings, rng)
                     pool.hold(socket, row["departure_step"])
                     rows.append(row)
         turned.append({"day": day_index, **refused})
         arrived.append({"day": day_index, **{kind: int(counts[kind].sum()) for kind in VEHICLE_KINDS}})
-    return SessionYear(number_sessions(rows, len(hours)), pd.DataFrame(turned), pd.DataFrame(arrived))
+    for kind in VEHICLE_KINDS:
+        _, turned_column, energy_column = step_columns(kind)
+        by_step[energy_column] = by_step[turned_column] * expected_energy_kwh(settings, kind)
+    return SessionYear(
+        number_sessions(rows, len(hours)), pd.DataFrame(turned), pd.DataFrame(arrived), pd.DataFrame(by_step)
+    )
 
 
 def _new_session(

@@ -118,5 +118,7 @@ def first_hours(year: StationYear, count: int) -> StationYear:
         mall_kwh=year.mall_kwh[:count],
         tariff_pen_per_kwh=year.tariff_pen_per_kwh[:count],
         emission_factor_kg_per_kwh=year.emission_factor_kg_per_kwh[:count],
-        fleet=sessions.SessionYear(kept, fleet.turned_away.iloc[:days], fleet.arrivals.iloc[:days]),
+        fleet=sessions.SessionYear(
+            kept, fleet.turned_away.iloc[:days], fleet.arrivals.iloc[:days], fleet.by_step.iloc[:count]
+        ),
     )
