@@ -64,6 +64,7 @@ def _uncached(*paths: str) -> list[dict]:
 def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
     data = stages.DATA.format(scenario=scenario)
     results = stages.RESULTS.format(scenario=scenario)
+    validated = stages.VALIDATION.format(scenario=scenario)  # every stage that runs a controller needs it
     found = {
         f"build_dataset-{scenario}": _stage(
             params,
@@ -94,7 +95,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             scenario,
             f"baseline {name}",
             log=f"baseline-{name}",
-            deps=[data],
+            deps=[data, validated],
             controller=name,
             outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
             + _uncached(f"{results}/metrics/{name}.json"),
@@ -107,7 +108,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             scenario,
             f"baseline {name}",
             log=name,
-            deps=[data],
+            deps=[data, validated],
             outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
             + _uncached(f"{results}/metrics/{name}.json", *stages.oracle_records(results, name)),
         )
@@ -123,7 +124,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                 f"train {agent} --seed {seed} --resume",
                 agent=agent,
                 log=f"train-{agent}-{seed}",
-                deps=[data, *corrected],
+                deps=[data, validated, *corrected],
                 outs=[{run: {"persist": True}}] + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"),
             )
             found[f"evaluate-{scenario}-{agent}-{seed}"] = _stage(
@@ -134,7 +135,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                 f"evaluate {agent} --seed {seed}",
                 agent=agent,
                 log=f"evaluate-{agent}-{seed}",
-                deps=[data, *corrected, run],
+                deps=[data, validated, *corrected, run],
                 outs=[
                     f"{results}/timeseries/{agent}_seed{seed}_train.csv",
                     f"{results}/timeseries/{agent}_seed{seed}_eval.csv",

@@ -5,6 +5,7 @@ rule train:
     input:
         code=code_files("train"),
         data=DATA,
+        validated=ancient(VALIDATION),
         corrected_rule=corrected_rule,
     output:
         directory(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}"),
@@ -28,6 +29,7 @@ rule evaluate:
     input:
         code=code_files("evaluate"),
         data=DATA,
+        validated=ancient(VALIDATION),
         corrected_rule=corrected_rule,
         checkpoints=f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}",
     output:

@@ -41,7 +41,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-from ..config import REWARD_COMPONENTS, Settings
+from ..config import REWARD_COMPONENTS, Settings, value_differences
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import ConfigError, DataError, UserError
 from ..files import write_text_atomically
@@ -138,27 +138,9 @@ def trained_settings(settings: Settings, agent: str) -> dict:
     return policy_settings(settings, agent)
 
 
-def _flat(value, prefix: str = "") -> dict:
-    if isinstance(value, dict):
-        return {key: leaf for name, inner in value.items() for key, leaf in _flat(inner, f"{prefix}{name}.").items()}
-    return {prefix[:-1]: value}
-
-
-def _shown(value) -> str:
-    return "nothing" if value is _ABSENT else str(value) if isinstance(value, (int, float, str)) else json.dumps(value)
-
-
-_ABSENT = object()
-
-
 def settings_differences(trained: dict, now: dict) -> list[str]:
     """`key: trained with X, params say Y` for each key whose value differs."""
-    trained, now = _flat(trained), _flat(now)
-    return [
-        f"{key}: trained with {_shown(trained.get(key, _ABSENT))}, params say {_shown(now.get(key, _ABSENT))}"
-        for key in sorted(set(trained) | set(now))
-        if trained.get(key, _ABSENT) != now.get(key, _ABSENT)
-    ]
+    return value_differences(trained, now, "trained with")
 
 
 def check_trained_under(checkpoint: Checkpoint, settings: Settings, agent: str, seed: int, data_folder: Path) -> None:
