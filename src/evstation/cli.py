@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import registry
-from .errors import BalanceError, UserError, naming_the_run
+from .errors import FULL, BalanceError, UserError, naming_the_run
 
 BASELINE_CHOICES = registry.names_run_by("baseline") + registry.names_run_by("oracle")
 AGENT_CHOICES = registry.names("learner")
@@ -329,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     except BalanceError as error:
         _fail(f"evstation: energy check failed: {error}")
         return EXIT_CHECK_FAILED
+    except OSError as error:
+        if error.errno not in FULL:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        _fail(f"evstation: error: {where}an output cannot be written ({error.strerror}); what was written is removed")
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("evstation: interrupted", file=sys.stderr)
         return 130

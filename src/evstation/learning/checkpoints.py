@@ -326,9 +326,17 @@ class CheckpointStore:
                     shutil.rmtree(path, ignore_errors=True)
 
     def clear(self) -> None:
-        """Start afresh: remove every checkpoint of this run."""
-        if self.root.exists():
-            shutil.rmtree(self.root)
+        """Start afresh: remove everything of the run but its final model, which stays until a new
+        final model replaces it whole (a run that fails or is killed leaves the old one in place)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.iterdir():
+            if path.name == FINAL:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def settle_loaded_optimizers(model) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from ..config import Settings
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import DataError
-from ..files import write_json_atomically
 from ..learning.checkpoints import CheckpointStore
 from ..learning.station_env import PolicyController
 from ..learning.training import check_seed, check_trained_under, check_writable, run_folder
@@ -47,7 +46,6 @@ def evaluate_policy(
         data_dir=data_dir,
         results_dir=results_dir,
         fast_training_year=True,
+        extra={"model_steps": chosen.num_timesteps},
     )
-    record["model_steps"] = chosen.num_timesteps
-    write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)
     return record
