@@ -165,6 +165,13 @@ REPORT_SUMMARY = "summary.json"  # the compact record: DVC's metrics
 REPORT_FIGURES = ["kpi_bars.png", "power_flows_week.png", "battery_soc_week.png", "learning_curves.png"]
 
 
+def final_model(results: str, agent: str, seed) -> str:
+    """A training run's declared output: its final model. The run's periodic checkpoints, beside it, are
+    its own state, never an output: a front end removes a job's outputs before it runs the job again
+    (Snakemake on a rerun or a retry), and a killed run resumes from them."""
+    return f"{results}/checkpoints/{agent}/seed{seed}/final"
+
+
 def residual_records(settings: dict, results: str) -> list[str]:
     """What a policy's train and evaluate stages read besides the data: the record of the tuned rule
     it corrects (`control.residual: peak_shaving`), from the scenario's merged settings."""

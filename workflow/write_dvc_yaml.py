@@ -57,8 +57,15 @@ def _stage(
     return body
 
 
+# Every output persists: DVC leaves it in place when it runs its stage again, as it otherwise removes
+# outputs before the command can take its lock (locking.py). Each command replaces its outputs only once
+# the new ones are complete, so a stage that fails or is refused leaves the last good ones as they were.
+def _cached(*paths: str) -> list[dict]:
+    return [{path: {"persist": True}} for path in paths]
+
+
 def _uncached(*paths: str) -> list[dict]:
-    return [{path: {"cache": False}} for path in paths]
+    return [{path: {"cache": False, "persist": True}} for path in paths]
 
 
 def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
@@ -74,7 +81,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             "build-dataset",
             log="build_dataset",
             deps=stages.input_files(params_file, scenario),
-            outs=[data] + _uncached(f"{results}/dataset/summary.json"),
+            outs=_cached(data) + _uncached(f"{results}/dataset/summary.json"),
         )
     }
     found[f"validate-{scenario}"] = _stage(
@@ -97,7 +104,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             log=f"baseline-{name}",
             deps=[data, validated],
             controller=name,
-            outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
+            outs=_cached(f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv")
             + _uncached(f"{results}/metrics/{name}.json"),
         )
     for name in stages.ORACLES:
@@ -109,13 +116,13 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             f"baseline {name}",
             log=name,
             deps=[data, validated],
-            outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
+            outs=_cached(f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv")
             + _uncached(f"{results}/metrics/{name}.json", *stages.oracle_records(results, name)),
         )
     corrected = stages.residual_records(stages.merged_settings(params_file, scenario), results)
     for agent in stages.AGENTS:
         for seed in stages.seeds(params):
-            run = f"{results}/checkpoints/{agent}/seed{seed}"
+            final = stages.final_model(results, agent, seed)
             found[f"train-{scenario}-{agent}-{seed}"] = _stage(
                 params,
                 params_file,
@@ -125,7 +132,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                 agent=agent,
                 log=f"train-{agent}-{seed}",
                 deps=[data, validated, *corrected],
-                outs=[{run: {"persist": True}}] + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"),
+                outs=_cached(final) + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"),
             )
             found[f"evaluate-{scenario}-{agent}-{seed}"] = _stage(
                 params,
@@ -135,11 +142,11 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                 f"evaluate {agent} --seed {seed}",
                 agent=agent,
                 log=f"evaluate-{agent}-{seed}",
-                deps=[data, validated, *corrected, run],
-                outs=[
+                deps=[data, validated, *corrected, final],
+                outs=_cached(
                     f"{results}/timeseries/{agent}_seed{seed}_train.csv",
                     f"{results}/timeseries/{agent}_seed{seed}_eval.csv",
-                ]
+                )
                 + _uncached(f"{results}/metrics/{agent}_seed{seed}.json"),
             )
     return found

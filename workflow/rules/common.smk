@@ -56,7 +56,14 @@ def checked_params():
 PARAMS = checked_params()
 SCENARIOS = stages.scenarios(config)
 SEEDS = stages.seeds(config)
-EVSTATION = f"evstation --params {PARAMS} --scenario {{wildcards.scenario}} --log {{log}}"
+
+
+def evstation_logging_to(log):
+    """The command's start, its messages appended to `log`."""
+    return f"evstation --params {PARAMS} --scenario {{wildcards.scenario}} --log {log}"
+
+
+EVSTATION = evstation_logging_to("{log}")
 
 
 wildcard_constraints:
