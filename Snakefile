@@ -26,6 +26,22 @@ rule all:
         report=rules.compare.output,
 
 
+# Snakemake removes a job's outputs before it runs the job; the command's lock would refuse the job only
+# after that. So before any job runs, a run started while another (dvc repro, a command by hand) writes
+# or reads an output of a planned job stops here, in one line, having removed nothing.
+onstart:
+    from evstation.locking import held_elsewhere
+
+    held = held_elsewhere(output for job in workflow.dag.needrun_jobs() for output in job.output)
+    if held:
+        print(
+            f"snakemake: being written or read by another run: {'; '.join(held)}; nothing was run: "
+            "wait for it to finish",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
 # After a successful run, record its outputs in dvc.lock so `dvc repro` finds nothing stale, keeping
 # the files' times so Snakemake does not either (workflow/dvc_record.py). A run of only some targets
 # leaves other stages without outputs: DVC then records nothing and says so.

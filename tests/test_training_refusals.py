@@ -93,6 +93,10 @@ def test_a_model_is_evaluated_only_under_the_parameters_it_was_trained_with(proj
 
 def test_a_model_trained_for_another_station_is_refused(project, refused):
     write_params(project, {**TINY, "sockets.moto.count": 5})
+    # the datasets, built for the station trained on, are refused first
+    line = refused(project, "evaluate", "ppo")
+    assert "data/mall/citylearn: built from other parameters (sockets.moto.count: built with 6, params say 5)" in line
+    run_cli_in_process("build-dataset", cwd=project)  # rebuilt for this station: the model is refused
     line = refused(project, "evaluate", "ppo")
     assert "sockets.moto.count: trained with 6, params say 5" in line
     assert not (results_dir(project) / "metrics").exists()

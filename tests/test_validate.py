@@ -15,6 +15,7 @@ import pytest
 
 from conftest import data_dir, results_dir, run_cli
 from evstation.config import load_settings
+from evstation.dataset import check_built_together
 from evstation.validate import run_validation
 
 REQUIRED_KEYS = {"name", "value", "limit", "verdict"}
@@ -84,6 +85,7 @@ def test_validate_passes_the_small_build(project):
     assert "Traceback" not in result.stderr and "validation failed" not in result.stderr
     report = report_of(project)
     assert report["passed"] is True
+    assert report["build_id"] == check_built_together(data_dir(project))  # the build it checked
     names = [check["name"] for check in report["checks"]]
     assert len(names) == len(set(names))
     for check in report["checks"]:

@@ -15,12 +15,23 @@ when its dataset is built, and are dependencies of that stage alone.
 from __future__ import annotations
 
 from evstation import registry
+from evstation.build_params import BUILD_KEYS
 from evstation.config import dotted_value  # noqa: F401  (the rules read values through it)
 from evstation.learning.policy_settings import POLICY_KEYS
 
 PACKAGE = "src/evstation"
 # Whole subpackages are dependencies: a module added to one is covered without editing this list.
-DATASET_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py", "registry.py", "dataset.py", "site"]
+DATASET_CODE = [
+    "__init__.py",
+    "config.py",
+    "build_params.py",
+    "schema.py",
+    "errors.py",
+    "files.py",
+    "registry.py",
+    "dataset.py",
+    "site",
+]
 VALIDATE_CODE = DATASET_CODE + ["kpis.py", "validate.py", "tariff", "forecast", "problem", "simulation", "control"]
 SIMULATION_CODE = DATASET_CODE + ["kpis.py", "tariff", "forecast", "problem", "simulation", "control", "stages"]
 TRAINING_CODE = SIMULATION_CODE + ["learning"]
@@ -29,21 +40,11 @@ REPORT_CODE = ["__init__.py", "config.py", "schema.py", "errors.py", "files.py",
 DATA = "data/{scenario}/citylearn"  # the scenario's CityLearn datasets, one folder per split
 SCENARIO_RESULTS = "results/scenarios"  # compare reads every scenario's records under here
 RESULTS = SCENARIO_RESULTS + "/{scenario}"  # metrics/, timeseries/, checkpoints/, curves/, oracle/, dataset/
+VALIDATION = RESULTS + "/validation.json"  # the datasets' checks: no run on datasets that failed them
 REPORT = "results/report"  # the comparison of every scenario
 LOGS = "results/logs"  # each job's log (not versioned)
 BENCHMARKS = "results/benchmarks"  # each Snakemake job's time and memory (not versioned)
 
-# The energy prices and emission factor written into the dataset; the demand charges and the CO2 of
-# displaced gasoline are read only where a run is measured.
-DATASET_GRID_PARAMS = [
-    "tariff.peak_pen_per_kwh",
-    "tariff.offpeak_pen_per_kwh",
-    "tariff.peak_start_hour",
-    "tariff.peak_end_hour",
-    "tariff.energy_price_files",
-    "emissions.grid_kg_per_kwh",
-    "emissions.grid_factor_files",
-]
 MEASURED_RUN_PARAMS = [
     "battery",
     "sockets",
@@ -59,21 +60,7 @@ MEASURED_RUN_PARAMS = [
 # keys hold the values it was trained with): not the gasoline factor, the seeds list or the report.
 TRAINING_PARAMS = list(POLICY_KEYS)
 STAGE_PARAMS = {
-    "build_dataset": [
-        "simulation.horizon_hours",
-        "site",
-        "splits",
-        "weather",
-        "pv",
-        "battery",
-        "sockets",
-        "vehicles",
-        "opening_hours",
-        "fleet",
-        "mall",
-        "inputs",  # the plausibility limits a user's files are checked against
-    ]
-    + DATASET_GRID_PARAMS,
+    "build_dataset": list(BUILD_KEYS),  # what a build reads, declared in the package (the dataset records them)
     "validate": ["simulation.horizon_hours", "mall", "sockets", "battery", "validation"],
     "baseline": MEASURED_RUN_PARAMS + ["objective"],
     "oracle": MEASURED_RUN_PARAMS + ["oracle"],
@@ -182,6 +169,13 @@ REPORT_FIGURES = [
     "battery_soc_week.png",
     "learning_curves.png",
 ]
+
+
+def final_model(results: str, agent: str, seed) -> str:
+    """A training run's declared output: its final model. The run's periodic checkpoints, beside it, are
+    its own state, never an output: a front end removes a job's outputs before it runs the job again
+    (Snakemake on a rerun or a retry), and a killed run resumes from them."""
+    return f"{results}/checkpoints/{agent}/seed{seed}/final"
 
 
 def residual_records(settings: dict, results: str) -> list[str]:

@@ -57,13 +57,21 @@ def _stage(
     return body
 
 
+# Every output persists: DVC leaves it in place when it runs its stage again, as it otherwise removes
+# outputs before the command can take its lock (locking.py). Each command replaces its outputs only once
+# the new ones are complete, so a stage that fails or is refused leaves the last good ones as they were.
+def _cached(*paths: str) -> list[dict]:
+    return [{path: {"persist": True}} for path in paths]
+
+
 def _uncached(*paths: str) -> list[dict]:
-    return [{path: {"cache": False}} for path in paths]
+    return [{path: {"cache": False, "persist": True}} for path in paths]
 
 
 def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
     data = stages.DATA.format(scenario=scenario)
     results = stages.RESULTS.format(scenario=scenario)
+    validated = stages.VALIDATION.format(scenario=scenario)  # every stage that runs a controller needs it
     found = {
         f"build_dataset-{scenario}": _stage(
             params,
@@ -73,7 +81,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             "build-dataset",
             log="build_dataset",
             deps=stages.input_files(params_file, scenario),
-            outs=[data] + _uncached(f"{results}/dataset/summary.json"),
+            outs=_cached(data) + _uncached(f"{results}/dataset/summary.json"),
         )
     }
     found[f"validate-{scenario}"] = _stage(
@@ -94,9 +102,9 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             scenario,
             f"baseline {name}",
             log=f"baseline-{name}",
-            deps=[data],
+            deps=[data, validated],
             controller=name,
-            outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
+            outs=_cached(f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv")
             + _uncached(f"{results}/metrics/{name}.json"),
         )
     for name in stages.ORACLES:
@@ -107,14 +115,14 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             scenario,
             f"baseline {name}",
             log=name,
-            deps=[data],
-            outs=[f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv"]
+            deps=[data, validated],
+            outs=_cached(f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv")
             + _uncached(f"{results}/metrics/{name}.json", *stages.oracle_records(results, name)),
         )
     corrected = stages.residual_records(stages.merged_settings(params_file, scenario), results)
     for agent in stages.AGENTS:
         for seed in stages.seeds(params):
-            run = f"{results}/checkpoints/{agent}/seed{seed}"
+            final = stages.final_model(results, agent, seed)
             found[f"train-{scenario}-{agent}-{seed}"] = _stage(
                 params,
                 params_file,
@@ -123,8 +131,8 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                 f"train {agent} --seed {seed} --resume",
                 agent=agent,
                 log=f"train-{agent}-{seed}",
-                deps=[data, *corrected],
-                outs=[{run: {"persist": True}}] + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"),
+                deps=[data, validated, *corrected],
+                outs=_cached(final) + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"),
             )
             found[f"evaluate-{scenario}-{agent}-{seed}"] = _stage(
                 params,
@@ -134,11 +142,11 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                 f"evaluate {agent} --seed {seed}",
                 agent=agent,
                 log=f"evaluate-{agent}-{seed}",
-                deps=[data, *corrected, run],
-                outs=[
+                deps=[data, validated, *corrected, final],
+                outs=_cached(
                     f"{results}/timeseries/{agent}_seed{seed}_train.csv",
                     f"{results}/timeseries/{agent}_seed{seed}_eval.csv",
-                ]
+                )
                 + _uncached(f"{results}/metrics/{agent}_seed{seed}.json"),
             )
     return found

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import registry
-from .errors import BalanceError, UserError, naming_the_run
+from .errors import FULL, BalanceError, UserError, naming_the_run
 
 BASELINE_CHOICES = registry.names_run_by("baseline") + registry.names_run_by("oracle")
 AGENT_CHOICES = registry.names("learner")
@@ -181,22 +181,37 @@ def _locks(args: argparse.Namespace):
         with locked(writes={str(data): output_lock(data)}):
             yield
         return
-    from .dataset import check_built_together
+    from .dataset import check_built_from, check_built_together, check_validated
 
     results = Path(args.results_dir) if hasattr(args, "results_dir") else Path(args.output).parent
+    reads = {str(data): output_lock(data)}
     if args.command == "validate":
         jobs = {args.output: output_lock(Path(args.output))}
-    elif args.command == "baseline":
-        jobs = {f"{results} (baseline {args.name})": job_lock(results, f"baseline-{args.name}")}
-    else:  # train and evaluate of one seed share its lock
-        jobs = {
-            f"{results} ({args.agent} seed {seed})": job_lock(results, f"{args.agent}-seed{seed}")
-            for seed in _seeds(args, settings)
-        }
-    with locked(writes=jobs, reads={str(data): output_lock(data)}):
-        if args.command != "validate":  # validate checks it itself, after removing its old report
-            check_built_together(data)
+    else:  # the validation record is read too: not rewritten while a run relies on it
+        validation = results / "validation.json"
+        reads[str(validation)] = output_lock(validation)
+        if args.command == "baseline":
+            jobs = {f"{results} (baseline {args.name})": job_lock(results, f"baseline-{args.name}")}
+        else:  # train and evaluate of one seed share its lock
+            jobs = {
+                f"{results} ({args.agent} seed {seed})": job_lock(results, f"{args.agent}-seed{seed}")
+                for seed in _seeds(args, settings)
+            }
+    with locked(writes=jobs, reads=reads):
+        if args.command != "validate":  # validate checks them itself, after removing its old report
+            identifier = check_built_together(data)
+            if identifier is not None:  # no dataset: the command names the file it misses
+                check_built_from(data, settings, identifier)
+                check_validated(validation, identifier, _command_line(args))
         yield
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command a refusal names: `evstation baseline rule_based`, `evstation train ppo --seed 0`."""
+    words = [args.command, getattr(args, "name", None) or getattr(args, "agent", None)]
+    if getattr(args, "seed", None) is not None:
+        words += ["--seed", str(args.seed)]
+    return " ".join(["evstation", *filter(None, words)])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -314,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     except BalanceError as error:
         _fail(f"evstation: energy check failed: {error}")
         return EXIT_CHECK_FAILED
+    except OSError as error:
+        if error.errno not in FULL:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        _fail(f"evstation: error: {where}an output cannot be written ({error.strerror}); what was written is removed")
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("evstation: interrupted", file=sys.stderr)
         return 130

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import copy
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -783,6 +784,33 @@ def apply_overrides(settings: Settings, overrides: Mapping[str, object]) -> Sett
     result = build(Settings, data)
     object.__setattr__(result, "_base", base)
     return result
+
+
+_ABSENT = object()
+
+
+def flat_values(value, prefix: str = "") -> dict:
+    """Every leaf of nested JSON-like values by its dotted key (`tariff.demand.x`)."""
+    if not isinstance(value, dict):
+        return {prefix[:-1]: value}
+    return {key: leaf for name, inner in value.items() for key, leaf in flat_values(inner, f"{prefix}{name}.").items()}
+
+
+def _shown(value) -> str:
+    if value is _ABSENT:
+        return "nothing"
+    return str(value) if isinstance(value, (int, float, str)) else json.dumps(value)
+
+
+def value_differences(recorded: dict, now: dict, recorded_as: str) -> list[str]:
+    """`key: <recorded_as> X, params say Y` for each leaf key whose value differs, in key order
+    (`recorded_as`: "trained with", "built with")."""
+    recorded, now = flat_values(recorded), flat_values(now)
+    return [
+        f"{key}: {recorded_as} {_shown(recorded.get(key, _ABSENT))}, params say {_shown(now.get(key, _ABSENT))}"
+        for key in sorted(set(recorded) | set(now))
+        if recorded.get(key, _ABSENT) != now.get(key, _ABSENT)
+    ]
 
 
 def dotted_value(data: dict, dotted: str):

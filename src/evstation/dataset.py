@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .config import SPLITS, VEHICLE_KINDS, Settings
+from .build_params import build_parameters
+from .config import SPLITS, VEHICLE_KINDS, Settings, value_differences
 from .errors import DataError
 from .files import (
     crash_point,
@@ -83,6 +84,9 @@ SCHEMA_FILE, PROFILES_FILE, SESSIONS_FILE, ARRIVALS_FILE, SUMMARY_FILE = (
     "summary.json",
 )
 BUILD_ID = "build_id"  # in each split's summary: the splits of one build carry the same id
+# Beside the splits: the values of BUILD_KEYS the build read, with its build id. Every command that
+# reads a dataset compares them with its own params (check_built_from).
+PARAMETERS_FILE = "parameters.json"
 
 
 def vehicle_id(charger: str) -> str:
@@ -439,6 +443,7 @@ def write_all_splits(settings: Settings, data_dir: Path, splits: list[str], summ
                 **{k: v for k, v in summaries[split].items() if k != "split"},
             }
             write_json_atomically(staging / split / SUMMARY_FILE, summaries[split])
+        write_json_atomically(staging / PARAMETERS_FILE, {BUILD_ID: identifier, "params": build_parameters(settings)})
         crash_point("staged")
         whole = set(splits) == set(SPLITS)
         if whole:
@@ -479,6 +484,56 @@ def check_built_together(data_dir: Path) -> str | None:
             f"{data_dir}: the splits were not built together ({builds}); run `evstation build-dataset` for all splits"
         )
     return next(iter(found.values()))
+
+
+def check_validated(record: Path, identifier: str, command: str) -> None:
+    """Refuse (DataError, one line) to run `command` on datasets (of build `identifier`) whose
+    validation record says they failed, or records another build's checks. With no record, the command
+    runs: the front ends make validation an input of every stage that runs a controller, so there the
+    record is always present; by hand, the checks are the user's to run."""
+    record = Path(record)
+    if not record.exists():
+        return
+    report = read_json_file(record, "run `evstation validate`")
+    if not isinstance(report, dict) or not isinstance(report.get("checks"), list):
+        raise DataError(f"{record}: not a validation record; run `evstation validate`")
+    checked = report.get(BUILD_ID)
+    if checked is not None and checked != identifier:
+        raise DataError(
+            f"{record}: checks build {checked}, not the datasets' build {identifier}; "
+            f"run `evstation validate` before `{command}`"
+        )
+    failed = [str(check.get("name")) for check in report["checks"] if check.get("verdict") != "pass"]
+    if failed or report.get("passed") is not True:
+        more = len(failed) - SHOWN_DIFFERENCES
+        named = ", ".join(failed[:SHOWN_DIFFERENCES]) + (f" and {more} more" if more > 0 else "")
+        raise DataError(
+            f"{record}: the datasets failed validation ({named or 'not passed'}): `{command}` not run; "
+            "correct the params or input files, then run `evstation build-dataset` and `evstation validate`"
+        )
+
+
+SHOWN_DIFFERENCES = 3  # the first keys that differ a refusal names
+
+
+def check_built_from(data_dir: Path, settings: Settings, identifier: str) -> None:
+    """Refuse (DataError, one line) datasets (of build `identifier`, check_built_together) built from
+    other values of BUILD_KEYS than `settings` hold, naming the first keys that differ."""
+    path = data_dir / PARAMETERS_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: file not found: no record of the parameters the dataset was built from; {REBUILD}")
+    record = read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("params"), dict):
+        raise DataError(f"{path}: not a record of the parameters the dataset was built from; {REBUILD}")
+    if record.get(BUILD_ID) != identifier:
+        raise DataError(
+            f"{path}: the parameters of build {record.get(BUILD_ID)}, not of the splits' build {identifier}; {REBUILD}"
+        )
+    differences = value_differences(record["params"], build_parameters(settings), "built with")
+    if differences:
+        more = len(differences) - SHOWN_DIFFERENCES
+        listed = "; ".join(differences[:SHOWN_DIFFERENCES]) + (f"; and {more} more" if more > 0 else "")
+        raise DataError(f"{data_dir}: built from other parameters ({listed}); {REBUILD} to rebuild it")
 
 
 @dataclass(frozen=True)

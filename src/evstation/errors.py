@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import shlex
 from pathlib import Path
@@ -17,6 +18,10 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """An input or intermediate file is missing, broken, or physically impossible."""
+
+
+# a write that fails for want of room: a full disk, a file size limit, a quota
+FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 class BalanceError(Exception):

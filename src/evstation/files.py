@@ -8,12 +8,13 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataError
+from .errors import FULL, DataError
 
 
 def _umask() -> int:
@@ -48,38 +49,112 @@ def read_json(path: Path, remedy: str):
         raise DataError(f"{path}: not valid JSON{where}, cut short or damaged ({remedy})") from None
 
 
-def write_json_atomically(path: Path, data: dict) -> None:
+def _json_writer(data) -> Callable[[str], None]:
+    def write(path: str) -> None:
+        with open(path, "w") as stream:
+            json.dump(data, stream, indent=2)
+            stream.write("\n")
+
+    return write
+
+
+def _text_writer(text: str) -> Callable[[str], None]:
+    def write(path: str) -> None:
+        with open(path, "w", newline="") as stream:
+            stream.write(text)
+
+    return write
+
+
+def _csv_writer(table: pd.DataFrame) -> Callable[[str], None]:
+    return lambda path: table.to_csv(path, index=False)
+
+
+def _written_beside(path: Path, write: Callable[[str], None]) -> str:
+    """A hidden temporary file beside `path` holding what `write` wrote there; removed if it fails
+    (a full disk, a file size limit), so no partial file is left."""
     temporary = _temporary_beside(path)
-    with open(temporary, "w") as stream:
-        json.dump(data, stream, indent=2)
-        stream.write("\n")
-    os.replace(temporary, path)
+    try:
+        write(temporary)
+    except BaseException as error:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in FULL:
+            raise DataError(f"{path}: cannot be written ({error.strerror}); left as it was") from None
+        raise
+    return temporary
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    os.replace(_written_beside(path, _json_writer(data)), path)
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    temporary = _temporary_beside(path)
-    with open(temporary, "w", newline="") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    os.replace(_written_beside(path, _text_writer(text)), path)
 
 
 def write_csv_atomically(path: Path, table: pd.DataFrame) -> None:
-    temporary = _temporary_beside(path)
-    table.to_csv(temporary, index=False)
-    os.replace(temporary, path)
+    os.replace(_written_beside(path, _csv_writer(table)), path)
+
+
+# ---------------------------------------------------------------- a record of several files
+
+
+def json_part(data) -> Callable[[str], None]:
+    """A record's JSON file (write_record)."""
+    return _json_writer(data)
+
+
+def csv_part(table: pd.DataFrame) -> Callable[[str], None]:
+    """A record's CSV file (write_record)."""
+    return _csv_writer(table)
+
+
+def remove_temporaries_of(paths) -> None:
+    """Remove the temporary files an interrupted atomic write of each path left beside it; only while
+    no other run writes those paths (the caller holds their job's lock)."""
+    for path in paths:
+        path = Path(path)
+        if path.parent.is_dir():
+            for temporary in path.parent.glob(f".{path.name}.*.tmp"):
+                temporary.unlink(missing_ok=True)
+
+
+def write_record(parts: dict[Path, Callable[[str], None]], index: Path, write_index: Callable[[str], None]) -> None:
+    """Write several files (in any folders) as one record whose `index` file says it is there: a
+    controller's metrics with its timeseries. Every file is written to a temporary beside it first (a
+    failure removes them all, and leaves the old record as it was); then the old index is removed, the
+    parts renamed into place, and the new index renamed in last. So a kill leaves the old record, no
+    record (no index: its parts are no record's), or the new one, never an index beside another run's
+    parts; what a killed write left beside them goes at the next write. The caller holds the record's lock."""
+    every = [*parts, index]
+    remove_temporaries_of(every)
+    staged: dict[Path, str] = {}
+    try:
+        for path, write in [*parts.items(), (index, write_index)]:
+            staged[Path(path)] = _written_beside(Path(path), write)
+    except BaseException:
+        for temporary in staged.values():
+            Path(temporary).unlink(missing_ok=True)
+        raise
+    crash_point("record-staged")
+    Path(index).unlink(missing_ok=True)
+    crash_point("record-index-removed")
+    for path in parts:
+        os.replace(staged[Path(path)], path)
+    crash_point("record-parts-in")
+    os.replace(staged[Path(index)], index)
 
 
 @contextmanager
 def staged_folder(target: Path):
-    """A hidden folder beside `target` to fill; it replaces `target` only if the block succeeds,
-    and is removed if it fails, so `target` is always either the old folder or a complete new one."""
+    """A hidden folder beside `target` to fill; it replaces `target` by renames (swap_in_folder) only
+    if the block succeeds, and is removed if it fails: `target` is the old folder or a complete new
+    one (or, killed between two renames, missing, the old one set aside beside it)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         yield staging
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        swap_in_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -90,3 +91,67 @@ def locked(writes: dict[str, Path] | None = None, reads: dict[str, Path] | None 
         for what, path in (writes or {}).items():
             stack.callback(_release, _acquire(path, False, what), False)
         yield
+
+
+# ---------------------------------------------------------------- which run writes an output
+
+_SCENARIO_RESULTS = re.compile(r"^results/scenarios/(?P<scenario>[^/]+)/(?P<rest>.+)$")
+_DATASETS = re.compile(r"^data/(?P<scenario>[^/]+)/citylearn$")
+_RUN = re.compile(
+    r"^(?:checkpoints/(?P<agent>[a-z0-9]+)/seed(?P<seed>\d+)(?:/.*)?"
+    r"|curves/(?P<cagent>[a-z0-9]+)_seed(?P<cseed>\d+)\.csv)$"
+)
+_CONTROLLER = re.compile(r"^(?:metrics/(?P<metrics>.+)\.json|timeseries/(?P<series>.+)_(?:train|eval)\.csv)$")
+_SEED_RECORD = re.compile(r"^(?P<agent>[a-z0-9]+)_seed(?P<seed>\d+)$")
+
+
+def writer_lock(output: str | Path) -> Path | None:
+    """The lock the stage command writing `output` (a path relative to the project, as the pipeline's
+    declarations name it) holds while it writes it; None for a path no stage command writes."""
+    path = Path(output)
+    text = path.as_posix()
+    if _DATASETS.match(text):
+        return output_lock(path)
+    if text.startswith("results/report/"):
+        return output_lock(Path("results/report"))
+    found = _SCENARIO_RESULTS.match(text)
+    if found is None:
+        return None
+    results, rest = Path("results/scenarios") / found["scenario"], found["rest"]
+    if rest == "validation.json":
+        return output_lock(results / rest)
+    if rest == "dataset/summary.json":
+        return output_lock(Path("data") / found["scenario"] / "citylearn")
+    run = _RUN.match(rest)
+    if run is not None:
+        return job_lock(results, f"{run['agent'] or run['cagent']}-seed{run['seed'] or run['cseed']}")
+    controller = _CONTROLLER.match(rest)
+    name = (controller["metrics"] or controller["series"]) if controller else None
+    if rest.startswith("oracle/") and rest.endswith("_lp.json"):  # train_lp.json, <name>_eval_lp.json
+        stem = rest.removeprefix("oracle/").removesuffix("_lp.json").rsplit("_", 1)
+        name = stem[0] if len(stem) == 2 else "oracle"
+    if name is None:
+        return None
+    seeded = _SEED_RECORD.match(name)
+    return job_lock(results, f"{seeded['agent']}-seed{seeded['seed']}" if seeded else f"baseline-{name}")
+
+
+def held_elsewhere(outputs) -> list[str]:
+    """The outputs among `outputs` whose writer's lock another run holds now (a run writing them, or, for
+    a dataset, one reading it), as `output (its lock L, pid N)`, one per lock: a front end about to remove
+    outputs before it runs their jobs asks first. Nothing is created and nothing is held once it returns."""
+    held, seen = [], set()
+    for output in outputs:
+        lock = writer_lock(output)
+        if lock is None or lock in seen or not lock.is_file():  # no run ever locked it
+            continue
+        seen.add(lock)
+        with open(lock) as stream:
+            try:
+                fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(stream).strip(" ()")  # "pid N" of a writer, nothing for readers
+                held.append(f"{output} (its lock {lock}{', ' + holder if holder else ''})")
+                continue
+            fcntl.flock(stream, fcntl.LOCK_UN)
+    return held

@@ -19,7 +19,17 @@ import numpy as np
 import pandas as pd
 
 from .config import SPLITS, Settings
-from .dataset import BUILDING_NAME, SCHEMA_FILE, Dataset, check_built_together, read_csv, read_dataset, vehicle_id
+from .dataset import (
+    BUILD_ID,
+    BUILDING_NAME,
+    SCHEMA_FILE,
+    Dataset,
+    check_built_from,
+    check_built_together,
+    read_csv,
+    read_dataset,
+    vehicle_id,
+)
 from .errors import DataError
 from .files import write_json_atomically
 from .kpis import FLOAT32_RELATIVE_RESOLUTION, FLOAT32_TOLERANCE_ULPS
@@ -371,10 +381,12 @@ def run_validation(settings: Settings, data_dir: Path, output: Path) -> dict:
     for split in SPLITS:
         if not (data_dir / split / SCHEMA_FILE).is_file():
             raise DataError(f"{data_dir / split / SCHEMA_FILE}: dataset not found (run `evstation build-dataset`)")
-    check_built_together(data_dir)
+    identifier = check_built_together(data_dir)
+    check_built_from(data_dir, settings, identifier)
     checks = []
     for split in SPLITS:
         checks += validate_split(settings, data_dir / split, split)
-    report = {"passed": all(check["verdict"] == "pass" for check in checks), "checks": checks}
+    passed = all(check["verdict"] == "pass" for check in checks)
+    report = {"passed": passed, BUILD_ID: identifier, "checks": checks}  # the build it checked
     write_json_atomically(output, json.loads(json.dumps(report, default=float)))
     return report

@@ -1,16 +1,22 @@
 # train AGENT --seed K and evaluate AGENT --seed K: each (scenario, agent, seed) a job of its own, in parallel.
+# A training job's outputs are its final model and learning curve; its periodic checkpoints, beside the
+# final model, are no output, so Snakemake keeps them when it runs the job again (a rerun, a retry) and
+# the job resumes from the newest intact one.
 
 
 rule train:
     input:
         code=code_files("train"),
         data=DATA,
+        validated=ancient(VALIDATION),
         corrected_rule=corrected_rule,
     output:
-        directory(f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}"),
+        directory(stages.final_model(RESULTS, "{agent}", "{seed}")),
         f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
     log:
-        log_file("train-{agent}-{seed}"),
+        # Snakemake empties a job's log before each attempt: the command appends to a log of its own
+        # (every attempt's, as under DVC), the one of the other rules' pattern; this one is Snakemake's
+        log_file("train-{agent}-{seed}.attempt"),
     benchmark:
         benchmark_file("train-{agent}-{seed}")
     wildcard_constraints:
@@ -21,15 +27,17 @@ rule train:
     params:
         values=param_values("train", agent=True),
     shell:
-        f"{EVSTATION} train {{wildcards.agent}} --seed {{wildcards.seed}} --resume"
+        evstation_logging_to(f"{LOGS}/{{wildcards.scenario}}/train-{{wildcards.agent}}-{{wildcards.seed}}.log")
+        + " train {wildcards.agent} --seed {wildcards.seed} --resume"
 
 
 rule evaluate:
     input:
         code=code_files("evaluate"),
         data=DATA,
+        validated=ancient(VALIDATION),
         corrected_rule=corrected_rule,
-        checkpoints=f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}",
+        final_model=stages.final_model(RESULTS, "{agent}", "{seed}"),
     output:
         f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json",
         f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv",

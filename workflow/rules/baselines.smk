@@ -6,6 +6,7 @@ rule baseline:
     input:
         code=code_files("baseline"),
         data=DATA,
+        validated=ancient(VALIDATION),
     output:
         f"{RESULTS}/metrics/{{name}}.json",
         f"{RESULTS}/timeseries/{{name}}_train.csv",
@@ -33,6 +34,7 @@ for optimum in ORACLES:
         input:
             code=code_files("oracle"),
             data=DATA,
+            validated=ancient(VALIDATION),
         output:
             f"{RESULTS}/metrics/{optimum}.json",
             f"{RESULTS}/timeseries/{optimum}_train.csv",

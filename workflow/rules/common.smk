@@ -1,6 +1,8 @@
 # Helpers shared by the rules. What each stage reads is declared once, in workflow/stages.py.
 # The rules name their inputs (code=, data=, ...): the commands find their files through params.yaml,
-# never {input}, so the names are there for the reader and for `rules.<rule>.input.<name>`.
+# never {input}, so the names are there for the reader and for `rules.<rule>.input.<name>`. Every rule that
+# runs a controller takes the scenario's validation record: no job runs on datasets that failed their
+# checks. It is `ancient`: validate rerun with the same verdict (its code edited) makes nothing rerun.
 import functools
 import os
 import sys
@@ -10,7 +12,7 @@ import yaml
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 import stages  # noqa: E402
 from stages import AGENTS, BASELINES, BENCHMARKS, DATA, LOGS, ORACLES, REPORT, RESULTS, SCENARIO_RESULTS  # noqa: E402
-from stages import code_files  # noqa: E402
+from stages import VALIDATION, code_files  # noqa: E402
 
 ENVIRONMENT = "../envs/evstation.yaml"
 MERGED_PARAMS = ".snakemake/evstation/params.yaml"
@@ -54,7 +56,14 @@ def checked_params():
 PARAMS = checked_params()
 SCENARIOS = stages.scenarios(config)
 SEEDS = stages.seeds(config)
-EVSTATION = f"evstation --params {PARAMS} --scenario {{wildcards.scenario}} --log {{log}}"
+
+
+def evstation_logging_to(log):
+    """The command's start, its messages appended to `log`."""
+    return f"evstation --params {PARAMS} --scenario {{wildcards.scenario}} --log {log}"
+
+
+EVSTATION = evstation_logging_to("{log}")
 
 
 wildcard_constraints:

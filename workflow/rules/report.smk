@@ -17,9 +17,9 @@ rule compare:
         curves=expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
         # the station's service and grid factor, from each scenario's dataset
         dataset=expand(f"{RESULTS}/dataset/summary.json", scenario=SCENARIOS),
-        # each run's validation scores (selection.json) for the learning curves
-        checkpoints=expand(
-            f"{RESULTS}/checkpoints/{{agent}}/seed{{seed}}", scenario=SCENARIOS, agent=AGENTS, seed=SEEDS
+        # each run's final model; its validation scores (selection.json, beside it) for the learning curves
+        final_models=expand(
+            stages.final_model(RESULTS, "{agent}", "{seed}"), scenario=SCENARIOS, agent=AGENTS, seed=SEEDS
         ),
     output:
         expand(f"{REPORT}/{{name}}", name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY] + stages.REPORT_FIGURES),

@@ -1,8 +1,14 @@
 """Checkpoints of a training run: written atomically, verified on load, rotated.
 
 Layout under `results/scenarios/<scenario>/checkpoints/<agent>/seed<k>/`:
-    step_000004096/  model.zip, normalization.pkl, [replay_buffer.pkl], meta.json
-    final/           the same for the finished model
+    step_000004096/  model.zip, normalization.pkl, [replay_buffer.pkl], [run_state.pkl], curve.csv, meta.json
+    best/            the best-scoring model so far (model selection), and selection.json beside it
+    final/           the finished model: the training stage's output in both front ends
+Only `final/` is a declared output (with the learning curve): the periodic checkpoints are the run's
+own state, which a front end never removes before a rerun or a retry (Snakemake removes a job's
+declared outputs first), so a killed run resumes from them under either. Each periodic checkpoint
+carries the learning curve up to its step, so a resumed run writes the curve whole even where the
+front end removed the curve file.
 `meta.json` is written last and holds each file's size and SHA-256: a checkpoint whose meta is
 missing (a process killed mid-write) or whose files do not match it (truncated, corrupted) is
 skipped with a warning and the previous one is used. Each checkpoint is first written into a
@@ -48,6 +54,7 @@ MODEL_FILE, NORMALIZATION_FILE, REPLAY_FILE, META_FILE = (
     "meta.json",
 )
 RUN_STATE_FILE = "run_state.pkl"
+CURVE_FILE = "curve.csv"  # a periodic checkpoint's learning curve up to its step
 STEP_PREFIX, FINAL, BEST = "step_", "final", "best"
 HASH_CHUNK_BYTES = 1 << 20
 PICKLE_PROTOCOL = 4
@@ -174,6 +181,12 @@ class Checkpoint:
         return path if path.is_file() else None
 
     @property
+    def curve(self) -> Path | None:
+        """The learning curve's rows up to this checkpoint (periodic checkpoints; none in older ones)."""
+        path = self.folder / CURVE_FILE
+        return path if path.is_file() else None
+
+    @property
     def run_state(self) -> Path | None:
         """The training run's own state at this point (fast simulator only; see run_state.py)."""
         path = self.folder / RUN_STATE_FILE
@@ -236,6 +249,7 @@ class CheckpointStore:
         final: bool = False,
         best: bool = False,
         run_state: bytes | None = None,
+        curve: str | None = None,
         extra: dict | None = None,
     ) -> Checkpoint:
         name = FINAL if final else BEST if best else f"{STEP_PREFIX}{model.num_timesteps:09d}"
@@ -247,6 +261,8 @@ class CheckpointStore:
                 save_replay_buffer(model, staging / REPLAY_FILE)
             if run_state is not None:
                 (staging / RUN_STATE_FILE).write_bytes(run_state)
+            if curve is not None:
+                (staging / CURVE_FILE).write_text(curve)
             files = {
                 path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())
             }
@@ -326,9 +342,17 @@ class CheckpointStore:
                     shutil.rmtree(path, ignore_errors=True)
 
     def clear(self) -> None:
-        """Start afresh: remove every checkpoint of this run."""
-        if self.root.exists():
-            shutil.rmtree(self.root)
+        """Start afresh: remove everything of the run but its final model, which stays until a new
+        final model replaces it whole (a run that fails or is killed leaves the old one in place)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.iterdir():
+            if path.name == FINAL:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def settle_loaded_optimizers(model) -> None:

@@ -41,7 +41,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-from ..config import REWARD_COMPONENTS, Settings
+from ..config import REWARD_COMPONENTS, Settings, value_differences
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import ConfigError, DataError, UserError
 from ..files import write_text_atomically
@@ -138,27 +138,9 @@ def trained_settings(settings: Settings, agent: str) -> dict:
     return policy_settings(settings, agent)
 
 
-def _flat(value, prefix: str = "") -> dict:
-    if isinstance(value, dict):
-        return {key: leaf for name, inner in value.items() for key, leaf in _flat(inner, f"{prefix}{name}.").items()}
-    return {prefix[:-1]: value}
-
-
-def _shown(value) -> str:
-    return "nothing" if value is _ABSENT else str(value) if isinstance(value, (int, float, str)) else json.dumps(value)
-
-
-_ABSENT = object()
-
-
 def settings_differences(trained: dict, now: dict) -> list[str]:
     """`key: trained with X, params say Y` for each key whose value differs."""
-    trained, now = _flat(trained), _flat(now)
-    return [
-        f"{key}: trained with {_shown(trained.get(key, _ABSENT))}, params say {_shown(now.get(key, _ABSENT))}"
-        for key in sorted(set(trained) | set(now))
-        if trained.get(key, _ABSENT) != now.get(key, _ABSENT)
-    ]
+    return value_differences(trained, now, "trained with")
 
 
 def check_trained_under(checkpoint: Checkpoint, settings: Settings, agent: str, seed: int, data_folder: Path) -> None:
@@ -245,11 +227,13 @@ class Checkpointing(BaseCallback):
         every: int,
         with_replay_buffer: bool,
         capture_run_state=None,
+        curve: LearningCurve | None = None,
     ):
         super().__init__()
         self.store, self.normalization, self.every = store, normalization, every
         self.with_replay_buffer = with_replay_buffer
         self.capture_run_state = capture_run_state  # model -> bytes, or None where it cannot be captured
+        self.curve = curve  # its rows so far go into each checkpoint
         self.last_saved = None
 
     def _on_training_start(self) -> None:
@@ -258,7 +242,13 @@ class Checkpointing(BaseCallback):
     def _on_rollout_start(self) -> None:
         if self.model.num_timesteps - self.last_saved >= self.every:
             state = self.capture_run_state(self.model) if self.capture_run_state else None
-            self.store.save(self.model, self.normalization, with_replay_buffer=self.with_replay_buffer, run_state=state)
+            self.store.save(
+                self.model,
+                self.normalization,
+                with_replay_buffer=self.with_replay_buffer,
+                run_state=state,
+                curve=self.curve.text if self.curve is not None else None,
+            )
             self.last_saved = self.model.num_timesteps
             if _kill_point() == ("checkpoint", self.model.num_timesteps):
                 _kill_now()
@@ -270,27 +260,37 @@ class Checkpointing(BaseCallback):
 class LearningCurve(BaseCallback):
     """Per-step rewards and components averaged over each logging interval, episode totals, losses."""
 
-    def __init__(self, path: Path, every: int, resumed_at: int, selection: ModelSelection | None = None):
+    def __init__(
+        self,
+        path: Path,
+        every: int,
+        resumed_at: int,
+        selection: ModelSelection | None = None,
+        kept: Path | None = None,
+    ):
         super().__init__()
         self.path, self.every, self.selection = path, every, selection
-        self._truncate_after(resumed_at)
+        self._truncate_after(resumed_at, kept)
         self._reset_window()
         self.episode_rewards = None
         self.episodes = 0
         self.last_episode_reward = float("nan")
         self.last_row = resumed_at
 
-    def _truncate_after(self, timesteps: int) -> None:
-        """A resumed run rewrites the curve from its checkpoint on: rows logged after it are dropped."""
+    def _truncate_after(self, timesteps: int, kept: Path | None) -> None:
+        """A resumed run rewrites the curve from its checkpoint on: the rows its checkpoint kept (`kept`),
+        or, from a checkpoint without them, the curve file's rows up to its step."""
         rows = []
-        if timesteps and self.path.is_file():
-            with open(self.path) as stream:
+        source = kept if kept is not None else self.path
+        if timesteps and source.is_file():
+            with open(source) as stream:
                 rows = [row for row in csv.DictReader(stream) if int(float(row["timesteps"])) <= timesteps]
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, fieldnames=CURVE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-        write_text_atomically(self.path, text.getvalue())  # a kill here must not lose the kept rows
+        self.text = text.getvalue()
+        write_text_atomically(self.path, self.text)  # a kill here must not lose the kept rows
 
     WINDOW = ("steps", "sums", "episode_rewards", "episodes", "last_episode_reward", "last_row")
 
@@ -340,8 +340,12 @@ class LearningCurve(BaseCallback):
             "validation_score": self.selection.take_score() if self.selection is not None else float("nan"),
             **{name.split("/")[1]: losses.get(name, float("nan")) for name in CURVE_LOSSES},
         }
-        with open(self.path, "a", newline="") as stream:
-            csv.DictWriter(stream, fieldnames=CURVE_COLUMNS).writerow(row)
+        line = io.StringIO(newline="")
+        csv.DictWriter(line, fieldnames=CURVE_COLUMNS).writerow(row)
+        self.text += line.getvalue()
+        # written whole each time: a curve file removed under the run (a front end's rerun of this job,
+        # refused by its lock) is written again, complete, at the next row
+        write_text_atomically(self.path, self.text)
         self.last_row = self.model.num_timesteps
         self._reset_window()
 
@@ -498,7 +502,13 @@ def train_agent(
     if settings.control.model_selection.validation_days:
         validation_env = make_learner_env(settings, folder, window="validation")
         selection = ModelSelection(validation_env, normalization, store, settings.control.model_selection.every_steps)
-    curve = LearningCurve(curve_path(results_dir, agent, seed), every, model.num_timesteps, selection)
+    curve = LearningCurve(
+        curve_path(results_dir, agent, seed),
+        every,
+        model.num_timesteps,
+        selection,
+        kept=checkpoint.curve if checkpoint is not None else None,
+    )
     resumed = (
         run_state.resume(saved_state, model, normalization=normalization, curve=curve)
         if exact and checkpoint is not None
@@ -511,7 +521,12 @@ def train_agent(
             *([resumed] if resumed is not None else []),
             *learner.schedule_callbacks(),
             Checkpointing(
-                store, normalization, every, with_replay_buffer=learner.off_policy, capture_run_state=capture
+                store,
+                normalization,
+                every,
+                with_replay_buffer=learner.off_policy,
+                capture_run_state=capture,
+                curve=curve,
             ),
             *([selection] if selection is not None else []),
             curve,

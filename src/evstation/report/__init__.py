@@ -34,13 +34,21 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from ..config import Settings, scenario_settings
-from ..errors import DataError
-from ..files import write_csv_atomically, write_json_atomically
+from ..errors import FULL, DataError
+from ..files import (
+    crash_point,
+    remove_leftovers_beside,
+    staging_folder,
+    swap_in_folder,
+    write_csv_atomically,
+    write_json_atomically,
+)
 from .figures import battery_soc, kpi_bars, learning_curves, power_flows, scenario_weeks, turned_away_by_hour
 from .names import controller_order
 from .records import kept_model_steps
@@ -71,7 +79,26 @@ def _write_week_figures(table: pd.DataFrame, settings: Settings, results_dir: Pa
 
 
 def write_report(settings: Settings, results_dir: Path, report_dir: Path) -> pd.DataFrame:
-    """The report of every scenario of `settings` from the records under `results_dir/scenarios/`."""
+    """The report of every scenario of `settings` from the records under `results_dir/scenarios/`, written
+    into a hidden folder beside `report_dir` that then replaces it by renames: the report's Markdown,
+    tables, summary and figures are all of one run, or (a run killed between the renames) missing;
+    a run that fails leaves the old report as it was. `report_dir` holds this report's files only. The
+    caller holds the report's lock (locking.py)."""
+    remove_leftovers_beside(report_dir)  # what a killed run left
+    staging = staging_folder(report_dir)
+    try:
+        table = _write_report_into(settings, results_dir, staging)
+        crash_point("report-staged")
+        swap_in_folder(staging, report_dir)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError) and error.errno in FULL:  # a figure's file, written by matplotlib
+            raise DataError(f"{report_dir}: cannot be written ({error.strerror}); left as it was") from None
+        raise
+    return table
+
+
+def _write_report_into(settings: Settings, results_dir: Path, report_dir: Path) -> pd.DataFrame:
     tables = [scenario_table(settings, results_dir, scenario) for scenario in settings.scenarios]
     tables = [table for table in tables if len(table)]
     if not tables:

@@ -13,7 +13,6 @@ from pathlib import Path
 from ..config import SPLITS, Oracle, Settings
 from ..control.oracle import CONTROLLER_NAME, MODES, PERCENT, REPORT_DIR, RUN_FIGURES, OracleSchedule, solve_split
 from ..errors import ConfigError
-from ..files import write_json_atomically
 from .records import run_controller
 
 log = logging.getLogger(__name__)
@@ -88,6 +87,13 @@ def run_oracle(
         )
         return OracleSchedule(solved.actions, name)
 
+    def lp_records(record: dict) -> dict[Path, dict]:
+        """The LP's record of each split, with its replay's gap: written with the metrics, as one record."""
+        for split in splits:
+            gap = replay_gap(reports[split], record[split])
+            reports[split].update(gap, replay_simulator=record["simulator"][split])
+        return {lp_record_path(results_dir, name, split): lp_record(reports[split]) for split in splits}
+
     record = run_controller(
         settings,
         name,
@@ -96,9 +102,7 @@ def run_oracle(
         results_dir=results_dir,
         splits=splits,
         fast_training_year=True,
+        other_files=lp_records,
     )
-    for split in splits:
-        reports[split].update(replay_gap(reports[split], record[split]), replay_simulator=record["simulator"][split])
-        write_json_atomically(lp_record_path(results_dir, name, split), lp_record(reports[split]))
     record["lp"] = reports
     return record

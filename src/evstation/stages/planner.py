@@ -11,7 +11,6 @@ import numpy as np
 from ..config import SPLITS, Settings
 from ..control.mpc import MS_PER_S, NAME, MpcController
 from ..dataset import read_dataset
-from ..files import write_json_atomically
 from ..forecast.forecaster import forecast_record
 from ..forecast.history import training_profiles
 from .records import run_controller
@@ -56,6 +55,7 @@ def run_mpc(
         results_dir=results_dir,
         splits=splits,
         fast_training_year=True,
+        extra={"planner": planner_record(settings)},
     )
     for split, controller in made.items():
         seconds, planning = np.asarray(controller.solve_seconds), np.asarray(controller.plan_seconds)
@@ -73,6 +73,4 @@ def run_mpc(
             MS_PER_S * planning.mean(),
         )
     log.info("%s: every split planned and simulated in %.0f s", name, time.perf_counter() - started)
-    record["planner"] = planner_record(settings)
-    write_json_atomically(results_dir / "metrics" / f"{name}.json", record)
     return record

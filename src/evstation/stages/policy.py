@@ -8,7 +8,6 @@ from pathlib import Path
 from ..config import Settings
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import DataError
-from ..files import write_json_atomically
 from ..forecast.forecaster import forecast_record
 from ..learning.checkpoints import CheckpointStore
 from ..learning.station_env import PolicyController
@@ -48,8 +47,7 @@ def evaluate_policy(
         data_dir=data_dir,
         results_dir=results_dir,
         fast_training_year=True,
+        # the model kept, and what the policy observed of the hours ahead
+        extra={"model_steps": chosen.num_timesteps, "forecast": forecast_record(settings.forecast)},
     )
-    record["model_steps"] = chosen.num_timesteps
-    record["forecast"] = forecast_record(settings.forecast)  # what the policy observed of the hours ahead
-    write_json_atomically(results_dir / "metrics" / f"{agent}_seed{seed}.json", record)
     return record

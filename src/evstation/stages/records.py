@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import SPLITS, Settings
 from ..control.rules import Controller
-from ..files import write_csv_atomically, write_json_atomically
+from ..files import csv_part, json_part, remove_temporaries_of, write_record
 from ..kpis import split_kpis
 from ..simulation.fast_check import simulate_fast
 from ..simulation.runner import simulate
@@ -48,12 +48,19 @@ def run_controller(
     without_solar: bool = False,
     splits: tuple[str, ...] = SPLITS,
     fast_training_year: bool = False,
+    extra: dict | None = None,
+    other_files: Callable[[dict], dict[Path, dict]] | None = None,
 ) -> dict:
     """Simulate the controller on each split, check its energy, and write its metrics and timeseries.
 
     `fast_training_year`: the training year may run on the fast simulator (see `simulator_of`); the
-    record says which simulator gave each split. Nothing is written unless every split's run closes its
-    energy balance."""
+    record says which simulator gave each split. `extra`: what the controller's driver records with the
+    metrics (keys added to the record); `other_files(record)`: the other files of its record ({path: JSON
+    data}). Nothing is written unless every split's run closes its energy balance, and then the metrics,
+    the timeseries and those files are written as one record (files.write_record)."""
+    metrics_path = results_dir / "metrics" / f"{name}.json"
+    series_paths = {split: results_dir / "timeseries" / f"{name}_{split}.csv" for split in splits}
+    remove_temporaries_of([metrics_path, *series_paths.values()])  # what a killed run of this job left
     record = {"controller": name, "scenario": settings.scenario, "simulator": {}}
     series = {}
     for split in splits:
@@ -70,7 +77,9 @@ def run_controller(
         log.info("%s/%s: simulated and measured in %.1f s", name, split, time.perf_counter() - started)
         record[split] = {key: _clean(value) for key, value in metrics.items()}
         series[split] = timeseries
-    for split, timeseries in series.items():
-        write_csv_atomically(results_dir / "timeseries" / f"{name}_{split}.csv", timeseries)
-    write_json_atomically(results_dir / "metrics" / f"{name}.json", record)
+    record.update(extra or {})
+    others = other_files(record) if other_files is not None else {}
+    parts = {series_paths[split]: csv_part(timeseries) for split, timeseries in series.items()}
+    parts.update({Path(path): json_part(data) for path, data in others.items()})
+    write_record(parts, metrics_path, json_part(record))
     return record

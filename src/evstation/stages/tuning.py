@@ -14,7 +14,6 @@ from ..config import Settings
 from ..control.peak_shaving import JUDGED_BY, NAME, PERCENT, TUNING_SPLIT, candidates, make_rule, reference_kw
 from ..control.rules import PeakShaving
 from ..dataset import read_dataset
-from ..files import write_json_atomically
 from ..simulation.fast_check import simulate_fast
 from ..tariff.model import BillingTariff
 from .records import run_controller
@@ -80,9 +79,12 @@ def run_peak_shaving(settings: Settings, data_dir: Path, results_dir: Path, *, n
     def make_controller(split: str) -> PeakShaving:
         return make_rule(settings, tuning["threshold_kw"], tuning["recharge_soc_pct"])
 
-    record = run_controller(
-        settings, name, make_controller, data_dir=Path(data_dir), results_dir=Path(results_dir), fast_training_year=True
+    return run_controller(
+        settings,
+        name,
+        make_controller,
+        data_dir=Path(data_dir),
+        results_dir=Path(results_dir),
+        fast_training_year=True,
+        extra={"tuning": tuning},
     )
-    record["tuning"] = tuning
-    write_json_atomically(Path(results_dir) / "metrics" / f"{name}.json", record)
-    return record
