@@ -93,6 +93,11 @@ def two_runs(built_small, tmp_path_factory) -> dict:
     reused, rebuilt = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
     shutil.copytree(built_small / "data", reused / "data")
     shutil.copy2(results_dir(built_small) / "dataset" / "summary.json", reused / "dataset_summary.json")
+    # where a build writes it: the report reads the station's service from it
+    (results_dir(reused) / "dataset").mkdir(parents=True)
+    shutil.copy2(
+        results_dir(built_small) / "dataset" / "summary.json", results_dir(reused) / "dataset" / "summary.json"
+    )
     for folder in (reused, rebuilt):
         write_params(folder, TINY_PPO)
     with ThreadPoolExecutor(max_workers=2) as pool:  # the two projects side by side
