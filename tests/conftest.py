@@ -147,3 +147,24 @@ LONGEST_FIRST = ("tests/test_frontends.py::test_smoke_pipeline_through_both_fron
 
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.nodeid not in LONGEST_FIRST)
+
+
+def refused_in_one_line(capsys, *args: str, cwd: Path) -> str:
+    """The one line `evstation args` answers with, exiting 2 without a traceback."""
+    capsys.readouterr()
+    assert main_in_process("--quiet", *args, cwd=cwd) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("evstation: error: ") and "Traceback" not in err, err[-2000:]
+    return lines[0]
+
+
+def evstation_process(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`evstation --quiet args` as its own process in `project` (for kills at chosen points: env)."""
+    return subprocess.run(
+        [sys.executable, "-m", "evstation.cli", "--quiet", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0", **env},
+    )

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import data_dir, results_dir, write_params
+from conftest import evstation_process as build
 from evstation.dataset import check_built_together
 from evstation.errors import DataError
 
@@ -35,16 +33,6 @@ KILL_POINTS = {
     "old-set-aside": (None, None),  # the old folder renamed aside, the new one not yet in
     "swapped": ("new", None),  # the new folder in place, the new summary not yet
 }
-
-
-def build(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evstation.cli", "--quiet", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONHASHSEED": "0", **env},
-    )
 
 
 def files(root: Path) -> dict[str, str]:

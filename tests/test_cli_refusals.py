@@ -5,17 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import main_in_process, write_params
-
-
-def refused(capsys, *args: str, cwd) -> str:
-    """The one line `evstation args` answers with, exiting 2 without a traceback."""
-    capsys.readouterr()
-    assert main_in_process("--quiet", *args, cwd=cwd) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("evstation: error: ") and "Traceback" not in err, err[-2000:]
-    return lines[0]
+from conftest import refused_in_one_line as refused
+from conftest import write_params
 
 
 @pytest.mark.parametrize("where", ["a folder", "under a file"])

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import data_dir, main_in_process, results_dir, write_params
+from conftest import data_dir, results_dir, write_params
+from conftest import refused_in_one_line as refused
 from evstation.config import load_settings
 from evstation.dataset import PARAMETERS_FILE, check_built_from, check_built_together
 from evstation.errors import DataError
@@ -24,15 +25,6 @@ from evstation.errors import DataError
 # a price the dataset's pricing.csv holds: a change is a rebuild
 PRICE = {"tariff.peak_pen_per_kwh": 0.9}
 COMMANDS = [["validate"], ["baseline", "uncontrolled"], ["train", "ppo"], ["evaluate", "ppo", "--seed", "0"]]
-
-
-def refused(capsys, *args: str, cwd: Path) -> str:
-    capsys.readouterr()
-    assert main_in_process("--quiet", *args, cwd=cwd) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("evstation: error: ") and "Traceback" not in err, err[-2000:]
-    return lines[0]
 
 
 def written(project: Path) -> set[str]:

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 import evstation.report as report_module
+from conftest import evstation_process as evstation
 from conftest import results_dir, run_cli_in_process, write_params
 from evstation import files
 
@@ -50,16 +51,6 @@ def baseline_record(project: Path, name: str = "uncontrolled") -> dict[str, str]
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(str(path) for path in folder.rglob(".*") if not path.name.endswith(".lock"))
-
-
-def evstation(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evstation.cli", "--quiet", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONHASHSEED": "0", **env},
-    )
 
 
 @pytest.fixture(scope="module")
