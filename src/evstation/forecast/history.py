@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
-from ..dataset import PROFILES_FILE, read_csv, read_dataset
+from ..dataset import read_dataset
 from ..site.sessions import socket_sessions
 from ..tariff.model import BillingTariff
 
@@ -101,12 +101,6 @@ def means_of(profiles: pd.DataFrame, calendar: Calendar) -> TrainingMeans:
     return TrainingMeans(load.reshape(DAYS_PER_WEEK, HOURS_PER_DAY), pv)
 
 
-def training_means(settings: Settings, data_dir: Path) -> TrainingMeans:
-    """The training year's means (its profiles only: cheap enough for every environment that observes)."""
-    profiles = read_profiles(Path(data_dir) / TRAINING_SPLIT)
-    return means_of(profiles, Calendar.of(profiles, BillingTariff.from_settings(settings.tariff)))
-
-
 def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
     dataset = read_dataset(Path(data_dir) / TRAINING_SPLIT)
     profiles = dataset.profiles
@@ -124,7 +118,3 @@ def training_profiles(settings: Settings, data_dir: Path) -> TrainingProfiles:
     np.add.at(by_lag, (cell[at_step[inside]], lag_of[inside]), draw[inside])
     by_lag /= hours_in_cell[:, None]
     return TrainingProfiles(means.load_kwh, means.pv_kwh, by_lag.reshape(DAYS_PER_WEEK, HOURS_PER_DAY, lags))
-
-
-def read_profiles(folder: Path) -> pd.DataFrame:
-    return read_csv(Path(folder) / PROFILES_FILE)
