@@ -120,13 +120,15 @@ class ActionPipeline:
         extra_kwh[list(self.groups)] = ev_action * headroom_kwh_by_group(state, floor)[list(self.groups)]
         return least_laxity_first(state, floor, extra_kwh)
 
-    def residual_actions(self, policy_action, state: StationState) -> tuple[float, np.ndarray, np.ndarray]:
-        """The residual rule's battery and socket actions moved by the policy's changes in [-1, 1]:
+    def residual_actions(
+        self, policy_action, state: StationState, rule: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """The residual rule's battery and socket actions (`rule`, its action in this state) moved by the
+        policy's changes in [-1, 1]:
         (battery, sockets with the floor kept, sockets as the policy asked them without it)."""
         change = np.clip(np.asarray(policy_action, dtype=float).reshape(-1), -1.0, 1.0)
         if change.shape != self.citylearn_low.shape:
             raise ValueError(f"policy action has {change.size} values, the pipeline expects {self.citylearn_low.size}")
-        rule = self.rule.act({}, state.step, state)
         battery = float(np.clip(rule[0] + change[0], -1.0, 1.0))
         ev_change = change[1:] if not self.aggregated else change[1:][np.searchsorted(self.groups, self.socket_group)]
         asked = self._moved(rule[1:], np.zeros(state.sockets), ev_change, change[1:], state)
@@ -157,13 +159,14 @@ class ActionPipeline:
         if not np.array_equal(state.socket_group, self.socket_group):
             raise ValueError("the station state's sockets are not those of the settings the pipeline was built for")
         if self.residual:
-            battery, sockets, asked = self.residual_actions(policy_action, state)
+            rule = self.rule.act({}, state.step, state)  # once a step: the residual's base and the guard's cap
+            battery, sockets, asked = self.residual_actions(policy_action, state, rule)
             if not self.floor_on:
                 return np.concatenate([[battery], sockets]), LayerStats(0, 0.0, False)
             low, high = battery_limits(state)
             cut = min(max(battery, low), high)
             if self.guard_on:
-                cut, sockets = self.guard(state, cut, sockets)
+                cut, sockets = self.guard(state, cut, sockets, rule)
             return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
         action = self.in_citylearn_box(policy_action)
         battery, ev_action = float(action[0]), action[1:]
@@ -175,9 +178,10 @@ class ActionPipeline:
         cut = min(max(battery, low), high)
         return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
 
-    def guard(self, state: StationState, battery: float, sockets: np.ndarray) -> tuple[float, np.ndarray]:
-        """The action held under the month's billed peak or what the rule imports now (control/peak_guard.py)."""
-        rule = self.rule.act({}, state.step, state)
+    @staticmethod
+    def guard(state: StationState, battery: float, sockets: np.ndarray, rule: np.ndarray) -> tuple[float, np.ndarray]:
+        """The action held under the month's billed peak or what the rule (its action `rule`) imports now
+        (control/peak_guard.py)."""
         low, high = battery_limits(state)
         rule_sockets = np.maximum(rule[1:], floor_fraction(state))
         rule_import_kwh = import_kwh(state, min(max(float(rule[0]), low), high), rule_sockets)
