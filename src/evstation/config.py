@@ -387,6 +387,18 @@ class PPO:
 
 
 @dataclass(frozen=True)
+class ES:
+    """The parameter-space learner `es` (learning/es.py): a linear knob policy searched by CMA-ES."""
+
+    population: int = bounded(ge=2)  # candidates per generation, all run on the same months
+    generations: int = bounded(ge=1)
+    months_per_generation: int = bounded(ge=1)  # billing months of the training window each generation runs
+    sigma0: float = bounded(gt=0)  # CMA-ES's initial step size, in the policy's parameter units
+    select_every_generations: int = bounded(ge=1)  # score the search's mean on the validation days this often
+    unmet_penalty_pen_per_kwh: float = bounded(ge=0)  # fitness: PEN per kWh a vehicle leaves without
+
+
+@dataclass(frozen=True)
 class Training:
     seeds: tuple[int, ...] = bounded(ge=0)
     checkpoint_every_steps: int = bounded(ge=1)
@@ -435,7 +447,8 @@ class Control:
     action_interface: Literal["symmetric", "citylearn"]  # [-1, 1] on every dimension | CityLearn's raw box
     feasibility_floor: bool  # least-laxity floor and battery cut before the simulator
     peak_guard: bool  # no step imports above the month's billed peak or the rule's import (control/peak_guard.py)
-    action_space: Literal["aggregated", "per_socket"]  # battery + one EV power per socket group | one per socket
+    # battery + one EV power per socket group | one per socket | the knobs of the tuned threshold rule (control/knobs.py)
+    action_space: Literal["aggregated", "per_socket", "knobs"]
     learning_reward: Literal["marginal", "station"]  # the station's marginal effect | the reported reward
     observation: Literal["compact", "citylearn"]  # scaled station features | CityLearn's raw observation
     residual: Literal["least_laxity", "peak_shaving", "none"]  # the policy corrects that rule | acts alone
@@ -447,6 +460,11 @@ class Control:
     def check(self, path: str) -> None:
         if self.peak_guard and self.residual == "none":
             raise ConfigError(f"{path}.peak_guard: the guard caps import at the rule's; it needs a residual rule")
+        if self.action_space == "knobs" and self.residual != "peak_shaving":
+            raise ConfigError(
+                f"{path}.action_space: knobs move the tuned threshold rule; they need residual peak_shaving, "
+                f"got {self.residual}"
+            )
         if self.residual != "none" and self.action_interface != "symmetric":
             raise ConfigError(
                 f"{path}.residual: a correction of a rule needs action_interface symmetric "
@@ -467,6 +485,15 @@ class PeakShavingRule:
     def check(self, path: str) -> None:
         if self.threshold_pct[0] > self.threshold_pct[1] or not self.recharge_soc_pct:
             raise ConfigError(f"{path}: threshold_pct needs [lowest, highest] and recharge_soc_pct one SOC or more")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """How far each knob of the knob problem (control/knobs.py) moves the tuned threshold rule at -1 and +1."""
+
+    window_cap_span_pct: float = bounded(ge=0, lt=100)  # the peak window's import cap, % of the threshold
+    refill_soc_span_pct: float = bounded(ge=0, le=100)  # the off-window refill target, SOC points
+    offpeak_cap_span_pct: float = bounded(ge=0, lt=100)  # the off-window refill's import cap, % of the threshold
 
 
 @dataclass(frozen=True)
@@ -535,6 +562,7 @@ class Agents:
     a2c: A2C
     sac: SAC
     ppo: PPO
+    es: ES
 
 
 @dataclass(frozen=True)
@@ -563,6 +591,7 @@ class Settings:
     control: Control
     oracle: Oracle
     peak_shaving: PeakShavingRule
+    knobs: Knobs
     mpc: Mpc
     forecast: Forecast
     report: Report

@@ -228,9 +228,17 @@ class PeakShaving:
     def _limit_kwh(self, state: StationState) -> float:
         return max(self.threshold_kw, state.billed_peak_window_kw) * HOURS_PER_STEP
 
+    def _refill_cap_kwh(self, state: StationState) -> float:
+        """The import under which the battery refills from the grid outside the peak hours: the threshold."""
+        return self.threshold_kw * HOURS_PER_STEP
+
+    def _refill_soc(self, state: StationState) -> float:
+        """The SOC the battery refills to from the grid outside the peak hours."""
+        return self.recharge_soc
+
     def _recharge_kwh(self, state: StationState, room_kwh: float) -> float:
-        """Grid energy that refills the battery towards `recharge_soc`, within `room_kwh` under the threshold."""
-        missing_kwh = max(self.recharge_soc - state.battery_soc, 0.0) * state.battery_capacity_kwh
+        """Grid energy that refills the battery towards `_refill_soc`, within `room_kwh` under the threshold."""
+        missing_kwh = max(self._refill_soc(state) - state.battery_soc, 0.0) * state.battery_capacity_kwh
         return min(missing_kwh / state.battery_root_efficiency, max(room_kwh, 0.0))
 
     def act(self, observation: Mapping[str, float], step: int, state: StationState | None = None) -> np.ndarray:
@@ -242,7 +250,7 @@ class PeakShaving:
         if net_kwh <= 0:
             battery = battery_action(state, -net_kwh)
         elif not in_peak_hours(state.hour, self.spec):
-            battery = battery_action(state, self._recharge_kwh(state, self.threshold_kw * HOURS_PER_STEP - net_kwh))
+            battery = battery_action(state, self._recharge_kwh(state, self._refill_cap_kwh(state) - net_kwh))
         elif net_kwh > limit_kwh:
             battery = battery_action(state, limit_kwh - net_kwh)
             covered_kwh = limit_kwh - battery * state.battery_power_kw * HOURS_PER_STEP

@@ -21,6 +21,10 @@
   socket from the rule's fraction towards rated power (d > 0: the headroom above the rule handed out
   least-laxity-first in the aggregated space, or per socket) or towards the floor (d < 0) in
   proportion. `none` - the policy's action is the whole action.
+- `action_space: knobs` (with `residual: peak_shaving`): the policy's action is the few knobs of
+  control/knobs.py, each in [-1, 1], moving the tuned threshold rule (zero: the rule exactly); the
+  knob rule serves the floor and holds import under its layer itself, so the switches above do not
+  apply to it.
 
 `LayerStats` says what the layer changed, so every run can record how often and by how much.
 """
@@ -35,6 +39,7 @@ import numpy as np
 from ..config import VEHICLE_KINDS, Settings
 from ..control.allocation import headroom_kwh_by_group, least_laxity_first
 from ..control.floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
+from ..control.knobs import KNOB_NAMES, knob_rule
 from ..control.peak_guard import guard_cap_kwh, guarded, import_kwh
 from ..control.peak_shaving import make_rule
 from ..control.rules import LeastLaxity, PeakShaving
@@ -93,6 +98,12 @@ class ActionPipeline:
         self.citylearn_low = np.concatenate([[-1.0], np.zeros(ev_dimensions)])
         self.citylearn_high = np.ones(1 + ev_dimensions)
         self.policy_action_space = self._policy_space()
+        self.knobs = knob_rule(settings) if control.action_space == "knobs" else None
+        if self.knobs is not None:  # the knobs' own [-1, 1] box
+            size = len(KNOB_NAMES)
+            self.policy_action_space = gymnasium.spaces.Box(
+                -np.ones(size, np.float32), np.ones(size, np.float32), dtype=np.float32
+            )
 
     def _policy_space(self) -> gymnasium.spaces.Box:
         """[-1, 1] on every dimension (symmetric), else CityLearn's box."""
@@ -158,6 +169,8 @@ class ActionPipeline:
         """CityLearn's action (battery, then each socket in charger order) and what the layer changed."""
         if not np.array_equal(state.socket_group, self.socket_group):
             raise ValueError("the station state's sockets are not those of the settings the pipeline was built for")
+        if self.knobs is not None:
+            return self.knob_actions(policy_action, state)
         if self.residual:
             rule = self.rule.act({}, state.step, state)  # once a step: the residual's base and the guard's cap
             battery, sockets, asked = self.residual_actions(policy_action, state, rule)
@@ -177,6 +190,15 @@ class ActionPipeline:
         low, high = battery_limits(state)
         cut = min(max(battery, low), high)
         return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
+
+    def knob_actions(self, policy_action, state: StationState) -> tuple[np.ndarray, LayerStats]:
+        """The knob rule's action for the policy's knobs; the stats say what its floor and battery cut did
+        against the vehicles' charge-at-once ask (the rule's own, so never more than the floor's work)."""
+        knobs = np.asarray(policy_action, dtype=float).reshape(-1)
+        if knobs.shape != (len(KNOB_NAMES),):
+            raise ValueError(f"policy action has {knobs.size} values, the knob rule takes {len(KNOB_NAMES)}")
+        action = self.knobs.act_with(knobs, state)
+        return action, LayerStats(0, 0.0, False)
 
     @staticmethod
     def guard(state: StationState, battery: float, sockets: np.ndarray, rule: np.ndarray) -> tuple[float, np.ndarray]:
