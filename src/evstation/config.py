@@ -447,7 +447,7 @@ class Control:
     action_interface: Literal["symmetric", "citylearn"]  # [-1, 1] on every dimension | CityLearn's raw box
     feasibility_floor: bool  # least-laxity floor and battery cut before the simulator
     peak_guard: bool  # no step imports above the month's billed peak or the rule's import (control/peak_guard.py)
-    # battery + one EV power per socket group | one per socket | the knobs of the tuned threshold rule (control/knobs.py)
+    # battery + one EV power per socket group | one per socket | the tuned threshold rule's knobs (control/knobs.py)
     action_space: Literal["aggregated", "per_socket", "knobs"]
     learning_reward: Literal["marginal", "station"]  # the station's marginal effect | the reported reward
     observation: Literal["compact", "citylearn"]  # scaled station features | CityLearn's raw observation
