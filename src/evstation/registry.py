@@ -11,7 +11,8 @@ Kinds, in the report's order:
 - `rule`: decides from what the station knows now; the best rule is the agents' bar;
 - `planner`: forecasts and re-plans (`mpc`);
 - `optimum`: perfect foresight, the LP solved on the whole year; the room is measured against it;
-- `learner`: trained on the training year (stable-baselines3 agents), one run per seed.
+- `learner`: trained on the training year, one run per seed: the stable-baselines3 agents, and `es`,
+  a knob policy searched by CMA-ES with a training loop of its own (`trainer`, `replayer`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ class Entry:
     `build`: what makes it, `module:attribute` (a rule's class, built by its `from_settings`; a
     learner's model builder). `driver`: the stage function that runs it on both years and writes its
     record, called as `driver(settings, data_dir, results_dir, name=name)`. `params`: the params.yaml keys
-    it alone reads, beyond its stage's (a stage depends on them in both front ends)."""
+    it alone reads, beyond its stage's (a stage depends on them in both front ends). A learner that is
+    not stable-baselines3's names its own `trainer` (called as `train_agent` is) and `replayer` (its final
+    checkpoint as a controller: `replayer(agent, checkpoint, settings)`); `after`: the controllers whose
+    records it reads (their stages run first: `es` moves the tuned `peak_shaving`)."""
 
     name: str
     kind: str
@@ -43,6 +47,9 @@ class Entry:
     driver: str | None = RULE_DRIVER
     params: tuple[str, ...] = ()
     without_solar: bool = False
+    trainer: str | None = None
+    replayer: str | None = None
+    after: tuple[str, ...] = ()
 
     @property
     def stage(self) -> str:
@@ -64,6 +71,15 @@ ENTRIES = (
     Entry("a2c", "learner", build="evstation.learning.agents:build_a2c", driver=None),
     Entry("sac", "learner", build="evstation.learning.agents:build_sac", driver=None),
     Entry("ppo", "learner", build="evstation.learning.agents:build_ppo", driver=None),
+    Entry(
+        "es",
+        "learner",
+        driver=None,
+        params=("knobs",),
+        trainer="evstation.learning.es:train_es",
+        replayer="evstation.learning.es:replay_controller",
+        after=("peak_shaving",),
+    ),
 )
 BY_NAME = {entry.name: entry for entry in ENTRIES}
 
@@ -91,6 +107,11 @@ def entry(name: str) -> Entry:
 def extra_params(name: str | None) -> list[str]:
     """The params.yaml keys a controller alone reads (none for a name not given)."""
     return list(BY_NAME[name].params) if name in BY_NAME else []
+
+
+def records_read(name: str | None) -> list[str]:
+    """The controllers whose records a controller or learner reads (none for a name not given)."""
+    return list(BY_NAME[name].after) if name in BY_NAME else []
 
 
 def resolve(target: str):

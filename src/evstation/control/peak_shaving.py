@@ -56,10 +56,11 @@ def record_path(results_dir: Path) -> Path:
     return Path(results_dir) / "metrics" / f"{NAME}.json"
 
 
-def with_tuned_residual(settings: Settings, results_dir: Path) -> Settings:
+def with_tuned_residual(settings: Settings, results_dir: Path, *, needed: bool = False) -> Settings:
     """`settings` with `control.residual_tuning` set from the scenario's record where the policy
-    corrects this rule (`control.residual: peak_shaving`): the threshold chosen on the training year."""
-    if settings.control.residual != NAME:
+    corrects this rule (`control.residual: peak_shaving`), or moves it by knobs (`needed`: a learner
+    built on it whatever the residual, learning/es.py): the threshold chosen on the training year."""
+    if settings.control.residual != NAME and not needed:
         return settings
     path = record_path(results_dir)
     try:
@@ -67,8 +68,7 @@ def with_tuned_residual(settings: Settings, results_dir: Path) -> Settings:
         chosen = {"threshold_kw": float(tuning["threshold_kw"]), "recharge_soc_pct": float(tuning["recharge_soc_pct"])}
     except FileNotFoundError:
         raise DataError(
-            f"{path}: not found; control.residual {NAME} corrects the tuned rule "
-            f"(run `evstation baseline {NAME}` first)"
+            f"{path}: not found; the policy corrects or moves the tuned rule (run `evstation baseline {NAME}` first)"
         ) from None
     except (ValueError, KeyError, TypeError) as error:
         raise DataError(f"{path}: no tuned rule in it ({type(error).__name__}: {error})") from None

@@ -263,20 +263,38 @@ class CheckpointStore:
                 (staging / RUN_STATE_FILE).write_bytes(run_state)
             if curve is not None:
                 (staging / CURVE_FILE).write_text(curve)
-            files = {
-                path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())
-            }
-            meta = {
-                "num_timesteps": int(model.num_timesteps),
-                "fingerprint": self.fingerprint,
-                **self.record,
-                **(extra or {}),
-                "files": files,
-            }
-            (staging / META_FILE).write_text(json.dumps(meta, indent=2))
+            self._write_meta(staging, int(model.num_timesteps), extra)
         if not (final or best):
             self._rotate(keep_buffer_in=target)
         return Checkpoint(target, int(model.num_timesteps))
+
+    def save_files(
+        self, files: dict[str, bytes], num_timesteps: int, *, final: bool = False, extra: dict | None = None
+    ) -> Checkpoint:
+        """A checkpoint of a learner with its own training loop (learning/es.py): its files as bytes, staged,
+        verified, named and rotated as `save` does a stable-baselines3 model's."""
+        target = self.root / (FINAL if final else f"{STEP_PREFIX}{num_timesteps:09d}")
+        with staged_folder(target) as staging:
+            for name, content in sorted(files.items()):
+                (staging / name).write_bytes(content)
+            self._write_meta(staging, num_timesteps, extra)
+        if not final:
+            self._rotate(keep_buffer_in=target)
+        return Checkpoint(target, num_timesteps)
+
+    def _write_meta(self, staging: Path, num_timesteps: int, extra: dict | None) -> None:
+        """The meta, written last: each file's size and hash, the settings and data trained under."""
+        files = {
+            path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())
+        }
+        meta = {
+            "num_timesteps": num_timesteps,
+            "fingerprint": self.fingerprint,
+            **self.record,
+            **(extra or {}),
+            "files": files,
+        }
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2))
 
     def _rotate(self, keep_buffer_in: Path) -> None:
         folders = self._step_folders()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from .. import registry
 from ..config import dotted_value
 
 # The learner's problem (control, and the forecast it observes), its rewards (reward, tariff, emission
@@ -35,12 +36,20 @@ POLICY_KEYS = (
 )
 
 
-def policy_keys(agent: str) -> tuple[str, ...]:
-    """The keys a trained `agent` depends on: the shared ones and its own hyperparameters."""
-    return POLICY_KEYS + (f"agents.{agent}",)
+KNOB_KEYS = ("knobs",)  # the knob problem's spans (control/knobs.py)
+
+
+def policy_keys(agent: str, settings=None) -> tuple[str, ...]:
+    """The keys a trained `agent` depends on: the shared ones, its own hyperparameters, the keys its registry
+    entry says it alone reads (`es`: the knobs' spans), and the knobs' spans where `settings` pose the
+    knob problem to any learner (`control.action_space: knobs`). The last are not in the stages' static
+    keys: a span changed since refuses the model by name at evaluation rather than retraining it."""
+    own = tuple(registry.extra_params(agent))
+    posed = KNOB_KEYS if settings is not None and settings.control.action_space == "knobs" else ()
+    return POLICY_KEYS + (f"agents.{agent}",) + own + tuple(key for key in posed if key not in own)
 
 
 def policy_settings(settings, agent: str) -> dict:
     """Those keys' values in `settings` (a Settings), as JSON values keyed by the dotted key."""
     plain = settings.as_dict()
-    return json.loads(json.dumps({key: dotted_value(plain, key) for key in policy_keys(agent)}))
+    return json.loads(json.dumps({key: dotted_value(plain, key) for key in policy_keys(agent, settings)}))

@@ -41,6 +41,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
+from .. import registry
 from ..config import REWARD_COMPONENTS, Settings, value_differences
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import ConfigError, DataError, UserError
@@ -433,7 +434,12 @@ def resume_point(store: CheckpointStore, agent: str, seed: int) -> Checkpoint | 
 def train_agent(
     settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path, resume: bool = False
 ) -> dict:
-    """Train one agent with one seed on the training year; returns where its final model lies."""
+    """Train one agent with one seed on the training year; returns where its final model lies. A learner
+    with a training loop of its own (its registry entry's `trainer`: `es`) runs that, with these arguments."""
+    own_loop = registry.entry(agent).trainer
+    if own_loop is not None:
+        trainer = registry.resolve(own_loop)
+        return trainer(settings, agent, seed, data_dir=data_dir, results_dir=results_dir, resume=resume)
     check_seed(seed)
     settings = with_tuned_residual(settings, results_dir)  # the tuned rule a peak_shaving residual corrects
     device = choose_device(settings.training.device)

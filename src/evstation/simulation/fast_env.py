@@ -201,6 +201,10 @@ class FastStationEnv(gymnasium.Env):
             vehicle_soc=np.where(connected, self.vehicle_soc, np.nan),
         )
 
+    def unmet_kwh(self, step: int) -> float:
+        """After step `step`: the energy the vehicles leaving then missed at their required SOC (kWh)."""
+        return self._unmet_kwh(step)
+
     def _unmet_kwh(self, step: int) -> float:
         """Energy missing at their required SOC from the vehicles leaving after this step
         (reward.unmet_departure_kwh, with CityLearn's float32 SOC difference)."""

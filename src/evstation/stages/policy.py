@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
+from .. import registry
 from ..config import Settings
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import DataError
@@ -17,6 +19,16 @@ from .records import run_controller
 log = logging.getLogger(__name__)
 
 
+def replayer(agent: str):
+    """How a checkpoint of `agent` becomes a controller: `replay(checkpoint, settings)`. A learner with a
+    training loop of its own names its replayer in the registry; the stable-baselines3 agents replay
+    their model through `PolicyController`."""
+    own = registry.entry(agent).replayer
+    if own is not None:
+        return functools.partial(registry.resolve(own), agent)
+    return lambda checkpoint, settings: PolicyController(agent, checkpoint.model, checkpoint.normalization, settings)
+
+
 def evaluate_policy(
     settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path, checkpoint: str = "final"
 ) -> dict:
@@ -24,7 +36,9 @@ def evaluate_policy(
     year in CityLearn; the training year where `simulation.training_year_simulator` says (the fast
     twin sees the same observations and station states, so the policy acts the same)."""
     check_seed(seed)
-    settings = with_tuned_residual(settings, results_dir)  # the rule the policy corrects, as it was trained
+    entry = registry.entry(agent)
+    # the rule the policy corrects or moves, as it was trained
+    settings = with_tuned_residual(settings, results_dir, needed="peak_shaving" in entry.after)
     store = CheckpointStore(run_folder(results_dir, agent, seed), settings.training.keep_checkpoints)
     chosen = store.final() if checkpoint == "final" else store.newest()
     if chosen is None:
@@ -37,13 +51,14 @@ def evaluate_policy(
         raise DataError(f"{training_data / 'schema.json'}: training data not found (run `evstation build-dataset`)")
     # only under the parameters it was trained with (runtime settings apart), on the data it was trained on
     check_trained_under(chosen, settings, agent, seed, training_data)
-    PolicyController(agent, chosen.model, chosen.normalization, settings)  # loads, and fits this station
+    replay = replayer(agent)
+    replay(chosen, settings)  # loads, and fits this station
     check_writable(results_dir / "metrics", results_dir / "timeseries")
     log.info("%s seed %d: evaluating %s (step %d)", agent, seed, chosen.folder, chosen.num_timesteps)
     record = run_controller(
         settings,
         f"{agent}_seed{seed}",
-        lambda split: PolicyController(agent, chosen.model, chosen.normalization, settings),
+        lambda split: replay(chosen, settings),
         data_dir=data_dir,
         results_dir=results_dir,
         fast_training_year=True,
