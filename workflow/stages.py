@@ -89,8 +89,9 @@ def code_files(stage: str) -> list[str]:
 
 def stage_keys(stage: str, agent: str | None = None, controller: str | None = None) -> list[str]:
     """The base parameter keys a stage reads (dotted, as DVC names them): an agent's stage its
-    agent's settings too, a controller's stage what that controller alone reads."""
-    return STAGE_PARAMS[stage] + ([f"agents.{agent}"] if agent else []) + registry.extra_params(controller)
+    agent's settings too, a controller's or a learner's stage what it alone reads (`es`: `knobs`)."""
+    own = registry.extra_params(controller) + registry.extra_params(agent)
+    return STAGE_PARAMS[stage] + ([f"agents.{agent}"] if agent else []) + own
 
 
 def leaves(mapping: dict, prefix: str = "") -> list[str]:
@@ -178,10 +179,13 @@ def final_model(results: str, agent: str, seed) -> str:
     return f"{results}/checkpoints/{agent}/seed{seed}/final"
 
 
-def residual_records(settings: dict, results: str) -> list[str]:
+def residual_records(settings: dict, results: str, agent: str | None = None) -> list[str]:
     """What a policy's train and evaluate stages read besides the data: the record of the tuned rule
-    it corrects (`control.residual: peak_shaving`), from the scenario's merged settings."""
-    return [f"{results}/metrics/peak_shaving.json"] if settings["control"]["residual"] == "peak_shaving" else []
+    it corrects (`control.residual: peak_shaving`, from the scenario's merged settings), and the records
+    its learner's registry entry reads whatever the settings (`es` moves the tuned rule)."""
+    read = ["peak_shaving"] if settings["control"]["residual"] == "peak_shaving" else []
+    read += [name for name in registry.records_read(agent) if name not in read]
+    return [f"{results}/metrics/{name}.json" for name in read]
 
 
 def oracle_records(results: str, name: str) -> list[str]:

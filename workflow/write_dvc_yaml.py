@@ -119,8 +119,9 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
             outs=_cached(f"{results}/timeseries/{name}_train.csv", f"{results}/timeseries/{name}_eval.csv")
             + _uncached(f"{results}/metrics/{name}.json", *stages.oracle_records(results, name)),
         )
-    corrected = stages.residual_records(stages.merged_settings(params_file, scenario), results)
+    merged = stages.merged_settings(params_file, scenario)
     for agent in stages.AGENTS:
+        corrected = stages.residual_records(merged, results, agent)
         for seed in stages.seeds(params):
             final = stages.final_model(results, agent, seed)
             found[f"train-{scenario}-{agent}-{seed}"] = _stage(

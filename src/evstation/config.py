@@ -395,7 +395,7 @@ class ES:
     months_per_generation: int = bounded(ge=1)  # billing months of the training window each generation runs
     sigma0: float = bounded(gt=0)  # CMA-ES's initial step size, in the policy's parameter units
     select_every_generations: int = bounded(ge=1)  # score the search's mean on the validation days this often
-    unmet_penalty_pen_per_kwh: float = bounded(ge=0)  # fitness: PEN per kWh a vehicle leaves without
+    unmet_penalty_per_kwh: float = bounded(ge=0)  # fitness, objective units (PEN, kg CO2) per kWh a vehicle misses
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,11 @@ def param_values(stage, agent=None, controller=None):
 
 
 def corrected_rule(wildcards):
-    """The tuned rule's record, where a policy corrects it (`control.residual: peak_shaving`)."""
-    return stages.residual_records(merged(wildcards.scenario), RESULTS.format(scenario=wildcards.scenario))
+    """The tuned rule's record, where a policy corrects it (`control.residual: peak_shaving`) or its
+    learner moves it (`es`)."""
+    return stages.residual_records(
+        merged(wildcards.scenario), RESULTS.format(scenario=wildcards.scenario), wildcards.agent
+    )
 
 
 def scenario_files(wildcards):

@@ -5,20 +5,21 @@ never on steps: each generation draws `agents.es.months_per_generation` billing 
 training window (the training year less the validation days, `control.model_selection`), by the
 training seed and the generation's number; every candidate of the generation runs on the same
 months in the fast simulator (each month from its first hour, the battery at its initial SOC), and
-its fitness is its bill less the tuned rule's on those months, relative to the rule's bill, with
-`unmet_penalty_pen_per_kwh` for each kWh a vehicle leaves without. CMA-ES (`cmaes`, seeded by the
+its fitness is its cost less the tuned rule's on those months, relative to the rule's: the cost is the
+scenario's `objective` (the bill, energy and demand charges; or grid CO2), plus
+`unmet_penalty_per_kwh` (in the objective's units) for each kWh a vehicle leaves without. CMA-ES (`cmaes`, seeded by the
 training seed) starts at zero parameters - the rule - with step size `sigma0`.
 
 Model selection as the other learners': every `select_every_generations` generations (and after the
 last) the search's mean runs on the validation days, and the best so far is kept; its score is the
-rule's bill there less the policy's, relative to the rule's (0: the rule, which is scored first and
+rule's cost there less the policy's, relative to the rule's (0: the rule, which is scored first and
 kept unless a policy beats it). The kept policy is `final/policy.json`.
 
 Checkpoints: after every generation the whole search (CMA-ES's state, its random generator, the
 generation, the best so far, the curve's rows) is written as a periodic checkpoint of the run, staged
 and hashed as the other learners' (learning/checkpoints.py). `--resume` continues from the newest
 intact one, and a resumed run ends with the same bytes as one never stopped: the months of a
-generation are drawn from (seed, generation) alone, and the rule's bills are recomputed, not kept.
+generation are drawn from (seed, generation) alone, and the rule's costs are recomputed, not kept.
 The tests stop runs through the training module's hook: `checkpoint:N` kills the process right after
 generation N's checkpoint.
 
@@ -73,13 +74,18 @@ class Window:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A policy's run through a window: its bill (energy and demand charges) and the energy vehicles missed."""
+    """A policy's run through a window: its bill (energy and demand charges), its grid CO2 and the energy
+    vehicles missed."""
 
     bill_pen: float
+    co2_grid_kg: float
     unmet_kwh: float
 
-    def cost_pen(self, penalty_pen_per_kwh: float) -> float:
-        return self.bill_pen + penalty_pen_per_kwh * self.unmet_kwh
+    def objective(self, objective: str) -> float:
+        return self.bill_pen if objective == "bill" else self.co2_grid_kg
+
+    def cost(self, objective: str, penalty_per_kwh: float) -> float:
+        return self.objective(objective) + penalty_per_kwh * self.unmet_kwh
 
 
 def billing_months(month: np.ndarray, start: int, end: int) -> list[Window]:
@@ -103,20 +109,22 @@ class KnobRunner:
     def run(self, policy: LinearKnobPolicy, window: Window) -> Outcome:
         env, rule = self.env, self.rule
         env.reset(options={"start_step": window.start})
-        bill_pen = unmet_kwh = 0.0
+        bill_pen = co2_kg = unmet_kwh = 0.0
         for step in range(window.start, window.end):
             state = state_from_fast_env(self.observer, env)
             env.step(rule.act_with(policy.knobs(knob_features(state, rule)), state))
-            bill_pen += max(env.last_flows.net_kwh, 0.0) * float(env.data.pricing[step]) + env.last_demand_charge_pen
+            import_kwh = max(env.last_flows.net_kwh, 0.0)
+            bill_pen += import_kwh * float(env.data.pricing[step]) + env.last_demand_charge_pen
+            co2_kg += import_kwh * float(env.data.carbon_intensity[step])
             unmet_kwh += env.unmet_kwh(step)
-        return Outcome(bill_pen, unmet_kwh)
+        return Outcome(bill_pen, co2_kg, unmet_kwh)
 
 
-def relative_cost(outcomes: list[Outcome], rule: list[Outcome], penalty_pen_per_kwh: float) -> float:
-    """The candidate's cost less the rule's on the same windows, over the rule's bill (0: the rule)."""
-    candidate = math.fsum(outcome.cost_pen(penalty_pen_per_kwh) for outcome in outcomes)
-    reference = math.fsum(outcome.cost_pen(penalty_pen_per_kwh) for outcome in rule)
-    return (candidate - reference) / max(math.fsum(outcome.bill_pen for outcome in rule), 1.0)
+def relative_cost(outcomes: list[Outcome], rule: list[Outcome], objective: str, penalty_per_kwh: float) -> float:
+    """The candidate's cost less the rule's on the same windows, over the rule's objective (0: the rule)."""
+    candidate = math.fsum(outcome.cost(objective, penalty_per_kwh) for outcome in outcomes)
+    reference = math.fsum(outcome.cost(objective, penalty_per_kwh) for outcome in rule)
+    return (candidate - reference) / max(math.fsum(outcome.objective(objective) for outcome in rule), 1.0)
 
 
 @dataclass
@@ -138,7 +146,7 @@ class Search:
     """The CMA-ES search of one seed on the training year; see the module's docstring."""
 
     def __init__(self, settings: Settings, folder: Path, seed: int):
-        self.options, self.seed = settings.agents.es, seed
+        self.options, self.seed, self.objective = settings.agents.es, seed, settings.objective
         self.runner = KnobRunner(settings, folder)
         steps = self.runner.observer.steps
         start = validation_start_step(settings, steps)
@@ -170,7 +178,7 @@ class Search:
         policy = LinearKnobPolicy(parameters)
         outcomes = [self.runner.run(policy, window) for window in windows]
         rule = [self.rule_outcome(window) for window in windows]
-        return relative_cost(outcomes, rule, self.options.unmet_penalty_pen_per_kwh)
+        return relative_cost(outcomes, rule, self.objective, self.options.unmet_penalty_per_kwh)
 
     def generation(self, state: SearchState) -> dict:
         """One generation: every candidate on the same months, told to CMA-ES; the curve's row."""
@@ -193,7 +201,7 @@ class Search:
         }
 
     def score(self, parameters: np.ndarray) -> float:
-        """The rule's cost on the validation days less the policy's, over the rule's bill (0: the rule)."""
+        """The rule's cost on the validation days less the policy's, over the rule's (0: the rule)."""
         return -self.fitness(parameters, [self.validation])
 
     def select(self, state: SearchState, parameters: np.ndarray) -> float:
