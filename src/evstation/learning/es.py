@@ -141,6 +141,19 @@ class SearchState:
     curve_rows: list = field(default_factory=list)
     scores: list = field(default_factory=list)
 
+    # `cmaes` pickles its optimizer without its random generator (an unpickled one draws from a fresh,
+    # unseeded one) and its covariance as a triangle: both are carried here whole, so a resumed search
+    # draws the very candidates an uninterrupted one does
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "optimizer_rng": self.optimizer._rng.get_state(), "optimizer_C": self.optimizer._C}
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        rng, covariance = state.pop("optimizer_rng"), state.pop("optimizer_C")
+        self.__dict__.update(state)
+        self.optimizer._rng.set_state(rng)
+        self.optimizer._C = covariance
+
 
 class Search:
     """The CMA-ES search of one seed on the training year; see the module's docstring."""
