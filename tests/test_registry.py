@@ -47,7 +47,9 @@ def test_every_entry_has_a_known_kind_and_one_name():
     assert len(registry.BY_NAME) == len(registry.ENTRIES)
     assert {entry.kind for entry in registry.ENTRIES} <= set(registry.KINDS)
     for entry in registry.ENTRIES:
-        assert entry.build or entry.driver, entry.name  # something builds or runs it
+        assert entry.build or entry.driver or entry.trainer, entry.name  # something builds, runs or trains it
+        if entry.trainer:
+            assert entry.kind == "learner" and entry.replayer, entry.name  # what it trains, evaluate replays
         if entry.kind != "learner":
             assert entry.driver, entry.name  # `evstation baseline NAME` can run it
 
@@ -66,7 +68,7 @@ def test_the_command_line_and_the_workflow_offer_what_the_registry_lists():
 
 def test_every_builder_and_driver_resolves():
     for entry in registry.ENTRIES:
-        for target in filter(None, (entry.build, entry.driver)):
+        for target in filter(None, (entry.build, entry.driver, entry.trainer, entry.replayer)):
             assert callable(registry.resolve(target)), target
 
 
