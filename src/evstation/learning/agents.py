@@ -38,7 +38,8 @@ from torch.nn import functional as F
 from .. import registry
 from ..config import Settings
 
-AGENTS = registry.names("learner")
+# the learners stable-baselines3 trains (`es` has a training loop of its own: learning/es.py)
+AGENTS = tuple(name for name in registry.names("learner") if registry.entry(name).trainer is None)
 OFF_POLICY = ("sac",)
 
 

@@ -348,8 +348,13 @@ def train_es(
 
 
 def replay_controller(agent: str, checkpoint: Checkpoint, settings: Settings) -> KnobPolicyController:
-    """A final (or periodic) checkpoint's policy as a controller, around the tuned rule of `settings`."""
+    """A checkpoint's policy as a controller, around the tuned rule of `settings`: a final one's policy, a
+    periodic one's best so far (`evstation train es --eval-only --checkpoint newest`)."""
     path = checkpoint.folder / POLICY_FILE
-    if not path.is_file():
-        raise DataError(f"{checkpoint.folder}: no {POLICY_FILE} (not a final {agent} policy)")
-    return KnobPolicyController(agent, LinearKnobPolicy.read(path), knob_rule(settings))
+    if path.is_file():
+        policy = LinearKnobPolicy.read(path)
+    elif (checkpoint.folder / SEARCH_FILE).is_file():
+        policy = LinearKnobPolicy(_read_state(checkpoint).best_parameters)
+    else:
+        raise DataError(f"{checkpoint.folder}: neither {POLICY_FILE} nor {SEARCH_FILE} (no {agent} checkpoint)")
+    return KnobPolicyController(agent, policy, knob_rule(settings))
