@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, STATION_ONLY, data_dir, tool_env, write_params
+from evstation import registry
 
 sys.path.insert(0, str(ROOT / "workflow"))
 import stages as workflow_stages  # noqa: E402
@@ -171,7 +172,8 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
             assert all(f"/{scenario}/" in path for path in stage["outs"]), f"{command}: outputs outside its scenario"
         for key in stage["params"]:  # every declared key exists, so both read a real value
             workflow_stages.dotted_value(params, key)
-    # a policy that corrects the tuned peak_shaving rule reads its record: its stages, and only they, depend on it
+    # a policy that corrects the tuned peak_shaving rule reads its record, as does a learner built on it in every
+    # scenario (`es`): their stages, and only they, depend on it
     correcting = [
         scenario
         for scenario in params["scenarios"]
@@ -185,9 +187,11 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
         if any(dep.endswith("metrics/peak_shaving.json") for dep in stage["deps"])
     }
     assert readers == {
-        f"{kind}-mall_mt3-{agent}-{seed}"
+        f"{kind}-{scenario}-{agent}-{seed}"
         for kind in ("train", "evaluate")
+        for scenario in params["scenarios"]
         for agent in workflow_stages.AGENTS
+        if scenario in correcting or "peak_shaving" in registry.records_read(agent)
         for seed in params["training"]["seeds"]
     }
 
@@ -237,7 +241,8 @@ def test_the_quick_overlay_is_a_configfile_too(full_size_copy):
     assert merged["training"]["seeds"] == [0] and merged["simulation"]["horizon_hours"] == 168
     shown = [line.split("Shell command: ")[1] for line in text.splitlines() if "Shell command: evstation" in line]
     assert shown and all(line.startswith("evstation --params .snakemake/evstation/params.yaml ") for line in shown)
-    assert len(re.findall(r"^rule train:$", text, re.M)) == 3 * len(merged["scenarios"])  # one seed
+    trains = len(re.findall(r"^rule train:$", text, re.M))
+    assert trains == len(workflow_stages.AGENTS) * len(merged["scenarios"])  # one seed
 
 
 def test_the_workflow_profile_is_loaded_and_leaves_out_the_reasons(full_size_copy):
