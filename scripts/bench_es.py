@@ -21,6 +21,7 @@ import logging
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from evstation.config import apply_overrides, load_settings
@@ -73,6 +74,18 @@ def print_figures(results_dir: Path, seed: int) -> None:
         f"({final['num_timesteps']:,} of {final['trained_timesteps']:,} simulated steps); "
         f"validation score {final['validation_score']:+.4f} (rule's cost less the policy's, over the rule's)"
     )
+    curve = pd.read_csv(results_dir / "curves" / f"{name}.csv")
+    print(
+        "search, fitness (cost less the rule's over the rule's, on each generation's months): generation's best "
+        f"{100 * curve['fitness_best'].min():+.2f} to {100 * curve['fitness_best'].max():+.2f} %, its mean "
+        f"{100 * curve['fitness_mean'].min():+.2f} to {100 * curve['fitness_mean'].max():+.2f} %"
+    )
+    for split in SPLITS:
+        rule = bill_kpen(results_dir, REFERENCES[0], split)
+        for reference in REFERENCES[1:]:
+            other = bill_kpen(results_dir, reference, split)
+            if other is not None and rule is not None:
+                print(f"{split}: {reference} {other:,.1f} kPEN, {100 * (other - rule) / rule:+.2f} % against the rule")
     for split in SPLITS:
         own = record[split]["bill_pen"] / KPEN
         line = f"{split} ({record['simulator'][split]}): bill {own:,.1f} kPEN"
