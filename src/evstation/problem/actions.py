@@ -192,8 +192,8 @@ class ActionPipeline:
         return np.concatenate([[cut], sockets]), self._stats(asked, sockets, state, cut != battery)
 
     def knob_actions(self, policy_action, state: StationState) -> tuple[np.ndarray, LayerStats]:
-        """The knob rule's action for the policy's knobs; the stats say what its floor and battery cut did
-        against the vehicles' charge-at-once ask (the rule's own, so never more than the floor's work)."""
+        """The knob rule's action for the policy's knobs. Its stats are zero: the rule asks for no vehicle
+        below its floor and no battery action beyond its window, so the layer has nothing to add or cut."""
         knobs = np.asarray(policy_action, dtype=float).reshape(-1)
         if knobs.shape != (len(KNOB_NAMES),):
             raise ValueError(f"policy action has {knobs.size} values, the knob rule takes {len(KNOB_NAMES)}")
