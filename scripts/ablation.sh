@@ -35,6 +35,8 @@ queue ppo-no-residual -S control.residual=none
 queue ppo-no-symmetric -S control.residual=none -S control.action_interface=citylearn
 queue ppo-no-floor -S control.feasibility_floor=false
 queue ppo-per-socket -S control.action_space=per_socket
+# the knob problem (docs/es.md): three knobs of the tuned threshold rule, which it moves (its record is read)
+queue ppo-knobs -S control.residual=peak_shaving -S control.action_space=knobs
 queue ppo-station-reward -S control.learning_reward=station
 queue ppo-raw-observation -S control.observation=citylearn
 queue ppo-no-selection -S control.model_selection.validation_days=0
