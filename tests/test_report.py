@@ -800,6 +800,20 @@ def test_each_controller_names_the_forecast_it_used(tmp_path):
     assert forecast_of("mpc", older_planner) == "persistence"
 
 
+def test_each_agent_names_the_controller_it_starts_from(tmp_path):
+    agents = {f"a2c_seed{seed}": {**record("a2c", 980.0), "start": "mpc"} for seed in range(3)}
+    agents |= {
+        "sac_seed0": {**record("sac", 980.0), "start": "mpc"},
+        "sac_seed1": {**record("sac", 980.0), "start": "least_laxity"},
+    }
+    write_records(tmp_path, "mall", served_records(**agents))
+    _, text = report_text(SETTINGS, tmp_path)
+    heading, column = "### Agents against the best rule", "start (untrained = this controller)"
+    assert markdown_cell(text, heading, "a2c", column) == "mpc"
+    assert markdown_cell(text, heading, "sac", column) == "mpc / least_laxity"  # seeds that differ, each named
+    assert markdown_cell(text, heading, "ppo", column) == "n/a"  # records before they carried it
+
+
 def test_a_curve_row_without_a_value_leaves_the_band_drawn():
     """A short run logs its reward at two steps and a last row for the final evaluation only: the reward panel
     drew nothing when that empty row was interpolated through."""

@@ -438,7 +438,7 @@ class Control:
     action_space: Literal["aggregated", "per_socket"]  # battery + one EV power per socket group | one per socket
     learning_reward: Literal["marginal", "station"]  # the station's marginal effect | the reported reward
     observation: Literal["compact", "citylearn"]  # scaled station features | CityLearn's raw observation
-    residual: Literal["least_laxity", "peak_shaving", "none"]  # the policy corrects that rule | acts alone
+    residual: Literal["least_laxity", "peak_shaving", "mpc", "none"]  # the policy corrects that controller | acts alone
     forecast_hours: int = bounded(ge=0, le=48)  # hours of PV and load forecast in the compact observation
     learning_scales: LearningScales
     model_selection: ModelSelection

@@ -27,6 +27,7 @@ class Entry:
     values: dict[str, list[float]]  # KPI -> one value per run (one run for a baseline)
     model_steps: tuple = field(default=())  # an agent's seeds: the training step of the model each kept
     forecast: str | None = None  # what it knew of the hours ahead (`forecast_of`); None: its record does not say
+    start: str | None = None  # an agent's untrained behaviour: the controller it corrects (`control.residual`)
 
 
 def scenario_dir(results_dir: Path, scenario: str) -> Path:
@@ -67,6 +68,15 @@ def _seeds_forecast(controller: str, records: list[dict]) -> str | None:
     return " / ".join(kind or "n/a" for kind in kinds)
 
 
+def _seeds_start(records: list[dict]) -> str | None:
+    """The controller the seeds start from (their record's `start`), each named where they differ; None
+    where no record says (records written before they carried it)."""
+    starts = list(dict.fromkeys(record.get("start") for record in records))
+    if starts == [None]:
+        return None
+    return " / ".join(str(start or "n/a") for start in starts)
+
+
 def _again(command: str, settings: Settings) -> str:
     """How to write a damaged record again: its stage's command in its scenario."""
     return f"run `evstation --scenario {settings.scenario} {command}` again"
@@ -93,9 +103,11 @@ def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
         ]
         if records:
             steps = tuple(record.get("model_steps") for record in records)
-            forecast = _seeds_forecast(agent, records)
+            forecast, start = _seeds_forecast(agent, records), _seeds_start(records)
             entries += [
-                Entry(agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps, forecast)
+                Entry(
+                    agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps, forecast, start
+                )
                 for split in SPLITS
             ]
     if entries and not any(entry.controller == "uncontrolled" for entry in entries):

@@ -119,6 +119,7 @@ def _entry_row(entry: Entry, settings: Settings) -> dict:
     steps = [step for step in entry.model_steps if step is not None]
     row["model_steps_kept"] = ", ".join(str(int(step)) for step in steps) if steps else None
     row["forecast"] = entry.forecast
+    row["start"] = entry.start
     return row
 
 

@@ -75,6 +75,7 @@ HEADLINE_COLUMNS = (
 )
 BAR_COLUMNS = {
     "controller": "agent",
+    "start": "start (untrained = this controller)",
     "model_steps_kept": "model kept (training step, per seed)",
     "co2_grid_kg_vs_best_rule_pct": "grid CO2 vs best rule",
     "bill_pen_vs_best_rule_pct": "bill vs best rule",
@@ -134,7 +135,7 @@ def cell(row: pd.Series, column: str) -> str:
         return _difference(row, column)
     if is_missing(value):
         return NOT_AVAILABLE
-    if column in ("runs", "model_steps_kept", "forecast"):
+    if column in ("runs", "model_steps_kept", "forecast", "start"):
         return str(value)
     if column in COUNT_COLUMNS:
         return f"{round(float(value)):,}"
@@ -308,7 +309,7 @@ def _agent_lines(settings: Settings, scenario: str, rows: pd.DataFrame, results_
         "are better)",
         "",
         "The model kept is the one model selection scored best on the validation window; step 0 is the "
-        "untrained policy, which with a residual policy is the rule itself.",
+        "untrained policy, which with a residual policy is the controller it starts from (its start).",
         "",
     ]
     lines += markdown_table(agents, BAR_COLUMNS)

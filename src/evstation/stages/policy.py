@@ -10,7 +10,7 @@ from ..control.peak_shaving import with_tuned_residual
 from ..errors import DataError
 from ..forecast.forecaster import forecast_record
 from ..learning.checkpoints import CheckpointStore
-from ..learning.station_env import PolicyController
+from ..learning.station_env import PolicyController, residual_planner
 from ..learning.training import check_seed, check_trained_under, check_writable, run_folder
 from .records import run_controller
 
@@ -37,17 +37,25 @@ def evaluate_policy(
         raise DataError(f"{training_data / 'schema.json'}: training data not found (run `evstation build-dataset`)")
     # only under the parameters it was trained with (runtime settings apart), on the data it was trained on
     check_trained_under(chosen, settings, agent, seed, training_data)
-    PolicyController(agent, chosen.model, chosen.normalization, settings)  # loads, and fits this station
+    PolicyController(
+        agent, chosen.model, chosen.normalization, settings, planner=residual_planner(settings, training_data)
+    )  # loads, and fits this station
     check_writable(results_dir / "metrics", results_dir / "timeseries")
     log.info("%s seed %d: evaluating %s (step %d)", agent, seed, chosen.folder, chosen.num_timesteps)
     record = run_controller(
         settings,
         f"{agent}_seed{seed}",
-        lambda split: PolicyController(agent, chosen.model, chosen.normalization, settings),
+        lambda split: PolicyController(
+            agent, chosen.model, chosen.normalization, settings, planner=residual_planner(settings, data_dir / split)
+        ),
         data_dir=data_dir,
         results_dir=results_dir,
         fast_training_year=True,
         # the model kept, and what the policy observed of the hours ahead
-        extra={"model_steps": chosen.num_timesteps, "forecast": forecast_record(settings.forecast)},
+        extra={
+            "model_steps": chosen.num_timesteps,
+            "start": settings.control.residual,  # the controller the policy corrects: its untrained behaviour
+            "forecast": forecast_record(settings.forecast),
+        },
     )
     return record
