@@ -567,7 +567,10 @@ def test_agents_are_measured_against_the_planner_too(tmp_path):
 
 
 def test_the_report_says_what_model_selection_saw(tmp_path):
-    write_records(tmp_path, "mall_mt3", bill_records())
+    records = bill_records()
+    references = {"least_laxity": -0.004, "peak_shaving": -0.001, "mpc": 0.0005}
+    records["ppo_seed0"] = {**records["ppo_seed0"], "validation": {"references": references}}
+    write_records(tmp_path, "mall_mt3", records)
     curves = tmp_path / "scenarios" / "mall_mt3" / "curves"
     curves.mkdir()
     for seed, scores in enumerate(([-0.001, -0.02, -0.03], [-0.001, -0.0005, -0.01], [-0.001, -0.004, -0.002])):
@@ -580,12 +583,13 @@ def test_the_report_says_what_model_selection_saw(tmp_path):
     write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
     text = (tmp_path / "report" / "comparison.md").read_text()
     section = text.split("### What model selection saw")[1].split("###")[0]
-    assert "step 0 is the rule's score" in section  # mall_mt3's agents correct its rule
+    assert "step 0 is its start's score (the controller it corrects)" in section  # mall_mt3's agents correct its rule
+    assert "| model kept (step) | least_laxity | peak_shaving | mpc |" in section
     rows = [line for line in section.splitlines() if line.startswith("| ppo")]
     assert rows == [
-        "| ppo | 0 | -0.00100 | -0.02000 (step 26,000) | -0.03000 | 0 |",
-        "| ppo | 1 | -0.00100 | -0.00050 (step 26,000) | -0.01000 | 26,000 |",
-        "| ppo | 2 | -0.00100 | -0.00200 (step 51,000) | -0.00200 | 0 |",
+        "| ppo | 0 | -0.00100 | -0.02000 (step 26,000) | -0.03000 | 0 | -0.00400 | -0.00100 | +0.00050 |",
+        "| ppo | 1 | -0.00100 | -0.00050 (step 26,000) | -0.01000 | 26,000 | n/a | n/a | n/a |",
+        "| ppo | 2 | -0.00100 | -0.00200 (step 51,000) | -0.00200 | 0 | n/a | n/a | n/a |",
     ]
 
 

@@ -43,6 +43,11 @@ def test_a_policy_started_from_the_planner_trains_evaluates_and_records_its_star
     run_cli("train", "ppo", "--eval-only", cwd=project)
     record = json.loads((results_dir(project) / "metrics" / "ppo_seed0.json").read_text())
     assert record["start"] == "mpc"
+    validation = record["validation"]
+    assert set(validation["references"]) == {"least_laxity", "mpc"}  # no tuned threshold rule in this run
+    # the untrained policy is the planner: its validation score is the planner's, to the last bit
+    assert validation["start_score"] == validation["references"]["mpc"]
+    assert validation["kept_score"] >= validation["start_score"]
     for split in ("train", "eval"):
         assert record[split]["steps"] == 168
         assert record[split]["ev_satisfaction_pct"] == 100.0

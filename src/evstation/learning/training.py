@@ -57,7 +57,7 @@ from .checkpoints import (
     settle_loaded_optimizers,
 )
 from .policy_settings import policy_settings
-from .selection import ModelSelection
+from .selection import ModelSelection, reference_scores
 from .station_env import make_learner_env, make_training_env, unreadable, validation_start_step
 
 log = logging.getLogger(__name__)
@@ -501,7 +501,13 @@ def train_agent(
     selection = None
     if settings.control.model_selection.validation_days:
         validation_env = make_learner_env(settings, folder, window="validation")
-        selection = ModelSelection(validation_env, normalization, store, settings.control.model_selection.every_steps)
+        selection = ModelSelection(
+            validation_env,
+            normalization,
+            store,
+            settings.control.model_selection.every_steps,
+            references=functools.partial(reference_scores, settings, folder),
+        )
     curve = LearningCurve(
         curve_path(results_dir, agent, seed),
         every,
@@ -552,7 +558,7 @@ def train_agent(
         if store.best() is None:
             selection.init_callback(model)
             selection.score_now()
-        final = store.promote_best(extra=budget_record)
+        final = store.promote_best(extra={**budget_record, "validation": selection.summary()})
     venv.close()
     trained = model.num_timesteps - first_step
     log.info(

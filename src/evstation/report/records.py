@@ -151,6 +151,16 @@ def curve_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:
     return scenario_dir(results_dir, scenario) / "curves" / f"{agent}_seed{seed}.csv"
 
 
+def reference_scores(results_dir: Path, scenario: str, agent: str, seed: int) -> dict[str, float]:
+    """The validation scores of the controllers a run may start from, as its evaluation record keeps them
+    (`{}` for a record without them, or none)."""
+    path = scenario_dir(results_dir, scenario) / "metrics" / f"{agent}_seed{seed}.json"
+    if not path.is_file():
+        return {}
+    record = read_json(path, f"written by `evstation --scenario {scenario} evaluate {agent} --seed {seed}`")
+    return dict((record.get("validation") or {}).get("references") or {})
+
+
 def selection_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:
     return scenario_dir(results_dir, scenario) / "checkpoints" / agent / f"seed{seed}" / "selection.json"
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import Settings, scenario_settings
 from .names import AGENT_ORDER, BILL_KPIS, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMA, OPTIMUM, PLANNERS, controller_order
-from .records import validation_scores
+from .records import reference_scores, validation_scores
 from .tables import HOURS_PER_YEAR, is_missing, marked_best_rule, optimum_of, short_horizon_days, target_rows
 
 NOT_AVAILABLE = "n/a"
@@ -268,11 +268,15 @@ def site_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
     ]
 
 
+REFERENCES = ("least_laxity", "peak_shaving", "mpc")  # the controllers a policy may start from
+
+
 def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> list[str]:
     """Per agent and seed of the scenario (`settings` are its own), what model selection saw: the untrained
-    policy's validation score (with a residual policy, the rule's), the best score any trained model
-    reached and at which step, the last score, and the step of the model kept (the first best, as model
-    selection keeps it). Empty when no run recorded its scores."""
+    policy's validation score (with a residual policy, its start's), the best score any trained model
+    reached and at which step, the last score, the step of the model kept (the first best, as model
+    selection keeps it), and the scores of the controllers a policy may start from on the same window.
+    Empty when no run recorded its scores."""
     rows = []
     for agent in AGENT_ORDER:
         for seed in settings.training.seeds:
@@ -281,19 +285,24 @@ def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> li
                 continue
             trained = scores.iloc[1:]
             best = f"{trained.max():+.5f} (step {int(trained.idxmax()):,})" if len(trained) else NOT_AVAILABLE
+            references = reference_scores(results_dir, scenario, agent, seed)
+            shown = " | ".join(
+                f"{references[name]:+.5f}" if name in references else NOT_AVAILABLE for name in REFERENCES
+            )
             rows.append(
                 f"| {agent} | {seed} | {scores.iloc[0]:+.5f} | {best} | {scores.iloc[-1]:+.5f} | "
-                f"{int(scores.idxmax()):,} |"
+                f"{int(scores.idxmax()):,} | {shown} |"
             )
     if not rows:
         return []
-    start = "the rule's score" if settings.control.residual != "none" else "the untrained policy's"
+    corrects = settings.control.residual != "none"
+    start = "its start's score (the controller it corrects)" if corrects else "the untrained policy's"
     return [
         f"### What model selection saw (validation score: learning reward per step on the training year's last "
         f"days; step 0 is {start})",
         "",
-        "| agent | seed | step 0 | best trained model | last | model kept (step) |",
-        "|---|---|---|---|---|---|",
+        "| agent | seed | step 0 | best trained model | last | model kept (step) | " + " | ".join(REFERENCES) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(REFERENCES),
         *rows,
         "",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from ..config import Settings
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import DataError
 from ..forecast.forecaster import forecast_record
-from ..learning.checkpoints import CheckpointStore
+from ..learning.checkpoints import META_FILE, CheckpointStore
 from ..learning.station_env import PolicyController, residual_planner
 from ..learning.training import check_seed, check_trained_under, check_writable, run_folder
 from .records import run_controller
@@ -55,6 +56,8 @@ def evaluate_policy(
         extra={
             "model_steps": chosen.num_timesteps,
             "start": settings.control.residual,  # the controller the policy corrects: its untrained behaviour
+            # model selection's scores: the start's, the kept model's, the controllers' it may start from
+            "validation": json.loads((chosen.folder / META_FILE).read_text()).get("validation"),
             "forecast": forecast_record(settings.forecast),
         },
     )
