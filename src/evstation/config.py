@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from .errors import ConfigError
 from .schema import as_plain, bounded, build
@@ -838,20 +839,24 @@ def lay_over(data: Mapping, overlay: Mapping) -> dict:
     """Params data with an overlay of only the keys it changes laid over it, in the format of
     workflow/quick.yaml, `snakemake --configfile` and `dvc exp run -S`: a dotted key
     (`sockets.moto.count: 4`, `scenarios.mall_mt3.objective: bill`) replaces one value; a plain key's
-    mapping merges key by key. Not validated here: `settings_from_data` of the result does it, so a
-    misspelled key is refused with the same line as in params.yaml."""
-    merged = copy.deepcopy(dict(data))
+    mapping merges key by key (OmegaConf.update). Not validated here: `settings_from_data` of the result
+    does it, so a misspelled key is refused with the same line as in params.yaml."""
+    merged = OmegaConf.create(copy.deepcopy(dict(data)), flags={"allow_objects": True})
     for key, value in overlay.items():
-        if "." not in str(key):
-            merged = deep_merge(merged, {key: value})
-            continue
-        *parents, leaf = key.split(".")
-        node = merged
-        for depth, name in enumerate(parents):
-            if node.get(name) is None:  # absent or null: the key's mapping starts here
-                node[name] = {}
-            elif not isinstance(node[name], dict):
-                raise ConfigError(f"{key}: {'.'.join(parents[: depth + 1])} is {node[name]!r}, not a mapping of keys")
-            node = node[name]
-        node[leaf] = copy.deepcopy(value)
-    return merged
+        key = str(key)
+        _refuse_a_value_as_parent(merged, key)
+        OmegaConf.update(merged, key, copy.deepcopy(value), merge="." not in key)
+    return OmegaConf.to_container(merged, resolve=False)  # `${...}` and `???` stay the text they are
+
+
+def _refuse_a_value_as_parent(config: DictConfig, dotted: str) -> None:
+    """Refuse a dotted key below a value that is not a mapping (`sockets.moto.count.x`): OmegaConf.update
+    would silently replace the value by a mapping. An absent or null parent is fine: its mapping starts there."""
+    *parents, _ = dotted.split(".")
+    for depth in range(1, len(parents) + 1):
+        parent = ".".join(parents[:depth])
+        value = OmegaConf.select(config, parent, default=None, throw_on_resolution_failure=False)
+        if value is None:
+            return
+        if not OmegaConf.is_dict(value):
+            raise ConfigError(f"{dotted}: {parent} is {value!r}, not a mapping of keys")
