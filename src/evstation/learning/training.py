@@ -217,6 +217,7 @@ class KillAtStep(BaseCallback):
         return True
 
 
+# not SB3's CheckpointCallback: it saves every N env.step calls, mid-rollout, without the run state exact resume needs
 class Checkpointing(BaseCallback):
     """Saves a checkpoint at a rollout start once `every` steps have passed since the last one."""
 
@@ -257,6 +258,7 @@ class Checkpointing(BaseCallback):
         return True
 
 
+# not SB3's CSV logger: it writes at the algorithm's dump interval and cannot restart from a checkpoint's rows
 class LearningCurve(BaseCallback):
     """Per-step rewards and components averaged over each logging interval, episode totals, losses."""
 
@@ -355,6 +357,7 @@ class LearningCurve(BaseCallback):
             self._write_row()
 
 
+# not SB3's ProgressBarCallback: its rich bar counts only the steps left and writes a job's log only its end
 class ProgressBar(BaseCallback):
     """Steps per second and time left, on the whole budget (a resumed run starts part-way)."""
 

@@ -150,12 +150,17 @@ def cell(row: pd.Series, column: str) -> str:
     return text
 
 
+def table_lines(cells: list[list[str]], headings: list[str]) -> list[str]:
+    """Cells already written as the report shows them, as a Markdown table (tabulate's pipe format, through
+    pandas), then a blank line. Numbers stay exactly as written: no parsing, realigning or reformatting."""
+    frame = pd.DataFrame(cells, columns=headings)
+    return frame.to_markdown(index=False, disable_numparse=True).splitlines() + [""]
+
+
 def markdown_table(rows: pd.DataFrame, columns: dict[str, str]) -> list[str]:
     """A Markdown table of `rows`: the `columns` (column -> heading) they have, then a blank line."""
     shown = [c for c in columns if c in rows.columns]
-    lines = ["| " + " | ".join(columns[c] for c in shown) + " |", "|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join(cell(row, c) for c in shown) + " |" for _, row in rows.iterrows()]
-    return lines + [""]
+    return table_lines([[cell(row, c) for c in shown] for _, row in rows.iterrows()], [columns[c] for c in shown])
 
 
 # ---------------------------------------------------------------- a scenario's section
@@ -286,13 +291,9 @@ def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> li
             trained = scores.iloc[1:]
             best = f"{trained.max():+.5f} (step {int(trained.idxmax()):,})" if len(trained) else NOT_AVAILABLE
             references = reference_scores(results_dir, scenario, agent, seed)
-            shown = " | ".join(
-                f"{references[name]:+.5f}" if name in references else NOT_AVAILABLE for name in REFERENCES
-            )
-            rows.append(
-                f"| {agent} | {seed} | {scores.iloc[0]:+.5f} | {best} | {scores.iloc[-1]:+.5f} | "
-                f"{int(scores.idxmax()):,} | {shown} |"
-            )
+            shown = [f"{references[name]:+.5f}" if name in references else NOT_AVAILABLE for name in REFERENCES]
+            first, last, kept = f"{scores.iloc[0]:+.5f}", f"{scores.iloc[-1]:+.5f}", f"{int(scores.idxmax()):,}"
+            rows.append([agent, str(seed), first, best, last, kept, *shown])
     if not rows:
         return []
     corrects = settings.control.residual != "none"
@@ -301,10 +302,7 @@ def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> li
         f"### What model selection saw (validation score: learning reward per step on the training year's last "
         f"days; step 0 is {start})",
         "",
-        "| agent | seed | step 0 | best trained model | last | model kept (step) | " + " | ".join(REFERENCES) + " |",
-        "|---|---|---|---|---|---|" + "---|" * len(REFERENCES),
-        *rows,
-        "",
+        *table_lines(rows, ["agent", "seed", "step 0", "best trained model", "last", "model kept (step)", *REFERENCES]),
     ]
 
 
@@ -333,23 +331,30 @@ def _target_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
             return NOT_AVAILABLE
         return BEYOND if beyond_shown(value) else f"{value:.1f}"
 
-    lines = [
-        f"### Seed report's targets ({period(settings, 'eval')})",
-        "",
-        "| target | seed's range | oracle allows | best rule | best agent serving the fleet (IQM) | verdict | why |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    cells = []
     for target in target_rows(settings, rows):
         agent = (
             f"{target['best_agent']}: {shown(target['best_agent_value'])}"
             if target["best_agent"]
             else "none serves the fleet"
         )
-        lines.append(
-            f"| {target['target']} | {target['low']:g} to {target['high']:g} | {shown(target['oracle'])} | "
-            f"{shown(target['best_rule'])} | {agent} | {target['verdict']} | {target['why']} |"
+        cells.append(
+            [
+                target["target"],
+                f"{target['low']:g} to {target['high']:g}",
+                shown(target["oracle"]),
+                shown(target["best_rule"]),
+                agent,
+                target["verdict"],
+                target["why"],
+            ]
         )
-    return lines + [""]
+    headings = ["target", "seed's range", "oracle allows", "best rule", "best agent serving the fleet (IQM)"]
+    return [
+        f"### Seed report's targets ({period(settings, 'eval')})",
+        "",
+        *table_lines(cells, [*headings, "verdict", "why"]),
+    ]
 
 
 def scenario_markdown(
