@@ -414,6 +414,29 @@ def test_summary_is_small_and_holds_the_headline(two_scenarios):
     assert summary["mall"]["uncontrolled"]["turned_away_pct"] is None  # records without a dataset summary
 
 
+def test_headline_holds_a_handful_of_figures_per_scenario(two_scenarios):
+    """DVC's metrics: a few figures per scenario, the best agent chosen on the scenario's objective."""
+    records = bill_records()
+    records["mpc"] = record("mpc", 960.0, bill_pen=420_000.0)
+    # sac: the least grid CO2 of the agents, but mall_mt3 is judged on the bill, where ppo is best
+    records.update({f"sac_seed{seed}": record("sac", 910.0, bill_pen=450_000.0) for seed in range(3)})
+    write_records(two_scenarios, "mall_mt3", records)
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    write_report(settings, two_scenarios, two_scenarios / "report")
+    headline = json.loads((two_scenarios / "report" / "headline.json").read_text())
+    assert list(headline) == ["mall", "mall_mt3", "station_only"]
+    assert count_numbers(headline) == 3 * 7
+    bill = headline["mall_mt3"]
+    assert bill["best_rule"] == {"grid_co2_t": pytest.approx(0.99), "bill_kpen": pytest.approx(400.0)}  # peak_shaving
+    assert bill["mpc"] == {"grid_co2_t": pytest.approx(0.96), "bill_kpen": pytest.approx(420.0)}
+    assert bill["best_agent"] == {"grid_co2_t": pytest.approx(0.98), "bill_kpen": pytest.approx(390.0)}  # ppo's IQM
+    # mall is judged on grid CO2: the best rule serving the fleet (least_laxity strands vehicles), no planner run
+    assert headline["mall"]["best_rule"]["grid_co2_t"] == pytest.approx(0.96)  # self_consumption
+    assert headline["mall"]["mpc"] == {"grid_co2_t": None, "bill_kpen": None}
+    assert headline["mall"]["best_agent"]["grid_co2_t"] == pytest.approx(0.97)
+    assert headline["mall"]["turned_away_pct"] is None  # records without a dataset summary
+
+
 def write_week(folder, scenario, name, soc_pct, import_kwh):
     hours = 24 * 8
     frame = pd.DataFrame(
