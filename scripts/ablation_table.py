@@ -18,6 +18,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
+
 METRICS = "results/scenarios/{scenario}/metrics/ppo_seed0.json"
 REFERENCES = "results/scenarios/{scenario}/metrics"
 OUTPUT = "results/ablation/ppo_{scenario}.json"
@@ -107,20 +109,26 @@ def main() -> None:
         )
         + "\n"
     )
-    print(
-        "| experiment | grid CO2 (t) | share of oracle gain | EV satisfied | cost (kPEN) | learning reward "
-        "| model kept | training |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    cells = []
     for row in rows:
         metrics = row["eval"]
         share = "n/a" if row["share_of_oracle_gain_pct"] is None else f"{row['share_of_oracle_gain_pct']:.1f} %"
         training = "n/a" if row["training_s"] is None else f"{row['training_s']:.0f} s"
-        print(
-            f"| `{row['name']}` | {metrics['co2_grid_kg'] / 1000:,.1f} | {share} "
-            f"| {metrics['ev_satisfaction_pct']:.0f} % | {metrics['cost_pen'] / 1000:,.1f} "
-            f"| {metrics['learning_reward_mean']:.4f} | step {row['model_steps']:,} | {training} |"
+        cells.append(
+            [
+                f"`{row['name']}`",
+                f"{metrics['co2_grid_kg'] / 1000:,.1f}",
+                share,
+                f"{metrics['ev_satisfaction_pct']:.0f} %",
+                f"{metrics['cost_pen'] / 1000:,.1f}",
+                f"{metrics['learning_reward_mean']:.4f}",
+                f"step {row['model_steps']:,}",
+                training,
+            ]
         )
+    headings = ["experiment", "grid CO2 (t)", "share of oracle gain", "EV satisfied", "cost (kPEN)"]
+    headings += ["learning reward", "model kept", "training"]
+    print(pd.DataFrame(cells, columns=headings).to_markdown(index=False, disable_numparse=True))
 
 
 if __name__ == "__main__":

@@ -105,13 +105,11 @@ def scenario_tables(table: pd.DataFrame, params: Path, results_dir: Path) -> str
         heading = f"**{scenario}** (objective `{scenario_config.objective}`), held-out year"
         lines += [f"{heading}{service(evaluation, results_dir, scenario)}:", ""]
         lines += [room_line(evaluation, rows, objective, scenario_config) for objective in ("grid_co2", "bill")] + [""]
-        lines += [
-            "| controller | runs | " + " | ".join(label for label, _ in COLUMNS.values()) + " |",
-            "|---|---|" + "---|" * len(COLUMNS),
-        ]
         rows_shown = {
-            name: f"{int(evaluation.loc[name, 'runs'])} | "
-            + " | ".join(_cell(evaluation.loc[name], column, divisor) for column, (_, divisor) in COLUMNS.items())
+            name: (
+                str(int(evaluation.loc[name, "runs"])),
+                *(_cell(evaluation.loc[name], column, divisor) for column, (_, divisor) in COLUMNS.items()),
+            )
             for name in order
         }
         agents = [name for name in AGENT_ORDER if name in rows_shown]
@@ -120,8 +118,11 @@ def scenario_tables(table: pd.DataFrame, params: Path, results_dir: Path) -> str
                 **{name: row for name, row in rows_shown.items() if name not in agents},
                 f"{', '.join(agents)} (each)": rows_shown[agents[0]],
             }
-        lines += [f"| {name} | {row} |" for name, row in rows_shown.items()]
-        lines.append("")
+        shown = pd.DataFrame(
+            [[name, *row] for name, row in rows_shown.items()],
+            columns=["controller", "runs", *(label for label, _ in COLUMNS.values())],
+        )
+        lines += [shown.to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines)
 
 

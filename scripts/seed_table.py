@@ -15,6 +15,8 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from evstation.config import apply_overrides, load_settings, scenario_settings
 from evstation.report.records import load_entries
 from evstation.report.tables import comparison_table, mark_the_bar
@@ -32,26 +34,42 @@ def table(settings, results: Path, scenario: str, seed: int) -> list[str]:
     rows = mark_the_bar(comparison_table(settings, load_entries(settings, folder)), settings)
     rows = rows[rows["split"] == "eval"]
     best = rows[rows["best_rule"]].iloc[0]
-    lines = [
-        f"| {scenario} | controller | grid CO2 | share of oracle gain | EV satisfied | cost | learning reward per step "
-        f"| reported reward per step | vs best rule: CO2 | vs best rule: learning reward | model kept |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+    headings = [
+        scenario,
+        "controller",
+        "grid CO2",
+        "share of oracle gain",
+        "EV satisfied",
+        "cost",
+        "learning reward per step",
+        "reported reward per step",
+        "vs best rule: CO2",
+        "vs best rule: learning reward",
+        "model kept",
     ]
+    cells = []
     for _, row in rows.iterrows():
         name, model = row["controller"], ""
         if name in AGENTS:
             model = f"step {json.loads((folder / f'{name}_seed{seed}.json').read_text())['model_steps']:,}"
             name = f"{name} (seed {seed})"
         share = row["share_of_oracle_gain_pct"]
-        lines.append(
-            f"| | {name}{' (best rule)' if row['best_rule'] else ''} | {row['co2_grid_kg'] / 1000:,.1f} t "
-            f"| {'–' if name == 'without_solar' or math.isnan(share) else f'{share:.1f} %'} "
-            f"| {row['ev_satisfaction_pct']:.2f} % | {row['cost_pen'] / 1000:,.1f} kPEN "
-            f"| {signed(row['learning_reward_mean'])} | {row['reward_mean']:+.4f} "
-            f"| {(row['co2_grid_kg'] - best['co2_grid_kg']) / 1000:+,.1f} t "
-            f"| {signed(row['learning_reward_mean'] - best['learning_reward_mean'])} | {model} |"
+        cells.append(
+            [
+                "",
+                f"{name}{' (best rule)' if row['best_rule'] else ''}",
+                f"{row['co2_grid_kg'] / 1000:,.1f} t",
+                "–" if name == "without_solar" or math.isnan(share) else f"{share:.1f} %",
+                f"{row['ev_satisfaction_pct']:.2f} %",
+                f"{row['cost_pen'] / 1000:,.1f} kPEN",
+                signed(row["learning_reward_mean"]),
+                f"{row['reward_mean']:+.4f}",
+                f"{(row['co2_grid_kg'] - best['co2_grid_kg']) / 1000:+,.1f} t",
+                signed(row["learning_reward_mean"] - best["learning_reward_mean"]),
+                model,
+            ]
         )
-    return lines
+    return pd.DataFrame(cells, columns=headings).to_markdown(index=False, disable_numparse=True).splitlines()
 
 
 def main() -> None:

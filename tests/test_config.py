@@ -121,6 +121,9 @@ def test_apply_overrides_validates_and_names_the_key():
     assert settings.sockets.moto.count == 112, "overrides never change the original settings"
     with pytest.raises(ConfigError, match=r"^pv\.tilt_degs: unknown key"):
         apply_overrides(settings, {"pv.tilt_degs": 15.0})
+    with pytest.raises(ConfigError, match=r"^sockets\.moto\.count\.x: unknown key"):  # below a value, not a mapping
+        apply_overrides(settings, {"sockets.moto.count.x": 1})
+    assert apply_overrides(settings, {"sockets.moto.count": 4}).as_params()["sockets"]["moto"]["count"] == 4
     with pytest.raises(ConfigError, match=r"^pv\.tilt_deg: must be <= 90"):
         apply_overrides(settings, {"pv.tilt_deg": 95.0})
 

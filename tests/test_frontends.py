@@ -396,7 +396,8 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
 
     run("snakemake", "--cores", "2", cwd=project)
     report = project / "results" / "report"
-    for name in workflow_stages.REPORT_TABLES + [workflow_stages.REPORT_SUMMARY] + workflow_stages.REPORT_FIGURES:
+    written = [workflow_stages.REPORT_SUMMARY, workflow_stages.REPORT_HEADLINE]
+    for name in workflow_stages.REPORT_TABLES + written + workflow_stages.REPORT_FIGURES:
         assert (report / name).is_file(), name
     rows = json.loads((report / "comparison.json").read_text())["rows"]
     for scenario in SMOKE_SCENARIOS:
@@ -412,12 +413,15 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
     assert "Data and pipelines are up to date" in run("dvc", "status", cwd=project).stdout
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout
     assert_recorded_dataset_is_what_the_stage_wrote(project)
-    run("dvc", "plots", "show", "-o", "plots_html", cwd=project)
+    figures = [f"{workflow_stages.REPORT}/{name}" for name in workflow_stages.REPORT_FIGURES]
+    run("dvc", "plots", "show", "-o", "plots_html", *figures, cwd=project)
     page = (project / "plots_html" / "index.html").read_text()
     assert page.count("<img") >= 4 and "<script" not in page  # the figures show without anything from the network
+    curves = json.loads(run("dvc", "plots", "show", "--json", cwd=project).stdout)["data"]
+    assert {f"learning_curve-{scenario}-ppo" for scenario in SMOKE_SCENARIOS} <= set(curves), sorted(curves)
     shutil.rmtree(project / "plots_html")
     metrics = json.loads(run("dvc", "metrics", "show", "--json", cwd=project).stdout)
-    assert count_numbers(metrics) < 300, "dvc metrics show should list a compact summary"
+    assert count_numbers(metrics) <= 7 * len(SMOKE_SCENARIOS), "dvc metrics show should list the headline only"
     git_commit(project, "smoke results")
 
     assert_only_what_reads_a_key_is_stale(project)
@@ -431,9 +435,11 @@ def test_smoke_pipeline_through_both_front_ends(tmp_path):
         "compare"
     }, sorted(ran)
     changes = json.loads(run("dvc", "metrics", "diff", "HEAD", "exp-ppo", "--json", cwd=project).stdout)
-    assert set(changes) <= {f"{workflow_stages.REPORT}/{workflow_stages.REPORT_SUMMARY}"}, sorted(changes)
-    header = run("dvc", "exp", "show", "--only-changed", "--csv", cwd=project).stdout.splitlines()[0].split(",")
-    assert len(header) <= 200 and "agents.ppo.learning_rate" in header, header
+    assert set(changes) <= {f"{workflow_stages.REPORT}/{workflow_stages.REPORT_HEADLINE}"}, sorted(changes)
+    # the README's table of experiments on a real one: the changed parameter and the headline figures
+    shown = run("dvc", "exp", "show", "--only-changed", "--drop", ".*/", "--md", cwd=project).stdout.splitlines()[0]
+    header = [cell.strip() for cell in shown.strip().strip("|").split("|")]
+    assert len(header) <= 20 and "agents.ppo.learning_rate" in header, header
 
     run("snakemake", "--touch", "--cores", "1", cwd=project)
     assert "Nothing to be done" in run("snakemake", "-n", cwd=project).stdout

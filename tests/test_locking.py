@@ -18,6 +18,7 @@ import pytest
 
 from conftest import data_dir, results_dir, tool_env, write_params
 from evstation.dataset import check_built_together
+from evstation.errors import UserError
 from evstation.locking import LockedError, job_lock, locked, output_lock
 
 
@@ -118,6 +119,18 @@ def test_one_process_cannot_take_a_held_lock_twice_and_gets_it_once_released(tmp
                 pass
     with locked(writes={"out": output_lock(target)}):
         pass
+
+
+def test_a_lock_that_cannot_be_created_is_refused_in_one_line(tmp_path):
+    """A results folder that is a file (as a read-only one, for a user who is not root): one line, exit 2."""
+    (tmp_path / "results").write_text("")
+    assert one_line(run(tmp_path, "compare", "--results-dir", "results")) == (
+        "evstation: error: results: a file where a folder is needed (for the lock of results/report, "
+        "results/.report.lock)"
+    )
+    with pytest.raises(UserError, match=r"results: a file where a folder is needed \(for the lock of datasets"):
+        with locked(reads={"datasets": output_lock(tmp_path / "results" / "data")}):
+            pass
 
 
 def stopped_process(command_word: str, cwd: Path, timeout_s: float = 180.0) -> int:

@@ -223,17 +223,22 @@ def test_report_covers_both_scenarios_and_sets_the_seeds_targets_beside_the_orac
 # ---------------------------------------------------------------- a report that cannot mislead
 
 
+def cells(line):
+    """A Markdown table row's cells, without the padding that aligns the columns."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def markdown_cell(text, section, row_name, column):
     """The cell of `row_name` under `column` in the first Markdown table after the heading `section`."""
     lines = text[text.index(section) :].splitlines()
     header = next(index for index, line in enumerate(lines) if line.startswith("|"))
-    names = [cell.strip() for cell in lines[header].strip("|").split("|")]
+    names = cells(lines[header])
     for line in lines[header + 2 :]:
         if not line.startswith("|"):
             break
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if cells[0].strip("*").split("**")[0] == row_name:
-            return cells[names.index(column)]
+        row = cells(line)
+        if row[0].strip("*").split("**")[0] == row_name:
+            return row[names.index(column)]
     raise AssertionError(f"{row_name} not in the table after {section}")
 
 
@@ -409,6 +414,29 @@ def test_summary_is_small_and_holds_the_headline(two_scenarios):
     assert summary["mall"]["uncontrolled"]["turned_away_pct"] is None  # records without a dataset summary
 
 
+def test_headline_holds_a_handful_of_figures_per_scenario(two_scenarios):
+    """DVC's metrics: a few figures per scenario, the best agent chosen on the scenario's objective."""
+    records = bill_records()
+    records["mpc"] = record("mpc", 960.0, bill_pen=420_000.0)
+    # sac: the least grid CO2 of the agents, but mall_mt3 is judged on the bill, where ppo is best
+    records.update({f"sac_seed{seed}": record("sac", 910.0, bill_pen=450_000.0) for seed in range(3)})
+    write_records(two_scenarios, "mall_mt3", records)
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    write_report(settings, two_scenarios, two_scenarios / "report")
+    headline = json.loads((two_scenarios / "report" / "headline.json").read_text())
+    assert list(headline) == ["mall", "mall_mt3", "station_only"]
+    assert count_numbers(headline) == 3 * 7
+    bill = headline["mall_mt3"]
+    assert bill["best_rule"] == {"grid_co2_t": pytest.approx(0.99), "bill_kpen": pytest.approx(400.0)}  # peak_shaving
+    assert bill["mpc"] == {"grid_co2_t": pytest.approx(0.96), "bill_kpen": pytest.approx(420.0)}
+    assert bill["best_agent"] == {"grid_co2_t": pytest.approx(0.98), "bill_kpen": pytest.approx(390.0)}  # ppo's IQM
+    # mall is judged on grid CO2: the best rule serving the fleet (least_laxity strands vehicles), no planner run
+    assert headline["mall"]["best_rule"]["grid_co2_t"] == pytest.approx(0.96)  # self_consumption
+    assert headline["mall"]["mpc"] == {"grid_co2_t": None, "bill_kpen": None}
+    assert headline["mall"]["best_agent"]["grid_co2_t"] == pytest.approx(0.97)
+    assert headline["mall"]["turned_away_pct"] is None  # records without a dataset summary
+
+
 def write_week(folder, scenario, name, soc_pct, import_kwh):
     hours = 24 * 8
     frame = pd.DataFrame(
@@ -527,7 +555,7 @@ def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(
     )
     assert lines[2].startswith("- grid CO2: best rule `rule_based` 0.9 t, `oracle` 0.9 t: room ")  # 950 and 900 kg
     assert lines[2].endswith("(+5.3 % of the best rule)")
-    rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "---" not in line}
+    rows = {cells(line)[0]: cells(line) for line in lines if line.startswith("| ")}
     assert list(rows)[1:] == [
         "without_solar",
         "uncontrolled",
@@ -538,8 +566,8 @@ def test_the_readme_tables_give_every_controller_and_the_room_on_each_objective(
         "oracle_bill",
         "ppo",
     ]
-    assert rows["peak_shaving"] == "| peak_shaving | 1 | 1.0 | 2.2 | 400.0 | 280.0 | 80.0 | 40.0 | 100.0 |"
-    assert rows["ppo"].startswith("| ppo | 3 | 1.0 | 2.2 | 390.0 [389.0, 391.0] |")  # IQM and its bootstrap interval
+    assert rows["peak_shaving"] == ["peak_shaving", "1", "1.0", "2.2", "400.0", "280.0", "80.0", "40.0", "100.0"]
+    assert rows["ppo"][:5] == ["ppo", "3", "1.0", "2.2", "390.0 [389.0, 391.0]"]  # IQM and its bootstrap interval
     # a report written before it recorded the service: the dataset summary beside it
     table = pd.read_csv(tmp_path / "report" / "comparison.csv").drop(columns=["arrivals", "sessions_departed"])
     assert results_tables.scenario_tables(table, PARAMS, tmp_path).splitlines()[0] == (
@@ -563,11 +591,14 @@ def test_agents_are_measured_against_the_planner_too(tmp_path):
     assert evaluation.loc["ppo", "bill_pen_vs_mpc_pct"] == pytest.approx(100 * (390.0 - 395.0) / 395.0)
     assert evaluation.loc["ppo", "co2_grid_kg_vs_mpc_pct"] == pytest.approx(100 * (980.0 - 970.0) / 970.0)
     text = (tmp_path / "report" / "comparison.md").read_text()
-    assert "| bill vs mpc |" in text and "-1.3 %" in text
+    assert markdown_cell(text, "### Agents against the best rule", "ppo", "bill vs mpc") == "-1.3 %"
 
 
 def test_the_report_says_what_model_selection_saw(tmp_path):
-    write_records(tmp_path, "mall_mt3", bill_records())
+    records = bill_records()
+    references = {"least_laxity": -0.004, "peak_shaving": -0.001, "mpc": 0.0005}
+    records["ppo_seed0"] = {**records["ppo_seed0"], "validation": {"references": references}}
+    write_records(tmp_path, "mall_mt3", records)
     curves = tmp_path / "scenarios" / "mall_mt3" / "curves"
     curves.mkdir()
     for seed, scores in enumerate(([-0.001, -0.02, -0.03], [-0.001, -0.0005, -0.01], [-0.001, -0.004, -0.002])):
@@ -580,12 +611,14 @@ def test_the_report_says_what_model_selection_saw(tmp_path):
     write_report(apply_overrides(SETTINGS, {"report.bootstrap_samples": 200}), tmp_path, tmp_path / "report")
     text = (tmp_path / "report" / "comparison.md").read_text()
     section = text.split("### What model selection saw")[1].split("###")[0]
-    assert "step 0 is the rule's score" in section  # mall_mt3's agents correct its rule
-    rows = [line for line in section.splitlines() if line.startswith("| ppo")]
+    assert "step 0 is its start's score (the controller it corrects)" in section  # mall_mt3's agents correct its rule
+    header = next(cells(line) for line in section.splitlines() if line.startswith("| agent"))
+    assert header[-4:] == ["model kept (step)", "least_laxity", "peak_shaving", "mpc"]
+    rows = [cells(line) for line in section.splitlines() if line.startswith("| ppo")]
     assert rows == [
-        "| ppo | 0 | -0.00100 | -0.02000 (step 26,000) | -0.03000 | 0 |",
-        "| ppo | 1 | -0.00100 | -0.00050 (step 26,000) | -0.01000 | 26,000 |",
-        "| ppo | 2 | -0.00100 | -0.00200 (step 51,000) | -0.00200 | 0 |",
+        ["ppo", "0", "-0.00100", "-0.02000 (step 26,000)", "-0.03000", "0", "-0.00400", "-0.00100", "+0.00050"],
+        ["ppo", "1", "-0.00100", "-0.00050 (step 26,000)", "-0.01000", "26,000", "n/a", "n/a", "n/a"],
+        ["ppo", "2", "-0.00100", "-0.00200 (step 51,000)", "-0.00200", "0", "n/a", "n/a", "n/a"],
     ]
 
 
@@ -716,6 +749,7 @@ def test_the_grid_factor_is_the_scenarios_own(tmp_path):
 
 
 PERCENT = re.compile(r"([-+]?\d[\d,]*(?:\.\d+)?) %")
+SEPARATOR = re.compile(r"^\|(?::?-+:?\|)+$")  # a Markdown table's line under its headings
 
 
 def shown_percentages(text):
@@ -723,13 +757,12 @@ def shown_percentages(text):
     values = [float(value.replace(",", "")) for value in PERCENT.findall(text)]
     lines = text.splitlines()
     for index, line in enumerate(lines[:-1]):
-        if line.startswith("| ") and lines[index + 1].startswith("|---"):
-            header = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and SEPARATOR.match(lines[index + 1]):
+            header = cells(line)
             for row in itertools.takewhile(lambda row: row.startswith("| "), lines[index + 2 :]):
-                cells = [cell.strip() for cell in row.strip("|").split("|")]
                 values += [
                     float(cell.split()[0].replace(",", ""))
-                    for name, cell in zip(header, cells)
+                    for name, cell in zip(header, cells(row))
                     if "%" in name and re.fullmatch(r"[-+]?\d[\d,]*(\.\d+)?", cell.split(" ")[0])
                 ]
     return values
@@ -798,6 +831,20 @@ def test_each_controller_names_the_forecast_it_used(tmp_path):
     for controller, forecast in expected.items():
         assert markdown_cell(text, "### Every controller, evaluation", controller, "forecast") == forecast
     assert forecast_of("mpc", older_planner) == "persistence"
+
+
+def test_each_agent_names_the_controller_it_starts_from(tmp_path):
+    agents = {f"a2c_seed{seed}": {**record("a2c", 980.0), "start": "mpc"} for seed in range(3)}
+    agents |= {
+        "sac_seed0": {**record("sac", 980.0), "start": "mpc"},
+        "sac_seed1": {**record("sac", 980.0), "start": "least_laxity"},
+    }
+    write_records(tmp_path, "mall", served_records(**agents))
+    _, text = report_text(SETTINGS, tmp_path)
+    heading, column = "### Agents against the best rule", "start (untrained = this controller)"
+    assert markdown_cell(text, heading, "a2c", column) == "mpc"
+    assert markdown_cell(text, heading, "sac", column) == "mpc / least_laxity"  # seeds that differ, each named
+    assert markdown_cell(text, heading, "ppo", column) == "n/a"  # records before they carried it
 
 
 def test_a_curve_row_without_a_value_leaves_the_band_drawn():

@@ -162,7 +162,9 @@ def merged_settings(params_path: str, scenario: str) -> dict:
 
 
 REPORT_TABLES = ["comparison.md", "comparison.csv", "comparison.json"]
-REPORT_SUMMARY = "summary.json"  # the compact record: DVC's metrics
+REPORT_SUMMARY = "summary.json"  # every controller's main figures: a plain output
+# DVC's only metrics: a few figures per scenario, so that `dvc exp show` and `dvc metrics show` fit a terminal
+REPORT_HEADLINE = "headline.json"
 REPORT_FIGURES = [
     "kpi_bars.png",
     "turned_away_by_hour.png",
@@ -170,6 +172,17 @@ REPORT_FIGURES = [
     "battery_soc_week.png",
     "learning_curves.png",
 ]
+
+
+def curve_file(results: str, agent: str, seed) -> str:
+    """A training run's learning curve (learning/training.py writes it): one row per logged step."""
+    return f"{results}/curves/{agent}_seed{seed}.csv"
+
+
+# The curve's columns DVC plots: the step, the validation score model selection keeps the model by, and the
+# training reward per step (learning/training.py CURVE_COLUMNS; a test checks they are there).
+CURVE_X = "timesteps"
+CURVE_Y = ["validation_score", "reward_mean"]
 
 
 def final_model(results: str, agent: str, seed) -> str:

@@ -22,7 +22,8 @@ import stages  # noqa: E402
 HEADER = """\
 # The pipeline for DVC, written by `python workflow/write_dvc_yaml.py` from params.yaml and
 # workflow/stages.py: do not edit by hand. Snakemake runs the same stages (tests/test_frontends.py
-# proves it). Run: dvc repro. Detailed records are outputs; results/report/summary.json is the metrics.
+# proves it). Run: dvc repro. Detailed records are outputs; results/report/headline.json is the metrics,
+# and each agent's learning curves (every seed) are one plot per scenario.
 """
 
 
@@ -133,7 +134,7 @@ def scenario_stages(params: dict, params_file: str, scenario: str) -> dict:
                 agent=agent,
                 log=f"train-{agent}-{seed}",
                 deps=[data, validated, *corrected],
-                outs=_cached(final) + _uncached(f"{results}/curves/{agent}_seed{seed}.csv"),
+                outs=_cached(final) + _uncached(stages.curve_file(results, agent, seed)),
             )
             found[f"evaluate-{scenario}-{agent}-{seed}"] = _stage(
                 params,
@@ -166,13 +167,36 @@ def pipeline(params: dict, params_file: str = "params.yaml") -> dict:
         "compare",
         log="compare",
         deps=[stages.SCENARIO_RESULTS],
-        outs=_uncached(*(f"{report}/{name}" for name in stages.REPORT_TABLES)),
+        outs=_uncached(*(f"{report}/{name}" for name in stages.REPORT_TABLES + [stages.REPORT_SUMMARY])),
         extra={
-            "metrics": _uncached(f"{report}/{stages.REPORT_SUMMARY}"),
+            "metrics": _uncached(f"{report}/{stages.REPORT_HEADLINE}"),
             "plots": _uncached(*(f"{report}/{name}" for name in stages.REPORT_FIGURES)),
         },
     )
-    return {"stages": found}
+    return {"stages": found, "plots": curve_plots(params)}
+
+
+def curve_plots(params: dict) -> list[dict]:
+    """One plot per scenario and agent: its seeds' learning curves, so that `dvc plots diff A B` draws two
+    experiments' curves on one chart. Top-level definitions: the curve files stay the training stages' outputs."""
+    found = []
+    for scenario in stages.scenarios(params):
+        results = stages.RESULTS.format(scenario=scenario)
+        for agent in stages.AGENTS:
+            files = {stages.curve_file(results, agent, seed): list(stages.CURVE_Y) for seed in stages.seeds(params)}
+            found.append(
+                {
+                    f"learning_curve-{scenario}-{agent}": {
+                        "title": f"{scenario}: {agent} learning curves (reward per step)",
+                        "template": "linear",
+                        "x": stages.CURVE_X,
+                        "y": files,
+                        "x_label": "training steps",
+                        "y_label": "reward per step",
+                    }
+                }
+            )
+    return found
 
 
 def render(params_file: str = "params.yaml") -> str:

@@ -1,7 +1,7 @@
 """One run at a time per output, whichever front end started it (Snakemake, DVC, by hand).
 
 Each stage command locks the outputs it writes before it writes anything: an exclusive,
-non-blocking `flock` on a hidden lock file beside the output (`data/<scenario>/.citylearn.lock`
+non-blocking `flock` (filelock's FileLock) on a hidden lock file beside the output (`data/<scenario>/.citylearn.lock`
 for a scenario's datasets). A second run of the same target is refused at once, in one line; runs
 of other targets (the baselines Snakemake starts in parallel) take other locks and go on. A
 command that reads a scenario's datasets holds a shared lock on them, so the datasets are not
@@ -14,8 +14,10 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from .errors import UserError
 
@@ -45,38 +47,75 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _holder(stream) -> str:
-    stream.seek(0)
-    pid = stream.read().strip()
+def _holder(path: Path) -> str:
+    """` (pid N)` of the writer holding `path`, where its pid is there and alive; empty for readers."""
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        return ""
     return f" (pid {pid})" if pid.isdigit() and _alive(int(pid)) else ""
 
 
-def _acquire(path: Path, shared: bool, what: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stream = open(path, "a+")
+def _refused(path: Path, what: str, shared: bool) -> LockedError:
+    holder = _holder(path)
+    doing = "written" if shared or holder else "read"
+    return LockedError(
+        f"{what} is being {doing} by another run{holder}; wait for it to finish "
+        f"(its lock, {path}, is released when that process ends)"
+    )
+
+
+def _unwritable(path: Path, what: str, error: OSError) -> UserError:
+    """The one line for a lock that cannot be created: a read-only folder, a file where a folder is needed."""
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return UserError(f"{existing}: a file where a folder is needed (for the lock of {what}, {path})")
+    return UserError(f"{path}: the lock of {what} cannot be taken ({error.strerror or error})")
+
+
+def _write_pid(descriptor: int) -> None:
+    """The writer's pid in its lock file, for the message another run gets."""
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+
+
+def _acquire_exclusive(path: Path, what: str) -> FileLock:
     try:
-        fcntl.flock(stream, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path, blocking=False, on_acquired=_write_pid)
+        lock.acquire()
+    except Timeout:  # before OSError, which filelock's Timeout is
+        raise _refused(path, what, shared=False) from None
+    except OSError as error:
+        raise _unwritable(path, what, error) from None
+    return lock
+
+
+def _release_exclusive(lock: FileLock, path: Path) -> None:
+    with suppress(FileNotFoundError):  # a lock file removed under the run: no pid to clear
+        os.truncate(path, 0)  # no pid left behind once the writer is done
+    lock.release()
+
+
+def _acquire_shared(path: Path, what: str):
+    # hand-written: filelock's FileLock is exclusive only, and its ReadWriteLock (a SQLite file) lets one process hold
+    # it twice and is no flock the writers' FileLock on this file would contend with
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = open(path, "a+")
+    except OSError as error:
+        raise _unwritable(path, what, error) from None
+    try:
+        fcntl.flock(stream, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = _holder(stream)
         stream.close()
-        doing = "written" if shared or holder else "read"
-        raise LockedError(
-            f"{what} is being {doing} by another run{holder}; wait for it to finish "
-            f"(its lock, {path}, is released when that process ends)"
-        ) from None
-    if not shared:  # the writer's pid, for the message another run gets
-        stream.seek(0)
-        stream.truncate()
-        stream.write(str(os.getpid()))
-        stream.flush()
+        raise _refused(path, what, shared=True) from None
     return stream
 
 
-def _release(stream, shared: bool) -> None:
-    if not shared:
-        stream.seek(0)
-        stream.truncate()  # no pid left behind once the writer is done
-        stream.flush()
+def _release_shared(stream) -> None:
     fcntl.flock(stream, fcntl.LOCK_UN)
     stream.close()
 
@@ -87,9 +126,9 @@ def locked(writes: dict[str, Path] | None = None, reads: dict[str, Path] | None 
     {what: lock file}); raise LockedError (exit 2) at once, holding nothing, if another run has one."""
     with ExitStack() as stack:
         for what, path in (reads or {}).items():
-            stack.callback(_release, _acquire(path, True, what), True)
+            stack.callback(_release_shared, _acquire_shared(Path(path), what))
         for what, path in (writes or {}).items():
-            stack.callback(_release, _acquire(path, False, what), False)
+            stack.callback(_release_exclusive, _acquire_exclusive(Path(path), what), Path(path))
         yield
 
 
@@ -146,12 +185,14 @@ def held_elsewhere(outputs) -> list[str]:
         if lock is None or lock in seen or not lock.is_file():  # no run ever locked it
             continue
         seen.add(lock)
-        with open(lock) as stream:
-            try:
-                fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _holder(stream).strip(" ()")  # "pid N" of a writer, nothing for readers
-                held.append(f"{output} (its lock {lock}{', ' + holder if holder else ''})")
-                continue
-            fcntl.flock(stream, fcntl.LOCK_UN)
+        probe = FileLock(lock, blocking=False)
+        try:
+            probe.acquire()
+        except Timeout:  # before OSError, which filelock's Timeout is
+            holder = _holder(lock).strip(" ()")  # "pid N" of a writer, nothing for readers
+            held.append(f"{output} (its lock {lock}{', ' + holder if holder else ''})")
+            continue
+        except OSError:  # a lock this user cannot open: the job's own run refuses in its own line
+            continue
+        probe.release()
     return held

@@ -12,7 +12,7 @@ rule train:
         corrected_rule=corrected_rule,
     output:
         directory(stages.final_model(RESULTS, "{agent}", "{seed}")),
-        f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
+        stages.curve_file(RESULTS, "{agent}", "{seed}"),
     log:
         # Snakemake empties a job's log before each attempt: the command appends to a log of its own
         # (every attempt's, as under DVC), the one of the other rules' pattern; this one is Snakemake's

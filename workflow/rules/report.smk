@@ -1,4 +1,4 @@
-# compare: every controller of every scenario on both years, tables, the summary and figures.
+# compare: every controller of every scenario on both years, tables, the summary, the headline and figures.
 
 CONTROLLERS = stages.controllers()
 RUNS = stages.runs(config)
@@ -14,7 +14,7 @@ rule compare:
             name=CONTROLLERS + RUNS,
             split=["train", "eval"],
         ),
-        curves=expand(f"{RESULTS}/curves/{{run}}.csv", scenario=SCENARIOS, run=RUNS),
+        curves=expand(stages.curve_file(RESULTS, "{agent}", "{seed}"), scenario=SCENARIOS, agent=AGENTS, seed=SEEDS),
         # the station's service and grid factor, from each scenario's dataset
         dataset=expand(f"{RESULTS}/dataset/summary.json", scenario=SCENARIOS),
         # each run's final model; its validation scores (selection.json, beside it) for the learning curves
@@ -22,7 +22,10 @@ rule compare:
             stages.final_model(RESULTS, "{agent}", "{seed}"), scenario=SCENARIOS, agent=AGENTS, seed=SEEDS
         ),
     output:
-        expand(f"{REPORT}/{{name}}", name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY] + stages.REPORT_FIGURES),
+        expand(
+            f"{REPORT}/{{name}}",
+            name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY, stages.REPORT_HEADLINE] + stages.REPORT_FIGURES,
+        ),
     log:
         f"{LOGS}/compare.log",
     benchmark:

@@ -332,6 +332,14 @@ def train_es(
             "best_generation": state.best_generation,
             "validation_score": state.best_score,
             "trained_timesteps": state.timesteps,
+            # model selection in the other learners' terms (learning/selection.py's summary); the start is
+            # the rule, scored 0 by definition
+            "validation": {
+                "start_score": state.scores[0]["score"] if state.scores else None,
+                "kept_score": state.best_score,
+                "kept_timesteps": state.best_timesteps,
+                "references": {},
+            },
         },
     )
     log.info(
@@ -347,9 +355,10 @@ def train_es(
     return {"agent": agent, "seed": seed, "num_timesteps": state.timesteps, "device": "cpu", "final": str(final.folder)}
 
 
-def replay_controller(agent: str, checkpoint: Checkpoint, settings: Settings) -> KnobPolicyController:
+def replay_controller(agent: str, checkpoint: Checkpoint, settings: Settings, folder: Path) -> KnobPolicyController:
     """A checkpoint's policy as a controller, around the tuned rule of `settings`: a final one's policy, a
-    periodic one's best so far (`evstation train es --eval-only --checkpoint newest`)."""
+    periodic one's best so far (`evstation train es --eval-only --checkpoint newest`). The split's `folder`
+    is not read: the knob rule and the features need only the state the runner passes."""
     path = checkpoint.folder / POLICY_FILE
     if path.is_file():
         policy = LinearKnobPolicy.read(path)

@@ -27,6 +27,10 @@ POLICY_KEYS = (
     "simulation",
     "control",
     "forecast",
+    # the planner a `control.residual: mpc` policy corrects (its LP's options too). Declared for every
+    # scenario: the keys are per stage, not per scenario, so a change to the planner retrains every agent
+    "mpc",
+    "oracle",
     "mall.enabled",
     "mall.weekday_profile_kw",
     "mall.annual_energy_mwh",

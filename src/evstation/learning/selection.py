@@ -8,6 +8,10 @@ score is the mean learning reward per step there. The best-scoring model so far 
 `best/`, copied to `final/` when the run ends (so `final/` exists only for a finished run);
 `selection.json` beside it keeps every score, so a resumed run goes on comparing against the best
 of the interrupted one. The untrained policy is scored too (step 0): training must beat it.
+
+So that a reader can place a score, the controllers a policy may start from are scored once on the
+same window with the same reward (`references`: the least-laxity rule, the tuned threshold rule where
+the run knows its tuning, the planner), and the record carries them.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from ..config import REWARD_COMPONENTS
+from ..config import REWARD_COMPONENTS, Settings, apply_overrides
 from ..files import write_json_atomically
 from .checkpoints import CheckpointStore
+from .station_env import make_learner_env
 
 log = logging.getLogger(__name__)
 SELECTION_FILE = "selection.json"
@@ -50,13 +55,36 @@ def validation_score(model, normalization, env) -> float:
     return episode_means(model, normalization, env)["reward"]
 
 
+def start_score(settings: Settings, folder: Path, start: str) -> float:
+    """The validation score of the controller `start` (a `control.residual`): the zero correction of it,
+    unguarded, through the validation window of the training data in `folder`."""
+    overrides = {"control.residual": start, "control.peak_guard": False}
+    if settings.control.action_space == "knobs":  # the knobs move peak_shaving alone; a zero correction of
+        overrides["control.action_space"] = "aggregated"  # any start is that start, whatever its action space
+    plain = apply_overrides(settings, overrides)
+    env = make_learner_env(plain, folder, window="validation")
+    env.reset()
+    zero, total, steps, done = np.zeros(env.action_space.shape), 0.0, 0, False
+    while not done:
+        _, _, terminated, truncated, info = env.step(zero)
+        total, steps, done = total + info["reward_unscaled"], steps + 1, terminated or truncated
+    return total / steps
+
+
+def reference_scores(settings: Settings, folder: Path) -> dict[str, float]:
+    """The validation scores of the controllers a policy may start from (the module's docstring)."""
+    starts = ["least_laxity", *(["peak_shaving"] if settings.control.residual_tuning else []), "mpc"]
+    return {start: start_score(settings, folder, start) for start in starts}
+
+
 class ModelSelection(BaseCallback):
     """Scores the policy every `every` steps (at a rollout start: every collected step trained on)
     and at the end of training; keeps the best as `best/` (final when the run ends)."""
 
-    def __init__(self, env, normalization, store: CheckpointStore, every: int):
+    def __init__(self, env, normalization, store: CheckpointStore, every: int, references=None):
         super().__init__()
         self.env, self.normalization, self.store, self.every = env, normalization, store, every
+        self.references = references  # () -> {controller: score}, scored when a run starts afresh
         self.path = Path(store.root) / SELECTION_FILE
         self.record = {"best_score": None, "best_timesteps": None, "scores": []}
         self.last_scored = 0
@@ -72,9 +100,22 @@ class ModelSelection(BaseCallback):
             self.record = record
             self.last_scored = record["scores"][-1]["timesteps"] if record["scores"] else 0
         if self.model.num_timesteps == 0:
+            if self.references is not None:
+                self.record["references"] = self.references()
             # the untrained policy is a candidate too: with a residual policy it is the rule itself,
             # and training must beat it to replace it
             self.score_now()
+
+    def summary(self) -> dict:
+        """What the final model's record says of model selection: the start's score, the kept model's
+        and the references'."""
+        scores = self.record["scores"]
+        return {
+            "start_score": scores[0]["score"] if scores and scores[0]["timesteps"] == 0 else None,
+            "kept_score": self.record["best_score"],
+            "kept_timesteps": self.record["best_timesteps"],
+            "references": self.record.get("references", {}),
+        }
 
     def take_score(self) -> float:
         score, self.pending_score = self.pending_score, math.nan

@@ -30,8 +30,11 @@ import gymnasium
 import numpy as np
 
 from ..config import Settings
+from ..control.mpc import MpcController
 from ..control.station import StationState
+from ..dataset import read_dataset
 from ..errors import DataError
+from ..forecast.history import training_profiles
 from ..problem.actions import ActionPipeline
 from ..problem.features import features, observation_size
 from ..problem.learning_reward import LearningReferences, MarginalReward
@@ -65,6 +68,17 @@ def layer_record(stats) -> dict:
     return {name: float(value) for name, value in values.items()}
 
 
+def residual_planner(settings: Settings, folder: Path) -> MpcController | None:
+    """The planner a `control.residual: mpc` policy corrects, planning on the dataset in `folder` (a split
+    of the scenario's dataset) with the station's forecaster; None for any other residual."""
+    if settings.control.residual != "mpc":
+        return None
+    folder = Path(folder)
+    return MpcController(
+        settings, read_dataset(folder).profiles, training_profiles(settings, folder.parent), folder.name
+    )
+
+
 class LearnerEnv(gymnasium.Wrapper):
     """A simulator of the station with params `control` applied; see the module's docstring."""
 
@@ -77,6 +91,7 @@ class LearnerEnv(gymnasium.Wrapper):
         reward_scale: float = 1.0,
         start_step: int = 0,
         end_step: int | None = None,
+        planner: MpcController | None = None,
     ):
         super().__init__(env)
         self.settings, self.observer, self.reward_scale = settings, observer, reward_scale
@@ -87,7 +102,7 @@ class LearnerEnv(gymnasium.Wrapper):
             raise ValueError(f"episode window [{start_step}, {end_step}) outside the {observer.steps} steps")
         if start_step and not self.fast:
             raise ValueError("CityLearn episodes start on 1 January: a later window needs the fast simulator")
-        self.pipeline = ActionPipeline(settings)
+        self.pipeline = ActionPipeline(settings, planner)
         self.action_space = self.pipeline.policy_action_space
         self.compact = settings.control.observation == "compact"
         if self.compact:
@@ -183,7 +198,13 @@ def make_learner_env(
         raise ValueError("control.model_selection.validation_days is 0: there is no validation window")
     bounds = {"train": (0, start), "validation": (start, observer.steps), "year": (0, observer.steps)}[window]
     return LearnerEnv(
-        simulator, settings, observer, reward_scale=reward_scale, start_step=bounds[0], end_step=bounds[1]
+        simulator,
+        settings,
+        observer,
+        reward_scale=reward_scale,
+        start_step=bounds[0],
+        end_step=bounds[1],
+        planner=residual_planner(settings, folder),
     )
 
 
@@ -198,7 +219,16 @@ class PolicyController:
     StationState the runner passes, or CityLearn's raw values) normalised with the statistics saved
     beside the model, the deterministic action, and the same action pipeline as in training."""
 
-    def __init__(self, agent: str, model_path: Path, normalization_path: Path, settings: Settings, device: str = "cpu"):
+    def __init__(
+        self,
+        agent: str,
+        model_path: Path,
+        normalization_path: Path,
+        settings: Settings,
+        device: str = "cpu",
+        *,
+        planner: MpcController | None = None,
+    ):
         from . import agents
 
         self.name = agent
@@ -213,7 +243,7 @@ class PolicyController:
             observations = int(np.prod(self.normalization.obs_rms.mean.shape))
         except Exception as error:
             raise unreadable(normalization_path, "normalisation statistics", error) from None
-        self.pipeline = ActionPipeline(settings)
+        self.pipeline = ActionPipeline(settings, planner)
         self.last_stats = None
         self.observations = int(np.prod(self.model.observation_space.shape))
         if observations != self.observations:

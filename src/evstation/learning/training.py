@@ -58,7 +58,7 @@ from .checkpoints import (
     settle_loaded_optimizers,
 )
 from .policy_settings import policy_settings
-from .selection import ModelSelection
+from .selection import ModelSelection, reference_scores
 from .station_env import make_learner_env, make_training_env, unreadable, validation_start_step
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,7 @@ class KillAtStep(BaseCallback):
         return True
 
 
+# not SB3's CheckpointCallback: it saves every N env.step calls, mid-rollout, without the run state exact resume needs
 class Checkpointing(BaseCallback):
     """Saves a checkpoint at a rollout start once `every` steps have passed since the last one."""
 
@@ -258,6 +259,7 @@ class Checkpointing(BaseCallback):
         return True
 
 
+# not SB3's CSV logger: it writes at the algorithm's dump interval and cannot restart from a checkpoint's rows
 class LearningCurve(BaseCallback):
     """Per-step rewards and components averaged over each logging interval, episode totals, losses."""
 
@@ -356,6 +358,7 @@ class LearningCurve(BaseCallback):
             self._write_row()
 
 
+# not SB3's ProgressBarCallback: its rich bar counts only the steps left and writes a job's log only its end
 class ProgressBar(BaseCallback):
     """Steps per second and time left, on the whole budget (a resumed run starts part-way)."""
 
@@ -507,7 +510,13 @@ def train_agent(
     selection = None
     if settings.control.model_selection.validation_days:
         validation_env = make_learner_env(settings, folder, window="validation")
-        selection = ModelSelection(validation_env, normalization, store, settings.control.model_selection.every_steps)
+        selection = ModelSelection(
+            validation_env,
+            normalization,
+            store,
+            settings.control.model_selection.every_steps,
+            references=functools.partial(reference_scores, settings, folder),
+        )
     curve = LearningCurve(
         curve_path(results_dir, agent, seed),
         every,
@@ -558,7 +567,7 @@ def train_agent(
         if store.best() is None:
             selection.init_callback(model)
             selection.score_now()
-        final = store.promote_best(extra=budget_record)
+        final = store.promote_best(extra={**budget_record, "validation": selection.summary()})
     venv.close()
     trained = model.num_timesteps - first_step
     log.info(

@@ -20,7 +20,10 @@
   is the rule's plus the policy's, clipped to [-1, 1]; an EV dimension d in [-1, 1] moves each
   socket from the rule's fraction towards rated power (d > 0: the headroom above the rule handed out
   least-laxity-first in the aggregated space, or per socket) or towards the floor (d < 0) in
-  proportion. `none` - the policy's action is the whole action.
+  proportion. `mpc` - the same around the planner (control/mpc.py, with the station's forecaster): the
+  policy starts from the planner's behaviour, zero being its action; the planner re-solves its LP at
+  every step the policy takes (a few ms), so it is built with the dataset it plans on
+  (`learning.station_env.residual_planner`). `none` - the policy's action is the whole action.
 - `action_space: knobs` (with `residual: peak_shaving`): the policy's action is the few knobs of
   control/knobs.py, each in [-1, 1], moving the tuned threshold rule (zero: the rule exactly); the
   knob rule serves the floor and holds import under its layer itself, so the switches above do not
@@ -40,20 +43,27 @@ from ..config import VEHICLE_KINDS, Settings
 from ..control.allocation import headroom_kwh_by_group, least_laxity_first
 from ..control.floor import battery_limits, floor_fraction, room_fraction, socket_kwh_per_step
 from ..control.knobs import KNOB_NAMES, knob_rule
+from ..control.mpc import MpcController
 from ..control.peak_guard import guard_cap_kwh, guarded, import_kwh
 from ..control.peak_shaving import make_rule
-from ..control.rules import LeastLaxity, PeakShaving
+from ..control.rules import Controller, LeastLaxity
 from ..control.station import StationState
 from ..site.sessions import socket_kinds
 
 RAISE_TOLERANCE = 1e-9  # float noise: a socket counts as raised only above it
 
 
-def residual_rule(settings: Settings) -> LeastLaxity | PeakShaving | None:
-    """The rule the policy corrects (`control.residual`), or None when the policy acts alone. Both
+def residual_rule(settings: Settings, planner: MpcController | None = None) -> Controller | None:
+    """The controller the policy corrects (`control.residual`), or None when the policy acts alone. The
     rules read everything from the step's StationState (the meter's month-to-date peak included):
-    whatever the policy changed in earlier steps, the rule's answer for a state is the same."""
+    whatever the policy changed in earlier steps, the rule's answer for a state is the same. The
+    planner (`mpc`) too: it plans from the state it is given; it is built by the caller, which knows
+    the dataset, and passed as `planner`."""
     control = settings.control
+    if control.residual == "mpc":
+        if planner is None:
+            raise ValueError("control.residual mpc: the planner the policy corrects was not given")
+        return planner
     if control.residual == "least_laxity":
         return LeastLaxity()
     if control.residual == "peak_shaving":
@@ -83,13 +93,13 @@ def affine(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 class ActionPipeline:
     """A policy's action turned into CityLearn's 1 + sockets actions for a given station state."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, planner: MpcController | None = None):
         control = settings.control
         self.symmetric = control.action_interface == "symmetric"
         self.aggregated = control.action_space == "aggregated"
         self.floor_on = control.feasibility_floor
         self.guard_on = control.peak_guard
-        self.rule = residual_rule(settings)
+        self.rule = residual_rule(settings, planner)
         self.residual = self.rule is not None
         self.socket_group = np.array([VEHICLE_KINDS.index(kind) for kind in socket_kinds(settings)], dtype=int)
         self.groups = tuple(sorted(set(self.socket_group.tolist())))  # groups present, VEHICLE_KINDS order

@@ -1,5 +1,5 @@
 """The comparison of every controller of every scenario on both years: tables (Markdown, CSV, JSON),
-a compact summary for `dvc metrics` and figures.
+a summary of every controller's main figures, the headline figures `dvc metrics` follows, and figures.
 
 Agents trained with several seeds are reported by their interquartile mean over seeds with a
 stratified bootstrap confidence interval, both from rliable (the field's library for aggregating
@@ -52,7 +52,7 @@ from ..files import (
 from .figures import battery_soc, kpi_bars, learning_curves, power_flows, scenario_weeks, turned_away_by_hour
 from .names import controller_order
 from .records import kept_model_steps
-from .tables import json_safe, scenario_table, summary, target_rows
+from .tables import headline, json_safe, scenario_table, summary, target_rows
 from .text import markdown
 
 __all__ = ["write_report"]
@@ -116,6 +116,7 @@ def _write_report_into(settings: Settings, results_dir: Path, report_dir: Path) 
         report_dir / "comparison.json", {"scenarios": compared, "rows": records, "seed_targets": json_safe(targets)}
     )
     write_json_atomically(report_dir / "summary.json", summary(table, compared))
+    write_json_atomically(report_dir / "headline.json", headline(table, compared))
     (report_dir / "comparison.md").write_text(markdown(settings, table, results_dir) + "\n")
     kpi_bars(table, tuple(compared), report_dir / "kpi_bars.png")
     turned_away_by_hour(results_dir, settings, tuple(compared), report_dir / "turned_away_by_hour.png")

@@ -27,6 +27,7 @@ class Entry:
     values: dict[str, list[float]]  # KPI -> one value per run (one run for a baseline)
     model_steps: tuple = field(default=())  # an agent's seeds: the training step of the model each kept
     forecast: str | None = None  # what it knew of the hours ahead (`forecast_of`); None: its record does not say
+    start: str | None = None  # an agent's untrained behaviour: the controller it corrects (`control.residual`)
 
 
 def scenario_dir(results_dir: Path, scenario: str) -> Path:
@@ -67,6 +68,15 @@ def _seeds_forecast(controller: str, records: list[dict]) -> str | None:
     return " / ".join(kind or "n/a" for kind in kinds)
 
 
+def _seeds_start(records: list[dict]) -> str | None:
+    """The controller the seeds start from (their record's `start`), each named where they differ; None
+    where no record says (records written before they carried it)."""
+    starts = list(dict.fromkeys(record.get("start") for record in records))
+    if starts == [None]:
+        return None
+    return " / ".join(str(start or "n/a") for start in starts)
+
+
 def _again(command: str, settings: Settings) -> str:
     """How to write a damaged record again: its stage's command in its scenario."""
     return f"run `evstation --scenario {settings.scenario} {command}` again"
@@ -93,9 +103,11 @@ def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
         ]
         if records:
             steps = tuple(record.get("model_steps") for record in records)
-            forecast = _seeds_forecast(agent, records)
+            forecast, start = _seeds_forecast(agent, records), _seeds_start(records)
             entries += [
-                Entry(agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps, forecast)
+                Entry(
+                    agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps, forecast, start
+                )
                 for split in SPLITS
             ]
     if entries and not any(entry.controller == "uncontrolled" for entry in entries):
@@ -137,6 +149,16 @@ def timeseries_file(results_dir: Path, scenario: str, name: str, split: str) -> 
 # the learning curves' files, as training writes them (learning/training.py, learning/selection.py)
 def curve_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:
     return scenario_dir(results_dir, scenario) / "curves" / f"{agent}_seed{seed}.csv"
+
+
+def reference_scores(results_dir: Path, scenario: str, agent: str, seed: int) -> dict[str, float]:
+    """The validation scores of the controllers a run may start from, as its evaluation record keeps them
+    (`{}` for a record without them, or none)."""
+    path = scenario_dir(results_dir, scenario) / "metrics" / f"{agent}_seed{seed}.json"
+    if not path.is_file():
+        return {}
+    record = read_json(path, f"written by `evstation --scenario {scenario} evaluate {agent} --seed {seed}`")
+    return dict((record.get("validation") or {}).get("references") or {})
 
 
 def selection_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:

@@ -2,7 +2,7 @@
 intervals, its changes against `uncontrolled` and `without_solar`, its share of the optimum's gain,
 the scenario's best rule (the agents' bar), each controller's distance to it and share of the room;
 the station's service and grid factor from the scenario's dataset beside them (`SITE_COLUMNS`), the seed
-report's targets, and the summary `dvc metrics` follows.
+report's targets, the summary of every controller and the headline `dvc metrics` follows.
 
 A scenario simulated for less than a year (`make quick`'s week) is a check that everything runs: its rows
 carry no share of the room nor of the optimum's gain, and no monthly demand charge (a whole month's charge
@@ -119,6 +119,7 @@ def _entry_row(entry: Entry, settings: Settings) -> dict:
     steps = [step for step in entry.model_steps if step is not None]
     row["model_steps_kept"] = ", ".join(str(int(step)) for step in steps) if steps else None
     row["forecast"] = entry.forecast
+    row["start"] = entry.start
     return row
 
 
@@ -456,6 +457,49 @@ def summary(table: pd.DataFrame, scenarios) -> dict:
             continue
         ordered = evaluation.set_index("controller").loc[controller_order(evaluation["controller"])].reset_index()
         result[scenario] = {row["controller"]: _summary_values(row) for _, row in ordered.iterrows()}
+    return result
+
+
+HEADLINE_METRICS = ("grid_co2_t", "bill_kpen")  # each headline controller's figures, keys of SUMMARY_METRICS
+
+
+def _row_of(evaluation: pd.DataFrame, controller: str | None) -> pd.Series | None:
+    rows = evaluation[evaluation["controller"] == controller]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _best_agent(evaluation: pd.DataFrame, objective: str) -> str | None:
+    """The agent (IQM over seeds) with the lowest held-out objective; the first in the registry's order on a tie."""
+    kpi = OBJECTIVE_KPI[objective]
+    agents = evaluation[evaluation["controller"].isin(AGENT_ORDER) & evaluation[kpi].notna()]
+    if not len(agents):
+        return None
+    ordered = agents.set_index("controller").loc[controller_order(agents["controller"])]
+    return str(ordered[kpi].idxmin())
+
+
+def _headline_values(row: pd.Series | None) -> dict:
+    values = _summary_values(row) if row is not None else {}
+    return {key: values.get(key) for key in HEADLINE_METRICS}
+
+
+def headline(table: pd.DataFrame, scenarios) -> dict:
+    """The handful of figures an experiment is judged by (`dvc metrics`, `dvc exp show`): per scenario, on the
+    evaluation year, the share of arrivals turned away, and grid CO2 and bill of the best rule, of the planner
+    and of the best agent (on the scenario's objective); null where that controller has no record. Every
+    controller's figures stay in the summary: these few keep a table of experiments within a terminal."""
+    result = {}
+    for scenario in scenarios:
+        evaluation = table[(table["scenario"] == scenario) & (table["split"] == "eval")] if len(table) else table
+        if not len(evaluation):
+            continue
+        objective = str(evaluation["objective"].iloc[0])
+        result[scenario] = {
+            "turned_away_pct": _rounded(evaluation.iloc[0].get("turned_away_pct")),  # the dataset's: every row's
+            "best_rule": _headline_values(_row_of(evaluation, marked_best_rule(evaluation))),
+            PLANNERS[0]: _headline_values(_row_of(evaluation, PLANNERS[0])),
+            "best_agent": _headline_values(_row_of(evaluation, _best_agent(evaluation, objective))),
+        }
     return result
 
 

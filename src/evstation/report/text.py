@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import Settings, scenario_settings
 from .names import AGENT_ORDER, BILL_KPIS, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMA, OPTIMUM, PLANNERS, controller_order
-from .records import validation_scores
+from .records import reference_scores, validation_scores
 from .tables import HOURS_PER_YEAR, is_missing, marked_best_rule, optimum_of, short_horizon_days, target_rows
 
 NOT_AVAILABLE = "n/a"
@@ -75,6 +75,7 @@ HEADLINE_COLUMNS = (
 )
 BAR_COLUMNS = {
     "controller": "agent",
+    "start": "start (untrained = this controller)",
     "model_steps_kept": "model kept (training step, per seed)",
     "co2_grid_kg_vs_best_rule_pct": "grid CO2 vs best rule",
     "bill_pen_vs_best_rule_pct": "bill vs best rule",
@@ -134,7 +135,7 @@ def cell(row: pd.Series, column: str) -> str:
         return _difference(row, column)
     if is_missing(value):
         return NOT_AVAILABLE
-    if column in ("runs", "model_steps_kept", "forecast"):
+    if column in ("runs", "model_steps_kept", "forecast", "start"):
         return str(value)
     if column in COUNT_COLUMNS:
         return f"{round(float(value)):,}"
@@ -149,12 +150,17 @@ def cell(row: pd.Series, column: str) -> str:
     return text
 
 
+def table_lines(cells: list[list[str]], headings: list[str]) -> list[str]:
+    """Cells already written as the report shows them, as a Markdown table (tabulate's pipe format, through
+    pandas), then a blank line. Numbers stay exactly as written: no parsing, realigning or reformatting."""
+    frame = pd.DataFrame(cells, columns=headings)
+    return frame.to_markdown(index=False, disable_numparse=True).splitlines() + [""]
+
+
 def markdown_table(rows: pd.DataFrame, columns: dict[str, str]) -> list[str]:
     """A Markdown table of `rows`: the `columns` (column -> heading) they have, then a blank line."""
     shown = [c for c in columns if c in rows.columns]
-    lines = ["| " + " | ".join(columns[c] for c in shown) + " |", "|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join(cell(row, c) for c in shown) + " |" for _, row in rows.iterrows()]
-    return lines + [""]
+    return table_lines([[cell(row, c) for c in shown] for _, row in rows.iterrows()], [columns[c] for c in shown])
 
 
 # ---------------------------------------------------------------- a scenario's section
@@ -267,11 +273,15 @@ def site_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
     ]
 
 
+REFERENCES = ("least_laxity", "peak_shaving", "mpc")  # the controllers a policy may start from
+
+
 def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> list[str]:
     """Per agent and seed of the scenario (`settings` are its own), what model selection saw: the untrained
-    policy's validation score (with a residual policy, the rule's), the best score any trained model
-    reached and at which step, the last score, and the step of the model kept (the first best, as model
-    selection keeps it). Empty when no run recorded its scores."""
+    policy's validation score (with a residual policy, its start's), the best score any trained model
+    reached and at which step, the last score, the step of the model kept (the first best, as model
+    selection keeps it), and the scores of the controllers a policy may start from on the same window.
+    Empty when no run recorded its scores."""
     rows = []
     for agent in AGENT_ORDER:
         for seed in settings.training.seeds:
@@ -280,21 +290,19 @@ def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> li
                 continue
             trained = scores.iloc[1:]
             best = f"{trained.max():+.5f} (step {int(trained.idxmax()):,})" if len(trained) else NOT_AVAILABLE
-            rows.append(
-                f"| {agent} | {seed} | {scores.iloc[0]:+.5f} | {best} | {scores.iloc[-1]:+.5f} | "
-                f"{int(scores.idxmax()):,} |"
-            )
+            references = reference_scores(results_dir, scenario, agent, seed)
+            shown = [f"{references[name]:+.5f}" if name in references else NOT_AVAILABLE for name in REFERENCES]
+            first, last, kept = f"{scores.iloc[0]:+.5f}", f"{scores.iloc[-1]:+.5f}", f"{int(scores.idxmax()):,}"
+            rows.append([agent, str(seed), first, best, last, kept, *shown])
     if not rows:
         return []
-    start = "the rule's score" if settings.control.residual != "none" else "the untrained policy's"
+    corrects = settings.control.residual != "none"
+    start = "its start's score (the controller it corrects)" if corrects else "the untrained policy's"
     return [
         f"### What model selection saw (validation score: learning reward per step on the training year's last "
         f"days; step 0 is {start})",
         "",
-        "| agent | seed | step 0 | best trained model | last | model kept (step) |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        "",
+        *table_lines(rows, ["agent", "seed", "step 0", "best trained model", "last", "model kept (step)", *REFERENCES]),
     ]
 
 
@@ -308,7 +316,7 @@ def _agent_lines(settings: Settings, scenario: str, rows: pd.DataFrame, results_
         "are better)",
         "",
         "The model kept is the one model selection scored best on the validation window; step 0 is the "
-        "untrained policy, which with a residual policy is the rule itself.",
+        "untrained policy, which with a residual policy is the controller it starts from (its start).",
         "",
     ]
     lines += markdown_table(agents, BAR_COLUMNS)
@@ -323,23 +331,30 @@ def _target_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
             return NOT_AVAILABLE
         return BEYOND if beyond_shown(value) else f"{value:.1f}"
 
-    lines = [
-        f"### Seed report's targets ({period(settings, 'eval')})",
-        "",
-        "| target | seed's range | oracle allows | best rule | best agent serving the fleet (IQM) | verdict | why |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    cells = []
     for target in target_rows(settings, rows):
         agent = (
             f"{target['best_agent']}: {shown(target['best_agent_value'])}"
             if target["best_agent"]
             else "none serves the fleet"
         )
-        lines.append(
-            f"| {target['target']} | {target['low']:g} to {target['high']:g} | {shown(target['oracle'])} | "
-            f"{shown(target['best_rule'])} | {agent} | {target['verdict']} | {target['why']} |"
+        cells.append(
+            [
+                target["target"],
+                f"{target['low']:g} to {target['high']:g}",
+                shown(target["oracle"]),
+                shown(target["best_rule"]),
+                agent,
+                target["verdict"],
+                target["why"],
+            ]
         )
-    return lines + [""]
+    headings = ["target", "seed's range", "oracle allows", "best rule", "best agent serving the fleet (IQM)"]
+    return [
+        f"### Seed report's targets ({period(settings, 'eval')})",
+        "",
+        *table_lines(cells, [*headings, "verdict", "why"]),
+    ]
 
 
 def scenario_markdown(

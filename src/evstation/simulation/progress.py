@@ -16,6 +16,7 @@ PLAIN_INTERVAL_S = 60.0
 PLAIN_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} {unit} [{elapsed}<{remaining}, {rate_fmt}]"
 
 
+# hand-written: tqdm redraws with carriage returns on any file; SB3's ProgressBarCallback (rich) logs only its end
 class _Lines:
     """A stream for tqdm that turns each in-place redraw ("\\r" + status) into a line of its own."""
 
