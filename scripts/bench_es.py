@@ -32,6 +32,11 @@ AGENT = "es"
 KPEN = 1e3
 SPLITS = ("train", "eval")
 REFERENCES = ("peak_shaving", "mpc")
+PARTS = {
+    "bill_energy_pen": "energy",
+    "bill_demand_generation_pen": "generation demand",
+    "bill_demand_distribution_pen": "distribution demand",
+}
 
 
 def parse() -> argparse.Namespace:
@@ -95,6 +100,14 @@ def print_figures(results_dir: Path, seed: int) -> None:
                 line += f"; {reference} {other:,.1f} ({100 * (own - other) / other:+.2f} %)"
         line += f"; EV satisfied {record[split]['ev_satisfaction_pct']:.1f} %"
         print(line)
+        rule_path = results_dir / "metrics" / f"{REFERENCES[0]}.json"
+        if rule_path.is_file():
+            rule = json.loads(rule_path.read_text())[split]
+            parts = ", ".join(
+                f"{label} {(record[split][key] - rule[key]) / KPEN:+,.1f}" for key, label in PARTS.items()
+            )
+            change_t = (record[split]["co2_grid_kg"] - rule["co2_grid_kg"]) / KPEN
+            print(f"  against {REFERENCES[0]}: {parts} kPEN; grid CO2 {change_t:+,.1f} t")
 
 
 def main() -> None:
