@@ -319,7 +319,7 @@ def assert_only_what_reads_a_key_is_stale(project: Path) -> None:
         f"{stage}-{scenario}-{agent}-0"
         for stage in ("train", "evaluate")
         for scenario in SMOKE_SCENARIOS
-        for agent in ("a2c", "sac", "ppo")
+        for agent in workflow_stages.AGENTS
     }
     assert stale == agents, sorted(stale ^ agents)  # the report reads only the seeds list of `training`
     assert planned == {f"{rule} {scenario}" for rule in ("train", "evaluate") for scenario in SMOKE_SCENARIOS} | {
@@ -332,7 +332,10 @@ def assert_only_what_reads_a_key_is_stale(project: Path) -> None:
     stale, planned = with_params_changed(project, gasoline)
     assert not any(stage.startswith(("build_dataset", "validate", "train")) for stage in stale), sorted(stale)
     assert {"baseline-mall-uncontrolled", "oracle-example", "evaluate-mall-ppo-0", "compare"} <= stale
-    assert not any(job.startswith(("build_dataset", "validate", "train")) for job in planned), sorted(planned)
+    # Snakemake also plans the jobs whose inputs a planned job rewrites: a learner that reads a baseline's
+    # record (`es`: the tuned rule's, whose CO2 figures change) trains again once that record is rewritten
+    rewritten = ("train",) if not any(registry.records_read(agent) for agent in workflow_stages.AGENTS) else ()
+    assert not any(job.startswith(("build_dataset", "validate", *rewritten)) for job in planned), sorted(planned)
 
     def example_demand_charge(params):  # one scenario's override: its measured stages only
         params["scenarios"]["example"]["tariff"]["demand"]["generation_pen_per_kw_month"] += 1
