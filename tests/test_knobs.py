@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import data_dir
-from evstation.config import ConfigError
+from evstation.config import ConfigError, apply_overrides
 from evstation.control.floor import HOURS_PER_STEP, battery_limits, floor_fraction
 from evstation.control.knobs import KNOB_NAMES, knob_rule
 from evstation.control.peak_guard import import_kwh
@@ -89,3 +89,17 @@ def test_knobs_in_the_action_pipeline_are_the_rule_at_zero(built_small):
 def test_knobs_need_the_tuned_threshold_rule():
     with pytest.raises(ConfigError, match="action_space: knobs move the tuned threshold rule"):
         _settings(residual="least_laxity", action_space="knobs")
+
+
+@pytest.mark.parametrize(
+    "key, value, said",
+    [
+        ("knobs.window_cap_span_pct", 150.0, "knobs.window_cap_span_pct: must be < 100, got 150.0"),
+        ("agents.es.population", 1, "agents.es.population: must be >= 2, got 1"),
+        ("agents.es.sigma0", 0.0, "agents.es.sigma0: must be > 0, got 0.0"),
+    ],
+)
+def test_bad_knob_and_es_params_are_refused_in_one_line(key, value, said):
+    with pytest.raises(ConfigError) as refused:
+        apply_overrides(_settings(), {key: value})
+    assert str(refused.value) == said
