@@ -11,8 +11,8 @@ rule train:
         validated=ancient(VALIDATION),
         corrected_rule=corrected_rule,
     output:
-        directory(stages.final_model(RESULTS, "{agent}", "{seed}")),
-        f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv",
+        update(directory(stages.final_model(RESULTS, "{agent}", "{seed}"))),
+        update(f"{RESULTS}/curves/{{agent}}_seed{{seed}}.csv"),
     log:
         # Snakemake empties a job's log before each attempt: the command appends to a log of its own
         # (every attempt's, as under DVC), the one of the other rules' pattern; this one is Snakemake's
@@ -39,9 +39,9 @@ rule evaluate:
         corrected_rule=corrected_rule,
         final_model=stages.final_model(RESULTS, "{agent}", "{seed}"),
     output:
-        f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json",
-        f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv",
-        f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_eval.csv",
+        update(f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json"),
+        update(f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv"),
+        update(f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_eval.csv"),
     log:
         log_file("evaluate-{agent}-{seed}"),
     benchmark:
