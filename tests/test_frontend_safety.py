@@ -128,16 +128,18 @@ def test_a_snakemake_rerun_that_fails_leaves_the_previous_record(project):
 def test_a_killed_snakemake_training_job_resumes_on_its_rerun_and_its_retry_and_ends_as_an_uninterrupted_run(
     project, tmp_path
 ):
-    """Killed after its checkpoint of step 128, the job fails, the previous final model left in place; the
-    next Snakemake run resumes it there, is killed again after step 192 and resumes on its retry."""
-    final = project / FINAL
+    """Killed after its checkpoint of step 128, the job fails, the previous final model and curve left in
+    place; the next Snakemake run resumes it there, is killed again after step 192 and resumes on its retry."""
+    final, curve = project / FINAL, project / CURVE
     final.mkdir(parents=True)
     (final / "model.zip").write_bytes(b"the previous run's model")
-    previous = digests(final)
+    curve.write_text("the previous run's curve\n")  # over the repository's own, of the full-size run
+    previous = {"final": digests(final), "curve": curve.read_bytes()}
     killed = snakemake(project, "--forcerun", "train", "--", FINAL, CURVE, **{KILL_HOOK: "checkpoint:128"})
     output = killed.stdout + killed.stderr
     assert killed.returncode != 0 and "rule train:" in output, output[-3000:]
-    assert digests(final) == previous  # the previous final model until a new one is complete
+    # the previous run's record until the new one is complete: no new curve beside the old model
+    assert {"final": digests(final), "curve": curve.read_bytes()} == previous
 
     result = snakemake(project, "--retries", "1", FINAL, CURVE, **{KILL_HOOK: "checkpoint:192"})
     output = result.stdout + result.stderr
