@@ -11,34 +11,35 @@ remove it first, before the command can take its lock).
 - A Snakemake run started while another run (dvc repro, a command by hand) writes or reads an output of a
   job it plans stops before any job, having removed nothing.
 
-The tests work on copies of one small repository, built and checked once for the module."""
+The tests work on copies of one small repository, built and checked once (conftest's small_repository)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import data_dir, results_dir, run_cli_in_process, tool_env, write_params
-from evstation.dataset import check_built_together
+from conftest import (
+    PRICE_FILES,
+    data_dir,
+    results_dir,
+    run_cli_in_process,
+    small_repository_params,
+    tool_env,
+    write_params,
+)
 from evstation.files import KILL_AT
 from evstation.learning.training import KILL_HOOK
 from evstation.locking import job_lock, locked, output_lock
-from test_training import TINY, run_dir
+from test_training import run_dir
 
 FINAL = "results/scenarios/mall/checkpoints/ppo/seed0/final"
 CURVE = "results/scenarios/mall/curves/ppo_seed0.csv"
 BASELINE = "results/scenarios/mall/metrics/uncontrolled.json"
-PRICES = {split: f"data/examples/energy_price_{split}.csv" for split in ("train", "eval")}
-# the small station, tiny training budgets, its energy prices from files (the build reads them: one broken
-# is refused in one line)
-SMALL_REPOSITORY = {**TINY, "tariff.energy_price_files": PRICES}
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -63,24 +64,6 @@ def snakemake(project: Path, *args: str, **env: str) -> subprocess.CompletedProc
     )
 
 
-@pytest.fixture(scope="module")
-def small_repository(tmp_path_factory) -> Path:
-    """A git copy of the repository with the small station's params, its dataset built and checked (by the
-    command line's main, newer than the code: Snakemake plans no build)."""
-    from test_frontends import copy_repository, git_commit
-    from test_frontends import run as tool
-
-    project = copy_repository(tmp_path_factory.mktemp("small_repository"))
-    write_params(project, SMALL_REPOSITORY)
-    tool(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)
-    git_commit(project, "the small station, tiny training budgets, its prices from files")
-    run_cli_in_process("build-dataset", cwd=project)
-    (results_dir(project) / "validation.json").write_text(
-        json.dumps({"passed": True, "build_id": check_built_together(data_dir(project)), "checks": []})
-    )
-    return project
-
-
 @pytest.fixture
 def project(small_repository, tmp_path) -> Path:
     """A copy of the small repository for one test (the files' times kept)."""
@@ -89,7 +72,7 @@ def project(small_repository, tmp_path) -> Path:
 
 def break_price_file(project: Path) -> Path:
     """A negative price in the training year's price file: the build refuses it."""
-    path = project / PRICES["train"]
+    path = project / PRICE_FILES["train"]
     path.write_text(path.read_text().replace("2023-01-01 03:00,0.22", "2023-01-01 03:00,-0.22"))
     return path
 
@@ -114,10 +97,12 @@ def test_a_snakemake_rebuild_refused_for_a_broken_input_file_leaves_the_datasets
 
 def test_a_snakemake_rerun_that_fails_leaves_the_previous_record(project):
     """A baseline rerun killed in the middle of writing its new record: the old record stays, whole."""
-    run_cli_in_process("baseline", "uncontrolled", cwd=project)
     records = [project / BASELINE] + [
         results_dir(project) / "timeseries" / f"uncontrolled_{split}.csv" for split in ("train", "eval")
     ]
+    for path in records:  # the previous run's record (no run needed: the new one never reaches it)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"the previous run's {path.name}\n")
     before = [path.read_bytes() for path in records]
     result = snakemake(project, "--forcerun", "baseline", "--", BASELINE, **{KILL_AT: "record-staged"})
     output = result.stdout + result.stderr
@@ -152,7 +137,7 @@ def test_a_killed_snakemake_training_job_resumes_on_its_rerun_and_its_retry_and_
 
     whole = tmp_path / "whole"  # the same data, trained without a stop
     shutil.copytree(data_dir(project), data_dir(whole))
-    write_params(whole, SMALL_REPOSITORY)
+    write_params(whole, small_repository_params())
     run_cli_in_process("train", "ppo", "--seed", "0", "--resume", cwd=whole)
     assert digests(project / FINAL) == digests(run_dir(whole, "ppo") / "final")
     assert (project / CURVE).read_bytes() == (results_dir(whole) / "curves" / "ppo_seed0.csv").read_bytes()
