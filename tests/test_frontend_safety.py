@@ -9,7 +9,8 @@ remove it first, before the command can take its lock).
   Snakemake, it resumes from its newest intact checkpoint on the next run and on a retry, and ends with
   the bytes of a run never stopped.
 - A Snakemake run started while another run (dvc repro, a command by hand) writes or reads an output of a
-  job it plans stops before any job, having removed nothing.
+  job it plans stops before any job, having removed nothing; a job whose lock another run took after that
+  check is refused by its command, in one line.
 
 The tests work on copies of one small repository, built and checked once (conftest's small_repository)."""
 
@@ -77,21 +78,20 @@ def break_price_file(project: Path) -> Path:
     return path
 
 
+def datasets(project: Path) -> dict:
+    """The scenario's datasets and the summary their build wrote, as digests."""
+    summary = results_dir(project) / "dataset" / "summary.json"
+    return {"data": digests(data_dir(project)), "summary": hashlib.sha256(summary.read_bytes()).hexdigest()}
+
+
 def test_a_snakemake_rebuild_refused_for_a_broken_input_file_leaves_the_datasets_as_they_were(project):
-    before = {
-        "data": digests(data_dir(project)),
-        "summary": (results_dir(project) / "dataset/summary.json").read_bytes(),
-    }
+    before = datasets(project)
     break_price_file(project)  # newer than the datasets: Snakemake rebuilds them
     result = snakemake(project, str(data_dir(project).relative_to(project)))
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "rule build_dataset:" in output, output[-3000:]
     assert "energy_price_train.csv" in output, output[-3000:]
-    after = {
-        "data": digests(data_dir(project)),
-        "summary": (results_dir(project) / "dataset/summary.json").read_bytes(),
-    }
-    assert after == before
+    assert datasets(project) == before
     assert not (project / ".snakemake" / "backups").exists()  # no copy of the datasets either
 
 
@@ -164,6 +164,22 @@ def test_snakemake_removes_nothing_another_run_is_writing_or_reading(project):
     assert lines[0].endswith("; nothing was run: wait for it to finish")
     assert {"data": digests(data_dir(project)), "final": digests(final)} == before
     assert "rule build_dataset:" not in result.stdout + result.stderr
+
+
+def test_a_job_whose_lock_another_run_took_after_the_check_is_refused_by_its_command_removing_nothing(project):
+    """Another run may take a job's lock after `onstart` checked it (`--no-hooks` skips the check here): the
+    job runs, its command refuses it in one line, exit 2, and the datasets being read stay as they were."""
+    before = datasets(project)
+    with locked(reads={"datasets": output_lock(data_dir(project))}):
+        result = snakemake(project, "--no-hooks", "--forcerun", "build_dataset", "--", "data/mall/citylearn")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "returned non-zero exit status 2" in output, output[-3000:]
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("evstation: ")]
+    assert refusals == [
+        "evstation: error: data/mall/citylearn is being read by another run; wait for it to finish "
+        "(its lock, data/mall/.citylearn.lock, is released when that process ends)"
+    ], output[-3000:]
+    assert datasets(project) == before
 
 
 def test_dvc_keeps_the_good_datasets_when_the_build_refuses_an_input_file(project):
