@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, STATION_ONLY, data_dir, tool_env, write_params
+from evstation.locking import writer_lock
 
 sys.path.insert(0, str(ROOT / "workflow"))
 import stages as workflow_stages  # noqa: E402
@@ -158,6 +159,8 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
         job = jobs[command]
         assert stage["outs"] == job["outputs"], f"{command}: outputs differ"
         assert job["left_in_place"], f"{command}: an output Snakemake removes before the command's lock (no update())"
+        # the lock its command writes it under: onstart checks it, and Snakemake keeps no copy of the output
+        assert all(writer_lock(path) for path in job["outputs"]), f"{command}: an output of no command's lock"
         for path in job["inputs"]:
             assert covered(path, stage["deps"]), f"{command}: Snakemake input {path} is not a DVC dependency"
         for path in stage["deps"]:

@@ -1,7 +1,7 @@
 # train AGENT --seed K and evaluate AGENT --seed K: each (scenario, agent, seed) a job of its own, in parallel.
 # A training job's outputs are its final model and learning curve; its periodic checkpoints, beside the
-# final model, are no output, so Snakemake keeps them when it runs the job again (a rerun, a retry) and
-# the job resumes from the newest intact one.
+# final model, are the run's own state, no output: whenever Snakemake runs the job again (a rerun, a
+# retry) it resumes from the newest intact one, and the previous outputs stay until the new ones are whole.
 
 
 rule train:
