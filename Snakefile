@@ -26,9 +26,9 @@ rule all:
         report=rules.compare.output,
 
 
-# Snakemake removes a job's outputs before it runs the job; the command's lock would refuse the job only
-# after that. So before any job runs, a run started while another (dvc repro, a command by hand) writes
-# or reads an output of a planned job stops here, in one line, having removed nothing.
+# A job's command refuses it, in one line, while another run (dvc repro, a command by hand) writes or
+# reads one of its outputs, and Snakemake leaves them in place (update(), workflow/rules/common.smk). So
+# that such a run does not fail job by job, it stops here, before any job runs, in one line.
 onstart:
     from evstation.locking import held_elsewhere
 

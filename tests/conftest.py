@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import shutil
@@ -128,6 +129,37 @@ def built_small(tmp_path_factory) -> Path:
     write_params(folder)
     run_cli_in_process("build-dataset", cwd=folder)
     return folder
+
+
+PRICE_FILES = {split: f"data/examples/energy_price_{split}.csv" for split in ("train", "eval")}
+
+
+def small_repository_params() -> dict:
+    """The small repository's overrides: tiny training budgets, the energy prices from the example files
+    (the build reads them: a broken one is refused in one line)."""
+    from test_training import TINY
+
+    return {**TINY, "tariff.energy_price_files": PRICE_FILES}
+
+
+@pytest.fixture(scope="session")
+def small_repository(tmp_path_factory) -> Path:
+    """A git copy of the repository with the small station's params (small_repository_params), its dataset
+    built and checked by the command line's main, newer than the code: Snakemake plans no build (DVC has
+    no record of it). Built once per test session (per worker); the front-end tests each work on a copy."""
+    from evstation.dataset import check_built_together
+    from test_frontends import copy_repository, git_commit
+    from test_frontends import run as tool
+
+    project = copy_repository(tmp_path_factory.mktemp("small_repository"))
+    write_params(project, small_repository_params())
+    tool(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)
+    git_commit(project, "the small station, tiny training budgets, its prices from files")
+    run_cli_in_process("build-dataset", cwd=project)
+    (results_dir(project) / "validation.json").write_text(
+        json.dumps({"passed": True, "build_id": check_built_together(data_dir(project)), "checks": []})
+    )
+    return project
 
 
 def data_dir(folder: Path, scenario: str = "mall") -> Path:

@@ -1,30 +1,46 @@
-"""Snakemake beside other runs and kills: it removes a job's declared outputs before each attempt, before
-the command can take its lock.
+"""Both front ends beside other runs, kills and bad input files. Each command takes its lock before it
+writes and replaces its outputs only whole; the front ends leave the outputs to it: DVC's persist, and
+every Snakemake output `update()`, which Snakemake leaves in place when it runs the job (where it would
+remove it first, before the command can take its lock).
 
+- A job that fails or is refused leaves its previous outputs as they were: a dataset rebuild refused for a
+  broken input file, a baseline killed in the middle of writing its record, a training run killed.
 - A training job declares only its final model and learning curve, never its checkpoints: killed under
-  Snakemake, it resumes from its newest intact checkpoint on the retry, and ends with the bytes of a run
-  never stopped.
+  Snakemake, it resumes from its newest intact checkpoint on the next run and on a retry, and ends with
+  the bytes of a run never stopped.
 - A Snakemake run started while another run (dvc repro, a command by hand) writes or reads an output of a
-  job it plans stops before any job, having removed nothing."""
+  job it plans stops before any job, having removed nothing; a job whose lock another run took after that
+  check is refused by its command, in one line.
+
+The tests work on copies of one small repository, built and checked once (conftest's small_repository)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from conftest import data_dir, results_dir, run_cli_in_process, write_params
-from evstation.dataset import check_built_together
+import pytest
+
+from conftest import (
+    PRICE_FILES,
+    data_dir,
+    results_dir,
+    run_cli_in_process,
+    small_repository_params,
+    tool_env,
+    write_params,
+)
+from evstation.files import KILL_AT
 from evstation.learning.training import KILL_HOOK
 from evstation.locking import job_lock, locked, output_lock
-from test_training import TINY, run_dir
+from test_training import run_dir
 
 FINAL = "results/scenarios/mall/checkpoints/ppo/seed0/final"
 CURVE = "results/scenarios/mall/curves/ppo_seed0.csv"
+BASELINE = "results/scenarios/mall/metrics/uncontrolled.json"
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -36,38 +52,92 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
-def test_a_killed_snakemake_training_job_resumes_on_its_retry_and_ends_as_an_uninterrupted_run(tmp_path):
-    from test_frontends import BIN, copy_repository, git_commit
-    from test_frontends import run as tool
+def snakemake(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    from test_frontends import BIN
 
-    project = copy_repository(tmp_path / "repository")
-    write_params(project, TINY)
-    tool(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)
-    git_commit(project, "the small station, tiny training budgets")
-    # the small build, checked, newer than the code: Snakemake runs the training alone
-    run_cli_in_process("build-dataset", cwd=project)
-    (results_dir(project) / "validation.json").write_text(
-        json.dumps({"passed": True, "build_id": check_built_together(data_dir(project)), "checks": []})
-    )
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", KILL_HOOK: "checkpoint:128"}
-    # the first attempt kills itself right after its checkpoint of step 128; the retry resumes there
-    result = subprocess.run(
-        ["snakemake", "--cores", "1", "--retries", "1", FINAL, CURVE],
+    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        ["snakemake", "--cores", "1", *args],
         cwd=project,
-        env=env,
+        env={**os.environ, **tool_env(), "PATH": path, "DVC_SITE_CACHE_DIR": str(project / ".dvc-site"), **env},
         capture_output=True,
         text=True,
     )
+
+
+@pytest.fixture
+def project(small_repository, tmp_path) -> Path:
+    """A copy of the small repository for one test (the files' times kept)."""
+    return Path(shutil.copytree(small_repository, tmp_path / "repository", symlinks=True))
+
+
+def break_price_file(project: Path) -> Path:
+    """A negative price in the training year's price file: the build refuses it."""
+    path = project / PRICE_FILES["train"]
+    path.write_text(path.read_text().replace("2023-01-01 03:00,0.22", "2023-01-01 03:00,-0.22"))
+    return path
+
+
+def datasets(project: Path) -> dict:
+    """The scenario's datasets and the summary their build wrote, as digests."""
+    summary = results_dir(project) / "dataset" / "summary.json"
+    return {"data": digests(data_dir(project)), "summary": hashlib.sha256(summary.read_bytes()).hexdigest()}
+
+
+def test_a_snakemake_rebuild_refused_for_a_broken_input_file_leaves_the_datasets_as_they_were(project):
+    before = datasets(project)
+    break_price_file(project)  # newer than the datasets: Snakemake rebuilds them
+    result = snakemake(project, str(data_dir(project).relative_to(project)))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "rule build_dataset:" in output, output[-3000:]
+    assert "energy_price_train.csv" in output, output[-3000:]
+    assert datasets(project) == before
+    assert not (project / ".snakemake" / "backups").exists()  # no copy of the datasets either
+
+
+def test_a_snakemake_rerun_that_fails_leaves_the_previous_record(project):
+    """A baseline rerun killed in the middle of writing its new record: the old record stays, whole."""
+    records = [project / BASELINE] + [
+        results_dir(project) / "timeseries" / f"uncontrolled_{split}.csv" for split in ("train", "eval")
+    ]
+    for path in records:  # the previous run's record (no run needed: the new one never reaches it)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"the previous run's {path.name}\n")
+    before = [path.read_bytes() for path in records]
+    result = snakemake(project, "--forcerun", "baseline", "--", BASELINE, **{KILL_AT: "record-staged"})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "rule baseline:" in output, output[-3000:]
+    assert [path.read_bytes() for path in records] == before
+
+
+def test_a_killed_snakemake_training_job_resumes_on_its_rerun_and_its_retry_and_ends_as_an_uninterrupted_run(
+    project, tmp_path
+):
+    """Killed after its checkpoint of step 128, the job fails, the previous final model and curve left in
+    place; the next Snakemake run resumes it there, is killed again after step 192 and resumes on its retry."""
+    final, curve = project / FINAL, project / CURVE
+    final.mkdir(parents=True)
+    (final / "model.zip").write_bytes(b"the previous run's model")
+    curve.write_text("the previous run's curve\n")  # over the repository's own, of the full-size run
+    previous = {"final": digests(final), "curve": curve.read_bytes()}
+    killed = snakemake(project, "--forcerun", "train", "--", FINAL, CURVE, **{KILL_HOOK: "checkpoint:128"})
+    output = killed.stdout + killed.stderr
+    assert killed.returncode != 0 and "rule train:" in output, output[-3000:]
+    # the previous run's record until the new one is complete: no new curve beside the old model
+    assert {"final": digests(final), "curve": curve.read_bytes()} == previous
+
+    result = snakemake(project, "--retries", "1", FINAL, CURVE, **{KILL_HOOK: "checkpoint:192"})
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "rule build_dataset:" not in output and "rule validate:" not in output, output[-3000:]
     log = (project / "results" / "logs" / "mall" / "train-ppo-0.log").read_text()
-    assert log.count("ppo seed 0: training on") == 2, log  # the killed attempt's messages are kept
+    assert log.count("ppo seed 0: training on") == 3, log  # the killed attempts' messages are kept
     assert "ppo seed 0: resuming from step_000000128 at step 128" in log, log
+    assert "ppo seed 0: resuming from step_000000192 at step 192" in log, log
 
     whole = tmp_path / "whole"  # the same data, trained without a stop
     shutil.copytree(data_dir(project), data_dir(whole))
-    write_params(whole, TINY)
+    write_params(whole, small_repository_params())
     run_cli_in_process("train", "ppo", "--seed", "0", "--resume", cwd=whole)
     assert digests(project / FINAL) == digests(run_dir(whole, "ppo") / "final")
     assert (project / CURVE).read_bytes() == (results_dir(whole) / "curves" / "ppo_seed0.csv").read_bytes()
@@ -75,29 +145,17 @@ def test_a_killed_snakemake_training_job_resumes_on_its_retry_and_ends_as_an_uni
     assert not [path.name for path in hidden if not path.name.endswith(".lock")], hidden  # no staging, no .tmp
 
 
-def test_snakemake_removes_nothing_another_run_is_writing_or_reading(built_small, tmp_path):
+def test_snakemake_removes_nothing_another_run_is_writing_or_reading(project):
     """A dataset an evaluate is reading and a training job DVC is running: Snakemake, asked to rebuild
     the one and retrain the other, stops before its first job and removes neither."""
-    from test_frontends import BIN, copy_repository
-
-    project = copy_repository(tmp_path / "repository")
-    write_params(project, TINY)
-    shutil.copytree(data_dir(built_small), data_dir(project))
     final = project / FINAL
     final.mkdir(parents=True)
     (final / "model.zip").write_bytes(b"the previous run's model")
     before = {"data": digests(data_dir(project)), "final": digests(final)}
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     reading = {"datasets": output_lock(data_dir(project))}
     training = {"training": job_lock(results_dir(project), "ppo-seed0")}
     with locked(reads=reading), locked(writes=training):
-        result = subprocess.run(
-            ["snakemake", "--cores", "1", "--forcerun", "build_dataset", "train", "--", FINAL],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        result = snakemake(project, "--forcerun", "build_dataset", "train", "--", FINAL)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("snakemake: ")]
     assert len(lines) == 1 and lines[0].startswith("snakemake: being written or read by another run: "), lines
@@ -108,22 +166,32 @@ def test_snakemake_removes_nothing_another_run_is_writing_or_reading(built_small
     assert "rule build_dataset:" not in result.stdout + result.stderr
 
 
-def test_dvc_keeps_the_good_datasets_when_the_build_refuses_an_input_file(tmp_path):
+def test_a_job_whose_lock_another_run_took_after_the_check_is_refused_by_its_command_removing_nothing(project):
+    """Another run may take a job's lock after `onstart` checked it (`--no-hooks` skips the check here): the
+    job runs, its command refuses it in one line, exit 2, and the datasets being read stay as they were."""
+    before = datasets(project)
+    with locked(reads={"datasets": output_lock(data_dir(project))}):
+        result = snakemake(project, "--no-hooks", "--forcerun", "build_dataset", "--", "data/mall/citylearn")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "returned non-zero exit status 2" in output, output[-3000:]
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("evstation: ")]
+    assert refusals == [
+        "evstation: error: data/mall/citylearn is being read by another run; wait for it to finish "
+        "(its lock, data/mall/.citylearn.lock, is released when that process ends)"
+    ], output[-3000:]
+    assert datasets(project) == before
+
+
+def test_dvc_keeps_the_good_datasets_when_the_build_refuses_an_input_file(project):
     """DVC removed a stage's outputs before its command ran: a price file the build refuses wiped the
     datasets built from the good one. Every output persists now; the command replaces it only whole."""
-    from test_frontends import copy_repository, git_commit
     from test_frontends import run as tool
 
-    project = copy_repository(tmp_path / "repository")
-    prices = {split: f"data/examples/energy_price_{split}.csv" for split in ("train", "eval")}
-    write_params(project, {"tariff.energy_price_files": prices})
-    tool(sys.executable, "workflow/write_dvc_yaml.py", cwd=project)
-    git_commit(project, "the small station's prices from a file")
-    tool("dvc", "repro", "build_dataset-mall", cwd=project)
+    tool("dvc", "commit", "--force", "--quiet", "build_dataset-mall", cwd=project)  # DVC's record of the build
     before = digests(data_dir(project))
-    path = project / prices["train"]
-    path.write_text(path.read_text().replace("2023-01-01 03:00,0.22", "2023-01-01 03:00,-0.22"))
+    break_price_file(project)
     result = tool("dvc", "repro", "build_dataset-mall", cwd=project, check=False)
-    assert result.returncode != 0
-    assert "energy_price_train.csv" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Running stage 'build_dataset-mall'" in output, output[-3000:]
+    assert "energy_price_train.csv" in output
     assert digests(data_dir(project)) == before

@@ -23,6 +23,7 @@ import yaml
 
 from conftest import ROOT, STATION_ONLY, data_dir, tool_env, write_params
 from evstation import registry
+from evstation.locking import writer_lock
 
 sys.path.insert(0, str(ROOT / "workflow"))
 import stages as workflow_stages  # noqa: E402
@@ -118,18 +119,24 @@ def dvc_stages(folder: Path) -> dict[str, dict]:
     return stages
 
 
+UPDATE = " (update)"  # how a dry run shows an output Snakemake leaves in place when it runs the job
+
+
 def snakemake_jobs(folder: Path) -> dict[str, dict]:
-    """Every job of a forced dry run: its command, inputs and outputs (as Snakemake resolves them now)."""
+    """Every job of a forced dry run: its command, inputs and outputs (as Snakemake resolves them now), and
+    whether every output is left in place for the command to replace (update())."""
     text = run("snakemake", "-n", "-F", "-p", "--cores", "1", cwd=folder).stdout
     jobs = {}
     for rule, body, command in re.findall(r"rule (\w+):\n((?:    .*\n)+)Shell command: (.*)", text):
         if rule == "all":
             continue
         fields = dict(re.findall(r"^\s+(\w+): (.*)$", body, re.M))
+        outputs = fields.get("output", "").split(", ")
         jobs[command.strip()] = {
             "rule": rule,
             "inputs": fields.get("input", "").split(", "),
-            "outputs": sorted(fields.get("output", "").split(", ")),
+            "outputs": sorted(output.removesuffix(UPDATE) for output in outputs),
+            "left_in_place": all(output.endswith(UPDATE) for output in outputs),
         }
     return jobs
 
@@ -155,6 +162,9 @@ def test_snakemake_and_dvc_agree_stage_by_stage(full_size_copy):
     for command, stage in stages.items():
         job = jobs[command]
         assert stage["outs"] == job["outputs"], f"{command}: outputs differ"
+        assert job["left_in_place"], f"{command}: an output Snakemake removes before the command's lock (no update())"
+        # the lock its command writes it under: onstart checks it, and Snakemake keeps no copy of the output
+        assert all(writer_lock(path) for path in job["outputs"]), f"{command}: an output of no command's lock"
         for path in job["inputs"]:
             assert covered(path, stage["deps"]), f"{command}: Snakemake input {path} is not a DVC dependency"
         for path in stage["deps"]:

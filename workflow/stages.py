@@ -187,8 +187,8 @@ CURVE_Y = ["validation_score", "reward_mean"]
 
 def final_model(results: str, agent: str, seed) -> str:
     """A training run's declared output: its final model. The run's periodic checkpoints, beside it, are
-    its own state, never an output: a front end removes a job's outputs before it runs the job again
-    (Snakemake on a rerun or a retry), and a killed run resumes from them."""
+    its own state, never an output: no front end caches, records or judges a job by them, and a killed
+    run, rerun or retried, resumes from them."""
     return f"{results}/checkpoints/{agent}/seed{seed}/final"
 
 

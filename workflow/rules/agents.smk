@@ -1,7 +1,7 @@
 # train AGENT --seed K and evaluate AGENT --seed K: each (scenario, agent, seed) a job of its own, in parallel.
 # A training job's outputs are its final model and learning curve; its periodic checkpoints, beside the
-# final model, are no output, so Snakemake keeps them when it runs the job again (a rerun, a retry) and
-# the job resumes from the newest intact one.
+# final model, are the run's own state, no output: whenever Snakemake runs the job again (a rerun, a
+# retry) it resumes from the newest intact one, and the previous outputs stay until the new ones are whole.
 
 
 rule train:
@@ -11,8 +11,8 @@ rule train:
         validated=ancient(VALIDATION),
         corrected_rule=corrected_rule,
     output:
-        directory(stages.final_model(RESULTS, "{agent}", "{seed}")),
-        stages.curve_file(RESULTS, "{agent}", "{seed}"),
+        update(directory(stages.final_model(RESULTS, "{agent}", "{seed}"))),
+        update(stages.curve_file(RESULTS, "{agent}", "{seed}")),
     log:
         # Snakemake empties a job's log before each attempt: the command appends to a log of its own
         # (every attempt's, as under DVC), the one of the other rules' pattern; this one is Snakemake's
@@ -39,9 +39,9 @@ rule evaluate:
         corrected_rule=corrected_rule,
         final_model=stages.final_model(RESULTS, "{agent}", "{seed}"),
     output:
-        f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json",
-        f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv",
-        f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_eval.csv",
+        update(f"{RESULTS}/metrics/{{agent}}_seed{{seed}}.json"),
+        update(f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_train.csv"),
+        update(f"{RESULTS}/timeseries/{{agent}}_seed{{seed}}_eval.csv"),
     log:
         log_file("evaluate-{agent}-{seed}"),
     benchmark:

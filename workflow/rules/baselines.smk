@@ -8,9 +8,9 @@ rule baseline:
         data=DATA,
         validated=ancient(VALIDATION),
     output:
-        f"{RESULTS}/metrics/{{name}}.json",
-        f"{RESULTS}/timeseries/{{name}}_train.csv",
-        f"{RESULTS}/timeseries/{{name}}_eval.csv",
+        update(f"{RESULTS}/metrics/{{name}}.json"),
+        update(f"{RESULTS}/timeseries/{{name}}_train.csv"),
+        update(f"{RESULTS}/timeseries/{{name}}_eval.csv"),
     log:
         log_file("baseline-{name}"),
     benchmark:
@@ -36,10 +36,10 @@ for optimum in ORACLES:
             data=DATA,
             validated=ancient(VALIDATION),
         output:
-            f"{RESULTS}/metrics/{optimum}.json",
-            f"{RESULTS}/timeseries/{optimum}_train.csv",
-            f"{RESULTS}/timeseries/{optimum}_eval.csv",
-            stages.oracle_records(RESULTS, optimum),
+            update(f"{RESULTS}/metrics/{optimum}.json"),
+            update(f"{RESULTS}/timeseries/{optimum}_train.csv"),
+            update(f"{RESULTS}/timeseries/{optimum}_eval.csv"),
+            update(stages.oracle_records(RESULTS, optimum)),
         log:
             log_file(optimum),
         benchmark:

@@ -15,6 +15,52 @@ from stages import AGENTS, BASELINES, BENCHMARKS, DATA, LOGS, ORACLES, REPORT, R
 from stages import VALIDATION, code_files  # noqa: E402
 
 ENVIRONMENT = "../envs/evstation.yaml"
+
+
+# Every rule's outputs are update(): Snakemake then leaves them in place when it runs their job, where it
+# otherwise removes them first, before the command can take its lock, so a rerun that failed or was
+# refused left nothing, and a rerun removed what another run was writing or reading. Each command takes
+# its lock before it writes and replaces its outputs only whole (files.py), so what a failed or refused
+# job leaves is the last good output. Two of Snakemake's ways with update() outputs are changed for them:
+# - it copied each to .snakemake/backups before the job and, after a failure, removed the output and
+#   copied it back, outside the command's lock (over another run's new dataset, under a run reading it);
+#   and a copy left by a killed Snakemake stopped every later run of the job with a traceback. No copy now.
+# - after a failure it recorded the kept outputs as made by the failed job (its params, its code), so
+#   the next run found them current. They are marked incomplete instead: the next run runs the job again.
+def leave_outputs_to_their_commands():
+    from evstation.locking import writer_lock
+
+    try:
+        from snakemake.persistence import PersistenceBase as persistence
+
+        backup, restore, finished = persistence.backup_output, persistence.restore_output, persistence.finished
+    except (ImportError, AttributeError):  # a Snakemake without them: nothing to change
+        return
+
+    def backup_output(self, path):
+        if writer_lock(path) is None:  # an output no stage command writes
+            backup(self, path)
+
+    def restore_output(self, path):  # called for each update() output of a job that failed
+        if writer_lock(path) is None:
+            return restore(self, path)
+        self.__dict__.setdefault("failed_outputs", set()).add(os.path.normpath(path))
+        # as the command left it; True: Snakemake does not remove it as corrupt (without keep-incomplete)
+        return os.path.lexists(path)
+
+    async def finished_unless_failed(self, job):  # called after restore_output, failed or not
+        await finished(self, job)
+        failed = self.__dict__.get("failed_outputs", set())
+        outputs = {os.path.normpath(output) for output in job.output}
+        if failed & outputs:
+            failed.difference_update(outputs)  # a retry of the job that succeeds is then finished
+            self.started(job)  # marks the job's outputs incomplete
+
+    persistence.backup_output, persistence.restore_output = backup_output, restore_output
+    persistence.finished = finished_unless_failed
+
+
+leave_outputs_to_their_commands()
 MERGED_PARAMS = ".snakemake/evstation/params.yaml"
 
 

@@ -6,8 +6,8 @@ rule build_dataset:
         code=code_files("build_dataset"),
         site_files=scenario_files,
     output:
-        directory(DATA),
-        f"{RESULTS}/dataset/summary.json",
+        update(directory(DATA)),
+        update(f"{RESULTS}/dataset/summary.json"),
     log:
         log_file("build_dataset"),
     benchmark:
@@ -25,7 +25,8 @@ rule validate:
         code=code_files("validate"),
         data=DATA,
     output:
-        f"{RESULTS}/validation.json",
+        # the command removes it itself, under its lock: a failed run leaves no earlier passing record
+        update(f"{RESULTS}/validation.json"),
     log:
         log_file("validate"),
     benchmark:

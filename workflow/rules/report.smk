@@ -22,9 +22,11 @@ rule compare:
             stages.final_model(RESULTS, "{agent}", "{seed}"), scenario=SCENARIOS, agent=AGENTS, seed=SEEDS
         ),
     output:
-        expand(
-            f"{REPORT}/{{name}}",
-            name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY, stages.REPORT_HEADLINE] + stages.REPORT_FIGURES,
+        update(
+            expand(
+                f"{REPORT}/{{name}}",
+                name=stages.REPORT_TABLES + [stages.REPORT_SUMMARY, stages.REPORT_HEADLINE] + stages.REPORT_FIGURES,
+            )
         ),
     log:
         f"{LOGS}/compare.log",

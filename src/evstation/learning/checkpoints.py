@@ -4,11 +4,11 @@ Layout under `results/scenarios/<scenario>/checkpoints/<agent>/seed<k>/`:
     step_000004096/  model.zip, normalization.pkl, [replay_buffer.pkl], [run_state.pkl], curve.csv, meta.json
     best/            the best-scoring model so far (model selection), and selection.json beside it
     final/           the finished model: the training stage's output in both front ends
-Only `final/` is a declared output (with the learning curve): the periodic checkpoints are the run's
-own state, which a front end never removes before a rerun or a retry (Snakemake removes a job's
-declared outputs first), so a killed run resumes from them under either. Each periodic checkpoint
-carries the learning curve up to its step, so a resumed run writes the curve whole even where the
-front end removed the curve file.
+    curve.csv        the learning curve so far (training.live_curve_path)
+Only `final/` is a declared output (with the learning curve, in `curves/`, written once `final/` is):
+the periodic checkpoints and the curve so far are the run's own state, which no front end caches or
+judges a job by, so a killed run resumes from them under either. Each periodic checkpoint carries the
+learning curve up to its step, so a resumed run writes the curve whole.
 `meta.json` is written last and holds each file's size and SHA-256: a checkpoint whose meta is
 missing (a process killed mid-write) or whose files do not match it (truncated, corrupted) is
 skipped with a warning and the previous one is used. Each checkpoint is first written into a

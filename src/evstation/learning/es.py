@@ -23,7 +23,8 @@ generation are drawn from (seed, generation) alone, and the rule's costs are rec
 The tests stop runs through the training module's hook: `checkpoint:N` kills the process right after
 generation N's checkpoint.
 
-The learning curve (`curves/es_seed<k>.csv`) has a row per generation: the simulated steps so far
+The learning curve (`curves/es_seed<k>.csv`, replaced once the final policy is in place; the run's own
+folder holds it as it grows) has a row per generation: the simulated steps so far
 (`timesteps`), the generation's best and mean fitness, `reward_mean` (minus the mean fitness: the
 bill saved against the rule, as a fraction of its bill) and the validation score where scored.
 """
@@ -277,6 +278,7 @@ def train_es(
         training.run_folder(results_dir, agent, seed),
         training.curve_path(results_dir, agent, seed),
     )
+    live_curve = training.live_curve_path(results_dir, agent, seed)  # the curve so far, in the run's own folder
     training.check_writable(run_folder, curve_path.parent)
     store = CheckpointStore(
         run_folder,
@@ -307,7 +309,7 @@ def train_es(
             write_json_atomically(run_folder / SELECTION_FILE, _selection_record(state))
         state.curve_rows.append(row)
         _save_generation(store, state)
-        write_text_atomically(curve_path, curve_text(state.curve_rows))
+        write_text_atomically(live_curve, curve_text(state.curve_rows))
         log.info(
             "%s seed %d: generation %d of %d, fitness best %+.5f mean %+.5f",
             agent,
@@ -322,7 +324,6 @@ def train_es(
     if search.validation is None:  # no selection: the search's mean is the policy, as SB3's last model
         state.best_parameters, state.best_timesteps = np.array(state.optimizer.mean), state.timesteps
         state.best_generation = state.generation
-    write_text_atomically(curve_path, curve_text(state.curve_rows))  # whole, where a front end removed it
     final = store.save_files(
         {POLICY_FILE: LinearKnobPolicy(state.best_parameters).as_json().encode()},
         state.best_timesteps,
@@ -342,6 +343,8 @@ def train_es(
             },
         },
     )
+    # the learning curve is replaced only once the final policy is in place, as the other learners' is
+    write_text_atomically(curve_path, curve_text(state.curve_rows))
     log.info(
         "%s seed %d: %d generations (%d simulated steps) in %.0f s; kept generation %d; final policy in %s",
         agent,

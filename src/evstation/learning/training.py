@@ -49,6 +49,7 @@ from ..files import write_text_atomically
 from ..simulation.progress import progress_bar
 from . import agents, run_state
 from .checkpoints import (
+    CURVE_FILE,
     DAMAGED,
     META_FILE,
     OTHER_SETTINGS,
@@ -100,6 +101,13 @@ def run_folder(results_dir: Path, agent: str, seed: int) -> Path:
 
 def curve_path(results_dir: Path, agent: str, seed: int) -> Path:
     return results_dir / "curves" / f"{agent}_seed{seed}.csv"
+
+
+def live_curve_path(results_dir: Path, agent: str, seed: int) -> Path:
+    """The learning curve a run writes as it trains, in its own folder: the curve file (curve_path), an
+    output, is replaced by it only once the final model is in place, so a run that fails or is killed
+    leaves the previous run's curve beside the previous final model, never its own partial one."""
+    return run_folder(results_dir, agent, seed) / CURVE_FILE
 
 
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
@@ -346,8 +354,8 @@ class LearningCurve(BaseCallback):
         line = io.StringIO(newline="")
         csv.DictWriter(line, fieldnames=CURVE_COLUMNS).writerow(row)
         self.text += line.getvalue()
-        # written whole each time: a curve file removed under the run (a front end's rerun of this job,
-        # refused by its lock) is written again, complete, at the next row
+        # written whole each time: a kill leaves every row written so far (a resume without the rows of
+        # its checkpoint reads them here)
         write_text_atomically(self.path, self.text)
         self.last_row = self.model.num_timesteps
         self._reset_window()
@@ -518,7 +526,7 @@ def train_agent(
             references=functools.partial(reference_scores, settings, folder),
         )
     curve = LearningCurve(
-        curve_path(results_dir, agent, seed),
+        live_curve_path(results_dir, agent, seed),
         every,
         model.num_timesteps,
         selection,
@@ -568,6 +576,7 @@ def train_agent(
             selection.init_callback(model)
             selection.score_now()
         final = store.promote_best(extra={**budget_record, "validation": selection.summary()})
+    write_text_atomically(curve_path(results_dir, agent, seed), curve.text)
     venv.close()
     trained = model.num_timesteps - first_step
     log.info(
