@@ -51,7 +51,7 @@ from ..files import write_json_atomically, write_text_atomically
 from ..simulation.fast_env import make_fast_env
 from ..simulation.observer import StationObserver, state_from_fast_env
 from . import training
-from .checkpoints import Checkpoint, CheckpointStore, canonical_pickle
+from .checkpoints import CURVE_FILE, Checkpoint, CheckpointStore, canonical_pickle
 from .knob_policy import PARAMETERS, POLICY_FILE, KnobPolicyController, LinearKnobPolicy, knob_features
 from .selection import SELECTION_FILE
 from .station_env import unreadable, validation_start_step
@@ -257,74 +257,75 @@ def _read_state(checkpoint: Checkpoint) -> SearchState:
 
 
 def _save_generation(store: CheckpointStore, state: SearchState) -> None:
-    files = {SEARCH_FILE: canonical_pickle(state), "curve.csv": curve_text(state.curve_rows).encode()}
+    files = {SEARCH_FILE: canonical_pickle(state), CURVE_FILE: curve_text(state.curve_rows).encode()}
     store.save_files(files, state.timesteps)
 
 
-def _selection_record(state: SearchState) -> dict:
-    return {"best_score": state.best_score, "best_timesteps": state.best_timesteps, "scores": state.scores}
+def _write_selection(run_folder: Path, state: SearchState) -> None:
+    record = {"best_score": state.best_score, "best_timesteps": state.best_timesteps, "scores": state.scores}
+    write_json_atomically(run_folder / SELECTION_FILE, record)
 
 
-def train_es(
-    settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path, resume: bool = False
-) -> dict:
-    """Search one seed's knob policy on the training year; returns where its final policy lies."""
-    training.check_seed(seed)
-    settings = with_tuned_residual(settings, results_dir, needed=True)  # the tuned rule the knobs move
-    folder = Path(data_dir) / "train"
-    if not (folder / "schema.json").is_file():
-        raise DataError(f"{folder / 'schema.json'}: training data not found (run `evstation build-dataset`)")
-    run_folder, curve_path = (
-        training.run_folder(results_dir, agent, seed),
-        training.curve_path(results_dir, agent, seed),
-    )
-    live_curve = training.live_curve_path(results_dir, agent, seed)  # the curve so far, in the run's own folder
-    training.check_writable(run_folder, curve_path.parent)
+@dataclass(frozen=True)
+class Run:
+    """Where one seed's search keeps its state and writes its outputs."""
+
+    folder: Path  # checkpoints/es/seed<k>: periodic checkpoints, final/, selection.json, the curve so far
+    curve: Path  # curves/es_seed<k>.csv: the learning curve, an output
+    live_curve: Path  # the curve so far, in the run's own folder
+    store: CheckpointStore
+
+
+def _run_of(settings: Settings, agent: str, seed: int, folder: Path, results_dir: Path) -> Run:
+    run_folder = training.run_folder(results_dir, agent, seed)
+    curve = training.curve_path(results_dir, agent, seed)
+    training.check_writable(run_folder, curve.parent)
     store = CheckpointStore(
         run_folder,
         settings.training.keep_checkpoints,
         training.run_fingerprint(settings, agent, seed, folder),
         record={"settings": training.trained_settings(settings, agent), "data": training.data_fingerprint(folder)},
     )
-    search = Search(settings, folder, seed)
-    checkpoint = training.resume_point(store, agent, seed) if resume else None
+    return Run(run_folder, curve, training.live_curve_path(results_dir, agent, seed), store)
+
+
+def _start_or_resume(run: Run, search: Search, agent: str, seed: int, resume: bool) -> SearchState:
+    """The search's state: the newest intact checkpoint's (`--resume`), else a fresh one, the rule scored."""
+    checkpoint = training.resume_point(run.store, agent, seed) if resume else None
     state = _read_state(checkpoint) if checkpoint is not None else None
     if resume:
-        store.discard_unfinished()
-    if state is None:
-        store.clear()
-        state = search.start()
-        if search.validation is not None:
-            search.select(state, state.best_parameters)  # the rule, scored first: a policy must beat it
-            write_json_atomically(run_folder / SELECTION_FILE, _selection_record(state))
-    else:
+        run.store.discard_unfinished()
+    if state is not None:
         log.info("%s seed %d: resuming after generation %d", agent, seed, state.generation)
-    options = settings.agents.es
-    started = time.perf_counter()
-    while state.generation < options.generations:
-        row = search.generation(state)
-        last = state.generation == options.generations
-        if search.validation is not None and (state.generation % options.select_every_generations == 0 or last):
-            row["validation_score"] = search.select(state, state.optimizer.mean)
-            write_json_atomically(run_folder / SELECTION_FILE, _selection_record(state))
-        state.curve_rows.append(row)
-        _save_generation(store, state)
-        write_text_atomically(live_curve, curve_text(state.curve_rows))
-        log.info(
-            "%s seed %d: generation %d of %d, fitness best %+.5f mean %+.5f",
-            agent,
-            seed,
-            state.generation,
-            options.generations,
-            row["fitness_best"],
-            row["fitness_mean"],
-        )
-        if training._kill_point() == ("checkpoint", state.generation):
-            training._kill_now()
+        return state
+    run.store.clear()
+    state = search.start()
+    if search.validation is not None:
+        search.select(state, state.best_parameters)  # the rule, scored first: a policy must beat it
+        _write_selection(run.folder, state)
+    return state
+
+
+def _next_generation(run: Run, search: Search, state: SearchState, last_generation: int) -> dict:
+    """One generation, scored on the validation days when due, checkpointed; its curve row."""
+    row = search.generation(state)
+    every = search.options.select_every_generations
+    if search.validation is not None and (state.generation % every == 0 or state.generation == last_generation):
+        row["validation_score"] = search.select(state, state.optimizer.mean)
+        _write_selection(run.folder, state)
+    state.curve_rows.append(row)
+    _save_generation(run.store, state)
+    write_text_atomically(run.live_curve, curve_text(state.curve_rows))
+    return row
+
+
+def _save_final(run: Run, search: Search, state: SearchState) -> Checkpoint:
+    """The kept policy as final/, then the learning curve replaced (only once the final policy is in
+    place, as the other learners' is)."""
     if search.validation is None:  # no selection: the search's mean is the policy, as SB3's last model
         state.best_parameters, state.best_timesteps = np.array(state.optimizer.mean), state.timesteps
         state.best_generation = state.generation
-    final = store.save_files(
+    final = run.store.save_files(
         {POLICY_FILE: LinearKnobPolicy(state.best_parameters).as_json().encode()},
         state.best_timesteps,
         final=True,
@@ -343,8 +344,38 @@ def train_es(
             },
         },
     )
-    # the learning curve is replaced only once the final policy is in place, as the other learners' is
-    write_text_atomically(curve_path, curve_text(state.curve_rows))
+    write_text_atomically(run.curve, curve_text(state.curve_rows))
+    return final
+
+
+def train_es(
+    settings: Settings, agent: str, seed: int, *, data_dir: Path, results_dir: Path, resume: bool = False
+) -> dict:
+    """Search one seed's knob policy on the training year; returns where its final policy lies."""
+    training.check_seed(seed)
+    settings = with_tuned_residual(settings, results_dir, needed=True)  # the tuned rule the knobs move
+    folder = Path(data_dir) / "train"
+    if not (folder / "schema.json").is_file():
+        raise DataError(f"{folder / 'schema.json'}: training data not found (run `evstation build-dataset`)")
+    run = _run_of(settings, agent, seed, folder, results_dir)
+    search = Search(settings, folder, seed)
+    state = _start_or_resume(run, search, agent, seed, resume)
+    generations = settings.agents.es.generations
+    started = time.perf_counter()
+    while state.generation < generations:
+        row = _next_generation(run, search, state, generations)
+        log.info(
+            "%s seed %d: generation %d of %d, fitness best %+.5f mean %+.5f",
+            agent,
+            seed,
+            state.generation,
+            generations,
+            row["fitness_best"],
+            row["fitness_mean"],
+        )
+        if training._kill_point() == ("checkpoint", state.generation):
+            training._kill_now()
+    final = _save_final(run, search, state)
     log.info(
         "%s seed %d: %d generations (%d simulated steps) in %.0f s; kept generation %d; final policy in %s",
         agent,
