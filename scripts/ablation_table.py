@@ -128,7 +128,7 @@ def main() -> None:
         )
     headings = ["experiment", "grid CO2 (t)", "share of oracle gain", "EV satisfied", "cost (kPEN)"]
     headings += ["learning reward", "model kept", "training"]
-    print(pd.DataFrame(cells, columns=headings).to_markdown(index=False, disable_numparse=True))
+    print(pd.DataFrame(cells, columns=headings).to_markdown(index=False, disable_numparse=True, stralign=None))
 
 
 if __name__ == "__main__":

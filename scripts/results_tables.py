@@ -24,7 +24,7 @@ from evstation.config import load_settings, scenario_settings  # noqa: E402
 from evstation.report.names import AGENT_ORDER, BASELINE_ORDER, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMUM  # noqa: E402
 from evstation.report.records import dataset_summary  # noqa: E402
 from evstation.report.tables import best_rule, near_zero  # noqa: E402
-from evstation.report.text import signed  # noqa: E402  (the report's signed difference: "0.0", never "-0.0")
+from evstation.report.text import signed, table_lines  # noqa: E402  (signed: "0.0", never "-0.0"; the report's tables)
 
 COLUMNS = {
     "co2_grid_kg": ("grid CO2 (t)", 1e3),
@@ -122,7 +122,7 @@ def scenario_tables(table: pd.DataFrame, params: Path, results_dir: Path) -> str
             [[name, *row] for name, row in rows_shown.items()],
             columns=["controller", "runs", *(label for label, _ in COLUMNS.values())],
         )
-        lines += [shown.to_markdown(index=False, disable_numparse=True), ""]
+        lines += table_lines(shown.values.tolist(), list(shown.columns))
     return "\n".join(lines)
 
 

@@ -69,7 +69,11 @@ def table(settings, results: Path, scenario: str, seed: int) -> list[str]:
                 model,
             ]
         )
-    return pd.DataFrame(cells, columns=headings).to_markdown(index=False, disable_numparse=True).splitlines()
+    return (
+        pd.DataFrame(cells, columns=headings)
+        .to_markdown(index=False, disable_numparse=True, stralign=None)
+        .splitlines()
+    )
 
 
 def main() -> None:

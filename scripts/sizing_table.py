@@ -2,9 +2,9 @@
 
 Each experiment (`dvc exp run --queue -n sizing-<sockets> -S sockets.moto.count=... ...`, run with
 `dvc queue start`) committed its params, its dataset's summary and the records of the stages it ran.
-This prints, per experiment whose name starts with the prefix (and the workspace's commit, `HEAD`),
-the sockets, the vehicles that arrived and were turned away on the held-out year, and what an
-uncontrolled station then imports, bills and emits there.
+This prints, per experiment whose name starts with the prefix, the sockets, the vehicles that arrived
+and were turned away on the held-out year, and what an uncontrolled station then imports, bills and
+emits there.
 
     python scripts/sizing_table.py --prefix sizing- --scenario mall
 """
@@ -27,8 +27,8 @@ def git(*args: str) -> str:
 
 
 def experiments(prefix: str) -> dict[str, str]:
-    """Name -> commit of each experiment ref whose name starts with `prefix`, and the workspace's HEAD."""
-    found = {"HEAD": "HEAD"}
+    """Name -> commit of each experiment ref whose name starts with `prefix`."""
+    found = {}
     for line in git("for-each-ref", "--format=%(refname) %(objectname)", "refs/exps").splitlines():
         ref, commit = line.split()
         name = ref.rsplit("/", 1)[-1]
@@ -54,7 +54,7 @@ def row(commit: str, scenario: str) -> dict | None:
         "turned away (%)": summary["turned_away_pct"],
         "sessions served": metrics["sessions_departed"],
         "EV satisfied (% of served)": metrics["ev_satisfaction_pct"],
-        "EV energy (MWh)": metrics["ev_kwh"] / 1e3,
+        "EV energy drawn (MWh)": metrics["ev_kwh"] / 1e3,
         "peak import (kW)": metrics["peak_import_kw"],
         "bill (kPEN)": metrics["bill_pen"] / 1e3,
         "grid CO2 (t)": metrics["co2_grid_kg"] / 1e3,

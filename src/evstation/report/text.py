@@ -152,9 +152,12 @@ def cell(row: pd.Series, column: str) -> str:
 
 def table_lines(cells: list[list[str]], headings: list[str]) -> list[str]:
     """Cells already written as the report shows them, as a Markdown table (tabulate's pipe format, through
-    pandas), then a blank line. Numbers stay exactly as written: no parsing, realigning or reformatting."""
+    pandas), then a blank line. Numbers stay exactly as written: no parsing, realigning or reformatting, and
+    no padding (`stralign=None`): a padded headline row runs to several hundred characters in a terminal."""
     frame = pd.DataFrame(cells, columns=headings)
-    return frame.to_markdown(index=False, disable_numparse=True).splitlines() + [""]
+    lines = frame.to_markdown(index=False, disable_numparse=True, stralign=None).splitlines()
+    lines[1] = "|" + "---|" * len(headings)  # tabulate draws it as wide as the widest cell
+    return lines + [""]
 
 
 def markdown_table(rows: pd.DataFrame, columns: dict[str, str]) -> list[str]:
