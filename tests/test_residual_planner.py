@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from conftest import data_dir, results_dir, run_cli
+from conftest import data_dir, results_dir, run_cli_in_process
 from evstation.config import apply_overrides, load_settings
 from evstation.learning.station_env import make_learner_env, residual_planner
 from test_training import project_with
@@ -39,8 +39,8 @@ def test_the_zero_action_is_the_planners_own_in_every_state_the_policy_visits(bu
 
 def test_a_policy_started_from_the_planner_trains_evaluates_and_records_its_start(built_small, tmp_path):
     project = project_with(built_small, tmp_path, {**FROM_PLANNER, **SHORT})
-    run_cli("train", "ppo", cwd=project)
-    run_cli("train", "ppo", "--eval-only", cwd=project)
+    run_cli_in_process("train", "ppo", cwd=project)
+    run_cli_in_process("train", "ppo", "--eval-only", cwd=project)
     record = json.loads((results_dir(project) / "metrics" / "ppo_seed0.json").read_text())
     assert record["start"] == "mpc"
     validation = record["validation"]

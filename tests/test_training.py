@@ -16,7 +16,7 @@ import pytest
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from conftest import data_dir, results_dir, run_cli, write_params
+from conftest import data_dir, main_in_process, results_dir, run_cli, write_params
 from evstation.config import apply_overrides, load_settings
 from evstation.learning.agents import MODEL_CLASSES, Learner, actor_parameters
 from evstation.learning.station_env import make_learner_env
@@ -109,12 +109,14 @@ def test_critic_warmup_holds_the_actor_at_the_rule_while_the_critic_learns(built
 
 
 @pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])
-def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agent):
+def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, capsys, agent):
+    """In this process (the command's own messages and exits are tested as processes elsewhere)."""
     project = project_with(built_small, tmp_path)
-    result = run_cli("train", agent, cwd=project)
+    assert main_in_process("train", agent, cwd=project) == 0
+    messages = capsys.readouterr().err
     # params' `training.device: auto`: the GPU on a machine with one (tests/test_gpu.py), else the CPU
     expected_device = "cuda" if torch.cuda.is_available() else "cpu"
-    assert f"training on {expected_device} (" in result.stderr and "fast environments" in result.stderr
+    assert f"training on {expected_device} (" in messages and "fast environments" in messages
     final = run_dir(project, agent) / "final"
     selection = json.loads((run_dir(project, agent) / "selection.json").read_text())
     assert selection["scores"][0]["timesteps"] == 0 and selection["scores"][-1]["timesteps"] == BUDGET[agent]
@@ -132,7 +134,7 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, agen
     assert "validation_score" in curve[0].split(",") and "reward_station_mean" in curve[0].split(",")
     assert len(curve) >= 3
 
-    run_cli("train", agent, "--eval-only", cwd=project)
+    assert main_in_process("train", agent, "--eval-only", cwd=project) == 0
     record = json.loads((results_dir(project) / "metrics" / f"{agent}_seed0.json").read_text())
     assert record["model_steps"] == selection["best_timesteps"]
     for split in ("train", "eval"):
@@ -293,28 +295,35 @@ def test_a_run_killed_at_chosen_points_and_resumed_ends_byte_identical(built_sma
     assert_same_files(resumed_run, whole_run)  # model, normalisation, replay buffer, run state, meta
 
 
-def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_path):
+def messages_of(capsys, *args: str, cwd: Path) -> str:
+    """`evstation ARGS` in this process, which must succeed: its messages (the command's own process,
+    exits and kills are tested as processes elsewhere)."""
+    assert main_in_process(*args, cwd=cwd) == 0
+    return capsys.readouterr().err
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_path, capsys):
     project = project_with(built_small, tmp_path, {"agents.ppo.total_timesteps": 512})
-    run_cli("train", "ppo", cwd=project)
+    messages_of(capsys, "train", "ppo", cwd=project)
     shutil.rmtree(run_dir(project, "ppo") / "final")
     newest, previous = periodic(project, "ppo")[-1], periodic(project, "ppo")[-2]
     model = newest / "model.zip"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # a write cut short
-    result = run_cli("train", "ppo", "--resume", cwd=project)
-    assert f"{newest.name} is incomplete or corrupt" in result.stderr
-    assert f"resuming from {previous.name}" in result.stderr
+    messages = messages_of(capsys, "train", "ppo", "--resume", cwd=project)
+    assert f"{newest.name} is incomplete or corrupt" in messages
+    assert f"resuming from {previous.name}" in messages
     selection = json.loads((run_dir(project, "ppo") / "selection.json").read_text())
     assert selection["scores"][-1]["timesteps"] == 512  # trained to the end again
     assert meta(run_dir(project, "ppo") / "final")["num_timesteps"] == selection["best_timesteps"]
 
 
-def test_changed_settings_are_never_resumed_from(built_small, tmp_path):
+def test_changed_settings_are_never_resumed_from(built_small, tmp_path, capsys):
     project = project_with(built_small, tmp_path)
-    run_cli("train", "ppo", cwd=project)
+    messages_of(capsys, "train", "ppo", cwd=project)
     write_params(project, {**TINY, "agents.ppo.clip_range": 0.1})
-    result = run_cli("train", "ppo", "--resume", cwd=project)
-    assert "trained with other settings or data" in result.stderr
-    assert "training from the start" in result.stderr
+    messages = messages_of(capsys, "train", "ppo", "--resume", cwd=project)
+    assert "trained with other settings or data" in messages
+    assert "training from the start" in messages
 
 
 def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path):
