@@ -326,14 +326,14 @@ def test_changed_settings_are_never_resumed_from(built_small, tmp_path, capsys):
     assert "training from the start" in messages
 
 
-def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path):
+def test_normalisation_statistics_are_saved_and_restored(built_small, tmp_path, capsys):
     from evstation.config import load_settings
     from evstation.learning.station_env import PolicyController
 
     project = project_with(
         built_small, tmp_path, {"control.model_selection.validation_days": 0}
     )  # final: the last model
-    run_cli("train", "ppo", cwd=project)
+    messages_of(capsys, "train", "ppo", cwd=project)
     final = run_dir(project, "ppo") / "final"
     with open(final / "normalization.pkl", "rb") as stream:
         saved = pickle.load(stream)

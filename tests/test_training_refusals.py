@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import data_dir, results_dir, run_cli, run_cli_in_process, write_params
+from conftest import data_dir, main_in_process, results_dir, run_cli_in_process, write_params
 from evstation.config import apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.learning.agents import MODEL_CLASSES, linear_schedule
@@ -204,7 +204,7 @@ def test_schedules_stay_in_their_range():
     assert linear_schedule(3e-4)(-0.0076) == 0.0
 
 
-def test_a_budget_that_rollouts_do_not_divide_states_its_overshoot(built_small, tmp_path):
+def test_a_budget_that_rollouts_do_not_divide_states_its_overshoot(built_small, tmp_path, capsys):
     """300 steps in rollouts of 64: training ends at 320, says so, records it, and the learning rate
     of the last rollout (stable-baselines3's progress below 0 there) stays at the schedule's end, 0."""
     project = project_with(
@@ -216,7 +216,8 @@ def test_a_budget_that_rollouts_do_not_divide_states_its_overshoot(built_small, 
             "control.model_selection.validation_days": 0,
         },
     )
-    messages = run_cli("train", "ppo", cwd=project).stderr
+    assert main_in_process("train", "ppo", cwd=project) == 0  # its messages, in this process
+    messages = capsys.readouterr().err
     assert "rollouts of 64 steps end at step 320, 20 past the budget of 300 steps" in messages
     final = meta(run_dir(project, "ppo") / "final")
     assert (final["budget_timesteps"], final["trained_timesteps"], final["overshoot_timesteps"]) == (300, 320, 20)
