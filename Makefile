@@ -23,9 +23,10 @@ pipeline: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores all
 
 # The tests on every core (pytest-xdist): the suite is a few hundred tests around one long smoke
-# run of the whole pipeline, which then runs beside the others.
+# run of the whole pipeline, which then runs beside the others; `worksteal` lets an idle core take
+# the tests queued behind it (xdist's `load` leaves them waiting for the smoke run to end).
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n auto
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n auto --dist worksteal
 
 # The code's habits, as pyproject.toml configures them: ruff's rules and layout on the Python, snakefmt's
 # layout on the Snakefile and its rules. CI runs it before the tests: seconds, where the tests take minutes.
