@@ -175,6 +175,10 @@ class Checkpoint:
     def normalization(self) -> Path:
         return self.folder / NORMALIZATION_FILE
 
+    def meta(self) -> dict:
+        """What the checkpoint records of itself: its settings, data, counters, and what the run added."""
+        return json.loads((self.folder / META_FILE).read_text())
+
     @property
     def replay_buffer(self) -> Path | None:
         path = self.folder / REPLAY_FILE

@@ -37,11 +37,21 @@ def episode_means(model, normalization, env, deterministic: bool = True) -> dict
     """The policy through `env`'s episode (a `LearnerEnv`): its mean learning reward per step
     ("reward") and the mean of each of the reward's terms; observations normalised with the
     training statistics, which this does not update."""
+
+    def act(observation: np.ndarray) -> np.ndarray:
+        action, _ = model.predict(normalization.normalize_obs(observation[None, :]), deterministic=deterministic)
+        return np.asarray(action[0])
+
+    return acted_means(env, act)
+
+
+def acted_means(env, act) -> dict[str, float]:
+    """`act` (an observation -> an action) through `env`'s episode: the mean learning reward per step
+    ("reward") and the mean of each of the reward's terms."""
     observation, _ = env.reset()
     totals, steps, done = dict.fromkeys(["reward", *REWARD_COMPONENTS], 0.0), 0, False
     while not done:
-        action, _ = model.predict(normalization.normalize_obs(observation[None, :]), deterministic=deterministic)
-        observation, _, terminated, truncated, info = env.step(np.asarray(action[0]))
+        observation, _, terminated, truncated, info = env.step(act(observation))
         totals["reward"] += info["reward_unscaled"]
         for name, value in info["reward_components"].items():
             totals[name] += value
@@ -63,12 +73,8 @@ def start_score(settings: Settings, folder: Path, start: str) -> float:
         overrides["control.action_space"] = "aggregated"  # any start is that start, whatever its action space
     plain = apply_overrides(settings, overrides)
     env = make_learner_env(plain, folder, window="validation")
-    env.reset()
-    zero, total, steps, done = np.zeros(env.action_space.shape), 0.0, 0, False
-    while not done:
-        _, _, terminated, truncated, info = env.step(zero)
-        total, steps, done = total + info["reward_unscaled"], steps + 1, terminated or truncated
-    return total / steps
+    zero = np.zeros(env.action_space.shape)
+    return acted_means(env, lambda observation: zero)["reward"]
 
 
 def reference_scores(settings: Settings, folder: Path) -> dict[str, float]:

@@ -51,7 +51,6 @@ from . import agents, run_state
 from .checkpoints import (
     CURVE_FILE,
     DAMAGED,
-    META_FILE,
     OTHER_SETTINGS,
     Checkpoint,
     CheckpointStore,
@@ -154,7 +153,7 @@ def settings_differences(trained: dict, now: dict) -> list[str]:
 
 def check_trained_under(checkpoint: Checkpoint, settings: Settings, agent: str, seed: int, data_folder: Path) -> None:
     """Refuse (one line) a model trained under other parameters or on other training data than now."""
-    meta = json.loads((checkpoint.folder / META_FILE).read_text())
+    meta = checkpoint.meta()
     recorded = meta.get("settings")
     if recorded is None:  # recorded before checkpoints held their settings
         if meta.get("fingerprint") != run_fingerprint(settings, agent, seed, data_folder):

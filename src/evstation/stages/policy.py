@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from ..config import Settings
 from ..control.peak_shaving import with_tuned_residual
 from ..errors import DataError
 from ..forecast.forecaster import forecast_record
-from ..learning.checkpoints import META_FILE, CheckpointStore
+from ..learning.checkpoints import CheckpointStore
 from ..learning.station_env import PolicyController, residual_planner
 from ..learning.training import check_seed, check_trained_under, check_writable, run_folder
 from .records import run_controller
@@ -75,7 +74,7 @@ def evaluate_policy(
             # the controller the policy corrects, or moves (`es`: the rule its registry entry reads)
             "start": entry.after[0] if entry.after else settings.control.residual,
             # model selection's scores: the start's, the kept model's, the controllers' it may start from
-            "validation": json.loads((chosen.folder / META_FILE).read_text()).get("validation"),
+            "validation": chosen.meta().get("validation"),
             "forecast": forecast_record(settings.forecast),
         },
     )
