@@ -60,21 +60,13 @@ def forecast_of(controller: str, record: dict) -> str | None:
     return NO_FORECAST
 
 
-def _seeds_forecast(controller: str, records: list[dict]) -> str | None:
-    """The seeds' forecast: the one they share, or each named where they differ (none is left out)."""
-    kinds = list(dict.fromkeys(forecast_of(controller, record) for record in records))
-    if kinds == [None]:
+def _seeds_value(values) -> str | None:
+    """What the seeds' records say: the one value they share, or each named where they differ (none is
+    left out, a record that does not say shown n/a); None where no record says."""
+    distinct = list(dict.fromkeys(values))
+    if distinct == [None]:
         return None
-    return " / ".join(kind or "n/a" for kind in kinds)
-
-
-def _seeds_start(records: list[dict]) -> str | None:
-    """The controller the seeds start from (their record's `start`), each named where they differ; None
-    where no record says (records written before they carried it)."""
-    starts = list(dict.fromkeys(record.get("start") for record in records))
-    if starts == [None]:
-        return None
-    return " / ".join(str(start or "n/a") for start in starts)
+    return " / ".join(str(value or "n/a") for value in distinct)
 
 
 def _again(command: str, settings: Settings) -> str:
@@ -103,7 +95,8 @@ def load_entries(settings: Settings, metrics_dir: Path) -> list[Entry]:
         ]
         if records:
             steps = tuple(record.get("model_steps") for record in records)
-            forecast, start = _seeds_forecast(agent, records), _seeds_start(records)
+            forecast = _seeds_value(forecast_of(agent, record) for record in records)
+            start = _seeds_value(record.get("start") for record in records)
             entries += [
                 Entry(
                     agent, split, {k: [_scalar(r[split].get(k)) for r in records] for k in KPIS}, steps, forecast, start
