@@ -167,3 +167,27 @@ def test_model_selection_writes_the_validation_score_and_keeps_the_best(built_sm
     curve = pd.read_csv(results_dir(project) / "curves" / "ppo_seed0.csv")
     logged = curve["validation_score"].dropna().tolist()
     assert logged == pytest.approx([row["score"] for row in scores])
+
+
+@pytest.mark.parametrize("controller", ["least_laxity", "nothing"])
+def test_skipping_citylearns_charger_feedback_leaves_the_record_as_it_was(small, monkeypatch, controller):
+    """CityLearn's per-charger action diagnostics are not recorded (a third of its step): the
+    simulation's record is the same, column for column, as with them recorded."""
+    from evstation.control.rules import LeastLaxity
+    from evstation.simulation import citylearn_env
+
+    settings, folder = small
+
+    def record(feedback: bool) -> pd.DataFrame:
+        monkeypatch.setattr(citylearn_env, "RECORD_CHARGER_FEEDBACK", feedback)
+        policy = AsksForNothing(settings) if controller == "nothing" else LeastLaxity.from_settings(settings)
+        return simulate(settings, folder, policy, progress=False)
+
+    from citylearn.internal.building_ops import BuildingOpsService
+
+    with_feedback = record(True)
+    assert BuildingOpsService._record_charger_action_feedback is not citylearn_env._not_recorded
+    without = record(False)
+    assert BuildingOpsService._record_charger_action_feedback is citylearn_env._not_recorded
+    pd.testing.assert_frame_equal(with_feedback, without, check_exact=True)
+    assert with_feedback["ev_kwh"].sum() > 0
