@@ -17,6 +17,7 @@ The tests work on copies of one small repository, built and checked once (confte
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -52,14 +53,18 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
-def snakemake(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+def snakemake_env(project: Path, **env: str) -> dict[str, str]:
     from test_frontends import BIN
 
     path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    return {**os.environ, **tool_env(), "PATH": path, "DVC_SITE_CACHE_DIR": str(project / ".dvc-site"), **env}
+
+
+def snakemake(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["snakemake", "--cores", "1", *args],
         cwd=project,
-        env={**os.environ, **tool_env(), "PATH": path, "DVC_SITE_CACHE_DIR": str(project / ".dvc-site"), **env},
+        env=snakemake_env(project, **env),
         capture_output=True,
         text=True,
     )
@@ -195,3 +200,43 @@ def test_dvc_keeps_the_good_datasets_when_the_build_refuses_an_input_file(projec
     assert result.returncode != 0 and "Running stage 'build_dataset-mall'" in output, output[-3000:]
     assert "energy_price_train.csv" in output
     assert digests(data_dir(project)) == before
+
+
+def test_two_snakemake_runs_without_snakemakes_own_lock_write_one_record_once(project):
+    """Two `snakemake --nolock` runs of the same baseline at once: the one that comes second is refused,
+    before any job where its start finds the job's lock taken, or by the job's command where it passed
+    that check first (`--no-hooks`), and removes nothing; the first run ends with its record whole and
+    Snakemake's own record of it complete: nothing left to run."""
+    import signal
+
+    from test_locking import stopped_process
+
+    first = subprocess.Popen(
+        ["snakemake", "--cores", "1", "--nolock", "--forcerun", "baseline", "--", BASELINE],
+        cwd=project,
+        env=snakemake_env(project, EVSTATION_PAUSE_AT="record-staged"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    command = None
+    try:
+        command = stopped_process("baseline", project)  # the first run's command, holding its lock
+        at_start = snakemake(project, "--nolock", "--forcerun", "baseline", "--", BASELINE)
+        assert at_start.returncode != 0 and "rule baseline:" not in at_start.stdout + at_start.stderr
+        assert "snakemake: being written or read by another run: " in at_start.stderr, at_start.stderr[-3000:]
+        in_the_job = snakemake(project, "--nolock", "--no-hooks", "--forcerun", "baseline", "--", BASELINE)
+        output = in_the_job.stdout + in_the_job.stderr
+        assert in_the_job.returncode != 0 and "returned non-zero exit status 2" in output, output[-3000:]
+        assert f"is being written by another run (pid {command})" in output, output[-3000:]
+    finally:
+        if command is not None:
+            os.kill(command, signal.SIGCONT)
+        else:
+            first.kill()
+        output, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, output[-3000:]
+    record = json.loads((project / BASELINE).read_text())
+    assert record["controller"] == "uncontrolled"
+    dry = snakemake(project, "-n", "--", BASELINE)
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]

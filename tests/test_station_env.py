@@ -191,3 +191,28 @@ def test_skipping_citylearns_charger_feedback_leaves_the_record_as_it_was(small,
     assert BuildingOpsService._record_charger_action_feedback is citylearn_env._not_recorded
     pd.testing.assert_frame_equal(with_feedback, without, check_exact=True)
     assert with_feedback["ev_kwh"].sum() > 0
+
+
+def test_citylearns_ev_time_bounds_computed_once_per_building_are_the_bounds_it_computes(small, monkeypatch):
+    """The departure and arrival-time observations' bounds, computed once per building instead of once
+    per charger key: the same observation spaces, limits and observations."""
+    from evstation.simulation import citylearn_env
+
+    settings, folder = small
+
+    def built(once: bool) -> dict:
+        monkeypatch.setattr(citylearn_env, "EV_TIME_BOUNDS_ONCE", once)
+        env = citylearn_env.make_station_env(settings, folder)
+        observations, _ = env.reset()
+        building = env.buildings[0]
+        return {
+            "spaces": [(space.low.tolist(), space.high.tolist()) for space in env.observation_space],
+            "limits": building.non_periodic_normalized_observation_space_limits,
+            "periodic": building.periodic_normalized_observation_space_limits,
+            "observations": np.asarray(observations).tolist(),
+        }
+
+    computed_per_key = built(False)
+    assert built(True) == computed_per_key
+    names = [name for name in computed_per_key["limits"][1] if "departure_time" in name]
+    assert names, "the small station's chargers have departure-time observations"

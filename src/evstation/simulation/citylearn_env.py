@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,10 @@ def make_station_env(settings, folder: Path, *, without_solar: bool = False):
 
 
 # CityLearn 3 records at every step, for every charger, the action it was asked for, what its limits left
-# of it and why: diagnostics for its entity interface, which no record of this project reads, and about
-# 40 % of a full-size step (1,000 steps at 128 chargers: 20.9 s with them, 12.3 s without, the same
-# flows). Left unrecorded; tests/test_station_env.py checks a simulation's record is the same either way.
+# of it and why: diagnostics for its entity interface, which no record of this project reads (1,000 steps
+# of random actions at 128 chargers: 20.9 s with them, 12.3 s without, the same flows; the pipeline's
+# without-solar year 490 -> 251 s). Left unrecorded; tests/test_station_env.py checks a simulation's
+# record is the same either way.
 RECORD_CHARGER_FEEDBACK = False
 CHARGER_FEEDBACK_RECORDERS = ("_record_charger_action_feedback", "_record_charger_post_apply_feedback")
 _recorders: dict = {}
@@ -62,10 +64,46 @@ def _not_recorded(*_args, **_kwargs) -> None:
     return None
 
 
+# CityLearn 3 bounds each charger's departure and arrival-time observations by a scan of every charger's
+# whole session series, once per observation key: chargers x chargers scans, ten times over while it
+# builds an environment (10 of its 12.6 s at 128 chargers). The bound depends only on which of the two
+# times the key names and the episode's length, so it is computed once per building for each (the same
+# bounds and observations: tests/test_station_env.py).
+EV_TIME_BOUNDS_ONCE = True
+
+
+def _ev_time_high_limit_once_per_building(compute):
+    bounds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def high_limit(building, key: str) -> float:
+        try:  # as CityLearn reads it: no episode yet while the building is being built
+            episode_steps = building.episode_tracker.episode_time_steps
+        except (AttributeError, TypeError):
+            episode_steps = None
+        chargers = tuple(id(charger) for charger in building.electric_vehicle_chargers or ())
+        names = ("departure_time" in key, "estimated_arrival_time" in key, episode_steps, chargers)
+        known = bounds.setdefault(building, {})
+        if names not in known:
+            known[names] = compute(building, key)
+        return known[names]
+
+    high_limit.computes = compute
+    return high_limit
+
+
+def _set_ev_time_bounds(once: bool) -> None:
+    from citylearn.building import Building
+
+    current = Building._ev_time_observation_high_limit
+    compute = getattr(current, "computes", current)
+    Building._ev_time_observation_high_limit = _ev_time_high_limit_once_per_building(compute) if once else compute
+
+
 def _citylearn(schema, **overrides):
     from citylearn.citylearn import CityLearnEnv
 
     _set_charger_feedback(RECORD_CHARGER_FEEDBACK)
+    _set_ev_time_bounds(EV_TIME_BOUNDS_ONCE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=DeprecationWarning)
         return CityLearnEnv(schema, central_agent=True, offline=True, **overrides)
