@@ -113,11 +113,12 @@ def scenario_tables(table: pd.DataFrame, params: Path, results_dir: Path) -> str
             for name in order
         }
         agents = [name for name in AGENT_ORDER if name in rows_shown]
-        if len(agents) > 1 and len({rows_shown[name] for name in agents}) == 1:  # identical agents: one row
-            rows_shown = {
-                **{name: row for name, row in rows_shown.items() if name not in agents},
-                f"{', '.join(agents)} (each)": rows_shown[agents[0]],
-            }
+        alike: dict[tuple, list[str]] = {}  # agents with identical rows: one row
+        for name in agents:
+            alike.setdefault(rows_shown[name], []).append(name)
+        rows_shown = {name: row for name, row in rows_shown.items() if name not in agents}
+        for row, names in alike.items():
+            rows_shown[f"{', '.join(names)} (each)" if len(names) > 1 else names[0]] = row
         shown = pd.DataFrame(
             [[name, *row] for name, row in rows_shown.items()],
             columns=["controller", "runs", *(label for label, _ in COLUMNS.values())],
