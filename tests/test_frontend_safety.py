@@ -207,9 +207,7 @@ def test_two_snakemake_runs_without_snakemakes_own_lock_write_one_record_once(pr
     before any job where its start finds the job's lock taken, or by the job's command where it passed
     that check first (`--no-hooks`), and removes nothing; the first run ends with its record whole and
     Snakemake's own record of it complete: nothing left to run."""
-    import signal
-
-    from test_locking import stopped_process
+    from test_locking import let_it_finish, stopped_process
 
     first = subprocess.Popen(
         ["snakemake", "--cores", "1", "--nolock", "--forcerun", "baseline", "--", BASELINE],
@@ -230,11 +228,7 @@ def test_two_snakemake_runs_without_snakemakes_own_lock_write_one_record_once(pr
         assert in_the_job.returncode != 0 and "returned non-zero exit status 2" in output, output[-3000:]
         assert f"is being written by another run (pid {command})" in output, output[-3000:]
     finally:
-        if command is not None:
-            os.kill(command, signal.SIGCONT)
-        else:
-            first.kill()
-        output, _ = first.communicate(timeout=300)
+        output = let_it_finish(first, command)
     assert first.returncode == 0, output[-3000:]
     record = json.loads((project / BASELINE).read_text())
     assert record["controller"] == "uncontrolled"

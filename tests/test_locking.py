@@ -152,6 +152,17 @@ def stopped_process(command_word: str, cwd: Path, timeout_s: float = 180.0) -> i
     raise AssertionError(f"no {command_word} stopped at its pause point in {cwd}")
 
 
+def let_it_finish(run: subprocess.Popen, stopped: int | None, timeout_s: float = 300.0) -> str:
+    """Let `run` finish: its command `stopped` at its pause point continues (SIGCONT), or, where it never
+    got there (None), the run is killed; its output."""
+    if stopped is not None:
+        os.kill(stopped, signal.SIGCONT)
+    else:
+        run.kill()
+    output, _ = run.communicate(timeout=timeout_s)
+    return output
+
+
 def test_snakemake_and_dvc_started_together_build_the_datasets_once(tmp_path):
     """Both front ends asked for the same datasets at once: the run that comes second is refused."""
     from test_frontends import BIN, copy_repository, git_commit
@@ -183,11 +194,7 @@ def test_snakemake_and_dvc_started_together_build_the_datasets_once(tmp_path):
         assert dvc.returncode != 0
         assert f"data/mall/citylearn is being written by another run (pid {build})" in dvc.stdout + dvc.stderr
     finally:
-        if build is not None:
-            os.kill(build, signal.SIGCONT)
-        else:
-            snakemake.kill()
-        output, _ = snakemake.communicate(timeout=300)
+        output = let_it_finish(snakemake, build)
     assert snakemake.returncode == 0, output[-3000:]
     assert check_built_together(data_dir(project)) is not None
     assert (results_dir(project) / "dataset" / "summary.json").is_file()

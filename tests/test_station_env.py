@@ -171,8 +171,10 @@ def test_model_selection_writes_the_validation_score_and_keeps_the_best(built_sm
 
 @pytest.mark.parametrize("controller", ["least_laxity", "nothing"])
 def test_skipping_citylearns_charger_feedback_leaves_the_record_as_it_was(small, monkeypatch, controller):
-    """CityLearn's per-charger action diagnostics are not recorded (a third of its step): the
-    simulation's record is the same, column for column, as with them recorded."""
+    """CityLearn's per-charger action diagnostics are not recorded (src/evstation/simulation/citylearn_env.py):
+    the simulation's record is the same, column for column, as with them recorded."""
+    from citylearn.internal.building_ops import BuildingOpsService
+
     from evstation.control.rules import LeastLaxity
     from evstation.simulation import citylearn_env
 
@@ -182,8 +184,6 @@ def test_skipping_citylearns_charger_feedback_leaves_the_record_as_it_was(small,
         monkeypatch.setattr(citylearn_env, "RECORD_CHARGER_FEEDBACK", feedback)
         policy = AsksForNothing(settings) if controller == "nothing" else LeastLaxity.from_settings(settings)
         return simulate(settings, folder, policy, progress=False)
-
-    from citylearn.internal.building_ops import BuildingOpsService
 
     with_feedback = record(True)
     assert BuildingOpsService._record_charger_action_feedback is not citylearn_env._not_recorded

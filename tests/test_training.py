@@ -108,12 +108,18 @@ def test_critic_warmup_holds_the_actor_at_the_rule_while_the_critic_learns(built
     assert actor_moved == (warmup == 0)
 
 
+def messages_of(capsys, *args: str, cwd: Path) -> str:
+    """`evstation ARGS` in this process, which must succeed: its messages (the command's own process,
+    exits and kills are tested as processes elsewhere)."""
+    assert main_in_process(*args, cwd=cwd) == 0
+    return capsys.readouterr().err
+
+
 @pytest.mark.parametrize("agent", ["a2c", "sac", "ppo"])
 def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, capsys, agent):
     """In this process (the command's own messages and exits are tested as processes elsewhere)."""
     project = project_with(built_small, tmp_path)
-    assert main_in_process("train", agent, cwd=project) == 0
-    messages = capsys.readouterr().err
+    messages = messages_of(capsys, "train", agent, cwd=project)
     # params' `training.device: auto`: the GPU on a machine with one (tests/test_gpu.py), else the CPU
     expected_device = "cuda" if torch.cuda.is_available() else "cpu"
     assert f"training on {expected_device} (" in messages and "fast environments" in messages
@@ -134,7 +140,7 @@ def test_agent_trains_with_checkpoints_and_evaluates(built_small, tmp_path, caps
     assert "validation_score" in curve[0].split(",") and "reward_station_mean" in curve[0].split(",")
     assert len(curve) >= 3
 
-    assert main_in_process("train", agent, "--eval-only", cwd=project) == 0
+    messages_of(capsys, "train", agent, "--eval-only", cwd=project)
     record = json.loads((results_dir(project) / "metrics" / f"{agent}_seed0.json").read_text())
     assert record["model_steps"] == selection["best_timesteps"]
     for split in ("train", "eval"):
@@ -293,13 +299,6 @@ def test_a_run_killed_at_chosen_points_and_resumed_ends_byte_identical(built_sma
     resumed_run, whole_run = folder_bytes(run_dir(killed, agent)), folder_bytes(run_dir(whole, agent))
     assert "final/run_state.pkl" not in whole_run and any(name.endswith("run_state.pkl") for name in whole_run)
     assert_same_files(resumed_run, whole_run)  # model, normalisation, replay buffer, run state, meta
-
-
-def messages_of(capsys, *args: str, cwd: Path) -> str:
-    """`evstation ARGS` in this process, which must succeed: its messages (the command's own process,
-    exits and kills are tested as processes elsewhere)."""
-    assert main_in_process(*args, cwd=cwd) == 0
-    return capsys.readouterr().err
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous(built_small, tmp_path, capsys):

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import data_dir, main_in_process, results_dir, run_cli_in_process, write_params
+from conftest import data_dir, results_dir, run_cli_in_process, write_params
 from evstation.config import apply_overrides, load_settings
 from evstation.errors import DataError
 from evstation.learning.agents import MODEL_CLASSES, linear_schedule
-from test_training import TINY, folder_bytes, meta, periodic, project_with, run_dir
+from test_training import TINY, folder_bytes, messages_of, meta, periodic, project_with, run_dir
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +216,7 @@ def test_a_budget_that_rollouts_do_not_divide_states_its_overshoot(built_small, 
             "control.model_selection.validation_days": 0,
         },
     )
-    assert main_in_process("train", "ppo", cwd=project) == 0  # its messages, in this process
-    messages = capsys.readouterr().err
+    messages = messages_of(capsys, "train", "ppo", cwd=project)
     assert "rollouts of 64 steps end at step 320, 20 past the budget of 300 steps" in messages
     final = meta(run_dir(project, "ppo") / "final")
     assert (final["budget_timesteps"], final["trained_timesteps"], final["overshoot_timesteps"]) == (300, 320, 20)
