@@ -15,6 +15,7 @@ from conftest import results_dir, run_cli_in_process, write_params
 from evstation.control.knobs import KNOB_NAMES
 from evstation.learning import training
 from evstation.learning.agents import MODEL_CLASSES
+from evstation.learning.es import MEASURE
 from evstation.learning.knob_policy import PARAMETERS, LinearKnobPolicy
 
 # a few generations of a few candidates on the small station's one training "month" (its 5 training days)
@@ -81,6 +82,13 @@ def test_train_and_evaluate_es_write_a_learners_records(built_small, tmp_path):
     for split in ("train", "eval"):
         assert record[split]["ev_satisfaction_pct"] == 100.0 and record[split]["bill_pen"] > 0
         assert (results_dir(project) / "timeseries" / f"es_seed0_{split}.csv").is_file()
+    # its validation scores beside its start's (the knobs' zero: 0) and the planner's, on the same days in the
+    # same terms, so that the report can place them
+    validation = record["validation"]
+    assert validation["measure"] == MEASURE and validation["start_score"] == 0.0
+    assert list(validation["references"]) == ["least_laxity", "peak_shaving", "mpc"]
+    assert validation["references"]["peak_shaving"] == 0.0
+    assert validation["references"]["least_laxity"] != 0.0 and validation["references"]["mpc"] != 0.0
 
 
 def test_zero_parameters_are_zero_knobs():

@@ -521,7 +521,7 @@ def test_learning_curves_draw_the_rule_and_the_optimum_beside_the_validation_sco
     timeseries = two_scenarios / "scenarios" / "mall" / "timeseries" / "oracle_train.csv"
     timeseries.parent.mkdir(parents=True)
     pd.DataFrame({"learning_reward": [-1.0] * 24 + [-0.004] * 48}).to_csv(timeseries, index=False)
-    references = reference_scores(two_scenarios, settings, "mall", runs)
+    references = reference_scores(two_scenarios, settings, "mall", "ppo", dict(enumerate(runs)))
     assert references == {
         "least_laxity (residual rule: step 0)": pytest.approx(-0.02),
         "oracle (same 2 days of its year run)": pytest.approx(-0.004),
@@ -619,6 +619,51 @@ def test_the_report_says_what_model_selection_saw(tmp_path):
         ["ppo", "0", "-0.00100", "-0.02000 (step 26,000)", "-0.03000", "0", "-0.00400", "-0.00100", "+0.00050"],
         ["ppo", "1", "-0.00100", "-0.00050 (step 26,000)", "-0.01000", "26,000", "n/a", "n/a", "n/a"],
         ["ppo", "2", "-0.00100", "-0.00200 (step 51,000)", "-0.00200", "0", "n/a", "n/a", "n/a"],
+    ]
+
+
+ES_MEASURE = "share of the rule's cost saved"  # as learning/es.py records it
+
+
+def test_es_is_reported_in_its_own_terms_beside_the_planners_score(tmp_path):
+    """`es` scores a policy by the share of the rule's cost it saves, not by the learning reward: its own
+    table, its own axis, and its start's and the planner's scores on the same days, as its records keep them."""
+    records = bill_records()
+    for seed, mpc_score in enumerate((0.005, 0.004, 0.006)):
+        references = {"least_laxity": -0.2, "peak_shaving": 0.0, "mpc": mpc_score}
+        validation = {"references": references, "measure": ES_MEASURE}
+        records[f"es_seed{seed}"] = {**record("es", 985.0, bill_pen=399_000.0), "validation": validation}
+    write_records(tmp_path, "mall_mt3", records)
+    curves = tmp_path / "scenarios" / "mall_mt3" / "curves"
+    curves.mkdir()
+    for seed in range(3):
+        pd.DataFrame(
+            {"timesteps": [700, 1400], "reward_mean": [0.001, 0.002], "validation_score": [0.0, 0.002 + seed / 1000]}
+        ).to_csv(curves / f"es_seed{seed}.csv", index=False)
+    settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
+    runs = {seed: validation_scores(tmp_path, "mall_mt3", "es", seed) for seed in range(3)}
+    assert reference_scores(tmp_path, settings, "mall_mt3", "es", runs) == {
+        "its start (0: scores are relative to it)": 0.0,
+        "mpc (same days)": pytest.approx(0.005),  # the seeds' median
+    }
+    write_report(settings, tmp_path, tmp_path / "report")
+    text = (tmp_path / "report" / "comparison.md").read_text()
+    assert "### What model selection saw (validation score: learning reward per step" not in text  # no ppo scores
+    section = text.split(f"### What model selection saw (validation score: {ES_MEASURE} ")[1].split("###")[0]
+    assert "step 0 is its start's score (the rule it moves)" in section
+    header = next(cells(line) for line in section.splitlines() if line.startswith("| agent"))
+    assert header[-3:] == ["least_laxity", "peak_shaving", "mpc"]
+    rows = [cells(line) for line in section.splitlines() if line.startswith("| es")]
+    assert rows[2] == [
+        "es",
+        "2",
+        "+0.00000",
+        "+0.00400 (step 1,400)",
+        "+0.00400",
+        "1,400",
+        "-0.20000",
+        "+0.00000",
+        "+0.00600",
     ]
 
 

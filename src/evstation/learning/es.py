@@ -13,7 +13,10 @@ training seed) starts at zero parameters - the rule - with step size `sigma0`.
 Model selection as the other learners': every `select_every_generations` generations (and after the
 last) the search's mean runs on the validation days, and the best so far is kept; its score is the
 rule's cost there less the policy's, relative to the rule's (0: the rule, which is scored first and
-kept unless a policy beats it). The kept policy is `final/policy.json`.
+kept unless a policy beats it). The kept policy is `final/policy.json`. So that a reader can place a
+score, the controllers a policy may start from (the least-laxity rule, the tuned rule, the planner:
+learning/selection.py's `STARTS`) are scored once on the same days in the same terms (the tuned rule's
+is the knobs' zero, 0 up to the knob rule's rounding) and the record keeps them (`references`).
 
 Checkpoints: after every generation the whole search (CMA-ES's state, its random generator, the
 generation, the best so far, the curve's rows) is written as a periodic checkpoint of the run, staged
@@ -53,11 +56,12 @@ from ..simulation.observer import StationObserver, state_from_fast_env
 from . import training
 from .checkpoints import CURVE_FILE, Checkpoint, CheckpointStore, canonical_pickle
 from .knob_policy import PARAMETERS, POLICY_FILE, KnobPolicyController, LinearKnobPolicy, knob_features
-from .selection import SELECTION_FILE
+from .selection import SELECTION_FILE, start_controller, starts_known
 from .station_env import unreadable, validation_start_step
 
 log = logging.getLogger(__name__)
 SEARCH_FILE = "search.pkl"
+MEASURE = "share of the rule's cost saved"  # what es's validation scores are (the other learners': reward per step)
 CURVE_COLUMNS = ("timesteps", "generation", "fitness_best", "fitness_mean", "reward_mean", "validation_score")
 
 
@@ -108,12 +112,20 @@ class KnobRunner:
         self.rule = knob_rule(settings)
 
     def run(self, policy: LinearKnobPolicy, window: Window) -> Outcome:
-        env, rule = self.env, self.rule
+        rule = self.rule
+        return self.run_acting(lambda state: rule.act_with(policy.knobs(knob_features(state, rule)), state), window)
+
+    def run_controller(self, controller, window: Window) -> Outcome:
+        """Any controller of the package (a rule, the planner) through the window, as the stages run it."""
+        return self.run_acting(lambda state: controller.act({}, state.step, state), window)
+
+    def run_acting(self, act, window: Window) -> Outcome:
+        """`act` (a station state -> the simulator's action) through the window."""
+        env = self.env
         env.reset(options={"start_step": window.start})
         bill_pen = co2_kg = unmet_kwh = 0.0
         for step in range(window.start, window.end):
-            state = state_from_fast_env(self.observer, env)
-            env.step(rule.act_with(policy.knobs(knob_features(state, rule)), state))
+            env.step(act(state_from_fast_env(self.observer, env)))
             import_kwh = max(env.last_flows.net_kwh, 0.0)
             bill_pen += import_kwh * float(env.data.pricing[step]) + env.last_demand_charge_pen
             co2_kg += import_kwh * float(env.data.carbon_intensity[step])
@@ -141,6 +153,7 @@ class SearchState:
     best_generation: int = 0
     curve_rows: list = field(default_factory=list)
     scores: list = field(default_factory=list)
+    references: dict = field(default_factory=dict)  # the starts' validation scores, scored once
 
     # `cmaes` pickles its optimizer without its random generator (an unpickled one draws from a fresh,
     # unseeded one) and its covariance as a triangle: both are carried here whole, so a resumed search
@@ -160,6 +173,7 @@ class Search:
     """The CMA-ES search of one seed on the training year; see the module's docstring."""
 
     def __init__(self, settings: Settings, folder: Path, seed: int):
+        self.settings, self.folder = settings, folder
         self.options, self.seed, self.objective = settings.agents.es, seed, settings.objective
         self.runner = KnobRunner(settings, folder)
         steps = self.runner.observer.steps
@@ -218,6 +232,17 @@ class Search:
         """The rule's cost on the validation days less the policy's, over the rule's (0: the rule)."""
         return -self.fitness(parameters, [self.validation])
 
+    def reference_scores(self) -> dict[str, float]:
+        """The validation scores, in the policy's terms, of the controllers a policy may start from."""
+        rule, penalty = [self.rule_outcome(self.validation)], self.options.unmet_penalty_per_kwh
+        scores = {}
+        for start in starts_known(self.settings):
+            controller = start_controller(self.settings, self.folder, start)
+            outcome = self.runner.run_controller(controller, self.validation)
+            scores[start] = 0.0 - relative_cost([outcome], rule, self.objective, penalty)  # 0.0, never -0.0
+            log.info("es: %s scores %+.5f on the validation days", start, scores[start])
+        return scores
+
     def select(self, state: SearchState, parameters: np.ndarray) -> float:
         """Score `parameters` on the validation days at this point of the search; keep them if the best."""
         score = 0.0 if not np.any(parameters) else self.score(parameters)  # zero: the rule, 0 by definition
@@ -262,7 +287,13 @@ def _save_generation(store: CheckpointStore, state: SearchState) -> None:
 
 
 def _write_selection(run_folder: Path, state: SearchState) -> None:
-    record = {"best_score": state.best_score, "best_timesteps": state.best_timesteps, "scores": state.scores}
+    record = {
+        "best_score": state.best_score,
+        "best_timesteps": state.best_timesteps,
+        "scores": state.scores,
+        "references": state.references,
+        "measure": MEASURE,
+    }
     write_json_atomically(run_folder / SELECTION_FILE, record)
 
 
@@ -301,6 +332,7 @@ def _start_or_resume(run: Run, search: Search, agent: str, seed: int, resume: bo
     run.store.clear()
     state = search.start()
     if search.validation is not None:
+        state.references = search.reference_scores()
         search.select(state, state.best_parameters)  # the rule, scored first: a policy must beat it
         _write_selection(run.folder, state)
     return state
@@ -340,7 +372,8 @@ def _save_final(run: Run, search: Search, state: SearchState) -> Checkpoint:
                 "start_score": state.scores[0]["score"] if state.scores else None,
                 "kept_score": state.best_score,
                 "kept_timesteps": state.best_timesteps,
-                "references": {},
+                "references": state.references,
+                "measure": MEASURE,
             },
         },
     )

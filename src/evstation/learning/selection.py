@@ -9,9 +9,10 @@ score is the mean learning reward per step there. The best-scoring model so far 
 `selection.json` beside it keeps every score, so a resumed run goes on comparing against the best
 of the interrupted one. The untrained policy is scored too (step 0): training must beat it.
 
-So that a reader can place a score, the controllers a policy may start from are scored once on the
-same window with the same reward (`references`: the least-laxity rule, the tuned threshold rule where
-the run knows its tuning, the planner), and the record carries them.
+So that a reader can place a score, the controllers a policy may start from (`STARTS`) are scored once
+on the same window with the same reward (`references`: the least-laxity rule, the tuned threshold rule
+where the run knows its tuning, the planner), and the record carries them with what its scores measure
+(`measure`: the learner `es` scores otherwise, learning/es.py).
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from ..config import REWARD_COMPONENTS, Settings, apply_overrides
+from ..control.rules import Controller
 from ..files import write_json_atomically
+from ..problem.actions import residual_rule
 from .checkpoints import CheckpointStore
-from .station_env import make_learner_env
+from .station_env import make_learner_env, residual_planner
 
 log = logging.getLogger(__name__)
 SELECTION_FILE = "selection.json"
+STARTS = ("least_laxity", "peak_shaving", "mpc")  # the controllers a policy may start from (`control.residual`)
+REWARD_MEASURE = "learning reward per step"  # what a validation score is, for the stable-baselines3 learners
 
 
 def episode_means(model, normalization, env, deterministic: bool = True) -> dict[str, float]:
@@ -65,22 +70,36 @@ def validation_score(model, normalization, env) -> float:
     return episode_means(model, normalization, env)["reward"]
 
 
-def start_score(settings: Settings, folder: Path, start: str) -> float:
-    """The validation score of the controller `start` (a `control.residual`): the zero correction of it,
-    unguarded, through the validation window of the training data in `folder`."""
+def starts_known(settings: Settings) -> list[str]:
+    """The starts a run can score: the tuned threshold rule only where the run knows its tuning."""
+    return [start for start in STARTS if start != "peak_shaving" or settings.control.residual_tuning]
+
+
+def start_settings(settings: Settings, start: str) -> Settings:
+    """`settings` with the policy correcting `start`, unguarded: its zero correction is `start` itself."""
     overrides = {"control.residual": start, "control.peak_guard": False}
     if settings.control.action_space == "knobs":  # the knobs move peak_shaving alone; a zero correction of
         overrides["control.action_space"] = "aggregated"  # any start is that start, whatever its action space
-    plain = apply_overrides(settings, overrides)
-    env = make_learner_env(plain, folder, window="validation")
+    return apply_overrides(settings, overrides)
+
+
+def start_controller(settings: Settings, folder: Path, start: str) -> Controller:
+    """The controller `start` itself, the planner planning on the training data in `folder`."""
+    plain = start_settings(settings, start)
+    return residual_rule(plain, residual_planner(plain, folder))
+
+
+def start_score(settings: Settings, folder: Path, start: str) -> float:
+    """The validation score of the controller `start` (a `control.residual`): the zero correction of it,
+    unguarded, through the validation window of the training data in `folder`."""
+    env = make_learner_env(start_settings(settings, start), folder, window="validation")
     zero = np.zeros(env.action_space.shape)
     return acted_means(env, lambda observation: zero)["reward"]
 
 
 def reference_scores(settings: Settings, folder: Path) -> dict[str, float]:
     """The validation scores of the controllers a policy may start from (the module's docstring)."""
-    starts = ["least_laxity", *(["peak_shaving"] if settings.control.residual_tuning else []), "mpc"]
-    return {start: start_score(settings, folder, start) for start in starts}
+    return {start: start_score(settings, folder, start) for start in starts_known(settings)}
 
 
 class ModelSelection(BaseCallback):
@@ -121,6 +140,7 @@ class ModelSelection(BaseCallback):
             "kept_score": self.record["best_score"],
             "kept_timesteps": self.record["best_timesteps"],
             "references": self.record.get("references", {}),
+            "measure": REWARD_MEASURE,
         }
 
     def take_score(self) -> float:

@@ -15,8 +15,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config import Settings, scenario_settings  # noqa: E402
-from .names import AGENT_ORDER, BASELINE_ORDER, NOT_STRATEGIES, OPTIMA, OPTIMUM  # noqa: E402
-from .records import curve_file, dataset_summary, scenario_dir, validation_scores  # noqa: E402
+from .names import AGENT_ORDER, BASELINE_ORDER, NOT_STRATEGIES, OPTIMA, OPTIMUM, PLANNERS  # noqa: E402
+from .records import (  # noqa: E402
+    REWARD_MEASURE,
+    curve_file,
+    dataset_summary,
+    scenario_dir,
+    validation_measure,
+    validation_scores,
+)
+from .records import reference_scores as record_references  # noqa: E402
 from .tables import controller_value, is_missing  # noqa: E402
 from .text import NOT_AVAILABLE, period, signed  # noqa: E402
 
@@ -309,10 +317,17 @@ def _band(runs: list[pd.Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
 
 
-def reference_scores(results_dir: Path, settings: Settings, scenario: str, runs: list[pd.Series]) -> dict[str, float]:
-    """Scores to draw beside an agent's, where they can be had: the residual rule's (the untrained residual
-    policy is that rule: its step-0 score) and, where the training year's timeseries are there, the mean
-    learning reward of the scenario's optimum over the validation window (the year's last days) of its year run."""
+def reference_scores(
+    results_dir: Path, settings: Settings, scenario: str, agent: str, scored: dict[int, pd.Series]
+) -> dict[str, float]:
+    """Scores to draw beside an agent's (`scored`: seed -> its validation scores), where they can be had.
+    Scored by the learning reward: the residual rule's (the untrained residual policy is that rule: its
+    step-0 score) and, where the training year's timeseries are there, the mean learning reward of the
+    scenario's optimum over the validation window (the year's last days) of its year run. Scored otherwise
+    (`es`): its start's and the planner's, as its records keep them."""
+    if _measure(results_dir, scenario, agent, list(scored)) != REWARD_MEASURE:
+        return _recorded_references(results_dir, scenario, agent, list(scored))
+    runs = list(scored.values())
     settings = scenario_settings(settings, scenario)
     references = {}
     residual = settings.control.residual
@@ -330,6 +345,23 @@ def reference_scores(results_dir: Path, settings: Settings, scenario: str, runs:
     return references
 
 
+def _measure(results_dir: Path, scenario: str, agent: str, seeds: list[int]) -> str:
+    """What the agent's validation scores measure, as its first scored run's record says."""
+    return validation_measure(results_dir, scenario, agent, seeds[0]) if seeds else REWARD_MEASURE
+
+
+def _recorded_references(results_dir: Path, scenario: str, agent: str, seeds: list[int]) -> dict[str, float]:
+    """An agent scored relative to its start: that start (0) and the planner's score as its runs recorded
+    it (the seeds' median)."""
+    recorded = [record_references(results_dir, scenario, agent, seed) for seed in seeds]
+    lines = {"its start (0: scores are relative to it)": 0.0}
+    for name in PLANNERS:
+        planned = [scores[name] for scores in recorded if name in scores]
+        if planned:
+            lines[f"{name} (same days)"] = float(np.median(planned))
+    return lines
+
+
 def _validation_panel(
     axis, results_dir: Path, settings: Settings, scenario: str, agent: str, model_steps: dict
 ) -> tuple[list[int], dict[str, float]]:
@@ -341,6 +373,7 @@ def _validation_panel(
         if (scores := validation_scores(results_dir, scenario, agent, seed)) is not None
     }
     seeds, runs = list(scored), list(scored.values())
+    measure = _measure(results_dir, scenario, agent, seeds)
     if not seeds:
         axis.text(0.5, 0.5, "no validation score recorded", ha="center", va="center", transform=axis.transAxes)
         return seeds, {}
@@ -362,10 +395,10 @@ def _validation_panel(
                 color="tab:red",
                 label="model kept" if seed == seeds[0] else None,
             )
-    references = reference_scores(results_dir, settings, scenario, runs)
+    references = reference_scores(results_dir, settings, scenario, agent, scored)
     for (label, score), style in zip(references.items(), ("--", ":")):
         axis.axhline(score, color="black", linestyle=style, linewidth=1, label=f"{label}: {score:.4f}")
-    axis.set_ylabel("validation score\n(learning reward per step)", fontsize=8)
+    axis.set_ylabel(f"validation score\n({measure})", fontsize=8)
     axis.legend(fontsize=6, loc="lower right")
     axis.grid(alpha=0.3)
     return seeds, references
@@ -389,7 +422,9 @@ def _reward_panel(axis, results_dir: Path, scenario: str, agent: str, seeds: lis
         axis.plot(steps, median, color="tab:grey", linewidth=0.8, marker="." if len(steps) < 10 else None)
     else:
         _no_data(axis, "no training reward recorded")
-    axis.set_ylabel("training reward\nper step", fontsize=7)
+    measure = _measure(results_dir, scenario, agent, seeds)
+    # es's curve holds its generation's mean score on the months it drew, in its validation's terms
+    axis.set_ylabel("training reward\nper step" if measure == REWARD_MEASURE else "training score\n(mean)", fontsize=7)
     axis.tick_params(labelsize=7)
     axis.grid(alpha=0.3)
     axis.set_xlabel("training steps", fontsize=8)

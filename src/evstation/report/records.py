@@ -144,14 +144,29 @@ def curve_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:
     return scenario_dir(results_dir, scenario) / "curves" / f"{agent}_seed{seed}.csv"
 
 
-def reference_scores(results_dir: Path, scenario: str, agent: str, seed: int) -> dict[str, float]:
-    """The validation scores of the controllers a run may start from, as its evaluation record keeps them
-    (`{}` for a record without them, or none)."""
+# what a validation score is where a record does not say (learning/selection.py's REWARD_MEASURE)
+REWARD_MEASURE = "learning reward per step"
+
+
+def _validation_record(results_dir: Path, scenario: str, agent: str, seed: int) -> dict:
+    """Model selection as a run's evaluation record keeps it (`{}` for a record without it, or none)."""
     path = scenario_dir(results_dir, scenario) / "metrics" / f"{agent}_seed{seed}.json"
     if not path.is_file():
         return {}
     record = read_json(path, f"written by `evstation --scenario {scenario} evaluate {agent} --seed {seed}`")
-    return dict((record.get("validation") or {}).get("references") or {})
+    return dict(record.get("validation") or {})
+
+
+def reference_scores(results_dir: Path, scenario: str, agent: str, seed: int) -> dict[str, float]:
+    """The validation scores of the controllers a run may start from, as its evaluation record keeps them
+    (`{}` for a record without them, or none)."""
+    return dict(_validation_record(results_dir, scenario, agent, seed).get("references") or {})
+
+
+def validation_measure(results_dir: Path, scenario: str, agent: str, seed: int) -> str:
+    """What a run's validation scores measure, as its record says (the learning reward per step where it
+    says nothing): `es` scores the share of the rule's cost saved."""
+    return _validation_record(results_dir, scenario, agent, seed).get("measure") or REWARD_MEASURE
 
 
 def selection_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:

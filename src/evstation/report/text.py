@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import Settings, scenario_settings
 from .names import AGENT_ORDER, BILL_KPIS, OBJECTIVE_KPI, OBJECTIVE_LABEL, OPTIMA, OPTIMUM, PLANNERS, controller_order
-from .records import reference_scores, validation_scores
+from .records import REWARD_MEASURE, reference_scores, validation_measure, validation_scores
 from .tables import HOURS_PER_YEAR, is_missing, marked_best_rule, optimum_of, short_horizon_days, target_rows
 
 NOT_AVAILABLE = "n/a"
@@ -276,36 +276,48 @@ def site_lines(settings: Settings, rows: pd.DataFrame) -> list[str]:
     ]
 
 
-REFERENCES = ("least_laxity", "peak_shaving", "mpc")  # the controllers a policy may start from
-
-
 def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> list[str]:
     """Per agent and seed of the scenario (`settings` are its own), what model selection saw: the untrained
     policy's validation score (with a residual policy, its start's), the best score any trained model
     reached and at which step, the last score, the step of the model kept (the first best, as model
-    selection keeps it), and the scores of the controllers a policy may start from on the same window.
-    Empty when no run recorded its scores."""
-    rows = []
+    selection keeps it), and the scores of the controllers a policy may start from on the same window, as
+    the runs recorded them. A table per measure (`es` scores otherwise than the reward); empty when no run
+    recorded its scores."""
+    runs: dict[str, list] = {}
     for agent in AGENT_ORDER:
         for seed in settings.training.seeds:
             scores = validation_scores(results_dir, scenario, agent, seed)
             if scores is None or not len(scores) or scores.index[0] != 0:
                 continue
-            trained = scores.iloc[1:]
-            best = f"{trained.max():+.5f} (step {int(trained.idxmax()):,})" if len(trained) else NOT_AVAILABLE
-            references = reference_scores(results_dir, scenario, agent, seed)
-            shown = [f"{references[name]:+.5f}" if name in references else NOT_AVAILABLE for name in REFERENCES]
-            first, last, kept = f"{scores.iloc[0]:+.5f}", f"{scores.iloc[-1]:+.5f}", f"{int(scores.idxmax()):,}"
-            rows.append([agent, str(seed), first, best, last, kept, *shown])
-    if not rows:
-        return []
-    corrects = settings.control.residual != "none"
-    start = "its start's score (the controller it corrects)" if corrects else "the untrained policy's"
+            measure = validation_measure(results_dir, scenario, agent, seed)
+            runs.setdefault(measure, []).append(
+                (agent, seed, scores, reference_scores(results_dir, scenario, agent, seed))
+            )
+    tables = [_selection_table(settings, measure, measured) for measure, measured in runs.items()]
+    return [line for index, table in enumerate(tables) for line in ([""] if index else []) + table]
+
+
+def _selection_table(settings: Settings, measure: str, runs: list) -> list[str]:
+    """validation_lines' table of the runs scored by `measure`: (agent, seed, scores, references) each."""
+    starts = list(dict.fromkeys(name for *_, references in runs for name in references))
+    rows = []
+    for agent, seed, scores, references in runs:
+        trained = scores.iloc[1:]
+        best = f"{trained.max():+.5f} (step {int(trained.idxmax()):,})" if len(trained) else NOT_AVAILABLE
+        shown = [f"{references[name]:+.5f}" if name in references else NOT_AVAILABLE for name in starts]
+        first, last, kept = f"{scores.iloc[0]:+.5f}", f"{scores.iloc[-1]:+.5f}", f"{int(scores.idxmax()):,}"
+        rows.append([agent, str(seed), first, best, last, kept, *shown])
+    if measure != REWARD_MEASURE:
+        start = "its start's score (the rule it moves)"
+    elif settings.control.residual != "none":
+        start = "its start's score (the controller it corrects)"
+    else:
+        start = "the untrained policy's"
     return [
-        f"### What model selection saw (validation score: learning reward per step on the training year's last "
-        f"days; step 0 is {start})",
+        f"### What model selection saw (validation score: {measure} on the training year's last days; "
+        f"step 0 is {start})",
         "",
-        *table_lines(rows, ["agent", "seed", "step 0", "best trained model", "last", "model kept (step)", *REFERENCES]),
+        *table_lines(rows, ["agent", "seed", "step 0", "best trained model", "last", "model kept (step)", *starts]),
     ]
 
 
