@@ -15,7 +15,7 @@ from conftest import results_dir, run_cli_in_process, write_params
 from evstation.control.knobs import KNOB_NAMES
 from evstation.learning import training
 from evstation.learning.agents import MODEL_CLASSES
-from evstation.learning.es import MEASURE
+from evstation.learning.es import MEASURE, SearchState
 from evstation.learning.knob_policy import PARAMETERS, LinearKnobPolicy
 
 # a few generations of a few candidates on the small station's one training "month" (its 5 training days)
@@ -52,15 +52,15 @@ class Stopped(Exception):
     pass
 
 
+def stop():
+    raise Stopped
+
+
 def test_a_stopped_search_resumes_to_the_same_bytes(built_small, tmp_path, monkeypatch):
     whole = es_project(built_small, tmp_path / "whole")
     run_cli_in_process("train", "es", "--seed", "0", cwd=whole)
     stopped = es_project(built_small, tmp_path / "stopped")
     monkeypatch.setenv(training.KILL_HOOK, "checkpoint:2")
-
-    def stop():
-        raise Stopped
-
     monkeypatch.setattr(training, "_kill_now", stop)
     with pytest.raises(Stopped):
         run_cli_in_process("train", "es", "--seed", "0", "--resume", cwd=stopped)
@@ -70,6 +70,33 @@ def test_a_stopped_search_resumes_to_the_same_bytes(built_small, tmp_path, monke
     assert final_files(stopped) == final_files(whole)
     meta = json.loads((results_dir(whole) / "checkpoints" / "es" / "seed0" / "final" / "meta.json").read_text())
     assert meta["generations"] == TINY_ES["agents.es.generations"]
+
+
+def test_a_search_checkpointed_before_its_record_kept_the_starts_scores_resumes_to_the_same_bytes(
+    built_small, tmp_path, monkeypatch
+):
+    """A checkpoint written by the code before the record kept the starts' validation scores (its search state
+    has no `references`): resumed, the search scores them and ends as one never stopped."""
+    whole = es_project(built_small, tmp_path / "whole")
+    run_cli_in_process("train", "es", "--seed", "0", cwd=whole)
+    stopped = es_project(built_small, tmp_path / "stopped")
+    written = SearchState.__getstate__
+
+    def as_before(state):
+        kept = written(state)
+        del kept["references"]
+        return kept
+
+    monkeypatch.setattr(SearchState, "__getstate__", as_before)
+    monkeypatch.setenv(training.KILL_HOOK, "checkpoint:2")
+    monkeypatch.setattr(training, "_kill_now", stop)
+    with pytest.raises(Stopped):
+        run_cli_in_process("train", "es", "--seed", "0", "--resume", cwd=stopped)
+    monkeypatch.undo()
+    run_cli_in_process("train", "es", "--seed", "0", "--resume", cwd=stopped)
+    assert final_files(stopped) == final_files(whole)
+    meta = json.loads(final_files(stopped)["meta.json"])
+    assert list(meta["validation"]["references"]) == ["least_laxity", "peak_shaving", "mpc"]
 
 
 def test_train_and_evaluate_es_write_a_learners_records(built_small, tmp_path):

@@ -153,7 +153,7 @@ class SearchState:
     best_generation: int = 0
     curve_rows: list = field(default_factory=list)
     scores: list = field(default_factory=list)
-    references: dict = field(default_factory=dict)  # the starts' validation scores, scored once
+    references: dict | None = None  # the starts' validation scores, scored once (None: not yet)
 
     # `cmaes` pickles its optimizer without its random generator (an unpickled one draws from a fresh,
     # unseeded one) and its covariance as a triangle: both are carried here whole, so a resumed search
@@ -164,6 +164,7 @@ class SearchState:
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         rng, covariance = state.pop("optimizer_rng"), state.pop("optimizer_C")
+        state.setdefault("references", None)  # a search checkpointed before its record kept them
         self.__dict__.update(state)
         self.optimizer._rng.set_state(rng)
         self.optimizer._C = covariance
@@ -291,7 +292,7 @@ def _write_selection(run_folder: Path, state: SearchState) -> None:
         "best_score": state.best_score,
         "best_timesteps": state.best_timesteps,
         "scores": state.scores,
-        "references": state.references,
+        "references": state.references or {},
         "measure": MEASURE,
     }
     write_json_atomically(run_folder / SELECTION_FILE, record)
@@ -328,12 +329,15 @@ def _start_or_resume(run: Run, search: Search, agent: str, seed: int, resume: bo
         run.store.discard_unfinished()
     if state is not None:
         log.info("%s seed %d: resuming after generation %d", agent, seed, state.generation)
-        return state
-    run.store.clear()
-    state = search.start()
-    if search.validation is not None:
+    else:
+        run.store.clear()
+        state = search.start()
+        if search.validation is not None:
+            search.select(state, state.best_parameters)  # the rule, scored first: a policy must beat it
+    if search.validation is not None and state.references is None:
+        # scored once, on a fresh search or on one resumed from a checkpoint written before they were
+        # kept: either way the record holds what a search never stopped would
         state.references = search.reference_scores()
-        search.select(state, state.best_parameters)  # the rule, scored first: a policy must beat it
         _write_selection(run.folder, state)
     return state
 
@@ -372,7 +376,7 @@ def _save_final(run: Run, search: Search, state: SearchState) -> Checkpoint:
                 "start_score": state.scores[0]["score"] if state.scores else None,
                 "kept_score": state.best_score,
                 "kept_timesteps": state.best_timesteps,
-                "references": state.references,
+                "references": state.references or {},
                 "measure": MEASURE,
             },
         },
