@@ -640,6 +640,9 @@ def test_es_is_reported_in_its_own_terms_beside_the_planners_score(tmp_path):
         pd.DataFrame(
             {"timesteps": [700, 1400], "reward_mean": [0.001, 0.002], "validation_score": [0.0, 0.002 + seed / 1000]}
         ).to_csv(curves / f"es_seed{seed}.csv", index=False)
+        pd.DataFrame({"timesteps": [1000, 26000], "validation_score": [-0.001, -0.002]}).to_csv(
+            curves / f"ppo_seed{seed}.csv", index=False
+        )
     settings = apply_overrides(SETTINGS, {"report.bootstrap_samples": 200})
     runs = {seed: validation_scores(tmp_path, "mall_mt3", "es", seed) for seed in range(3)}
     assert reference_scores(tmp_path, settings, "mall_mt3", "es", runs) == {
@@ -648,7 +651,8 @@ def test_es_is_reported_in_its_own_terms_beside_the_planners_score(tmp_path):
     }
     write_report(settings, tmp_path, tmp_path / "report")
     text = (tmp_path / "report" / "comparison.md").read_text()
-    assert "### What model selection saw (validation score: learning reward per step" not in text  # no ppo scores
+    assert "### What model selection saw (validation score: learning reward per step" in text  # ppo's, apart
+    assert "\n\n\n" not in text  # one blank line between sections
     section = text.split(f"### What model selection saw (validation score: {ES_MEASURE} ")[1].split("###")[0]
     assert "step 0 is its start's score (the rule it moves)" in section
     header = next(cells(line) for line in section.splitlines() if line.startswith("| agent"))

@@ -293,12 +293,12 @@ def validation_lines(results_dir: Path, settings: Settings, scenario: str) -> li
             runs.setdefault(measure, []).append(
                 (agent, seed, scores, reference_scores(results_dir, scenario, agent, seed))
             )
-    tables = [_selection_table(settings, measure, measured) for measure, measured in runs.items()]
-    return [line for index, table in enumerate(tables) for line in ([""] if index else []) + table]
+    return [line for measure, measured in runs.items() for line in _selection_table(settings, measure, measured)]
 
 
 def _selection_table(settings: Settings, measure: str, runs: list) -> list[str]:
-    """validation_lines' table of the runs scored by `measure`: (agent, seed, scores, references) each."""
+    """validation_lines' table of the runs scored by `measure` ((agent, seed, scores, references) each), then
+    a blank line."""
     starts = list(dict.fromkeys(name for *_, references in runs for name in references))
     rows = []
     for agent, seed, scores, references in runs:
