@@ -631,14 +631,16 @@ def test_es_is_reported_in_its_own_terms_beside_the_planners_score(tmp_path):
     records = bill_records()
     for seed, mpc_score in enumerate((0.005, 0.004, 0.006)):
         references = {"least_laxity": -0.2, "peak_shaving": 0.0, "mpc": mpc_score}
-        validation = {"references": references, "measure": ES_MEASURE}
+        validation = {"references": references, "measure": ES_MEASURE, "start_score": 0.0}
         records[f"es_seed{seed}"] = {**record("es", 985.0, bill_pen=399_000.0), "validation": validation}
     write_records(tmp_path, "mall_mt3", records)
     curves = tmp_path / "scenarios" / "mall_mt3" / "curves"
     curves.mkdir()
     for seed in range(3):
         pd.DataFrame(
-            {"timesteps": [700, 1400], "reward_mean": [0.001, 0.002], "validation_score": [0.0, 0.002 + seed / 1000]}
+            # as es writes it: a row per generation, the validation score on the scored ones; no selection.json
+            # (the checkpoints are not there): its start's score comes from its record
+            {"timesteps": [700, 1400], "reward_mean": [0.001, 0.002], "validation_score": [np.nan, 0.002 + seed / 1000]}
         ).to_csv(curves / f"es_seed{seed}.csv", index=False)
         pd.DataFrame({"timesteps": [1000, 26000], "validation_score": [-0.001, -0.002]}).to_csv(
             curves / f"ppo_seed{seed}.csv", index=False

@@ -164,9 +164,13 @@ def reference_scores(results_dir: Path, scenario: str, agent: str, seed: int) ->
 
 
 def validation_measure(results_dir: Path, scenario: str, agent: str, seed: int) -> str:
-    """What a run's validation scores measure, as its record says (the learning reward per step where it
-    says nothing): `es` scores the share of the rule's cost saved."""
-    return _validation_record(results_dir, scenario, agent, seed).get("measure") or REWARD_MEASURE
+    """What a run's validation scores measure, as its evaluation record says, else its model selection's
+    record (the learning reward per step where neither says): `es` scores the share of the rule's cost saved."""
+    measure = _validation_record(results_dir, scenario, agent, seed).get("measure")
+    selection = selection_file(results_dir, scenario, agent, seed)
+    if measure is None and selection.is_file():
+        measure = read_json(selection, f"written by `evstation --scenario {scenario} train {agent}`").get("measure")
+    return measure or REWARD_MEASURE
 
 
 def selection_file(results_dir: Path, scenario: str, agent: str, seed: int) -> Path:
@@ -176,7 +180,8 @@ def selection_file(results_dir: Path, scenario: str, agent: str, seed: int) -> P
 def validation_scores(results_dir: Path, scenario: str, agent: str, seed: int) -> pd.Series | None:
     """One run's validation scores by training step: from model selection's record when the checkpoints are
     there, else from the learning curve (each score lands on the curve's next row; the first is the untrained
-    policy's, scored when training started: step 0)."""
+    policy's, scored when training started: step 0; `es`'s rows are its generations', its start's score is in
+    its evaluation record)."""
     record = selection_file(results_dir, scenario, agent, seed)
     if record.is_file():
         remedy = f"written by `evstation --scenario {scenario} train {agent} --seed {seed}`"
@@ -192,5 +197,10 @@ def validation_scores(results_dir: Path, scenario: str, agent: str, seed: int) -
     if not len(scored):
         return None
     steps = scored["timesteps"].to_numpy(dtype=int)
-    steps[0] = 0
-    return pd.Series(scored["validation_score"].to_numpy(dtype=float), index=steps)
+    scores = pd.Series(scored["validation_score"].to_numpy(dtype=float), index=steps)
+    if validation_measure(results_dir, scenario, agent, seed) == REWARD_MEASURE:
+        scores.index = [0, *steps[1:]]  # the untrained policy, scored when training started, on the first row
+        return scores
+    # `es` scores its start (the rule: 0) before its first generation, on no row of its curve: from its record
+    start = _validation_record(results_dir, scenario, agent, seed).get("start_score")
+    return scores if start is None else pd.concat([pd.Series({0: float(start)}), scores])
