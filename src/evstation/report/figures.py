@@ -364,9 +364,10 @@ def _recorded_references(results_dir: Path, scenario: str, agent: str, seeds: li
 
 def _validation_panel(
     axis, results_dir: Path, settings: Settings, scenario: str, agent: str, model_steps: dict
-) -> tuple[list[int], dict[str, float]]:
+) -> tuple[list[int], dict[str, float], str]:
     """An agent's validation scores: the seeds' median and range, each seed's kept model, and the reference
-    scores as horizontal lines. The seeds drawn and the references, none when no seed recorded a score."""
+    scores as horizontal lines. The seeds drawn, the references (none when no seed recorded a score) and what
+    the scores measure."""
     scored = {
         seed: scores
         for seed in settings.training.seeds
@@ -376,11 +377,11 @@ def _validation_panel(
     measure = _measure(results_dir, scenario, agent, seeds)
     if not seeds:
         axis.text(0.5, 0.5, "no validation score recorded", ha="center", va="center", transform=axis.transAxes)
-        return seeds, {}
+        return seeds, {}, measure
     steps, median, low, high = _band(runs)
     if not len(steps):
         _no_data(axis, "no validation score recorded")
-        return seeds, {}
+        return seeds, {}, measure
     axis.fill_between(steps, low, high, alpha=0.25, color="tab:blue", label=f"seeds {seeds[0]}-{seeds[-1]} (range)")
     axis.plot(steps, median, color="tab:blue", marker=".", label="median of seeds")
     for seed, run in zip(seeds, runs):
@@ -401,10 +402,10 @@ def _validation_panel(
     axis.set_ylabel(f"validation score\n({measure})", fontsize=8)
     axis.legend(fontsize=6, loc="lower right")
     axis.grid(alpha=0.3)
-    return seeds, references
+    return seeds, references, measure
 
 
-def _reward_panel(axis, results_dir: Path, scenario: str, agent: str, seeds: list[int]) -> None:
+def _reward_panel(axis, results_dir: Path, scenario: str, agent: str, seeds: list[int], measure: str) -> None:
     """The seeds' training reward per step (median and range), under their validation scores."""
     if not seeds:
         axis.axis("off")
@@ -422,7 +423,6 @@ def _reward_panel(axis, results_dir: Path, scenario: str, agent: str, seeds: lis
         axis.plot(steps, median, color="tab:grey", linewidth=0.8, marker="." if len(steps) < 10 else None)
     else:
         _no_data(axis, "no training reward recorded")
-    measure = _measure(results_dir, scenario, agent, seeds)
     # es's curve holds its generation's mean score on the months it drew, in its validation's terms
     axis.set_ylabel("training reward\nper step" if measure == REWARD_MEASURE else "training score\n(mean)", fontsize=7)
     axis.tick_params(labelsize=7)
@@ -465,9 +465,9 @@ def learning_curves(results_dir: Path, settings: Settings, model_steps: dict, pa
         for column, agent in enumerate(AGENT_ORDER):
             top, bottom = axes[2 * index, column], axes[2 * index + 1, column]
             top.set_title(f"{scenario}: {agent}", fontsize=10)
-            seeds, references = _validation_panel(top, results_dir, settings, scenario, agent, model_steps)
+            seeds, references, measure = _validation_panel(top, results_dir, settings, scenario, agent, model_steps)
             drawn.update(label.split(" ")[0] for label in references)
-            _reward_panel(bottom, results_dir, scenario, agent, seeds)
+            _reward_panel(bottom, results_dir, scenario, agent, seeds, measure)
     missing = (
         ""
         if OPTIMA[0] in drawn or OPTIMA[1] in drawn

@@ -198,9 +198,10 @@ def validation_scores(results_dir: Path, scenario: str, agent: str, seed: int) -
         return None
     steps = scored["timesteps"].to_numpy(dtype=int)
     scores = pd.Series(scored["validation_score"].to_numpy(dtype=float), index=steps)
-    if validation_measure(results_dir, scenario, agent, seed) == REWARD_MEASURE:
+    validation = _validation_record(results_dir, scenario, agent, seed)  # no selection record here: this says all
+    if (validation.get("measure") or REWARD_MEASURE) == REWARD_MEASURE:
         scores.index = [0, *steps[1:]]  # the untrained policy, scored when training started, on the first row
         return scores
     # `es` scores its start (the rule: 0) before its first generation, on no row of its curve: from its record
-    start = _validation_record(results_dir, scenario, agent, seed).get("start_score")
+    start = validation.get("start_score")
     return scores if start is None else pd.concat([pd.Series({0: float(start)}), scores])
